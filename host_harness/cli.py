@@ -1,0 +1,55 @@
+"""`usocket-hil`: one entry point; each subcommand lives in host_harness/commands/<name>.py.
+
+Every command module exposes `register(subparsers)`, which adds its parser and sets `func(args) -> int`.
+Errors we expect (HilError) become one line on stderr and a non-zero exit; Ctrl-C exits 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from . import __version__
+from .errors import HilError
+
+# Order here is the order in --help.
+COMMAND_MODULES = ("virtual", "boards", "exec", "repl", "deploy", "flash", "test")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="usocket-hil",
+        description="Flash, deploy and test the usocket API on MicroPython/CircuitPython boards, real or virtual.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"{__package__}.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"{__package__}.commands.{name}":
+                continue  # command not built yet
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except HilError as exc:
+        print(f"usocket-hil: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("usocket-hil: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

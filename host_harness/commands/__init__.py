@@ -1,0 +1,1 @@
+"""CLI subcommands; see host_harness/cli.py."""
