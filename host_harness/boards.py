@@ -16,6 +16,9 @@ REPL_TRANSPORTS = ("pty", "usb-cdc", "usb-uart", "uart", "telnet", "subprocess")
 # mpy-cross -march values, plus "none" where no .mpy fits (CPython, and cc3200's old firmware).
 MPY_ARCHS = ("x86", "x64", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp", "xtensa", "xtensawin",
              "rv32imc", "none")
+# esptool's --before choices, and the SPI flash modes it can write into an image header.
+RESET_MODES = ("default-reset", "usb-reset", "no-reset", "no-reset-no-sync")
+FLASH_MODES = ("keep", "qio", "qout", "dio", "dout")
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,8 @@ class FlashLayout:
     firmware_offset: int  # where the MicroPython/CircuitPython image goes
     mode: str = "keep"
     freq: str = "keep"
+    baud: int = 460800  # transfer rate once the stub runs (the ROM always syncs at 115200)
+    before: str = "default-reset"  # esptool reset into download mode: default-reset | usb-reset | no-reset
 
     @property
     def size_bytes(self) -> int:
@@ -54,6 +59,7 @@ class Board:
     model: str | None = None  # virtual boards: port model reproducing a target's native modules
     expect_implementation: str | None = None  # sys.implementation.name after flashing
     expect_machine: str | None = None  # substring of os.uname().machine / sys.implementation._machine
+    firmware_update: str | None = None  # how firmware gets updated without [flash] (e.g. FTP on cc3200)
     source: Path | None = field(default=None, compare=False)
 
     @property
@@ -98,9 +104,16 @@ def parse_board(data: dict, where: str, source: Path | None = None) -> Board:
             firmware_offset=_require(f, "firmware_offset", int, where + " [flash]"),
             mode=f.get("mode", "keep"),
             freq=f.get("freq", "keep"),
+            baud=_require(f, "baud", int, where + " [flash]") if "baud" in f else 460800,
+            before=(_choice(f, "before", RESET_MODES, where + " [flash]") if "before" in f
+                    else "default-reset"),
         )
+        if flash.mode not in FLASH_MODES:
+            raise BoardFileError(f"{where} [flash]: field 'mode' is {flash.mode!r}; expected one of "
+                                 f"{', '.join(FLASH_MODES)}")
     usb = tuple(
-        UsbId(vid=_require(u, "vid", int, where + " [[usb]]"), pid=_require(u, "pid", int, where + " [[usb]]"),
+        UsbId(vid=_require(u, "vid", int, where + " [[usb]]"),
+              pid=_require(u, "pid", int, where + " [[usb]]"),
               serial=u.get("serial"))
         for u in data.get("usb", [])
     )
@@ -122,6 +135,7 @@ def parse_board(data: dict, where: str, source: Path | None = None) -> Board:
         model=virtual.get("model"),
         expect_implementation=b.get("expect_implementation"),
         expect_machine=b.get("expect_machine"),
+        firmware_update=b.get("firmware_update"),
         source=source,
     )
 
