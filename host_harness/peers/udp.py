@@ -1,0 +1,65 @@
+"""UDP echo peer."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+from host_harness.peers.base import Peer, PeerTimeout, SocketFactory
+
+
+class UdpEcho(Peer):
+    """Sends every datagram back to its sender, unchanged.
+
+    `datagrams` counts datagrams echoed, `senders` the distinct source addresses seen;
+    ``wait_datagrams(n, timeout)`` waits until n have been echoed (PeerTimeout otherwise).
+    """
+
+    socktype = socket.SOCK_DGRAM
+
+    def __init__(
+        self,
+        bind_host: str = "127.0.0.1",
+        *,
+        port: int = 0,
+        socket_factory: SocketFactory = socket.socket,
+        max_datagram: int = 65535,
+    ) -> None:
+        self.max_datagram = max_datagram
+        self.datagrams = 0
+        self.senders: set[tuple] = set()
+        self._seen = threading.Condition()
+        super().__init__(bind_host, port=port, socket_factory=socket_factory)
+
+    def _activate(self, sock: socket.socket) -> None:
+        sock.setblocking(False)
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            if not self._wait_readable(self._sock):
+                continue
+            try:
+                data, sender = self._sock.recvfrom(self.max_datagram)
+                self._sock.sendto(data, sender)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                # e.g. ECONNREFUSED from an earlier ICMP, or buffer full: drop, as UDP would
+                continue
+            with self._seen:
+                self.datagrams += 1
+                self.senders.add(tuple(sender))
+                self._seen.notify_all()
+
+    def wait_datagrams(self, count: int = 1, timeout: float = 10.0) -> int:
+        deadline = time.monotonic() + timeout
+        with self._seen:
+            while self.datagrams < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise PeerTimeout(
+                        f"{self!r}: {self.datagrams} of {count} datagrams within {timeout:.1f} s"
+                    )
+                self._seen.wait(min(remaining, 1.0))
+            return self.datagrams
