@@ -1,0 +1,107 @@
+"""`usocket-hil flash --board NAME [--port URL ...|--all] FIRMWARE.bin`: write firmware through esptool.
+
+Without --port/--all the one attached port matching the board is used. Several ports are flashed
+at once, each with its own progress line and log file. Exit status is non-zero if any board failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..boards import load_board
+from ..discovery import discover_serial, ports_for_board
+from ..errors import HilError
+from ..flash import FlashError, FlashOptions, PortError, flash_boards, flash_layout, load_image
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "flash", help="write firmware to ESP boards (esptool API)",
+        description="Write a firmware image to one or more boards through esptool's Python API: chip, "
+                    "offset and flash size come from the board file; identical flash contents are "
+                    "not rewritten; every write is verified by MD5.")
+    p.add_argument("firmware", nargs="?", type=Path, help="firmware .bin (MicroPython/CircuitPython image)")
+    p.add_argument("--board", required=True, help="board name (boards/NAME.toml) or path to a .toml")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--port", action="append", default=[], metavar="URL",
+                       help="serial device or socket://HOST:PORT; repeat for several boards")
+    where.add_argument("--all", action="store_true", help="every attached port that matches the board")
+    p.add_argument("--force", action="store_true", help="write even if the flash already holds the image")
+    p.add_argument("--verify-only", action="store_true", help="only compare flash with the image (MD5)")
+    p.add_argument("--identity-only", action="store_true",
+                   help="only check the running firmware's identity over the REPL (no esptool)")
+    p.add_argument("--no-identity", action="store_true", help="skip the identity check after flashing")
+    p.add_argument("--baud", type=int, help="transfer baud rate after the stub starts (default: board file)")
+    p.add_argument("--connect-attempts", type=int, default=7, metavar="N",
+                   help="esptool sync attempts before giving up (default 7)")
+    p.add_argument("--log-dir", type=Path, default=Path("reports/flash"), help="per-board log files")
+    p.add_argument("--json", action="store_true", help="print results as JSON")
+    p.set_defaults(func=run)
+
+
+def resolve_ports(board, ports: list[str], every: bool) -> list[str]:
+    if ports:
+        return ports
+    matches = discover_serial()
+    found = ports_for_board(board, matches)
+    ids = ", ".join(f"{u.vid:04x}:{u.pid:04x}" for u in board.usb) or "none in the board file"
+    if not found:
+        raise PortError(f"no attached port matches board '{board.name}' (USB IDs: {ids}); pass --port URL")
+    if every or len(found) == 1:
+        return found
+    raise PortError(f"{len(found)} ports match board '{board.name}' ({', '.join(found)}); "
+                    "pass --port URL or --all")
+
+
+def run(args: argparse.Namespace) -> int:
+    board = load_board(args.board)
+    if args.connect_attempts < 1:
+        raise HilError("--connect-attempts must be at least 1")
+    image = None
+    if not args.identity_only:
+        flash_layout(board)  # refuse cc3200 & co. before asking for a file
+        if args.firmware is None:
+            raise HilError("no firmware file given (usocket-hil flash --board NAME FIRMWARE.bin)")
+        image = load_image(args.firmware, board)
+    ports = resolve_ports(board, args.port, args.all)
+    options = FlashOptions(force=args.force, verify_only=args.verify_only,
+                           connect_attempts=args.connect_attempts, baud=args.baud)
+    results = flash_boards(board, ports, image, options=options, log_dir=args.log_dir,
+                           identity=not args.no_identity and not args.verify_only,
+                           identity_only=args.identity_only)
+    if args.json:
+        print(json.dumps([r.__dict__ for r in results], indent=2, default=str))
+    else:
+        for r in results:
+            print(_summary(r))
+    failed = [r for r in results if not r.ok]
+    if not failed:
+        return 0
+    if len(results) == 1:
+        raise FlashError(_failure(failed[0]))
+    raise FlashError(f"{len(failed)} of {len(results)} boards failed: "
+                     + "; ".join(_failure(r) for r in failed))
+
+
+def _failure(r) -> str:
+    if r.error:
+        return r.error
+    ident = r.identity or {}
+    return f"{r.board} on {r.port}: identity check {ident.get('status')}: {ident.get('reason')}"
+
+
+def _summary(r) -> str:
+    head = f"{r.board} {r.port}: "
+    if r.error:
+        return head + f"FAILED ({r.error}) log: {r.log_path}"
+    parts = {"written": f"written {r.bytes_written} bytes and verified",
+             "skipped": "already in flash, write skipped",
+             "verified": "flash matches the image",
+             "checked": "identity checked"}.get(r.outcome, r.outcome)
+    if len(r.attempts) > 1:
+        parts += f" (after {len(r.attempts)} attempts: {', '.join(r.attempts)})"
+    if r.identity:
+        parts += f"; identity {r.identity['status']}: {r.identity['reason']}"
+    return head + parts + f" [{r.duration:.1f} s, log: {r.log_path}]"

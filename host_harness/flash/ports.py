@@ -1,0 +1,55 @@
+"""What a port URL allows: local device (reset lines, exclusive lock) or network URL (no reset lines)."""
+
+from __future__ import annotations
+
+import os
+
+import serial
+
+from .errors import PortError
+
+NETWORK_SCHEMES = ("socket://", "rfc2217://")
+
+
+def is_socket(url: str) -> bool:
+    """socket:// carries bytes only: no DTR/RTS, so esptool cannot reset the chip into download mode."""
+    return url.startswith("socket://")
+
+
+def is_network(url: str) -> bool:
+    return url.startswith(NETWORK_SCHEMES)
+
+
+SOCKET_NOTE = ("socket:// has no reset lines: the board must already be in download mode "
+               "(esptool connects without resetting it)")
+
+
+def check_local_port(url: str) -> None:
+    """Refuse a local port that is missing or held by another program, before esptool touches it.
+
+    pyserial's exclusive open takes an flock on the device; mpremote and esptool take the same lock,
+    so a port another of them holds fails here with a clear message instead of a garbled flash.
+    """
+    if is_network(url):
+        return
+    if not os.path.exists(url):
+        raise PortError(f"port {url} does not exist (`usocket-hil boards` lists attached boards)")
+    probe = serial.Serial()
+    probe.port = url
+    probe.exclusive = True
+    # Keep DTR/RTS released so the probe itself does not pulse an ESP auto-reset circuit.
+    probe.dtr = False
+    probe.rts = False
+    try:
+        probe.open()
+    except (serial.SerialException, OSError) as exc:
+        text = str(exc)
+        if "lock" in text.lower() or "busy" in text.lower() or "Resource temporarily" in text:
+            raise PortError(f"port {url} is busy: another program holds it "
+                            "(close mpremote, a serial monitor or another flash run)") from None
+        if "Permission denied" in text:
+            raise PortError(f"no permission to open {url} (add yourself to the dialout group)") from None
+        raise PortError(f"cannot open port {url}: {text}") from None
+    finally:
+        if probe.is_open:
+            probe.close()
