@@ -1,0 +1,30 @@
+"""Board backends: virtual (VirtualBoard + BoardSession), serial (--port URL), cpython (kind "host")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ...boards import Board
+from .base import Backend, RunResult
+
+
+def make_backend(config: pytest.Config, board: Board, *, log) -> Backend:
+    libs = [Path(p).resolve() for p in config.getoption("--board-lib")]
+    port = config.getoption("--port")
+    if board.kind == "host":
+        from .cpython import CpythonBackend
+
+        return CpythonBackend(board, extra_libs=libs, log=log)
+    if port:
+        from .serial import SerialBackend
+
+        return SerialBackend(board, url=port, extra_libs=libs, peer_host=config.getoption("--peer-host"),
+                             board_ip=config.getoption("--board-ip"), log=log)
+    from .virtual import VirtualBackend
+
+    return VirtualBackend(board, extra_libs=libs, log=log)
+
+
+__all__ = ["Backend", "RunResult", "make_backend"]

@@ -1,0 +1,186 @@
+"""cpython backend (boards/cpython.toml, kind "host"): CPython 3.11 as the target, in its own namespace pair.
+
+The code runs in a subprocess (cpython_agent.py) whose sys.path mirrors a board's /lib (usocket_port,
+ports/cpython glue, device cases, hilsync), so `board.exec`/`board.call` mean the same as on a board.
+Soft and hard reset both start a fresh interpreter: the closest CPython gets to a board's reset.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ...errors import HilError
+from .. import layout
+from .base import Backend, RunResult
+
+_AGENT = Path(__file__).with_name("cpython_agent.py")
+_START_TIMEOUT = 10.0
+_INTERRUPT_GRACE = 1.0  # after the deadline: time a KeyboardInterrupt gets to unwind
+
+
+class CpythonBackend(Backend):
+    def __init__(self, board, *, extra_libs=(), use_netns: bool | None = None, log=None) -> None:
+        super().__init__(board=board)
+        if log is not None:
+            self.log = log
+        self._extra_libs = list(extra_libs)
+        self._use_netns = use_netns
+        self._pair = None
+        self._proc: subprocess.Popen | None = None
+        self._ctl_r = -1
+        self._stage: tempfile.TemporaryDirectory | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+    def start(self) -> None:
+        from ... import netns
+
+        self._stage = tempfile.TemporaryDirectory(prefix="uhil-cpython-lib-")
+        stage = Path(self._stage.name)
+        self.device_roots = layout.stage_links(stage, "cpython", self._extra_libs)
+        ok, why = netns.netns_support()
+        want = self._use_netns if self._use_netns is not None else ok
+        if want and not ok:
+            raise HilError(f"board cpython: network namespaces unavailable: {why}")
+        if want:
+            self._pair = netns.NetnsPair.create(owner_pid=os.getpid())
+            self.ip, self.host_ip = self._pair.board_ip, self._pair.host_ip
+            self.socket_factory = self._pair.host_socket
+        else:
+            # No namespaces (unprivileged run): the board and its peers share loopback.
+            self.ip = self.host_ip = "127.0.0.1"
+        self._spawn()
+
+    def _spawn(self) -> None:
+        assert self._stage is not None
+        ctl_r, ctl_w = os.pipe()
+        argv = [sys.executable, "-u", "-P", str(_AGENT), str(ctl_w)]
+        if self._pair is not None:
+            argv = self._pair.board_argv(argv)
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PYTHONPATH": self._stage.name,
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONIOENCODING": "utf-8",
+            "HOME": os.environ.get("HOME", "/"),
+        }
+        try:
+            self._proc = subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                pass_fds=(ctl_w,), env=env, cwd=self._stage.name, start_new_session=True,
+            )
+        finally:
+            os.close(ctl_w)
+        self._ctl_r = ctl_r
+        os.set_blocking(self._proc.stdout.fileno(), False)
+        res = self.exec("import usocket_target\n" if layout.has_port("cpython") else "pass\n", _START_TIMEOUT)
+        if not res.ok:
+            out = (res.stdout.decode(errors="replace") + res.error).strip().splitlines()
+            raise HilError(f"board cpython did not start: {out[-1] if out else res.outcome}")
+
+    def _kill(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(5)
+            for f in (proc.stdin, proc.stdout):
+                try:
+                    f.close()
+                except OSError:
+                    pass
+        if self._ctl_r >= 0:
+            os.close(self._ctl_r)
+            self._ctl_r = -1
+
+    def soft_reset(self) -> None:
+        self.hard_reset()
+
+    def hard_reset(self) -> None:
+        self._kill()
+        self._spawn()
+
+    def close(self) -> None:
+        self._kill()
+        if self._pair is not None:
+            pair, self._pair = self._pair, None
+            pair.close()
+        if self._stage is not None:
+            self._stage.cleanup()
+            self._stage = None
+
+    # -- running code ---------------------------------------------------------------------------------
+    def exec(self, code: str, timeout: float) -> RunResult:
+        t0 = time.monotonic()
+        if self._proc is None or self._proc.poll() is not None:
+            return RunResult("transport", error="the cpython board process is not running", duration=0.0)
+        out = bytearray()
+        body = json.dumps({"code": code}).encode()
+        try:
+            self._proc.stdin.write(struct.pack(">I", len(body)) + body)
+            self._proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            return self._died(out, t0)
+        reply = self._read_reply(out, t0 + timeout)
+        if reply is None and self._proc.poll() is None:
+            # Deadline: interrupt like Ctrl-C, then restart the interpreter either way (a fresh VM).
+            os.kill(self._proc.pid, signal.SIGINT)
+            self._read_reply(out, time.monotonic() + _INTERRUPT_GRACE)
+            self.hard_reset()
+            return RunResult("hung", bytes(out), f"no result within {timeout:g} s; interpreter restarted",
+                             time.monotonic() - t0)
+        if reply is None:
+            return self._died(out, t0)
+        return RunResult(reply["outcome"], bytes(out), reply.get("error", ""), time.monotonic() - t0)
+
+    def _died(self, out: bytearray, t0: float) -> RunResult:
+        assert self._proc is not None
+        code = self._proc.wait(5)
+        self._drain(out)
+        self.hard_reset()
+        how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+        return RunResult("crashed", bytes(out), f"interpreter died ({how}); restarted", time.monotonic() - t0)
+
+    def _drain(self, out: bytearray) -> None:
+        assert self._proc is not None
+        try:
+            while chunk := os.read(self._proc.stdout.fileno(), 65536):
+                out += chunk
+        except (BlockingIOError, OSError):
+            pass
+
+    def _read_reply(self, out: bytearray, deadline: float) -> dict | None:
+        """Collect console output until the result frame arrives, the process dies or the deadline."""
+        assert self._proc is not None
+        ctl = bytearray()
+        stdout_fd = self._proc.stdout.fileno()
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            ready, _, _ = select.select([self._ctl_r, stdout_fd], [], [], min(left, 0.5))
+            if stdout_fd in ready:
+                self._drain(out)
+            if self._ctl_r in ready:
+                chunk = os.read(self._ctl_r, 65536)
+                if not chunk:
+                    return None  # control pipe closed: the process is gone
+                ctl += chunk
+                if len(ctl) >= 4:
+                    (n,) = struct.unpack(">I", ctl[:4])
+                    if len(ctl) >= 4 + n:
+                        # The agent flushed stdout before writing the frame: take what is in the pipe.
+                        self._drain(out)
+                        return json.loads(bytes(ctl[4:4 + n]))
+            if not ready and self._proc.poll() is not None:
+                return None

@@ -1,0 +1,122 @@
+"""Exceptions a HIL test sees, and the board-traceback annotation that shows board-side source lines.
+
+Board outcomes are test failures, not HilErrors: a failing assertion on the board must fail the test the
+same way a host assertion does.  Crash and hang get their own types so a report never shows "board crashed"
+as an ordinary assertion failure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from ..errors import HilError
+
+
+class BoardError(Exception):
+    """Code run on the board raised; `board_traceback` is the board's text, annotated with source lines."""
+
+    def __init__(self, message: str, *, board_traceback: str = "", exc_type: str = "",
+                 output: str = "") -> None:
+        super().__init__(message)
+        self.board_traceback = board_traceback
+        self.exc_type = exc_type  # e.g. "AssertionError", "OSError"
+        self.output = output  # what the board printed during the failing operation
+
+
+class BoardCrashed(BoardError):
+    """The board reset or died while running code (it has been brought back)."""
+
+
+class BoardHung(BoardError):
+    """The board did not finish within its deadline (it has been recovered)."""
+
+
+class BoardTransportError(BoardError):
+    """The link to the board went away."""
+
+
+class SyncTimeout(BoardError):
+    """A sync.wait() deadline passed without the board publishing the name."""
+
+
+class PluginUsageError(HilError):
+    """Bad plugin options (unknown board, missing --peer-host, ...): reported as one line."""
+
+
+_FILE_LINE = re.compile(r'^(\s*)File "([^"]+)", line (\d+)(.*)$')
+_EXC_LINE = re.compile(r"^([A-Za-z_][\w.]*)(:.*)?$")
+
+
+def exception_type(traceback_text: str) -> str:
+    """The exception class named on the last line of a Python/MicroPython traceback ('' if none)."""
+    for line in reversed(traceback_text.strip().splitlines()):
+        m = _EXC_LINE.match(line.strip())
+        if m and not line.startswith(" "):
+            return m.group(1).rsplit(".", 1)[-1]
+    return ""
+
+
+def board_path_candidates(board_path: str, roots: Iterable[Path]) -> Iterable[Path]:
+    """Host files a board-side path may come from: /lib/cases/x.py -> <root>/x.py, <root>/cases/x.py, ..."""
+    p = Path(board_path)
+    if p.is_absolute() and p.is_file():
+        yield p  # the cpython backend runs host files in place
+    parts = [x for x in p.parts if x not in ("/", "")]
+    if parts and parts[0] in ("lib", "flash", "sd"):
+        parts = parts[1:]
+    if parts and parts[-1].endswith(".mpy"):
+        parts[-1] = parts[-1][:-4] + ".py"
+    for root in roots:
+        for i in range(len(parts)):
+            cand = root.joinpath(*parts[i:])
+            if cand.is_file():
+                yield cand
+
+
+def annotate_traceback(
+    text: str,
+    *,
+    roots: Iterable[Path] = (),
+    inline_sources: dict[str, str] | None = None,
+    line_map: Callable[[str, int], tuple[str, int] | None] | None = None,
+) -> str:
+    """Add the source line under every `File "...", line N` entry we can find on the host.
+
+    `inline_sources` maps pseudo-file names such as "<stdin>" to the code that was sent; `line_map` lets the
+    caller translate wrapper lines (e.g. drop our generated call stub) before lookup.
+    """
+    roots = list(roots)
+    out: list[str] = []
+    for line in text.splitlines():
+        m = _FILE_LINE.match(line)
+        if not m:
+            out.append(line)
+            continue
+        indent, fname, lineno_s, rest = m.groups()
+        lineno = int(lineno_s)
+        if line_map is not None:
+            mapped = line_map(fname, lineno)
+            if mapped is None:
+                continue  # a frame of our own generated stub: noise for the reader
+            fname, lineno = mapped
+            line = f'{indent}File "{fname}", line {lineno}{rest}'
+        out.append(line)
+        src = None
+        if inline_sources and fname in inline_sources:
+            src_lines = inline_sources[fname].splitlines()
+            if 0 < lineno <= len(src_lines):
+                src = src_lines[lineno - 1]
+        else:
+            for cand in board_path_candidates(fname, roots):
+                try:
+                    src_lines = cand.read_text(errors="replace").splitlines()
+                except OSError:
+                    continue
+                if 0 < lineno <= len(src_lines):
+                    src = src_lines[lineno - 1]
+                    break
+        if src is not None and src.strip():
+            out.append(f"{indent}    {src.strip()}")
+    return "\n".join(out)

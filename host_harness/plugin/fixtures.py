@@ -1,0 +1,109 @@
+"""The `board` and `sync` fixtures.
+
+`_hil_backend` holds the running board for --board-scope (session by default: one bring-up and deploy);
+`board` is per test on top of it: it starts the test's deadline and log, resets the board when the
+previous test failed or the test asks (@pytest.mark.board_reset), and at teardown fails the test if a
+peer listener or a background board call outlived it.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from . import options
+from .board import BoardHandle
+from .manager import HIL_KEY, HilSession, TestState
+from .peers import leftover_listeners, live_listener_ids
+from .sync import SyncChannel
+
+TEST_STATE = pytest.StashKey[TestState]()
+
+
+def hil(config: pytest.Config) -> HilSession:
+    return config.stash[HIL_KEY]
+
+
+def _board_scope(fixture_name: str, config: pytest.Config) -> str:
+    return config.getoption("--board-scope")
+
+
+@pytest.fixture(scope=_board_scope)
+def _hil_backend(request: pytest.FixtureRequest):
+    hs = hil(request.config)
+    backend = hs.acquire()
+    yield backend
+    hs.release()
+
+
+def _reset(hs: HilSession, state: TestState, hard: bool, why: str) -> None:
+    backend = hs.acquire()
+    state.log.write(f"[usocket-hil] {'hard' if hard else 'soft'} reset before the test ({why})\n".encode())
+    try:
+        if hard:
+            backend.hard_reset()
+        else:
+            backend.soft_reset()
+    except Exception as exc:  # noqa: BLE001 - any failure here means the board is unusable for this test
+        hs.needs_reset = True
+        pytest.fail(f"usocket-hil: board {hs.board.name}: reset before the test failed: {exc}", pytrace=False)
+
+
+@pytest.fixture
+def board(request: pytest.FixtureRequest, _hil_backend) -> BoardHandle:
+    """The board under test: .ip, .exec(code), .call(module, func, *args), .start_call(...), .reset()."""
+    hs = hil(request.config)
+    item = request.node
+    state = item.stash.get(TEST_STATE, None)
+    if state is None:  # e.g. requested via getfixturevalue outside our hooks' view
+        state = item.stash[TEST_STATE] = TestState(item.nodeid, options.test_timeout(item))
+    mark = item.get_closest_marker("board_reset")
+    if mark is not None:
+        _reset(hs, state, bool(mark.kwargs.get("hard", False)), "@pytest.mark.board_reset")
+    elif hs.needs_reset:
+        _reset(hs, state, False, "the previous board test failed")
+    hs.needs_reset = False
+    state.start_clock()
+    listeners_before = live_listener_ids()
+    handle = BoardHandle(_hil_backend, sink=state.log.write, budget=state.remaining,
+                         roots=_hil_backend.device_roots, on_reset=state.on_reset)
+    yield handle
+
+    problems = []
+    stuck = handle.join_pending(timeout=max(state.remaining(), 0) + 35.0)
+    if stuck:
+        problems.append(stuck)
+        hs.needs_reset = True
+    leaked = leftover_listeners(listeners_before)
+    if leaked:
+        problems.append(f"listener(s) still open after the test: {', '.join(leaked)} (closed now; "
+                        "close peers you create, or use the peer fixtures)")
+    reports = item.stash.get(REPORTS, {})
+    if any(r.failed for r in reports.values()):
+        hs.needs_reset = True  # next test starts from a soft reset
+    if problems:
+        pytest.fail("usocket-hil: " + "; ".join(problems), pytrace=False)
+
+
+REPORTS = pytest.StashKey[dict]()
+
+
+@pytest.fixture
+def sync(request: pytest.FixtureRequest, board: BoardHandle) -> SyncChannel:
+    """Board<->host sync: sync.publish(name, value) / sync.wait(name, timeout); board: import hilsync."""
+    hs = hil(request.config)
+    server = hs.sync_server()
+    state = request.node.stash[TEST_STATE]
+    token = secrets.token_hex(8)
+    server.begin(token)
+    host, port = server.address
+
+    def configure() -> None:
+        board.exec(f"import hilsync\nhilsync.configure({host!r}, {port}, {token!r})\n", timeout=10)
+
+    configure()
+    state.after_reset.append(configure)
+    yield SyncChannel(server, state.remaining)
+    state.after_reset.remove(configure)
+    server.end()

@@ -1,0 +1,108 @@
+"""pytest hooks: configure, select tests by board, per-test deadline and logs, JUnit board output."""
+
+from __future__ import annotations
+
+import pytest
+
+from . import logs, options
+from .fixtures import REPORTS, TEST_STATE, hil
+from .manager import HIL_KEY, HilSession, TestState
+from .peers import PEER_FIXTURES
+
+# Fixtures that need a board: a test using any of them gets a log, a deadline and marker checks.
+BOARD_FIXTURES = frozenset({"board", "sync", *PEER_FIXTURES})
+# How much longer than the board budget pytest-timeout (if installed) lets the whole test run.
+_WATCHDOG_MARGIN = 60.0
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    options.pytest_addoption(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    options.register_markers(config)
+    config.stash[HIL_KEY] = HilSession(config)
+    config.pluginmanager.register(JunitBoardOutput(config), "usocket-hil-junit")
+    if config.getoption("--board") or config.getoption("--port"):
+        # Explicit choice: check it now so a typo is one line, before any test runs.
+        board = options.resolve_board(config)
+        options.check_options(config, board)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    hs = config.stash.get(HIL_KEY, None)
+    if hs is not None:
+        hs.release()  # normally done by the fixture; this covers an interrupted session
+
+
+def _uses_board(item: pytest.Item) -> bool:
+    return bool(BOARD_FIXTURES.intersection(getattr(item, "fixturenames", ())))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    hs: HilSession = hil(config)
+    relevant = [i for i in items if _uses_board(i) or i.get_closest_marker("board_has")
+                or i.get_closest_marker("board_target")]
+    if not relevant:
+        return
+    board = hs.board
+    options.check_options(config, board)
+    peer_tests = []
+    for item in relevant:
+        reason = options.marker_skip_reason(item, board)
+        peers = [f for f in item.fixturenames if f in PEER_FIXTURES or f == "sync"]
+        if reason is None and peers and not board.has("network"):
+            reason = f"board {board.name} lacks capability 'network' (needed by fixture {peers[0]})"
+        if reason is not None:
+            item.add_marker(pytest.mark.skip(reason=reason))
+            continue
+        if peers:
+            peer_tests.append(item)
+        if _uses_board(item):
+            options.test_timeout(item)  # validate the marker at collection: a typo is a usage error
+            if config.pluginmanager.hasplugin("timeout") and item.get_closest_marker("timeout") is None:
+                # A host-side hang (not the board's) is cut by pytest-timeout, well after the board budget.
+                item.add_marker(pytest.mark.timeout(options.test_timeout(item) + _WATCHDOG_MARGIN))
+    if peer_tests and options.needs_peer_host(config, board) and not config.getoption("--peer-host"):
+        raise pytest.UsageError(
+            f"usocket-hil: {len(peer_tests)} test(s) use host peers, but for board {board.name} the host "
+            "address the board reaches is unknown: pass --peer-host IP (an address of this host on the "
+            "board's network)"
+        )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item):
+    if _uses_board(item):
+        item.stash[TEST_STATE] = TestState(item.nodeid, options.test_timeout(item))
+        item.stash[REPORTS] = {}
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    state = item.stash.get(TEST_STATE, None)
+    if state is not None:
+        logs.add_section(item, call.when, state.log)
+        if call.when == "teardown":
+            path = state.log.save(hil(item.config).log_dir)
+            item.user_properties.append(("board_log", str(path)))
+    report = yield
+    if state is not None:
+        item.stash[REPORTS][report.when] = report
+    return report
+
+
+class JunitBoardOutput:
+    """Registered per config: puts each test's board output into its JUnit <system-out>."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    @pytest.hookimpl(tryfirst=True)  # before junitxml finalizes the test's record
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "teardown":
+            return
+        text = "".join(c for title, c in report.sections if title.startswith(f"Captured {logs.SECTION_KEY}"))
+        if text:
+            logs.junit_system_out(self.config, report, text)

@@ -1,0 +1,115 @@
+"""Session state of the plugin: the board definition, the running backend, the current test's log/deadline.
+
+One HilSession per pytest session (config.stash).  Bring-up happens on first use of the `board` fixture,
+never at import or configure time, so test runs that do not touch a board pay nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from ..boards import Board
+from ..errors import HilError
+from . import options
+from .backends.base import Backend
+from .logs import SessionLog, TestLog
+from .sync import SyncServer
+
+HIL_KEY = pytest.StashKey["HilSession"]()
+
+
+class TestState:
+    """Per-test: output log, deadline, what to redo after the board is reset mid-test."""
+
+    def __init__(self, nodeid: str, timeout: float) -> None:
+        self.log = TestLog(nodeid)
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout
+        self.after_reset: list[Callable[[], None]] = []
+
+    def start_clock(self) -> None:
+        self.deadline = time.monotonic() + self.timeout
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def on_reset(self) -> None:
+        for fn in list(self.after_reset):
+            try:
+                fn()
+            except Exception as exc:  # noqa: BLE001 - must not mask the hang/crash being reported
+                self.log.write(f"[usocket-hil] re-setup after reset failed: {exc}\n".encode())
+
+
+class HilSession:
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self._board: Board | None = None
+        self.backend: Backend | None = None
+        self.bringup_error: str | None = None
+        self.log_dir = Path(config.getoption("--board-log-dir"))
+        if not self.log_dir.is_absolute():
+            self.log_dir = Path(config.rootpath) / self.log_dir
+        self.session_log = SessionLog(self.log_dir)
+        self.current: TestState | None = None
+        self.needs_reset = False
+        self._sync: SyncServer | None = None
+
+    @property
+    def board(self) -> Board:
+        if self._board is None:
+            self._board = options.resolve_board(self.config)
+        return self._board
+
+    # -- bring-up / shutdown ----------------------------------------------------------------------------
+    def acquire(self) -> Backend:
+        """The running backend, brought up on first use; a failed bring-up fails every board test at once."""
+        if self.backend is not None:
+            return self.backend
+        if self.bringup_error is not None:
+            pytest.fail(self.bringup_error, pytrace=False)
+        from .backends import make_backend
+
+        backend = None
+        try:
+            backend = make_backend(self.config, self.board, log=self.session_log.write)
+            self.session_log.write(f"[usocket-hil] bringing up {backend.describe()}\n".encode())
+            backend.start()
+        except HilError as exc:
+            self.bringup_error = f"usocket-hil: board {self.board.name} did not come up: {exc}"
+            if backend is not None:
+                try:
+                    backend.close()
+                except Exception:  # noqa: BLE001 - the bring-up error is the one worth reporting
+                    pass
+            pytest.fail(self.bringup_error, pytrace=False)
+        self.backend = backend
+        self.needs_reset = False
+        return backend
+
+    def sync_server(self) -> SyncServer:
+        backend = self.acquire()
+        if self._sync is None:
+            if not backend.host_ip:
+                pytest.fail(f"usocket-hil: board {self.board.name}: no host address for the sync channel "
+                            "(pass --peer-host IP)", pytrace=False)
+            try:
+                self._sync = SyncServer(backend.host_ip, backend.socket_factory)
+            except OSError as exc:
+                pytest.fail(f"usocket-hil: cannot start the sync server on {backend.host_ip}: {exc}",
+                            pytrace=False)
+        return self._sync
+
+    def release(self) -> None:
+        """End of the board scope: stop the sync server and the board (and everything it started)."""
+        sync, self._sync = self._sync, None
+        backend, self.backend = self.backend, None
+        if sync is not None:
+            sync.close()
+        if backend is not None:
+            self.session_log.write(f"[usocket-hil] shutting down {backend.describe()}\n".encode())
+            backend.close()
