@@ -1,0 +1,62 @@
+"""`usocket-hil repl`: an interactive terminal on a board's REPL (mpremote's terminal loop, our session)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import select
+import sys
+
+from ..errors import HilError
+from ..transport import BoardSession
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "repl", help="interactive REPL on a board",
+        description="Connect this terminal to the board's REPL. Ctrl-] (or Ctrl-X) exits; Ctrl-D soft-resets."
+                    " Exit status 2 if the port cannot be opened.",
+    )
+    p.add_argument("--port", required=True, metavar="URL",
+                   help="the board's port: /dev/ttyUSB0, a pty path, socket://HOST:PORT, rfc2217://HOST:PORT")
+    p.add_argument("--open-timeout", type=float, default=5.0, metavar="S", help="deadline to open the port")
+    p.set_defaults(func=run)
+
+
+class _State:
+    """The one attribute mpremote's terminal loop reads from its State."""
+
+    def __init__(self, transport) -> None:
+        self.transport = transport
+
+
+def run(args: argparse.Namespace) -> int:
+    from mpremote.console import ConsolePosix
+    from mpremote.repl import do_repl_main_loop
+
+    class PollingConsole(ConsolePosix):
+        # mpremote selects on the port's fd, which socket:// and rfc2217:// ports lack; waiting on the
+        # keyboard with a short timeout lets the loop poll any port's in_waiting instead.
+        def waitchar(self, pyb_serial) -> None:
+            select.select([self.infd], [], [], 0.02)
+
+    if not os.isatty(sys.stdin.fileno()):
+        raise HilError("repl needs a terminal on stdin (use `usocket-hil exec` for scripts)")
+    with BoardSession(args.port, open_timeout=args.open_timeout, enter_raw=False) as session:
+        print(f"Connected to {args.port}. Ctrl-] exits.", flush=True)
+        console = PollingConsole()
+        console.enter()
+        try:
+            session.transport.serial.write(b"\r")  # show a prompt
+            lost = do_repl_main_loop(_State(session.transport), console, console.write,
+                                     escape_non_printable=False, code_to_inject=None, file_to_inject=None)
+        except OSError as exc:
+            lost, why = True, str(exc)
+        else:
+            why = "device disconnected"
+        finally:
+            console.exit()
+        print("", flush=True)
+        if lost:
+            raise HilError(f"lost {args.port}: {why}")
+    return 0
