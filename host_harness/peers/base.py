@@ -270,6 +270,7 @@ class StreamPeer(Peer):
                 over = len(self._active) >= self.max_connections
                 if not over:
                     self._active[rec] = conn
+                self._cond.notify_all()
             if over:
                 rec.error = "over capacity"
                 conn.close()
@@ -358,9 +359,32 @@ class StreamPeer(Peer):
                     )
                 self._cond.wait(min(remaining, _POLL_S))
 
+    def wait_accepted(self, count: int = 1, timeout: float = 10.0) -> list[Connection]:
+        """Wait until `count` connections have been accepted (finished or not); return their records."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(self.connections) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise PeerTimeout(
+                        f"{self!r}: {len(self.connections)} of {count} connection(s) accepted within "
+                        f"{timeout:.1f} s"
+                    )
+                self._cond.wait(min(remaining, _POLL_S))
+            return self.connections[:count]
+
     def result(self, index: int = 0, timeout: float = 10.0) -> Connection:
-        """The record of connection number `index` (0 = first), once it has finished."""
-        return self.wait(index + 1, timeout)[index]
+        """The record of connection number `index` (0 = first, accept order), once it has finished."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                if len(self.connections) > index and self.connections[index].done.is_set():
+                    return self.connections[index]
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    state = "not finished" if len(self.connections) > index else "not accepted"
+                    raise PeerTimeout(f"{self!r}: connection #{index} {state} within {timeout:.1f} s")
+                self._cond.wait(min(remaining, _POLL_S))
 
     @property
     def active(self) -> int:
