@@ -148,7 +148,7 @@ class BoardHandle:
         if res.outcome in ("hung", "crashed"):
             self._on_reset()  # the board is fresh: redo per-test setup (sync channel) before the next call
         if res.outcome == "hung":
-            raise BoardHung(f"board hung: {what} did not finish within {t:g} s on {self.name} "
+            raise BoardHung(f"board hung: {what} did not finish within {t:.1f} s on {self.name} "
                             f"({res.error}{note})", output=text)
         if res.outcome == "crashed":
             raise BoardCrashed(f"board crashed: {what} on {self.name}: {res.error}{note}", output=text)

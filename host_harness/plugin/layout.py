@@ -48,6 +48,12 @@ def expand(items: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
     return out
 
 
+def extra_device_files(extra_libs: list[Path] = ()) -> list[tuple[Path, str]]:
+    """What the plugin deploys on top of host_harness.deploy's set (core + glue): cases, helpers, libs."""
+    cases = device_tests_dir() / "cases"
+    return ([(cases, "cases")] if cases.is_dir() else []) + plugin_files(extra_libs)
+
+
 def all_device_files(target: str, extra_libs: list[Path] = ()) -> list[tuple[Path, str]]:
     items: list[tuple[Path, str]] = []
     if core_dir().is_dir():
@@ -55,10 +61,7 @@ def all_device_files(target: str, extra_libs: list[Path] = ()) -> list[tuple[Pat
     if port_dir(target).is_dir():
         items += [(p, p.name) for p in sorted(port_dir(target).iterdir())
                   if p.suffix == ".py" or (p.is_dir() and p.name != "__pycache__")]
-    cases = device_tests_dir() / "cases"
-    if cases.is_dir():
-        items.append((cases, "cases"))
-    return items + plugin_files(extra_libs)
+    return items + extra_device_files(extra_libs)
 
 
 def roots(target: str, extra_libs: list[Path] = ()) -> list[Path]:

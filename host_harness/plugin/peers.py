@@ -112,9 +112,10 @@ def leftover_listeners(before: set[int]) -> list[str]:
     if "host_harness.peers" not in sys.modules:
         return []  # nothing could have opened one
     survivors = [p for p in peers_module().registry.live() if id(p) not in before]
+    described = [repr(p).replace(" open>", ">") for p in survivors]
     for p in survivors:
         try:
             p.close()
         except Exception:  # noqa: BLE001 - the leak itself is what gets reported
             pass
-    return [repr(p).replace(" open>", ">") for p in survivors]
+    return described

@@ -25,6 +25,8 @@ from .base import Backend, RunResult
 _AGENT = Path(__file__).with_name("cpython_agent.py")
 _START_TIMEOUT = 10.0
 _INTERRUPT_GRACE = 1.0  # after the deadline: time a KeyboardInterrupt gets to unwind
+_TIMEOUT = object()  # _read_reply: the deadline passed
+_EOF = object()  # _read_reply: the process went away
 
 
 class CpythonBackend(Backend):
@@ -132,16 +134,18 @@ class CpythonBackend(Backend):
         except (BrokenPipeError, OSError):
             return self._died(out, t0)
         reply = self._read_reply(out, t0 + timeout)
-        if reply is None and self._proc.poll() is None:
+        if reply is _TIMEOUT:
             # Deadline: interrupt like Ctrl-C, then restart the interpreter either way (a fresh VM).
             os.kill(self._proc.pid, signal.SIGINT)
             self._read_reply(out, time.monotonic() + _INTERRUPT_GRACE)
             self.hard_reset()
-            return RunResult("hung", bytes(out), f"no result within {timeout:g} s; interpreter restarted",
+            return RunResult("hung", bytes(out), f"no result within {timeout:.1f} s; interpreter restarted",
                              time.monotonic() - t0)
-        if reply is None:
+        if reply is _EOF:
             return self._died(out, t0)
-        return RunResult(reply["outcome"], bytes(out), reply.get("error", ""), time.monotonic() - t0)
+        # Show module paths as a board would (/lib/...), not as the staging folder this process uses.
+        error = reply.get("error", "").replace(self._stage.name if self._stage else "\0", "/lib")
+        return RunResult(reply["outcome"], bytes(out), error, time.monotonic() - t0)
 
     def _died(self, out: bytearray, t0: float) -> RunResult:
         assert self._proc is not None
@@ -159,7 +163,7 @@ class CpythonBackend(Backend):
         except (BlockingIOError, OSError):
             pass
 
-    def _read_reply(self, out: bytearray, deadline: float) -> dict | None:
+    def _read_reply(self, out: bytearray, deadline: float) -> dict | object:
         """Collect console output until the result frame arrives, the process dies or the deadline."""
         assert self._proc is not None
         ctl = bytearray()
@@ -167,14 +171,14 @@ class CpythonBackend(Backend):
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                return None
+                return _TIMEOUT
             ready, _, _ = select.select([self._ctl_r, stdout_fd], [], [], min(left, 0.5))
             if stdout_fd in ready:
                 self._drain(out)
             if self._ctl_r in ready:
                 chunk = os.read(self._ctl_r, 65536)
                 if not chunk:
-                    return None  # control pipe closed: the process is gone
+                    return _EOF  # control pipe closed: the process is gone
                 ctl += chunk
                 if len(ctl) >= 4:
                     (n,) = struct.unpack(">I", ctl[:4])
@@ -183,4 +187,4 @@ class CpythonBackend(Backend):
                         self._drain(out)
                         return json.loads(bytes(ctl[4:4 + n]))
             if not ready and self._proc.poll() is not None:
-                return None
+                return _EOF

@@ -12,6 +12,7 @@ import os
 import struct
 import sys
 import traceback
+import types
 
 
 def _read_exact(f, n):
@@ -39,7 +40,10 @@ def main():
     os.dup2(1, 2)  # one console, as on a board
     sys.stderr = sys.stdout
     stdin = sys.stdin.buffer
-    namespace = {"__name__": "__main__"}
+    # A fresh __main__ module, as on a board's REPL: `import __main__` reaches what exec'd code defined.
+    main_mod = types.ModuleType("__main__")
+    sys.modules["__main__"] = main_mod
+    namespace = main_mod.__dict__
     while True:
         head = _read_exact(stdin, 4)
         if head is None:

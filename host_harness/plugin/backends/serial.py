@@ -1,20 +1,17 @@
 """serial backend: a board on a port (--port URL) driven by host_harness.transport.BoardSession.
 
-Deploys usocket_port + glue + cases with host_harness.deploy, then the plugin's own device helpers
-(hilsync, --board-lib paths) with a hash check so an unchanged file is not rewritten.
-Real boards are not available where this was written: this path is exercised against a virtual board's pty.
+Deploys, in one host_harness.deploy call (hash skip, verify by import), usocket_port + glue plus what the
+plugin adds: tests/device/cases, hilsync and --board-lib paths.  No real board was available where this
+was written: the path is exercised against a virtual board's pty (the virtual backend is this class).
 """
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
-from ...errors import HilError
 from .. import layout
 from .base import Backend, RunResult
 
-_LIB = "/lib"
 # Asks the board for its IP without assuming a port: WLAN station, then LAN, then nothing.
 _IP_PROBE = """
 def _hil_ip():
@@ -66,19 +63,17 @@ class SerialBackend(Backend):
         self.device_roots = layout.roots(self.board.target, self._extra_libs)
 
     def deploy(self) -> None:
+        """usocket_port + glue (host_harness.deploy's set) plus cases, hilsync and --board-lib, in one go."""
+        from ... import deploy as dep
+
         assert self.session is not None
-        try:
-            from ... import deploy as deploy_mod
-        except ImportError:
-            deploy_mod = None
-        items = layout.plugin_files(self._extra_libs)
-        if deploy_mod is not None and hasattr(deploy_mod, "deploy"):
-            report = deploy_mod.deploy(self.session, self.board)
-            self.log(f"[usocket-hil] deploy: {report}\n".encode())
-        else:
-            # No deploy module yet: copy the whole /lib layout as plain .py files.
-            items = layout.all_device_files(self.board.target, self._extra_libs)
-        put_files(self.session, layout.expand(items), self.log)
+        arch = None if self.board.mpy_arch == "none" else self.board.mpy_arch
+        extra = [(src, dest) for src, dest in layout.expand(layout.extra_device_files(self._extra_libs))
+                 if src.suffix == ".py"]
+        files = dep.board_files(self.board) + dep.build_files(extra, mpy_arch=arch)
+        report = dep.deploy(self.session, files, prune=[f"{dep.REMOTE_LIB}/{dep.CORE_PACKAGE}"],
+                            verify=["usocket_port", "hilsync"])
+        self.log(f"[usocket-hil] deploy to {self.describe()}: {report.summary()}\n".encode())
 
     # -- Backend ----------------------------------------------------------------------------------------
     def exec(self, code: str, timeout: float) -> RunResult:
@@ -97,29 +92,3 @@ class SerialBackend(Backend):
         if self.session is not None:
             session, self.session = self.session, None
             session.close()
-
-
-def put_files(session, items: list[tuple[Path, str]], log) -> None:
-    """Copy (host file, path under /lib) pairs, skipping files whose sha256 already matches."""
-    made: set[str] = set()
-    for src, dest in items:
-        remote = f"{_LIB}/{dest}"
-        parent = remote.rsplit("/", 1)[0]
-        if parent not in made:
-            _mkdirs(session, parent)
-            made.add(parent)
-        data = src.read_bytes()
-        if session.sha256(remote) == hashlib.sha256(data).digest():
-            continue
-        session.put_file(remote, data)
-        log(f"[usocket-hil] put {remote} ({len(data)} bytes)\n".encode())
-
-
-def _mkdirs(session, path: str) -> None:
-    code = ("import os\n"
-            f"p = ''\nfor part in {path!r}.strip('/').split('/'):\n"
-            "    p += '/' + part\n"
-            "    try:\n        os.mkdir(p)\n    except OSError:\n        pass\n")
-    res = session.exec(code, 10.0)
-    if not res.ok:
-        raise HilError(f"cannot create {path} on the board: {res.error.strip().splitlines()[-1:]}")
