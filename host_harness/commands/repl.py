@@ -40,9 +40,9 @@ def run(args: argparse.Namespace) -> int:
         def waitchar(self, pyb_serial) -> None:
             select.select([self.infd], [], [], 0.02)
 
-    if not os.isatty(sys.stdin.fileno()):
-        raise HilError("repl needs a terminal on stdin (use `usocket-hil exec` for scripts)")
     with BoardSession(args.port, open_timeout=args.open_timeout, enter_raw=False) as session:
+        if not os.isatty(sys.stdin.fileno()):
+            raise HilError("repl needs a terminal on stdin (use `usocket-hil exec` for scripts)")
         print(f"Connected to {args.port}. Ctrl-] exits.", flush=True)
         console = PollingConsole()
         console.enter()

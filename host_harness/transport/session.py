@@ -158,6 +158,7 @@ class BoardSession:
         self._ready = False  # in the raw REPL with a `>` prompt pending
         self._last_read = b""  # what a failed wait received, for error messages
         self._t: SerialTransport | None = None
+        self._closed = False  # close() was called: never reopen
         self._open()
         if enter_raw:
             err = self._resync(open_timeout, allow_reopen=False)
@@ -276,6 +277,8 @@ class BoardSession:
             rem = end - time.monotonic()
             if rem <= 0:
                 return reason
+            if self._closed:
+                return f"session to {self.url} is closed"
             try:
                 if self._t is None:
                     if not allow_reopen:
@@ -503,6 +506,7 @@ class BoardSession:
     # --- closing -------------------------------------------------------------------------------------
     def close(self) -> None:
         """Leave the raw REPL (back to the friendly prompt) and close the port.  Never raises."""
+        self._closed = True
         if self._t is None:
             return
         if self._t.in_raw_repl and self._ready:
