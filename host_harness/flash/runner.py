@@ -12,7 +12,7 @@ import re
 import threading
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -38,10 +38,12 @@ def log_name(board: Board, url: str) -> str:
 def flash_boards(board: Board, ports: Sequence[str], image: FirmwareImage | None, *,
                  options: FlashOptions | None = None, log_dir: Path, identity: bool = True,
                  identity_only: bool = False, identity_timeout: float = 15.0,
-                 console: Console | None = None) -> list[FlashResult]:
+                 console: Console | None = None,
+                 progress_hook: Callable[[str, int, int], None] | None = None) -> list[FlashResult]:
     """Flash `image` to every port in parallel; returns one FlashResult per port, in order.
 
     Failures of single boards are in their results (outcome 'failed'); only bad input raises.
+    `progress_hook(url, done, total)` is called from each board's worker thread as bytes go out.
     """
     options = options or FlashOptions()
     if not ports:
@@ -57,7 +59,7 @@ def flash_boards(board: Board, ports: Sequence[str], image: FirmwareImage | None
     if not identity_only:
         for url in ports:
             if is_socket(url):
-                console.print(f"note: {url}: {SOCKET_NOTE}", markup=False, highlight=False)
+                console.print(f"note: {url}: {SOCKET_NOTE}", markup=False, highlight=False, soft_wrap=True)
     cancel = threading.Event()
     results: list[FlashResult | None] = [None] * len(ports)
     with esplog.routed(), Progress(
@@ -78,6 +80,8 @@ def flash_boards(board: Board, ports: Sequence[str], image: FirmwareImage | None
 
             def on_progress(done: int, total: int, _desc: str) -> None:
                 progress.update(task, completed=done, total=total)
+                if progress_hook is not None:
+                    progress_hook(url, done, total)
 
             def on_status(text: str) -> None:
                 progress.update(task, stage=text)
