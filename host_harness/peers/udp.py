@@ -12,8 +12,8 @@ from host_harness.peers.base import Peer, PeerTimeout, SocketFactory
 class UdpEcho(Peer):
     """Sends every datagram back to its sender, unchanged.
 
-    `datagrams` counts datagrams echoed, `senders` the distinct source addresses seen;
-    ``wait_datagrams(n, timeout)`` waits until n have been echoed (PeerTimeout otherwise).
+    `datagrams` counts datagrams received (each is echoed once), `senders` the distinct source
+    addresses seen; ``wait_datagrams(n, timeout)`` waits until n have arrived (PeerTimeout otherwise).
     """
 
     socktype = socket.SOCK_DGRAM
@@ -41,16 +41,19 @@ class UdpEcho(Peer):
                 continue
             try:
                 data, sender = self._sock.recvfrom(self.max_datagram)
-                self._sock.sendto(data, sender)
             except (BlockingIOError, InterruptedError):
                 continue
             except OSError:
-                # e.g. ECONNREFUSED from an earlier ICMP, or buffer full: drop, as UDP would
-                continue
+                continue  # e.g. ECONNREFUSED left by an earlier ICMP error: nothing to echo
+            # Count before replying, so a client that has its echo also sees it counted.
             with self._seen:
                 self.datagrams += 1
                 self.senders.add(tuple(sender))
                 self._seen.notify_all()
+            try:
+                self._sock.sendto(data, sender)
+            except OSError:
+                pass  # buffer full / unreachable sender: dropped, as UDP would
 
     def wait_datagrams(self, count: int = 1, timeout: float = 10.0) -> int:
         deadline = time.monotonic() + timeout
