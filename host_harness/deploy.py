@@ -40,6 +40,9 @@ class DeployFile:
     data: bytes
     source: Path | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "remote", _absolute(self.remote))
+
     @property
     def sha256(self) -> bytes:
         return hashlib.sha256(self.data).digest()
@@ -47,7 +50,7 @@ class DeployFile:
     @classmethod
     def from_path(cls, path: Path, remote: str) -> DeployFile:
         try:
-            return cls(_absolute(remote), Path(path).read_bytes(), Path(path))
+            return cls(remote, Path(path).read_bytes(), Path(path))
         except OSError as exc:
             raise DeployError(f"cannot read {path}: {exc.strerror}") from None
 
