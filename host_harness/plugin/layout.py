@@ -2,7 +2,7 @@
 
 /lib/usocket_port/          usocket_port/ (core)
 /lib/<files of ports/T>     ports/<target>/ glue (usocket_target.py, ...)
-/lib/cases/                 tests/device/cases/ (device-side conformance cases), when present
+/lib/<files of cases>       tests/device/cases/* (device-side conformance cases; they import each other flat)
 /lib/hilsync.py             host_harness/plugin/device/hilsync.py (sync channel, board side)
 /lib/<extra>                every --board-lib path (a folder's children, or a file)
 """
@@ -51,7 +51,7 @@ def expand(items: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
 def extra_device_files(extra_libs: list[Path] = ()) -> list[tuple[Path, str]]:
     """What the plugin deploys on top of host_harness.deploy's set (core + glue): cases, helpers, libs."""
     cases = device_tests_dir() / "cases"
-    return ([(cases, "cases")] if cases.is_dir() else []) + plugin_files(extra_libs)
+    return plugin_files(([cases] if cases.is_dir() else []) + list(extra_libs))
 
 
 def all_device_files(target: str, extra_libs: list[Path] = ()) -> list[tuple[Path, str]]:
@@ -66,7 +66,7 @@ def all_device_files(target: str, extra_libs: list[Path] = ()) -> list[tuple[Pat
 
 def roots(target: str, extra_libs: list[Path] = ()) -> list[Path]:
     """Host folders to search when a board traceback names a /lib path."""
-    out = [core_dir().parent, port_dir(target), device_tests_dir(), DEVICE_HELPERS]
+    out = [core_dir().parent, port_dir(target), device_tests_dir() / "cases", DEVICE_HELPERS]
     for lib in extra_libs:
         lib = Path(lib)
         out.append(lib if lib.is_dir() else lib.parent)
