@@ -125,6 +125,10 @@ class BoardHandle:
     def _run(self, code: str, timeout: float | None, *, what: str, inline: dict[str, str],
              line_map=None) -> tuple[bytes, float]:
         __tracebackhide__ = True
+        pending = self._pending
+        if pending is not None and not pending.done() and threading.current_thread() is not pending._thread:
+            raise RuntimeError(f"the board is busy with the background call {pending.what}; "
+                               "get its .result() before using the board again")
         t = self._timeout(timeout)
         with self._lock:
             res = self._backend.exec(code, t)

@@ -38,16 +38,21 @@ def _hil_backend(request: pytest.FixtureRequest):
 
 
 def _reset(hs: HilSession, state: TestState, hard: bool, why: str) -> None:
+    """Reset before a test; a soft reset that fails escalates to a hard reset (a wedged board)."""
     backend = hs.acquire()
-    state.log.write(f"[usocket-hil] {'hard' if hard else 'soft'} reset before the test ({why})\n".encode())
-    try:
-        if hard:
-            backend.hard_reset()
-        else:
-            backend.soft_reset()
-    except Exception as exc:  # noqa: BLE001 - any failure here means the board is unusable for this test
-        hs.needs_reset = True
-        pytest.fail(f"usocket-hil: board {hs.board.name}: reset before the test failed: {exc}", pytrace=False)
+    steps = ["hard"] if hard else ["soft", "hard"]
+    errors = []
+    for step in steps:
+        state.log.write(f"[usocket-hil] {step} reset before the test ({why})\n".encode())
+        try:
+            backend.hard_reset() if step == "hard" else backend.soft_reset()
+            return
+        except Exception as exc:  # noqa: BLE001 - any failure: try the next step, then report them all
+            errors.append(f"{step} reset: {exc}")
+            why = "the soft reset failed"
+    hs.needs_reset = True
+    pytest.fail(f"usocket-hil: board {hs.board.name} could not be reset before the test: {'; '.join(errors)}",
+                pytrace=False)
 
 
 @pytest.fixture

@@ -191,6 +191,30 @@ def test_reset_marker_and_reset_after_failure(pytester: pytest.Pytester) -> None
     res.assert_outcomes(passed=3, failed=1)
 
 
+def test_background_call_busy_and_hard_reset(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_busy(board, sync):
+            call = board.start_call("hilprobe", "wait_timeout")
+            with pytest.raises(RuntimeError, match="busy with the background call hilprobe.wait_timeout"):
+                board.eval("1")
+            assert call.result(timeout=10) == "ETIMEDOUT"
+            assert board.eval("1") == 1
+
+        @pytest.mark.board_reset(hard=True)
+        def test_hard_reset(board):
+            assert board.eval("'hilprobe' in __import__('sys').modules") is False
+            board.exec("x = 1")
+            board.reset(hard=True)
+            assert board.eval("'x' in globals()") is False
+        """
+    )
+    res = run(pytester)
+    res.assert_outcomes(passed=2)
+
+
 def test_function_scope_brings_up_per_test(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
