@@ -1,0 +1,163 @@
+# usocket_target for CPython 3.11: glue between usocket_port and the standard `socket` module.
+#
+# CPython raises OSError subclasses (BlockingIOError, TimeoutError, socket.gaierror...); errno_of() turns
+# them into plain numbers so the core re-raises a plain OSError.  Put ports/cpython on sys.path.
+import errno as _e
+import select
+import socket as _so
+import time
+
+NAME = "cpython"
+Base = object  # CPython's select.poll uses fileno(); io.IOBase would add unwanted behaviour
+
+EAGAIN = _e.EAGAIN
+ETIMEDOUT = _e.ETIMEDOUT
+EINPROGRESS = _e.EINPROGRESS
+EBADF = _e.EBADF
+EINVAL = _e.EINVAL
+EIO = _e.EIO
+EOPNOTSUPP = _e.EOPNOTSUPP
+_PENDING = (_e.EINPROGRESS, _e.EALREADY, _e.EAGAIN, _e.EWOULDBLOCK)
+
+_IPPROTO_SEC = 100  # emulated: TLS client on connect (as on WiPy)
+
+CONSTANTS = [("IPPROTO_SEC", _IPPROTO_SEC)]
+for _k in ("AF_INET", "AF_INET6", "SOCK_STREAM", "SOCK_DGRAM", "IPPROTO_IP", "IPPROTO_TCP", "IPPROTO_UDP",
+           "TCP_NODELAY", "SOL_SOCKET", "SO_REUSEADDR", "SO_BROADCAST", "SO_KEEPALIVE", "SO_LINGER",
+           "SO_ERROR",
+           "SO_RCVBUF", "SO_SNDBUF", "IP_ADD_MEMBERSHIP", "IP_DROP_MEMBERSHIP"):
+    if hasattr(_so, _k):
+        CONSTANTS.append((_k, int(getattr(_so, _k))))
+del _k
+
+
+def ticks_ms():
+    return time.monotonic_ns() // 1000000
+
+
+def ticks_add(t, d):
+    return t + d
+
+
+def ticks_diff(a, b):
+    return a - b
+
+
+def errno_of(e):
+    n = getattr(e, "errno", None)
+    if type(n) is int:
+        return _e.EAGAIN if n == _e.EWOULDBLOCK else n
+    if isinstance(e, TimeoutError):
+        return _e.ETIMEDOUT
+    return _e.EIO
+
+
+def addr(ip, port):
+    return (ip, port)
+
+
+def unaddr(a):
+    return (a[0], a[1])
+
+
+def getaddrinfo(host, port):
+    try:
+        r = _so.getaddrinfo(host, port, _so.AF_INET, _so.SOCK_STREAM)
+    except UnicodeError:  # the IDNA codec refuses the name before any lookup: same meaning as EAI_NONAME
+        raise OSError(_so.EAI_NONAME, "name not encodable") from None
+    return [(int(f), int(t), p, c, unaddr(a)) for f, t, p, c, a in r]
+
+
+def new(af, type, proto):
+    if proto == _IPPROTO_SEC:
+        proto = _so.IPPROTO_TCP
+    s = _so.socket(af, type, proto)
+    s.setblocking(False)
+    return s
+
+
+def close(s):
+    s.close()
+
+
+def bind(s, a):
+    s.bind(a)
+
+
+def listen(s, backlog):
+    s.listen(backlog)
+
+
+def accept(s, _a, _b):
+    c, a = s.accept()
+    c.setblocking(False)
+    return c, a
+
+
+def connect(s, a):
+    s.connect(a)
+
+
+def connected(s, a):
+    n = s.connect_ex(a)
+    if n == 0 or n == _e.EISCONN:
+        return True
+    if n in _PENDING:
+        return False
+    raise OSError(n, _e.errorcode.get(n, "connect failed"))
+
+
+def send(s, buf, _b):
+    return s.send(buf)
+
+
+def sendto(s, buf, a):
+    return s.sendto(buf, a)
+
+
+def recv(s, n, _b):
+    return s.recv(n)
+
+
+def recv_into(s, mv, _b):
+    return s.recv_into(mv)
+
+
+def recvfrom(s, n, _b):
+    return s.recvfrom(n)
+
+
+def recvfrom_into(s, mv, _b):
+    return s.recvfrom_into(mv)
+
+
+def setsockopt(s, level, opt, value):
+    s.setsockopt(level, opt, value)
+
+
+def wait(s, ev, ms):
+    p = select.poll()
+    p.register(s, ev)
+    p.poll(None if ms < 0 else ms)
+
+
+def poll(s, ev):
+    p = select.poll()
+    p.register(s, ev)
+    r = p.poll(0)
+    return r[0][1] if r else 0
+
+
+def fileno(s):
+    return s.fileno()
+
+
+def secure(s, host):
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    s.setblocking(True)
+    t = ctx.wrap_socket(s, server_hostname=host)
+    t.setblocking(False)
+    return t

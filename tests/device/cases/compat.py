@@ -1,0 +1,177 @@
+# Tiny helpers shared by the device cases; MicroPython, CircuitPython and CPython alike.
+#
+# A case is a module-level function `case_xxx(env)`; the module's CLAUSES dict maps each case name to the
+# clause ids (tests/device/clauses.py) it covers.  A case returns a small result dict, raises AssertionError
+# on a failed check, or raises Skip("reason") when the target cannot run it.
+import sys
+
+try:
+    import errno
+except ImportError:  # pragma: no cover - every supported target has errno
+    import uerrno as errno
+
+try:
+    import hashlib
+except ImportError:
+    import uhashlib as hashlib
+try:
+    import binascii
+except ImportError:
+    import ubinascii as binascii
+import random
+import time
+
+import usocket_port as usocket
+
+MICROPYTHON = sys.implementation.name in ("micropython", "circuitpython")
+
+
+class Skip(Exception):
+    """The target cannot run this case; args[0] says why."""
+
+
+if hasattr(time, "ticks_ms"):
+    ticks_ms = time.ticks_ms
+    ticks_diff = time.ticks_diff
+    sleep_ms = time.sleep_ms
+else:
+    def ticks_ms():
+        return time.monotonic_ns() // 1000000
+
+    def ticks_diff(a, b):
+        return a - b
+
+    def sleep_ms(ms):
+        time.sleep(ms / 1000)
+
+
+def secs(ms):
+    """ms as float seconds for settimeout(); Skip on firmware without float support (cc3200)."""
+    try:
+        return ms / 1000
+    except (TypeError, NotImplementedError):
+        raise Skip("no float support: sub-second timeouts cannot be expressed")
+
+
+def elapsed_ms(t0):
+    return ticks_diff(ticks_ms(), t0)
+
+
+def err(name):
+    """The running target's errno number for `name` (never hard-code 110/115: they differ per port)."""
+    return getattr(errno, name)
+
+
+def check(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+def expect_oserror(fn, names, what):
+    """fn() must raise a plain OSError whose errno is one of `names` (errno names); returns the exception."""
+    try:
+        fn()
+    except OSError as e:
+        check(type(e) is OSError, "%s: %s leaked instead of plain OSError" % (what, type(e).__name__))
+        nums = [err(n) for n in names]
+        check(e.args[0] in nums, "%s: errno %r, expected %s" % (what, e.args[0], "/".join(names)))
+        return e
+    except Exception as e:
+        raise AssertionError("%s: raised %s %r, expected OSError(%s)"
+                             % (what, type(e).__name__, e, "/".join(names)))
+    raise AssertionError("%s: no exception, expected OSError(%s)" % (what, "/".join(names)))
+
+
+def expect_exc(fn, exc, what):
+    try:
+        fn()
+    except exc as e:
+        return e
+    except Exception as e:
+        raise AssertionError("%s: raised %s %r, expected %s" % (what, type(e).__name__, e, exc.__name__))
+    raise AssertionError("%s: no exception, expected %s" % (what, exc.__name__))
+
+
+def sha256_hex(data):
+    return binascii.hexlify(hashlib.sha256(data).digest()).decode()
+
+
+class Sha:
+    def __init__(self):
+        self.h = hashlib.sha256()
+        self.n = 0
+
+    def update(self, b):
+        self.h.update(b)
+        self.n += len(b)
+
+    def hex(self):
+        return binascii.hexlify(self.h.digest()).decode()
+
+
+def random_bytes(n):
+    try:
+        import os
+        return os.urandom(n)
+    except (ImportError, AttributeError):
+        b = bytearray(n)
+        for i in range(n):
+            b[i] = random.getrandbits(8)
+        return bytes(b)
+
+
+def polled(entries, s, ev):
+    """True if select.poll() entries report event bits ev for s (MicroPython returns the object itself,
+    CPython its file descriptor)."""
+    for e in entries:
+        if (e[0] is s or (not MICROPYTHON and e[0] == s.fileno())) and e[1] & ev:
+            return True
+    return False
+
+
+def randint(a, b):
+    return random.randint(a, b)
+
+
+def connect(addr, timeout=5):
+    """A connected usocket_port stream socket with a generous timeout (no case may hang)."""
+    s = usocket.socket()
+    s.settimeout(timeout)
+    s.connect(addr)
+    return s
+
+
+def recv_exact(s, n):
+    out = bytearray()
+    while len(out) < n:
+        d = s.recv(n - len(out))
+        check(d, "unexpected EOF after %d of %d bytes" % (len(out), n))
+        out += d
+    return bytes(out)
+
+
+def recv_line(s, limit=256):
+    out = bytearray()
+    while len(out) < limit:
+        d = s.recv(1)
+        if not d:
+            break
+        out += d
+        if d == b"\n":
+            break
+    return bytes(out)
+
+
+def free_port_bind(s, env):
+    """Bind s to some free port on env['bind_ip'] (the board's own address; the API has no getsockname(),
+    so: bounded tries over a high range).  Returns the port."""
+    host = env.get("bind_ip", "0.0.0.0")
+    for _ in range(50):
+        port = randint(20000, 60000)
+        try:
+            s.bind((host, port))
+            return port
+        except OSError as e:
+            if e.args[0] != err("EADDRINUSE"):
+                raise
+    raise AssertionError("no free port found in 50 tries")
