@@ -9,8 +9,9 @@ from .fixtures import REPORTS, TEST_STATE, hil
 from .manager import HIL_KEY, HilSession, TestState
 from .peers import PEER_FIXTURES
 
-# Fixtures that need a board: a test using any of them gets a log, a deadline and marker checks.
-BOARD_FIXTURES = frozenset({"board", "sync", *PEER_FIXTURES})
+# Every fixture of ours depends on `board`, so "board" in a test's fixture closure means the test uses our
+# board (a test module's own fixture named e.g. tcp_echo shadows ours and does not pull "board" in).
+BOARD_FIXTURES = frozenset({"board"})
 # How much longer than the board budget pytest-timeout (if installed) lets the whole test run.
 _WATCHDOG_MARGIN = 60.0
 
