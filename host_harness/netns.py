@@ -7,6 +7,9 @@ no address, no link and no route, and neither namespace has a default route, so 
 Names are ``uhil-<owner pid>-<owner start ticks>-<subnet index>-<h|b>``: the owner's pid plus its
 start time (from /proc/<pid>/stat) identify a dead owner even after pid reuse, and the subnet index
 is recoverable from the name, so choosing a free /30 only needs the list of names (under a lock).
+
+Without root, `unshare -rn` + `nsenter` give the same pair in anonymous namespaces (UserNetnsPair);
+NetnsPair.create picks the variant.  USOCKET_HIL_NETNS=named|user forces one.
 """
 
 from __future__ import annotations
@@ -222,29 +225,66 @@ def _cap_effective() -> int:
     return 0
 
 
-def netns_support() -> tuple[bool, str]:
-    """(usable, reason): named namespaces need root with CAP_SYS_ADMIN + CAP_NET_ADMIN and iproute2."""
+MODE_ENV = "USOCKET_HIL_NETNS"  # "named" or "user" forces a mode (tests of the unprivileged path)
+_user_probe: tuple[bool, str] | None = None
+
+
+def _probe_user_namespaces() -> tuple[bool, str]:
+    """Can this user create a user+net namespace (`unshare -rn`)?  Probed once per process."""
+    global _user_probe
+    if _user_probe is None:
+        missing = [t for t in ("unshare", "nsenter") if shutil.which(t) is None]
+        if missing:
+            _user_probe = (False, f"{' and '.join(missing)} (util-linux) not installed")
+        else:
+            try:
+                res = subprocess.run(
+                    ["unshare", "-rn", "ip", "link", "set", "lo", "up"],
+                    capture_output=True,
+                    text=True,
+                    timeout=10,
+                )
+                ok, err = res.returncode == 0, (res.stderr or res.stdout).strip()
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                ok, err = False, str(exc)
+            _user_probe = (ok, "" if ok else f"unprivileged user namespaces unavailable ({err})")
+    return _user_probe
+
+
+def netns_mode() -> tuple[str | None, str]:
+    """("named", "") as root; ("user", "") unprivileged via `unshare -rn`; (None, reason) if neither."""
     if not sys.platform.startswith("linux"):
-        return False, f"network namespaces need Linux (this is {sys.platform})"
+        return None, f"network namespaces need Linux (this is {sys.platform})"
     if shutil.which("ip") is None:
-        return False, "the `ip` command (iproute2) is not installed; install iproute2"
+        return None, "the `ip` command (iproute2) is not installed; install iproute2"
     if not Path("/proc/self/ns/net").exists():
-        return False, "this kernel has no network namespaces (/proc/self/ns/net missing)"
-    if os.geteuid() != 0:
-        return False, (
-            "network namespaces need root (`ip netns add` mounts /run/netns); run as root or use --no-network"
-        )
+        return None, "this kernel has no network namespaces (/proc/self/ns/net missing)"
+    forced = os.environ.get(MODE_ENV, "")
+    if forced not in ("", "named", "user"):
+        return None, f"{MODE_ENV}={forced!r}: use 'named' or 'user'"
     caps = _cap_effective()
     missing = [
         n
         for n, bit in (("CAP_SYS_ADMIN", _CAP_SYS_ADMIN), ("CAP_NET_ADMIN", _CAP_NET_ADMIN))
         if not caps >> bit & 1
     ]
-    if missing:
-        return False, (
-            f"root lacks {' and '.join(missing)} (restricted container?); network namespaces unusable"
-        )
-    return True, ""
+    if forced != "user" and os.geteuid() == 0 and not missing:
+        return "named", ""
+    if forced == "named":
+        return None, "named network namespaces need root with CAP_SYS_ADMIN and CAP_NET_ADMIN"
+    ok, why = _probe_user_namespaces()
+    if ok:
+        return "user", ""
+    return None, (
+        f"network namespaces need root (`ip netns add`) or unprivileged user namespaces, and {why}; "
+        "run as root or use --no-network"
+    )
+
+
+def netns_support() -> tuple[bool, str]:
+    """(usable, reason if not): root with iproute2, or unprivileged user namespaces."""
+    mode, why = netns_mode()
+    return mode is not None, why
 
 
 # ---------------------------------------------------------------------------------------------
@@ -291,12 +331,16 @@ class NetnsPair:
     def create(cls, owner_pid: int | None = None, *, reaper: bool = True) -> NetnsPair:
         """Create the pair.  With `owner_pid`, a detached reaper deletes it when that process dies.
 
-        Without `owner_pid` the calling process is the owner (no reaper; reap_stale() cleans up after
-        a crash).  `reaper=False` suppresses the watcher even with an owner (tests of reap_stale).
+        Not root: returns a UserNetnsPair (same interface, `unshare -rn` holder) when unprivileged
+        user namespaces work.  Without `owner_pid` the calling process is the owner (no reaper;
+        reap_stale() cleans up after a crash).  `reaper=False` suppresses the watcher even with an
+        owner (tests of reap_stale).
         """
-        ok, why = netns_support()
-        if not ok:
+        mode, why = netns_mode()
+        if mode is None:
             raise NetnsError(why)
+        if mode == "user":
+            return UserNetnsPair.create(owner_pid)  # type: ignore[return-value]
         watch = owner_pid is not None and reaper
         owner = os.getpid() if owner_pid is None else owner_pid
         start = proc_start_ticks(owner)
@@ -437,7 +481,163 @@ class NetnsPair:
         self.close()
 
 
-NetnsHandle = NetnsPair  # name used by the virtual-board contract
+class UserNetnsPair:
+    """The unprivileged variant (no root): same interface as NetnsPair, anonymous namespaces.
+
+    A holder process (`unshare -rn python -m host_harness.netns_reaper hold ...`) *is* the host
+    namespace and keeps a child in the nested board namespace; sockets made inside either come back
+    over a unix socket (SCM_RIGHTS), since setns needs privileges this process lacks.  The holder exits
+    when the owner dies or close() drops the control socket, and the namespaces die with it: there is
+    nothing named to leak, so ours()/reap_stale() never see these.
+    """
+
+    def __init__(self, index: int, owner_pid: int, holder: subprocess.Popen, ctl: socket.socket, keeper: int):
+        self.index = index
+        self.owner_pid = owner_pid
+        self.holder: subprocess.Popen | None = holder
+        self.keeper_pid = keeper
+        self._ctl: socket.socket | None = ctl
+        self._lock = threading.Lock()
+        self.host_ns = f"pid:{holder.pid}"
+        self.board_ns = f"pid:{keeper}"
+        self.reaper = None
+
+    host_ip = NetnsPair.host_ip
+    board_ip = NetnsPair.board_ip
+    prefixlen = NetnsPair.prefixlen
+    subnet = NetnsPair.subnet
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return ()
+
+    @classmethod
+    def create(cls, owner_pid: int | None = None) -> UserNetnsPair:
+        owner = os.getpid() if owner_pid is None else owner_pid
+        start = proc_start_ticks(owner)
+        if start is None:
+            raise NetnsError(f"owner process {owner} does not exist")
+        # The namespaces are private to this holder, so any /30 is free; pick one at random anyway.
+        index = random.randrange(SUBNET_SLOTS)
+        host_ip, board_ip = subnet_addresses(index)
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            holder = subprocess.Popen(
+                [
+                    "unshare",
+                    "-rn",
+                    sys.executable,
+                    "-m",
+                    "host_harness.netns_reaper",
+                    "hold",
+                    str(owner),
+                    str(start),
+                    host_ip,
+                    board_ip,
+                    str(theirs.fileno()),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=[theirs.fileno()],
+                start_new_session=True,
+                cwd="/",
+                env=_child_env(),
+            )
+        finally:
+            theirs.close()
+        try:
+            reply = _read_line(mine, 15.0)
+        except NetnsError:
+            holder.kill()
+            holder.wait(5)
+            mine.close()
+            raise
+        if not reply.startswith("ready "):
+            holder.wait(5)
+            mine.close()
+            raise NetnsError(
+                f"unprivileged namespace setup failed: {reply.removeprefix('error ') or 'no reply'}"
+            )
+        return cls(index, owner, holder, mine, int(reply.split()[1]))
+
+    def _nsenter(self, pid: int, argv: Sequence[str]) -> list[str]:
+        return ["nsenter", "-t", str(pid), "-U", "-n", "--preserve-credentials", *argv]
+
+    def board_argv(self, argv: Sequence[str]) -> list[str]:
+        return self._nsenter(self.keeper_pid, argv)
+
+    def host_argv(self, argv: Sequence[str]) -> list[str]:
+        assert self.holder is not None, "pair is closed"
+        return self._nsenter(self.holder.pid, argv)
+
+    def _socket(self, where: str, family: int, type: int, proto: int) -> socket.socket:
+        with self._lock:
+            if self._ctl is None:
+                raise NetnsError("network namespace pair is closed (does not exist)")
+            self._ctl.sendall(f"sock {where} {int(family)} {int(type)} {int(proto)}\n".encode())
+            self._ctl.settimeout(10.0)
+            try:
+                msg, fds, _flags, _addr = socket.recv_fds(self._ctl, 1024, 1)
+            except (TimeoutError, OSError) as exc:
+                raise NetnsError(f"namespace holder did not answer: {exc}") from exc
+        if not fds:
+            raise NetnsError(f"cannot create a socket in the namespace: {msg.decode().strip()}")
+        return socket.socket(fileno=fds[0])
+
+    def host_socket(
+        self, family: int = socket.AF_INET, type: int = socket.SOCK_STREAM, proto: int = 0
+    ) -> socket.socket:
+        return self._socket("h", family, type, proto)
+
+    def board_socket(
+        self, family: int = socket.AF_INET, type: int = socket.SOCK_STREAM, proto: int = 0
+    ) -> socket.socket:
+        return self._socket("b", family, type, proto)
+
+    def exists(self) -> bool:
+        return self.holder is not None and self.holder.poll() is None
+
+    def close(self) -> None:
+        """Drop the control socket: the holder exits and the namespaces vanish.  Idempotent."""
+        with self._lock:
+            if self._ctl is not None:
+                self._ctl.close()
+                self._ctl = None
+        if self.holder is not None:
+            try:
+                self.holder.wait(5.0)
+            except subprocess.TimeoutExpired:
+                self.holder.kill()
+                self.holder.wait(5.0)
+            self.holder = None
+
+    def __enter__(self) -> UserNetnsPair:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _read_line(sock: socket.socket, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    buf = b""
+    while b"\n" not in buf:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise NetnsError(f"namespace holder did not report ready within {timeout:.0f} s")
+        sock.settimeout(remaining)
+        try:
+            chunk = sock.recv(4096)
+        except TimeoutError:
+            continue
+        if not chunk:
+            break
+        buf += chunk
+    return buf.decode(errors="replace").strip()
+
+
+NetnsHandle = NetnsPair | UserNetnsPair  # what the virtual-board contract calls a NetnsHandle
 
 
 def _spawn_reaper(owner: int, start: int, names: Sequence[str]) -> subprocess.Popen:
@@ -450,13 +650,17 @@ def _spawn_reaper(owner: int, start: int, names: Sequence[str]) -> subprocess.Po
         start_new_session=True,
         close_fds=True,
         cwd="/",
-        env={
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(
-                filter(None, [str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH", "")])
-            ),
-        },
+        env=_child_env(),
     )
+
+
+def _child_env() -> dict[str, str]:
+    # cwd is "/" (never pin a test's temp dir), so make sure the child can import this package.
+    here = str(Path(__file__).resolve().parent.parent)
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH", "")])),
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -484,6 +688,8 @@ __all__ = [
     "NetnsError",
     "NetnsHandle",
     "NetnsPair",
+    "UserNetnsPair",
+    "netns_mode",
     "netns_support",
     "ours",
     "reap_stale",

@@ -311,3 +311,120 @@ def test_create_with_a_dead_owner_is_a_clear_error() -> None:
     p.wait(10)
     with pytest.raises(NetnsError, match="does not exist"):
         NetnsPair.create(owner_pid=p.pid)
+
+
+# -- the unprivileged variant (unshare -rn + nsenter) ----------------------------------------------
+
+
+def _pid_running(pid: int) -> bool:
+    return _running(pid)
+
+
+def test_user_namespace_pair_forced_as_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(netns.MODE_ENV, "user")
+    if netns.netns_mode()[0] != "user":
+        pytest.skip(f"unprivileged user namespaces unavailable: {netns.netns_mode()[1]}")
+    before = _root_snapshot()
+    p = NetnsPair.create()
+    assert isinstance(p, netns.UserNetnsPair)
+    holder, keeper = p.holder.pid, p.keeper_pid
+    try:
+        assert p.names == () and netns.ours(owner_pid=os.getpid()) == []  # anonymous: nothing named
+        for argv in (p.board_argv, p.host_argv):
+            routes = subprocess.run(argv(["ip", "-4", "route"]), capture_output=True, text=True, timeout=10)
+            assert routes.returncode == 0 and "default" not in routes.stdout and p.subnet in routes.stdout
+        assert (
+            f"{p.board_ip}/30"
+            in subprocess.run(
+                p.board_argv(["ip", "-o", "-4", "addr"]), capture_output=True, text=True, timeout=10
+            ).stdout
+        )
+        with TcpEcho(p.host_ip, socket_factory=p.host_socket) as echo:
+            c = p.board_socket()
+            c.settimeout(5)
+            try:
+                c.connect(echo.address)
+                c.sendall(b"userns")
+                assert c.recv(16) == b"userns"
+            finally:
+                c.close()
+            assert echo.result(0).client[0] == p.board_ip
+        assert _root_snapshot() == before
+    finally:
+        p.close()
+    assert not _pid_running(holder) and not _pid_running(keeper)
+    p.close()  # idempotent
+    with pytest.raises(NetnsError, match="closed"):
+        p.host_socket()
+
+
+def test_user_namespace_pair_dies_with_its_owner() -> None:
+    env = {**os.environ, netns.MODE_ENV: "user"}
+    code = textwrap.dedent("""
+        import json, os, time
+        from host_harness.netns import NetnsPair
+        p = NetnsPair.create(owner_pid=os.getpid())
+        print(json.dumps([p.holder.pid, p.keeper_pid]), flush=True)
+        time.sleep(60)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        if not line:
+            pytest.skip("unprivileged user namespaces unavailable here")
+        holder, keeper = json.loads(line)
+        assert _pid_running(holder) and _pid_running(keeper)
+    finally:
+        proc.kill()
+        proc.wait(10)
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline and (_pid_running(holder) or _pid_running(keeper)):
+        time.sleep(0.05)
+    assert not _pid_running(holder) and not _pid_running(keeper)
+
+
+_NOBODY_SCRIPT = textwrap.dedent("""
+    import sys, subprocess
+    from host_harness import netns
+    from host_harness.peers import TcpEcho
+    mode = netns.netns_mode()
+    print("mode", mode[0] or mode[1])
+    p = netns.NetnsPair.create()
+    with TcpEcho(p.host_ip, socket_factory=p.host_socket) as e:
+        code = ("import socket\\ns = socket.socket()\\n"
+                f"s.connect(socket.getaddrinfo({p.host_ip!r}, {e.port})[0][-1])\\n"
+                "s.write(b'nobody')\\nprint(s.read(6).decode())\\n")
+        mp = [sys.executable, "-c",
+              "import sys; from micropython_unix import main; sys.argv[0] = 'micropython'; sys.exit(main())",
+              "-c", code]
+        r = subprocess.run(p.board_argv(mp), capture_output=True, text=True, timeout=20)
+        print(r.stdout.strip())
+        print(r.stderr.strip())
+    p.close()
+""")
+
+
+def test_unprivileged_user_gets_a_working_pair() -> None:
+    """As uid 65534 (nobody): the `unshare -rn` route, with a real micropython in the board namespace."""
+    # The venv's interpreter may live under root's home (unreadable for nobody): use a system python
+    # of the same version with the venv's site-packages for micropython_unix.
+    py = shutil.which(f"python{sys.version_info[0]}.{sys.version_info[1]}", path="/usr/bin:/usr/local/bin")
+    if os.geteuid() != 0 or shutil.which("setpriv") is None or py is None:
+        pytest.skip("needs root (to drop to nobody with setpriv) and a system python of this version")
+    import micropython_unix  # noqa: F401 - its folder goes on PYTHONPATH
+
+    site = str(Path(micropython_unix.__file__).resolve().parent)
+    repo = str(Path(netns.__file__).resolve().parent.parent)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": f"{repo}:{site}", "HOME": "/tmp"}
+    res = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", py, "-c", _NOBODY_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd="/",
+    )
+    if "Permission denied" in res.stderr and "mode" not in res.stdout:
+        pytest.skip(f"nobody cannot run {py} or read the checkout here: {res.stderr.strip()[-200:]}")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stdout.split("\n")[:2] == ["mode user", "nobody"], res.stdout + res.stderr
