@@ -10,6 +10,7 @@ cannot fix (wrong chip, nothing answering, port busy) stop at once.
 
 from __future__ import annotations
 
+import socket
 import time
 from dataclasses import dataclass, field
 
@@ -91,6 +92,7 @@ def flash_port(board: Board, url: str, image: FirmwareImage, options: FlashOptio
         result.attempts.append(label)
         if index:
             log.status(f"retrying {label} (previous attempt: {last_error})")
+            time.sleep(0.3)  # let the board (or a socket server) drop the old session first
         try:
             _attempt(board, url, image, options, rung, log, result, first=index == 0)
             result.duration = time.monotonic() - start
@@ -153,10 +155,7 @@ def _attempt(board: Board, url: str, image: FirmwareImage, options: FlashOptions
         result.bytes_written = image.size
         _reset(esp, url, log, reset_chip)
     finally:
-        try:
-            esp._port.close()
-        except (OSError, AttributeError):
-            pass
+        close_port(esp._port)
 
 
 def _connect(board: Board, url: str, options: FlashOptions, log: BoardLog):
@@ -186,7 +185,7 @@ def _connect(board: Board, url: str, options: FlashOptions, log: BoardLog):
         raise PortError(f"cannot open port {url}: {_first_line(exc)}") from None
     expected = esptool_chip_names()[layout.chip]
     if esp.CHIP_NAME != expected:
-        esp._port.close()
+        close_port(esp._port)
         raise WrongChipError(f"{board.name} on {url}: the chip is {esp.CHIP_NAME}, but the board file says "
                              f"{expected}; nothing was written")
     log.line(f"chip {esp.CHIP_NAME} detected")
@@ -210,6 +209,25 @@ def _reset(esp, url: str, log: BoardLog, reset_chip) -> None:
         log.line("socket:// port: no reset line; reset the board by hand to run the new firmware")
         return
     reset_chip(esp, "hard-reset")
+
+
+def close_port(port) -> None:
+    """Close esptool's port. For socket:// close the socket directly: pyserial's close() sleeps 0.3 s
+    "for quick reconnects", which would be most of an identical re-flash; the ladder waits itself."""
+    try:
+        sock = getattr(port, "_socket", None)
+        if is_socket(getattr(port, "portstr", "") or "") and sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+            port._socket = None
+            port.is_open = False
+            return
+        port.close()
+    except (OSError, AttributeError):
+        pass
 
 
 def _first_line(exc: BaseException) -> str:
