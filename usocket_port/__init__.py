@@ -22,6 +22,7 @@ _g = globals()
 for _k, _v in _t.CONSTANTS:
     _g[_k] = _v
 del _g, _k, _v
+_t.CONSTANTS = None  # copied: free the glue's list
 
 _EAGAIN = _t.EAGAIN
 _ETIMEDOUT = _t.ETIMEDOUT
@@ -44,6 +45,9 @@ _STREAM_POLL = const(3)  # MicroPython stream ioctl requests (py/stream.h)
 _STREAM_CLOSE = const(4)
 _STREAM_FILENO = const(10)
 _BACKLOG = const(2)
+_SEND = const(1)  # _io() op codes for native methods
+_SENDTO = const(2)
+_ACCEPT = const(3)
 
 _ADDR_HELP = "address must be (dotted-quad IPv4 str, port); resolve names with getaddrinfo()"
 
@@ -150,13 +154,20 @@ class socket(_t.Base):
         _t.wait(self._s, ev, left)
         return dl
 
-    def _io(self, fn, ev, a, b):
-        # Run fn(native, a, b) until it does not report "would block", honouring blocking/timeout mode.
+    def _io(self, op, ev, a, b):
+        # Run one native op until it does not report "would block", honouring blocking/timeout mode.
+        # op: _SEND/_SENDTO/_ACCEPT (native methods, alike on every target) or a glue recv-family function.
         s = self._n()
         dl = None
         while True:
             try:
-                return fn(s, a, b)
+                if op == _SEND:
+                    return s.send(a)
+                if op == _SENDTO:
+                    return s.sendto(a, b)
+                if op == _ACCEPT:
+                    return s.accept()
+                return op(s, a)
             except OSError as e:
                 dl = self._wait(_t.errno_of(e), ev, dl, _EAGAIN)
 
@@ -169,7 +180,7 @@ class socket(_t.Base):
         if s is not None:
             self._s = None
             try:
-                _t.close(s)
+                s.close()
             except OSError:
                 pass
 
@@ -179,7 +190,7 @@ class socket(_t.Base):
         if self._m & _BOUND:
             raise OSError(_EINVAL, "already bound")
         try:
-            _t.bind(s, a)
+            s.bind(a)
         except OSError as e:
             raise _err(e) from None
         self._m |= _BOUND
@@ -192,7 +203,7 @@ class socket(_t.Base):
             # Linux auto-binds an ephemeral port, lwIP does not: one rule for all, bind first.
             raise OSError(_EINVAL, "listen() needs bind() first")
         try:
-            _t.listen(s, backlog if backlog > 0 else 0)
+            s.listen(backlog if backlog > 0 else 0)
         except OSError as e:
             raise _err(e) from None
         self._m |= _LISTEN
@@ -201,14 +212,15 @@ class socket(_t.Base):
         self._n()
         if not self._m & _LISTEN:
             raise OSError(_EINVAL, "accept() needs listen() first")
-        ns, na = self._io(_t.accept, _RD, None, None)
+        ns, na = self._io(_ACCEPT, _RD, None, None)
+        ns.setblocking(False)
         return socket(AF_INET, SOCK_STREAM, IPPROTO_TCP, ns), _t.unaddr(na)
 
     def connect(self, address):
         a = _addr(address, False)
         s = self._n()
         try:
-            _t.connect(s, a)
+            s.connect(a)
         except OSError as e:
             n = _t.errno_of(e)
             dl = self._wait(n, _WR, None, _EINPROGRESS)
@@ -227,7 +239,7 @@ class socket(_t.Base):
 
     def send(self, buf):
         _nostr(buf)
-        return self._io(_t.send, _WR, buf, None)
+        return self._io(_SEND, _WR, buf, None)
 
     def _sendall(self, buf, nb_partial):
         # Shared by sendall() and write(): loop until everything is sent, with one deadline for all of it.
@@ -239,7 +251,7 @@ class socket(_t.Base):
         dl = None
         while off < total:
             try:
-                off += _t.send(s, mv[off:] if off else mv, None)
+                off += s.send(mv[off:] if off else mv)
             except OSError as e:
                 n = _t.errno_of(e)
                 if nb_partial and n == _EAGAIN and self._nb():
@@ -279,7 +291,7 @@ class socket(_t.Base):
     def sendto(self, buf, address):
         _nostr(buf)
         a = _addr(address, False)
-        return self._io(_t.sendto, _WR, buf, a)
+        return self._io(_SENDTO, _WR, buf, a)
 
     def recvfrom(self, bufsize):
         n = _nbytes(bufsize, "bufsize")
@@ -296,7 +308,7 @@ class socket(_t.Base):
         if isinstance(value, str):
             raise TypeError("value must be an int or a bytes-like object")
         try:
-            _t.setsockopt(s, level, optname, value)
+            s.setsockopt(level, optname, value)
         except OSError as e:
             raise _err(e) from None
 

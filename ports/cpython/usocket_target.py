@@ -5,6 +5,7 @@
 import errno as _e
 import select
 import socket as _so
+import ssl
 import time
 
 NAME = "cpython"
@@ -44,6 +45,8 @@ def ticks_diff(a, b):
 
 
 def errno_of(e):
+    if isinstance(e, (ssl.SSLWantReadError, ssl.SSLWantWriteError)):
+        return _e.EAGAIN  # a non-blocking TLS socket that must wait
     n = getattr(e, "errno", None)
     if type(n) is int:
         return _e.EAGAIN if n == _e.EWOULDBLOCK else n
@@ -76,26 +79,9 @@ def new(af, type, proto):
     return s
 
 
-def close(s):
-    s.close()
 
 
-def bind(s, a):
-    s.bind(a)
 
-
-def listen(s, backlog):
-    s.listen(backlog)
-
-
-def accept(s, _a, _b):
-    c, a = s.accept()
-    c.setblocking(False)
-    return c, a
-
-
-def connect(s, a):
-    s.connect(a)
 
 
 def connected(s, a):
@@ -107,32 +93,23 @@ def connected(s, a):
     raise OSError(n, _e.errorcode.get(n, "connect failed"))
 
 
-def send(s, buf, _b):
-    return s.send(buf)
 
 
-def sendto(s, buf, a):
-    return s.sendto(buf, a)
-
-
-def recv(s, n, _b):
+def recv(s, n):
     return s.recv(n)
 
 
-def recv_into(s, mv, _b):
+def recv_into(s, mv):
     return s.recv_into(mv)
 
 
-def recvfrom(s, n, _b):
+def recvfrom(s, n):
     return s.recvfrom(n)
 
 
-def recvfrom_into(s, mv, _b):
+def recvfrom_into(s, mv):
     return s.recvfrom_into(mv)
 
-
-def setsockopt(s, level, opt, value):
-    s.setsockopt(level, opt, value)
 
 
 def wait(s, ev, ms):
@@ -153,7 +130,6 @@ def fileno(s):
 
 
 def secure(s, host):
-    import ssl
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE

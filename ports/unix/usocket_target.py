@@ -102,26 +102,9 @@ def new(af, type, proto):
     return s
 
 
-def close(s):
-    s.close()
 
 
-def bind(s, a):
-    s.bind(a)
 
-
-def listen(s, backlog):
-    s.listen(backlog)
-
-
-def accept(s, _a, _b):
-    c, a = s.accept()
-    c.setblocking(False)
-    return c, a
-
-
-def connect(s, a):
-    s.connect(a)
 
 
 def connected(s, a):
@@ -139,38 +122,29 @@ def connected(s, a):
     return True
 
 
-def send(s, buf, _b):
-    return s.send(buf)
 
 
-def sendto(s, buf, a):
-    return s.sendto(buf, a)
-
-
-def recv(s, n, _b):
+def recv(s, n):
     return s.recv(n)
 
 
-def recv_into(s, mv, _b):
+def recv_into(s, mv):
     d = s.recv(len(mv))
     n = len(d)
     mv[:n] = d
     return n
 
 
-def recvfrom(s, n, _b):
+def recvfrom(s, n):
     return s.recvfrom(n)
 
 
-def recvfrom_into(s, mv, _b):
+def recvfrom_into(s, mv):
     d, a = s.recvfrom(len(mv))
     n = len(d)
     mv[:n] = d
     return n, a
 
-
-def setsockopt(s, level, opt, value):
-    s.setsockopt(level, opt, value)
 
 
 def wait(s, ev, ms):

@@ -90,6 +90,7 @@ CLAUSES = (
     ("ext.integrity", "ext", "random data in random chunks arrives intact (SHA-256)"),
     ("ext.eof", "ext", "EOF reads as b'' / 0 from every read flavour"),
     ("ext.peer-reset", "ext", "a peer RST surfaces as OSError(ECONNRESET)"),
+    ("ext.ipproto-sec", "ext", "socket(..., IPPROTO_SEC) connects with TLS on every target"),
     ("program.http-client", "program", "an HTTP/1.0 GET client written from the seed"),
     ("program.echo-server", "program", "an accept-loop echo server written from the seed"),
     ("program.udp-client", "program", "a UDP request/response client written from the seed"),

@@ -15,6 +15,7 @@ CLAUSES = {
                                      "socket.sendall", "program.echo-server"),
     "case_udp_request_response": ("socket.sendto", "socket.recvfrom", "program.udp-client"),
     "case_asyncio_echo": ("ext.asyncio", "ext.poll"),
+    "case_ipproto_sec_echo": ("const.IPPROTO_SEC", "ext.ipproto-sec"),
 }
 
 
@@ -127,3 +128,21 @@ def case_asyncio_echo(env):
     asyncio.run(main())
     s.close()
     return result
+
+
+def case_ipproto_sec_echo(env):
+    # WiPy's IPPROTO_SEC: a socket created with it does a TLS client handshake in connect() (no certificate
+    # verification, WiPy's CERT_NONE default); then the usual methods carry TLS.  env["tls_echo"]: TLS echo.
+    if "tls_echo" not in env:
+        raise Skip("no TLS echo peer in env")
+    s = usocket.socket(usocket.AF_INET, usocket.SOCK_STREAM, usocket.IPPROTO_SEC)
+    s.settimeout(10)
+    s.connect(env["tls_echo"])
+    data = random_bytes(3000)
+    s.write(data)
+    got = s.read(len(data))
+    check(got == data, "TLS echo corrupted (%d bytes back)" % len(got))
+    s.write(b"tls line\n")
+    check(s.readline() == b"tls line\n", "TLS readline")
+    s.close()
+    return {"bytes": len(data)}
