@@ -8,7 +8,9 @@ so a test (or the pytest plugin) can fail when one survives.
 
 from host_harness.peers.base import Connection, Peer, PeerError, PeerTimeout, Registry, StreamPeer, registry
 from host_harness.peers.certs import CertAuthority, CertKey, TlsMaterial, material_for
+from host_harness.peers.dialer import DialBack
 from host_harness.peers.faults import HalfClose, NeverAccept, ResetAfter, SlowReader
+from host_harness.peers.http import HttpHello
 from host_harness.peers.tcp import TcpEcho, TcpSink, TcpSource, seeded_bytes
 from host_harness.peers.tls import MtlsServer, TlsExpired, TlsServer, TlsWrongCa, TlsWrongHost
 from host_harness.peers.udp import UdpEcho
@@ -17,7 +19,9 @@ __all__ = [
     "CertAuthority",
     "CertKey",
     "Connection",
+    "DialBack",
     "HalfClose",
+    "HttpHello",
     "MtlsServer",
     "NeverAccept",
     "Peer",

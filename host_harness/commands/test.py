@@ -1,0 +1,109 @@
+"""`usocket-hil test --board NAME [--board NAME ...] [--port URL] [--firmware FILE]`.
+
+Flash (optional) → deploy → conformance suite (tests/device) → clause × target report, per board.
+Each board's suite runs in its own pytest process (its own board bring-up and teardown), one after the
+other; the report combines them.  Exit status: 0 when no clause failed on any board.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from ..boards import load_board
+from ..errors import HilError
+from ..report import FAIL, build_table, load_clauses, load_results, render_markdown, summary_counts
+from ..resources import device_tests_dir
+
+# A whole suite on one board; generous, since a real board at 115200 baud is slow.  Each test has its own
+# deadline inside (the plugin's --board-timeout); this one only stops a runaway pytest.
+SUITE_DEADLINE_S = 1800
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "test", help="flash, deploy and run the conformance suite; print the clause report",
+        description="Run the usocket conformance suite (tests/device) on each board and print a "
+                    "clause × target table (pass / FAIL / n/a = not on this target, with the reason).")
+    p.add_argument("--board", action="append", required=True, metavar="NAME",
+                   help="board name (boards/NAME.toml); repeat for several targets")
+    p.add_argument("--port", metavar="URL", help="a real board's port (with a single --board)")
+    p.add_argument("--peer-host", metavar="IP", help="real boards: host address the board reaches")
+    p.add_argument("--firmware", type=Path, metavar="FILE", help="flash this image first (real ESP boards)")
+    p.add_argument("--report-dir", type=Path, default=Path("reports"), help="JUnit, results, Markdown table")
+    p.add_argument("-k", metavar="EXPR", help="only tests matching this pytest -k expression")
+    p.add_argument("-x", "--exitfirst", action="store_true", help="stop a board's suite at its first failure")
+    p.set_defaults(func=run)
+
+
+def _flash(board_name: str, port: str, firmware: Path, log_dir: Path) -> None:
+    from ..flash import flash_boards, load_image
+
+    board = load_board(board_name)
+    results = flash_boards(board, [port], load_image(firmware, board), log_dir=log_dir)
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise HilError(f"flashing {board_name} on {port} failed: {failed[0].error or 'identity check failed'}")
+
+
+def _run_suite(args: argparse.Namespace, board_name: str) -> int:
+    report_dir: Path = args.report_dir
+    cmd = [
+        sys.executable, "-m", "pytest", str(device_tests_dir()),
+        "-p", "no:cacheprovider", "-q", "--rootdir", str(device_tests_dir()),
+        "--board", board_name,
+        f"--junitxml={report_dir / f'junit-{board_name}.xml'}",
+        f"--clause-report={report_dir / f'clauses-{board_name}.json'}",
+        f"--board-log-dir={report_dir / 'board-logs' / board_name}",
+    ]
+    if args.port:
+        cmd += ["--port", args.port]
+    if args.peer_host:
+        cmd += ["--peer-host", args.peer_host]
+    if args.k:
+        cmd += ["-k", args.k]
+    if args.exitfirst:
+        cmd.append("-x")
+    print(f"== {board_name}: {' '.join(cmd[1:])}", flush=True)
+    try:
+        return subprocess.run(cmd, timeout=SUITE_DEADLINE_S).returncode
+    except subprocess.TimeoutExpired:
+        print(f"usocket-hil: suite on {board_name} passed its {SUITE_DEADLINE_S} s deadline", file=sys.stderr)
+        return 124
+
+
+def run(args: argparse.Namespace) -> int:
+    boards = list(dict.fromkeys(args.board))
+    for name in boards:
+        load_board(name)  # unknown names fail here, before anything starts
+    if (args.port or args.firmware) and len(boards) != 1:
+        raise HilError("--port and --firmware need exactly one --board")
+    if args.firmware and not args.port:
+        raise HilError("--firmware needs --port (the board's serial port)")
+    args.report_dir.mkdir(parents=True, exist_ok=True)
+    if args.firmware:
+        _flash(boards[0], args.port, args.firmware, args.report_dir / "flash")
+
+    codes = {name: _run_suite(args, name) for name in boards}
+    # pytest exit 1 = some test failed (the table shows which); anything else is an error of the run itself.
+    broken = {n: c for n, c in codes.items() if c not in (0, 1)}
+
+    clauses = load_clauses()
+    runs = {name: load_results(args.report_dir / f"clauses-{name}.json") for name in boards}
+    table = build_table(clauses, runs)
+    markdown = render_markdown(table, boards)
+    (args.report_dir / "conformance.md").write_text(markdown)
+    print()
+    print(markdown)
+    any_fail = False
+    for name in boards:
+        c = summary_counts(table, name)
+        any_fail |= c[FAIL] > 0
+        print(f"{name}: {c['pass']} pass, {c[FAIL]} fail, {c['n/a']} not on this target, "
+              f"{c['untested']} untested (pytest exit {codes[name]})")
+    print(f"report: {args.report_dir / 'conformance.md'}; JUnit: {args.report_dir}/junit-<board>.xml")
+    for name, code in broken.items():
+        print(f"usocket-hil: the suite on {name} did not complete (pytest exit {code})", file=sys.stderr)
+    return 1 if any_fail or broken or any(codes.values()) else 0
