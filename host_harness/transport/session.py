@@ -41,9 +41,11 @@ log = logging.getLogger(__name__)
 HardReset = Callable[[], object] | Literal["dtr-rts"] | None
 
 # Lines that mean the board reset while our code ran: a soft reboot, the raw REPL coming back, a firmware
-# banner, or an ESP ROM reset report.  (A program that prints one of these is misread as a crash.)
+# boot banner ("MicroPython v1.22.0 on 2023-12-27; ESP32 module with ESP32" -- not sys.version, which lacks
+# the "; ... with ..." part), or an ESP ROM reset report.  A program printing one of these reads as a crash.
 _RESET_LINE = re.compile(
-    rb"soft reboot|raw REPL; CTRL-B to exit|^MicroPython v\d|Adafruit CircuitPython \d|^rst:0x[0-9a-f]+ \("
+    rb"soft reboot\r?\n|raw REPL; CTRL-B to exit|(?:Micro|Adafruit Circuit)Python \S+ on \S+; [^\r\n]* with "
+    rb"|rst:0x[0-9a-f]+ \("
 )
 
 # How long one blocking serial read may wait before we look at the deadline again.
