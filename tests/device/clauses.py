@@ -88,6 +88,7 @@ CLAUSES = (
     ("ext.poll", "ext", "the socket can be registered with select.poll"),
     ("ext.asyncio", "ext", "MicroPython asyncio streams work over the socket"),
     ("ext.integrity", "ext", "random data in random chunks arrives intact (SHA-256)"),
+    ("ext.bulk", "ext", "at least 16 MiB of TCP data per direction arrives intact"),
     ("ext.eof", "ext", "EOF reads as b'' / 0 from every read flavour"),
     ("ext.peer-reset", "ext", "a peer RST surfaces as OSError(ECONNRESET)"),
     ("ext.ipproto-sec", "ext", "socket(..., IPPROTO_SEC) connects with TLS on every target"),

@@ -34,6 +34,7 @@ SEED = Path("/work/shared/reference/seed-usocket.rst")
 MODULES = ("api", "stream", "timing", "udp", "programs")
 HEAPSIZE = "512k"  # as the virtual-unix board
 SOURCE_NBYTES = 65536
+BULK_NBYTES = 1 << 20  # the conformance suite moves 16 MiB each way; here 1 MiB keeps the direct test fast
 MP_DEADLINE_S = 90
 
 # What every ports/<target>/usocket_target.py must define (docs/usocket_port.md, "Glue interface").
@@ -165,6 +166,8 @@ def peers() -> Iterator[dict[str, Any]]:
         made.append(source)
         udp = UdpEcho("127.0.0.1")
         made.append(udp)
+        bulk = TcpSource("127.0.0.1", nbytes=BULK_NBYTES, seed=11)
+        made.append(bulk)
         reset = ResetAfter("127.0.0.1", n=8)
         made.append(reset)
         tls = TlsServer("127.0.0.1")
@@ -176,6 +179,7 @@ def peers() -> Iterator[dict[str, Any]]:
         env = {
             "echo": echo.address, "sink": sink.address, "source": source.address,
             "source_nbytes": SOURCE_NBYTES, "source_sha256": source.sha256, "udp_echo": udp.address,
+            "bulk": bulk.address, "bulk_nbytes": BULK_NBYTES, "bulk_sha256": bulk.sha256,
             "reset": reset.address, "reset_after": 8, "http": http.address, "dialer": dialer.address,
             "tls_echo": tls.address, "refused": _closed_port(),
             "board_ip": "127.0.0.1", "bind_ip": "127.0.0.1",

@@ -23,6 +23,8 @@ CLAUSES = {
                              "ext.integrity", "ext.eof"),
     "case_eof": ("ext.eof", "socket.read.to-eof", "socket.readinto"),
     "case_peer_reset": ("ext.peer-reset", "diff.socket-error"),
+    "case_bulk_upload": ("socket.write", "socket.write.no-short-writes", "ext.integrity", "ext.bulk"),
+    "case_bulk_download": ("socket.readinto", "socket.readinto.no-short-reads", "ext.integrity", "ext.bulk"),
 }
 
 _TOTAL = 48 * 1024
@@ -191,3 +193,36 @@ def case_peer_reset(env):
         s.close()
         return {"errno": e.args[0]}
     raise AssertionError("no error after peer reset")
+
+
+def case_bulk_upload(env):
+    # env["bulk_nbytes"] (16 MiB in the suite) of random data in random chunk sizes, generated and hashed
+    # block by block so a small heap copes; the host compares our hash with the sink's record.
+    total = env["bulk_nbytes"]
+    s = connect(env["sink"], timeout=20)
+    tx = Sha()
+    while tx.n < total:
+        block = random_bytes(min(total - tx.n, randint(1024, 16384)))
+        check(s.write(block) == len(block), "short blocking write")
+        tx.update(block)
+    s.close()
+    return {"sink_bytes": total, "sink_sha256": tx.hex()}
+
+
+def case_bulk_download(env):
+    # env["bulk"]: a TcpSource of env["bulk_nbytes"] bytes; readinto a preallocated buffer (no allocation
+    # per chunk), random sizes, until EOF; SHA-256 compared with the peer's.
+    total = env["bulk_nbytes"]
+    s = connect(env["bulk"], timeout=20)
+    buf = bytearray(16384)
+    mv = memoryview(buf)
+    rx = Sha()
+    while True:
+        n = s.readinto(buf, randint(1, len(buf)))
+        if not n:
+            break
+        rx.update(mv[:n])
+    s.close()
+    check(rx.n == total, "received %d of %d bytes" % (rx.n, total))
+    check(rx.hex() == env["bulk_sha256"], "bulk sha256 mismatch")
+    return {"bytes": rx.n}

@@ -1,0 +1,43 @@
+"""The conformance suite's own bookkeeping: which clauses each test covers, written for the report.
+
+`--clause-report PATH` writes one JSON list of {"test", "outcome", "clauses", "reason"} records, read by
+host_harness.report (`usocket-hil test` builds the clause × target table from it).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+# pytest_runtest_logreport gets no config object: the records of this (one) session live here.
+_records: list[dict] = []
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--clause-report", metavar="PATH", default=None,
+                     help="write per-test clause coverage and outcome as JSON (for the conformance table)")
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    clauses = dict(report.user_properties).get("clauses")
+    if clauses is None:
+        return
+    # One record per test: the call phase, or setup when it never got that far (skip or error).
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        reason = ""
+        if report.skipped and isinstance(report.longrepr, tuple):
+            reason = report.longrepr[2].removeprefix("Skipped: ")
+        elif report.failed:
+            lines = report.longreprtext.strip().splitlines()
+            reason = lines[-1][:200] if lines else "failed"
+        _records.append({"test": report.nodeid, "outcome": report.outcome, "clauses": list(clauses),
+                         "reason": reason})
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    path = session.config.getoption("--clause-report")
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(_records, indent=1))
