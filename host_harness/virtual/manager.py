@@ -1,0 +1,211 @@
+"""Starting, finding and stopping virtual-board supervisors through their state files.
+
+Layout in the state directory (`$USOCKET_HIL_STATE`, default /tmp/usocket-hil-<uid>/), per board NAME:
+  NAME.json   state written by the supervisor once ready (removed when it stops)
+  NAME.tty    symlink to the board's pty (removed when it stops)
+  NAME.log    supervisor log (crash events)   NAME.flash/  the board's flash filesystem (kept)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ..boards import Board
+from ..errors import HilError
+from .supervisor import STATE_KIND
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+_PROJECT = Path(__file__).resolve().parents[2]
+
+
+def state_dir() -> Path:
+    env = os.environ.get("USOCKET_HIL_STATE")
+    return Path(env) if env else Path(f"/tmp/usocket-hil-{os.getuid()}")
+
+
+def check_name(name: str) -> str:
+    if not NAME_RE.match(name):
+        raise HilError(f"virtual board name {name!r} is not valid: use letters, digits, '-', '_' or '.' "
+                       "(at most 40, starting with a letter or digit)")
+    return name
+
+
+def paths(name: str, directory: Path | None = None) -> dict[str, Path]:
+    d = directory or state_dir()
+    return {"state": d / f"{name}.json", "tty": d / f"{name}.tty", "log": d / f"{name}.log",
+            "flash": d / f"{name}.flash"}
+
+
+def pid_alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _is_supervisor(pid: int, name: str) -> bool:
+    # Guards against pid reuse: the process must be our supervisor for this board name.
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"host_harness.virtual.supervisor" in cmd and name.encode() in cmd
+
+
+def read_state(name: str, directory: Path | None = None) -> dict[str, Any] | None:
+    try:
+        data = json.loads(paths(name, directory)["state"].read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("kind") == STATE_KIND else None
+
+
+def list_boards(directory: Path | None = None) -> list[dict[str, Any]]:
+    """Every virtual board with a state file, with `alive` (its supervisor runs) and `state_file`."""
+    d = directory or state_dir()
+    out = []
+    for path in sorted(d.glob("*.json")) if d.is_dir() else []:
+        data = read_state(path.stem, d)
+        if data is None:
+            continue
+        pid = data.get("pid")
+        data["alive"] = pid_alive(pid) and _is_supervisor(pid, path.stem)
+        data["state_file"] = str(path)
+        out.append(data)
+    return out
+
+
+def free_name(directory: Path | None = None) -> str:
+    d = directory or state_dir()
+    for i in range(1, 1000):
+        name = f"vb{i}"
+        if not paths(name, d)["state"].exists() and not paths(name, d)["tty"].is_symlink():
+            return name
+    raise HilError(f"no free virtual board name in {d}; run `usocket-hil virtual down --all`")
+
+
+def remove_leftovers(name: str, directory: Path | None = None) -> None:
+    """State file and symlink of a supervisor that is gone (killed -9)."""
+    p = paths(name, directory)
+    for key in ("state", "tty"):
+        path = p[key]
+        if path.is_symlink() or path.exists():
+            path.unlink()
+    tmp = p["state"].with_name(p["state"].name + ".tmp")
+    if tmp.exists():
+        tmp.unlink()
+
+
+def launch(board: Board, name: str, *, directory: Path | None = None, flash_dir: Path | None = None,
+           tcp: bool = False, network: bool = False, netns_argv: list[str] | None = None,
+           netns_info: dict | None = None, parent_pid: int | None = None, model_dir: Path | None = None,
+           ) -> subprocess.Popen:
+    """Start a supervisor in its own session (a terminal's Ctrl-C is not meant for it); log to NAME.log."""
+    d = directory or state_dir()
+    d.mkdir(parents=True, exist_ok=True)
+    p = paths(check_name(name), d)
+    old = read_state(name, d)
+    if old is not None and pid_alive(old.get("pid")) and _is_supervisor(old["pid"], name):
+        raise HilError(f"virtual board '{name}' is already running (port {old.get('port_url')})")
+    remove_leftovers(name, d)
+    argv = [sys.executable, "-m", "host_harness.virtual.supervisor",
+            "--board", str(board.source or board.name), "--name", name,
+            "--state-dir", str(d), "--flash-dir", str(flash_dir or p["flash"])]
+    if tcp:
+        argv.append("--tcp")
+    if netns_argv:
+        argv += ["--netns-argv", json.dumps(netns_argv), "--netns-info", json.dumps(netns_info or {})]
+    elif network:
+        argv.append("--network")
+    if parent_pid:
+        argv += ["--parent-pid", str(parent_pid)]
+    if model_dir:
+        argv += ["--model-dir", str(model_dir)]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_PROJECT), env.get("PYTHONPATH", "")]))
+    with open(p["log"], "ab") as log:
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd="/", env=env,
+                                start_new_session=True, close_fds=True)
+
+
+def log_error(log: Path) -> str:
+    try:
+        lines = log.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return "no log"
+    for line in reversed(lines):
+        if "error:" in line:
+            return line.split("error:", 1)[1].strip()
+    return lines[-1].strip() if lines else "no output"
+
+
+def wait_ready(proc: subprocess.Popen, name: str, directory: Path | None = None,
+               timeout: float = 20.0) -> dict[str, Any]:
+    p = paths(name, directory)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = read_state(name, directory)
+        if state is not None and state.get("pid") == proc.pid and state.get("board_pid"):
+            return state
+        if proc.poll() is not None:
+            raise HilError(f"virtual board '{name}' did not start: {log_error(p['log'])} (log: {p['log']})")
+        time.sleep(0.02)
+    stop_pid(proc.pid, name, directory)
+    raise HilError(f"virtual board '{name}' was not ready after {timeout:.0f} s (log: {p['log']})")
+
+
+def stop_pid(pid: int, name: str, directory: Path | None = None, timeout: float = 10.0) -> None:
+    """SIGTERM, wait (bounded), SIGKILL if needed; then make sure no file of this board is left."""
+    if pid_alive(pid) and _is_supervisor(pid, name):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while pid_alive(pid) and time.monotonic() < deadline:
+            _reap(pid)
+            time.sleep(0.02)
+        if pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)  # its interpreter dies with it (PDEATHSIG)
+            deadline = time.monotonic() + 5
+            while pid_alive(pid) and time.monotonic() < deadline:
+                _reap(pid)
+                time.sleep(0.02)
+    remove_leftovers(name, directory)
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)  # our own child becomes a zombie until reaped
+    except ChildProcessError:
+        pass
+
+
+def stop(name: str, directory: Path | None = None, timeout: float = 10.0) -> dict[str, Any]:
+    state = read_state(name, directory)
+    if state is None:
+        if paths(name, directory)["tty"].is_symlink():
+            remove_leftovers(name, directory)
+            return {"name": name}
+        raise HilError(f"no virtual board named '{name}' in {directory or state_dir()} "
+                       "(see `usocket-hil virtual list`)")
+    stop_pid(state.get("pid", -1), name, directory, timeout)
+    names = state.get("netns") or []
+    if names:  # a supervisor killed -9 leaves its namespaces to the reaper; do not wait for it
+        try:
+            from ..netns import delete_names
+
+            delete_names(names)
+        except (ImportError, HilError):
+            pass
+    return state
