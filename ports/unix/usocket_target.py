@@ -125,11 +125,15 @@ def connected(s, a):
 
 
 def recv(s, n):
-    return s.recv(n)
+    d = s.recv(n)
+    if d is None:
+        # A TLS socket (IPPROTO_SEC) reports "would block" as None, not EAGAIN (extmod/modtls_mbedtls.c).
+        raise OSError(EAGAIN)
+    return d
 
 
 def recv_into(s, mv):
-    d = s.recv(len(mv))
+    d = recv(s, len(mv))
     n = len(d)
     mv[:n] = d
     return n
