@@ -1,0 +1,96 @@
+"""`usocket-hil virtual up|down|list`: detached virtual boards that outlive the command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..boards import load_board
+from ..errors import HilError
+from ..virtual import manager
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("virtual", help="start, stop and list virtual boards",
+                              description="Virtual boards: the MicroPython unix interpreter behind a pty "
+                                          "(and optionally TCP), in its own network namespace.")
+    sub = p.add_subparsers(dest="virtual_command", metavar="ACTION")
+    up = sub.add_parser("up", help="start a virtual board in the background and print its port")
+    up.add_argument("--board", default="virtual-unix", help="board definition (default: virtual-unix)")
+    up.add_argument("--name", help="board id (default: vb1, vb2, ...)")
+    up.add_argument("--tcp", action="store_true", help="also serve the REPL on socket://127.0.0.1:PORT")
+    up.add_argument("--no-network", action="store_true", help="no network namespace (no board/host IP)")
+    up.add_argument("--flash-dir", help="host directory used as the board's flash (default: state dir)")
+    up.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for the board (default 20)")
+    up.add_argument("--json", action="store_true", help="print the state as JSON")
+    up.set_defaults(func=run_up)
+    down = sub.add_parser("down", help="stop virtual boards")
+    down.add_argument("name", nargs="?", help="board id")
+    down.add_argument("--all", action="store_true", help="stop every virtual board in the state directory")
+    down.set_defaults(func=run_down)
+    ls = sub.add_parser("list", help="list virtual boards")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=run_list)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def run_up(args: argparse.Namespace) -> int:
+    board = load_board(args.board)
+    if not board.is_virtual:
+        raise HilError(f"board '{board.name}' is kind '{board.kind}'; `virtual up` needs a virtual board")
+    name = manager.check_name(args.name) if args.name else manager.free_name()
+    network = not args.no_network
+    if network:
+        from ..netns import netns_support
+
+        ok, why = netns_support()
+        if not ok:
+            raise HilError(f"network namespaces are not available ({why}); use --no-network")
+    proc = manager.launch(board, name, tcp=args.tcp, network=network,
+                          flash_dir=Path(args.flash_dir).resolve() if args.flash_dir else None)
+    state = manager.wait_ready(proc, name, timeout=args.timeout)
+    if args.json:
+        print(json.dumps(state, indent=2))
+        return 0
+    print(f"virtual board '{name}' ({board.name}) is up")
+    print(f"  port:     {state['port_url']}")
+    if state.get("socket_url"):
+        print(f"  socket:   {state['socket_url']}")
+    if state.get("board_ip"):
+        print(f"  board ip: {state['board_ip']}   host ip: {state['host_ip']}   netns: "
+              + " ".join(state.get("netns") or []))
+    print(f"  flash:    {state['flash_dir']}")
+    print(f"  try:      mpremote connect {state['port_url']} exec \"print('hello')\"")
+    print(f"  stop:     usocket-hil virtual down {name}")
+    return 0
+
+
+def run_down(args: argparse.Namespace) -> int:
+    if args.all == bool(args.name):
+        raise HilError("give a board id or --all (see `usocket-hil virtual list`)")
+    names = [b["name"] for b in manager.list_boards()] if args.all else [manager.check_name(args.name)]
+    for name in names:
+        manager.stop(name)
+        print(f"virtual board '{name}' stopped")
+    if args.all and not names:
+        print("no virtual boards")
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    boards = manager.list_boards()
+    if args.json:
+        print(json.dumps(boards, indent=2))
+        return 0
+    if not boards:
+        print(f"no virtual boards (state directory {manager.state_dir()})")
+        return 0
+    print(f"{'NAME':12} {'BOARD':14} {'STATUS':7} {'CRASHES':7} {'BOARD IP':13} PORT / SOCKET")
+    for b in boards:
+        where = b.get("port_url") or "?"
+        if b.get("socket_url"):
+            where += "  " + b["socket_url"]
+        print(f"{b['name']:12} {b.get('board') or '?':14} {'up' if b['alive'] else 'dead':7} "
+              f"{b.get('crash_count', 0):<7} {b.get('board_ip') or '-':13} {where}")
+    return 0
