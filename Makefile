@@ -4,6 +4,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# Conformance targets: every virtual board definition, plus CPython.
+TARGETS ?= $(sort $(patsubst boards/%.toml,%,$(wildcard boards/virtual-*.toml))) cpython
 
 .PHONY: run test lint bench clean system-deps
 
@@ -19,12 +21,13 @@ system-deps:
 	@command -v ip >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq iproute2 >/dev/null; } || true
 
 run: $(STAMP) system-deps
-	$(BIN)/usocket-hil test --board virtual-unix --board cpython
+	$(BIN)/usocket-hil test $(addprefix --board ,$(TARGETS))
 
 test: $(STAMP) system-deps
 	$(BIN)/ruff check .
 	mkdir -p reports
-	$(BIN)/pytest --junitxml=reports/junit.xml
+	$(BIN)/pytest tests/host --junitxml=reports/junit-host.xml
+	$(BIN)/usocket-hil test $(addprefix --board ,$(TARGETS)) --report-dir reports
 
 bench: $(STAMP) system-deps
 	$(BIN)/python bench/datapath.py

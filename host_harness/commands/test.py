@@ -104,6 +104,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"{name}: {c['pass']} pass, {c[FAIL]} fail, {c['n/a']} not on this target, "
               f"{c['untested']} untested (pytest exit {codes[name]})")
     print(f"report: {args.report_dir / 'conformance.md'}; JUnit: {args.report_dir}/junit-<board>.xml")
+    records = [r for recs in runs.values() for r in recs]
+    counts = {o: sum(r["outcome"] == o for r in records) for o in ("passed", "failed", "skipped")}
+    # The plain closing line CI runners read: tests over all boards.
+    print(f"conformance: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped")
     for name, code in broken.items():
         print(f"usocket-hil: the suite on {name} did not complete (pytest exit {code})", file=sys.stderr)
     return 1 if any_fail or broken or any(codes.values()) else 0
