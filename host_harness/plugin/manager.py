@@ -53,7 +53,9 @@ class HilSession:
         self.bringup_error: str | None = None
         self.log_dir = Path(config.getoption("--board-log-dir"))
         if not self.log_dir.is_absolute():
-            self.log_dir = Path(config.rootpath) / self.log_dir
+            # Relative to where pytest was started, like --junitxml (rootdir can move: pytest takes the
+            # value of `--port /dev/ttyUSB0` for a path when it looks for the rootdir).
+            self.log_dir = Path(config.invocation_params.dir) / self.log_dir
         self.session_log = SessionLog(self.log_dir)
         self.current: TestState | None = None
         self.needs_reset = False

@@ -314,7 +314,7 @@ def test_udp_echo(board, udp_echo):
 def test_tcp_sink_and_source(board, tcp_sink, tcp_source):
     assert board.call("hilprobe", "flood", *tcp_sink.address, 4096, 5) == ["sent", 4096]
     assert tcp_sink.result(0, timeout=5).bytes_in == 4096
-    assert len(board.call("hilprobe", "read_all", *tcp_source.address)) == tcp_source.nbytes
+    assert board.call("hilprobe", "count_all", *tcp_source.address) == tcp_source.nbytes
 
 def test_reset_after(board, peer_reset_after):
     peer = peer_reset_after(n=4)
@@ -353,6 +353,43 @@ def test_every_peer_fixture_from_the_board(pytester: pytest.Pytester, board_name
     pytester.makepyfile(FAULT_TESTS)
     res = run(pytester, "-v", board=board_name)
     res.assert_outcomes(passed=12)
+
+
+def test_serial_backend_on_a_virtual_boards_pty(pytester: pytest.Pytester) -> None:
+    """--port: the serial path (BoardSession on a port + deploy), against a running virtual board's pty.
+
+    The board runs without namespaces, so it shares loopback with this host: --peer-host 127.0.0.1.
+    """
+    if importlib.util.find_spec("host_harness.virtual") is None:
+        pytest.skip("host_harness.virtual is not in this checkout")
+    from host_harness.boards import load_board
+    from host_harness.virtual import VirtualBoard
+
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_call_and_peer(board, tcp_echo):
+            assert board.ip == "127.0.0.1" and board.host_ip == "127.0.0.1"
+            assert board.call("hilprobe", "echo", *tcp_echo.address, b"over the port") == b"over the port"
+
+        @pytest.mark.board_timeout(1)
+        def test_hang(board):
+            board.exec("while True:\\n    pass\\n")
+
+        def test_after_hang(board):
+            assert board.call("hilprobe", "echo_args", 1) == [1, {}]
+        """
+    )
+    with VirtualBoard(load_board("virtual-unix"), network=False) as vb:
+        res = run(pytester, "--port", vb.port_url, "--peer-host", "127.0.0.1", "--board-ip", "127.0.0.1",
+                  board="virtual-unix")
+    res.assert_outcomes(passed=2, failed=1)
+    res.stdout.fnmatch_lines(["*BoardHung: board hung: exec did not finish within 1.0 s on virtual-unix*"
+                              "recovered by ctrl-c*"])
+    session_log = (pytester.path / "reports/board-logs/session.log").read_text()
+    assert f"bringing up virtual-unix on {vb.port_url}" in session_log
+    assert "imported usocket_port, hilsync" in session_log
 
 
 # --- bad input: one clear line, no traceback from our code --------------------------------------------------

@@ -76,6 +76,19 @@ def read_all(ip, port):
     return data
 
 
+def count_all(ip, port):
+    # Counts instead of keeping the data: a board's heap is small.
+    s = _connect(ip, port, 5)
+    n = 0
+    while True:
+        chunk = s.recv(1024)
+        if not chunk:
+            break
+        n += len(chunk)
+    s.close()
+    return n
+
+
 def flood(ip, port, total, timeout_s):
     s = _connect(ip, port, timeout_s)
     buf = b"x" * 1024

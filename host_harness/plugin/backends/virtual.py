@@ -32,6 +32,9 @@ class VirtualBackend(SerialBackend):
         if network:
             self.ip, self.host_ip = self.vb.board_ip, self.vb.host_ip
             self.socket_factory = self.vb.netns.host_socket
+        elif self.board.has("network"):
+            # No namespaces here: the interpreter runs in this namespace, so board and peers meet on loopback.
+            self.ip = self.host_ip = "127.0.0.1"
         super().start()
 
     def close(self) -> None:
