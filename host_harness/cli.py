@@ -20,7 +20,8 @@ COMMAND_MODULES = ("virtual", "boards", "exec", "repl", "deploy", "flash", "test
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="usocket-hil",
-        description="Flash, deploy and test the usocket API on MicroPython/CircuitPython boards, real or virtual.",
+        description="Flash, deploy and test the usocket API on MicroPython/CircuitPython boards, "
+                    "real or virtual.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -45,7 +45,8 @@ def _flash(board_name: str, port: str, firmware: Path, log_dir: Path) -> None:
     results = flash_boards(board, [port], load_image(firmware, board), log_dir=log_dir)
     failed = [r for r in results if not r.ok]
     if failed:
-        raise HilError(f"flashing {board_name} on {port} failed: {failed[0].error or 'identity check failed'}")
+        why = failed[0].error or "identity check failed"
+        raise HilError(f"flashing {board_name} on {port} failed: {why}")
 
 
 def _run_suite(args: argparse.Namespace, board_name: str) -> int:
