@@ -189,3 +189,21 @@ def test_repl_interactive(vboard) -> None:
         except (ProcessLookupError, ChildProcessError):
             pass
         os.close(fd)
+
+
+@pytest.mark.skipif(not (core_dir() / "__init__.py").exists(), reason="no usocket_port/ yet")
+def test_deploy_to_running_virtual_board_by_name(tmp_path: Path) -> None:
+    """`deploy --board NAME` without --port finds a board started by `virtual up` in the state dir."""
+    _virtual()
+    env = {"USOCKET_HIL_STATE": str(tmp_path)}
+    up = hil("virtual", "up", "--board", "virtual-unix", "--no-network", "--name", "h3cli", env=env)
+    try:
+        assert up.returncode == 0, up.stderr
+        p = hil("deploy", "--board", "virtual-unix", "--py", env=env)
+        assert p.returncode == 0, p.stderr
+        assert "copied  /lib/usocket_target.py" in p.stdout
+        assert "imported usocket_port, usocket_target" in p.stdout
+        assert (tmp_path / "h3cli.flash" / "lib" / "usocket_target.py").exists()
+    finally:
+        down = hil("virtual", "down", "--all", env=env)
+        assert down.returncode == 0, down.stderr
