@@ -410,12 +410,15 @@ class BoardSession:
 
     def pulse_dtr_rts(self, hold: float = 0.1) -> None:
         """Reset through the control lines: RTS low->EN low with DTR high->GPIO0 high (ESP auto-reset wiring).
-        Ports without modem lines (ptys, sockets) ignore it."""
+        A pty has no modem lines (TransportError); socket:// silently ignores them (the board won't reset)."""
         real = self.transport.serial._real
-        real.dtr = False
-        real.rts = True
-        time.sleep(hold)
-        real.rts = False
+        try:
+            real.dtr = False
+            real.rts = True
+            time.sleep(hold)
+            real.rts = False
+        except OSError as exc:
+            raise TransportError(f"{self.url}: cannot pulse DTR/RTS to reset ({_one_line(exc)})") from None
 
     # --- convenience ---------------------------------------------------------------------------------
     def eval(self, expr: str, timeout: float = 10.0):

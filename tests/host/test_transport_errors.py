@@ -168,3 +168,12 @@ def test_parse_micropython_traceback() -> None:
     assert (syn.exc_type, syn.exc_message, syn.board_line) == ("SyntaxError", "invalid syntax", 1)
     bare = parse_traceback("KeyboardInterrupt\n")
     assert (bare.exc_type, bare.exc_message, bare.board_line) == ("KeyboardInterrupt", "", None)
+
+
+def test_dtr_rts_reset_on_a_pty_is_a_clear_error(fake_pty: FakePty) -> None:
+    # A pty has no modem lines: the hard reset must say so, not raise a raw OSError.
+    with BoardSession(fake_pty.path, enter_raw=False, hard_reset="dtr-rts") as s:
+        with pytest.raises(TransportError, match="DTR/RTS"):
+            s.pulse_dtr_rts()
+        with pytest.raises(TransportError):
+            s.hard_reset(timeout=1.0)
