@@ -333,7 +333,7 @@ def _readline(line, prompt):
             continue
         if c in (8, 127):
             if not empty:
-                line.pop()
+                line[len(line) - 1:] = b""
                 _tx(b"\x08 \x08")
         elif c == 27:  # escape sequence (cursor keys): consumed, not acted on
             if _rx() == 0x5B:
