@@ -20,6 +20,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="write per-test clause coverage and outcome as JSON (for the conformance table)")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "clauses(*ids): the seed clauses (tests/device/clauses.py) a test covers")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # At collection, so a test that errors in setup or is skipped still reports what it covers.
+    for item in items:
+        marker = item.get_closest_marker("clauses")
+        if marker is not None:
+            item.user_properties.append(("clauses", list(marker.args)))
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     clauses = dict(report.user_properties).get("clauses")
     if clauses is None:

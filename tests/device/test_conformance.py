@@ -107,11 +107,10 @@ def _check_sink(result: dict, sink: TcpSink) -> None:
 
 @pytest.mark.board_has("network")
 @pytest.mark.board_timeout(120)
-@pytest.mark.parametrize(("module", "case", "clauses", "keys"), CASES,
-                         ids=[f"{m}.{c.removeprefix('case_')}" for m, c, _, _ in CASES])
-def test_case(board, peer_factory, request, module: str, case: str, clauses: tuple[str, ...],
-              keys: frozenset[str]) -> None:
-    request.node.user_properties.append(("clauses", list(clauses)))
+@pytest.mark.parametrize(("module", "case", "keys"), [
+    pytest.param(m, c, keys, marks=pytest.mark.clauses(*clauses), id=f"{m}.{c.removeprefix('case_')}")
+    for m, c, clauses, keys in CASES])
+def test_case(board, peer_factory, module: str, case: str, keys: frozenset[str]) -> None:
     env, peers = _env(board, peer_factory, keys)
     try:
         result = board.call(module, case, env)
