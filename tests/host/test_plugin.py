@@ -10,12 +10,17 @@ network namespaces are available.  Option/marker mechanics run on cpython only.
 from __future__ import annotations
 
 import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-from host_harness import peers
+from host_harness import netns, peers
 from host_harness.netns import netns_support
 
 pytest_plugins = ["pytester"]
@@ -38,11 +43,29 @@ def board_name(request: pytest.FixtureRequest) -> str:
 PROBE = Path(__file__).with_name("test_plugin_probe.py").read_text()
 
 
+def _children() -> set[int]:
+    """Live (or unreaped) child processes of this process."""
+    me = str(os.getpid())
+    kids = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == me:
+            kids.add(int(stat.parent.name))
+    return kids
+
+
 @pytest.fixture(autouse=True)
-def _no_listener_survives():
+def _inner_sessions_leave_nothing():
+    before = _children()
     yield
     survivors = peers.registry.close_all()
     assert not survivors, f"peers left open by the inner session: {survivors}"
+    assert netns.ours(os.getpid()) == [], "network namespaces left by the inner session"
+    left = _children() - before
+    assert not left, f"processes left by the inner session: {sorted(left)}"
 
 
 def run(pytester: pytest.Pytester, *args: str, board: str = "cpython") -> pytest.RunResult:
@@ -390,6 +413,54 @@ def test_serial_backend_on_a_virtual_boards_pty(pytester: pytest.Pytester) -> No
     session_log = (pytester.path / "reports/board-logs/session.log").read_text()
     assert f"bringing up virtual-unix on {vb.port_url}" in session_log
     assert "imported usocket_port, hilsync" in session_log
+
+
+def test_ctrl_c_mid_test_cleans_up(pytester: pytest.Pytester, board_name: str) -> None:
+    """SIGINT while the board runs: pytest stops, and the board, its namespaces and peers are gone."""
+    started = pytester.path / "started"
+    pytester.makepyfile(
+        f"""
+        from pathlib import Path
+
+        def test_long(board, tcp_echo):
+            Path({str(started)!r}).write_text("x")
+            board.exec("import time\\ntime.sleep(25)")
+        """
+    )
+    lib = pytester.path / "lib"
+    lib.mkdir()
+    (lib / "hilprobe.py").write_text(PROBE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--board", board_name,
+         "--board-lib", str(lib)],
+        cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert started.exists(), proc.communicate(timeout=30)[0].decode()[-2000:]
+        proc.send_signal(signal.SIGINT)
+        out = proc.communicate(timeout=30)[0].decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, out
+    assert "KeyboardInterrupt" in out
+    assert netns.ours(proc.pid) == []
+    # The virtual board's supervisor names its parent; the cpython board process carries its owner's pid.
+    leftovers = [p for p in Path("/proc").glob("[0-9]*/cmdline")
+                 if f"--parent-pid\0{proc.pid}\0".encode() in _read(p)
+                 or f"USOCKET_HIL_OWNER={proc.pid}\0".encode() in _read(p.with_name("environ"))]
+    assert not leftovers, f"processes left after Ctrl-C: {leftovers}"
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
 
 
 # --- bad input: one clear line, no traceback from our code --------------------------------------------------

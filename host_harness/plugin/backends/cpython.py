@@ -73,6 +73,7 @@ class CpythonBackend(Backend):
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONIOENCODING": "utf-8",
             "HOME": os.environ.get("HOME", "/"),
+            "USOCKET_HIL_OWNER": str(os.getpid()),  # who started this board process (finds orphans)
         }
         try:
             self._proc = subprocess.Popen(
