@@ -1,0 +1,221 @@
+# usocket_target for MicroPython on ESP32 (ports/esp32: ESP-IDF lwIP sockets): glue between usocket_port
+# and the native `socket`.  Interface: docs/usocket_port.md; per-target notes: docs/ports.md.
+#
+# Facts this glue absorbs (port-semantics.md §1, §2, §4, §6.2, §7.1):
+#   * newlib errno numbers (ETIMEDOUT 116, EINPROGRESS 119, ENOTCONN 128): always taken from `errno`, and
+#     EISCONN (not in the esp32 errno module) from a fallback;
+#   * 100 ms timeout quanta and EAGAIN for timeouts under 0.1 s: never seen, the native socket stays
+#     non-blocking and the core waits with select.poll, so a timeout is always ETIMEDOUT;
+#   * connect()/bind() would resolve hostnames: the core refuses any non-numeric address first;
+#   * b'' is latched after FIN by the firmware: that already is the EOF the core expects;
+#   * no recv_into/recvfrom_into: synthesised; SOL_SOCKET 0xfff, SO_REUSEADDR 4 come from the module;
+#   * IPPROTO_SEC: a plain TCP socket, then connect-then-wrap with the firmware's TLS (tls/ssl module).
+# No float literals (shared rule), const() for constants.
+import errno as _e
+import io
+import select
+import socket as _so
+import time
+
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+NAME = "esp32"
+Base = io.IOBase  # select.poll / asyncio reach the wrapper through its ioctl()
+
+EAGAIN = _e.EAGAIN
+ETIMEDOUT = _e.ETIMEDOUT
+EINPROGRESS = _e.EINPROGRESS
+EBADF = _e.EBADF
+EINVAL = _e.EINVAL
+EIO = _e.EIO
+EOPNOTSUPP = _e.EOPNOTSUPP
+EALREADY = _e.EALREADY
+EISCONN = getattr(_e, "EISCONN", 127)  # newlib's value; py/moderrno.c does not list it
+
+_IPPROTO_SEC = const(100)  # emulated, value as on WiPy
+_CERT_FAILED = const(-9984)  # MBEDTLS_ERR_X509_CERT_VERIFY_FAILED (-0x2700)
+_HANDSHAKE_S = const(10)  # bound on the TLS handshake after connect
+
+CONSTANTS = [("IPPROTO_SEC", _IPPROTO_SEC)]
+for _k in ("AF_INET", "AF_INET6", "SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW", "IPPROTO_IP", "IPPROTO_TCP",
+           "IPPROTO_UDP", "SOL_SOCKET", "SO_REUSEADDR", "SO_BROADCAST", "SO_BINDTODEVICE", "TCP_NODELAY",
+           "IP_ADD_MEMBERSHIP"):
+    if hasattr(_so, _k):
+        CONSTANTS.append((_k, getattr(_so, _k)))
+del _k
+
+ticks_ms = time.ticks_ms
+ticks_add = time.ticks_add
+ticks_diff = time.ticks_diff
+
+
+def errno_of(e):
+    n = e.args[0] if e.args else EIO
+    return n if type(n) is int else EIO
+
+
+def addr(ip, port):
+    return (ip, port)
+
+
+def unaddr(a):
+    return (a[0], a[1])
+
+
+def getaddrinfo(host, port):
+    out = []
+    for f, t, p, c, a in _so.getaddrinfo(host, port):
+        if f == _so.AF_INET and a is not None:  # IPv6 entries carry addr None on this port
+            out.append((f, t, p, c or "", (a[0], a[1])))
+    return out
+
+
+def new(af, type, proto):
+    if proto == _IPPROTO_SEC:
+        proto = _so.IPPROTO_TCP
+    s = _so.socket(af, type, proto)
+    s.setblocking(False)
+    return s
+
+
+def connected(s, a):
+    # lwIP answers a second connect(): EISCONN done, EALREADY/EINPROGRESS pending, else the failure.
+    try:
+        s.connect(a)
+    except OSError as e:
+        n = errno_of(e)
+        if n == EISCONN:
+            return True
+        if n == EALREADY or n == EINPROGRESS or n == EAGAIN:
+            return False
+        raise
+    return True
+
+
+def recv(s, n):
+    return s.recv(n)
+
+
+def recv_into(s, mv):
+    d = s.recv(len(mv))
+    n = len(d)
+    mv[:n] = d
+    return n
+
+
+def recvfrom(s, n):
+    return s.recvfrom(n)
+
+
+def recvfrom_into(s, mv):
+    d, a = s.recvfrom(len(mv))
+    n = len(d)
+    mv[:n] = d
+    return n, a
+
+
+def wait(s, ev, ms):
+    p = select.poll()
+    p.register(s, ev)
+    p.poll(ms)
+
+
+def poll(s, ev):
+    p = select.poll()
+    p.register(s, ev)
+    r = p.poll(0)
+    return r[0][1] if r else 0
+
+
+def fileno(s):
+    return s.fileno()
+
+
+# ---- TLS: IPPROTO_SEC and certificate checking ---------------------------------------------------------
+_tls_ca = None  # DER bytes of the CA to verify against (None: no verification, WiPy's CERT_NONE default)
+_tls_host = None  # name to verify instead of the connected IP
+
+
+def _der(pem):
+    # First certificate of a PEM text -> DER (works on every firmware: some mbedTLS builds take DER only).
+    import binascii
+    if type(pem) is not str:
+        pem = pem.decode()
+    i = pem.find("-----BEGIN CERTIFICATE-----")
+    j = pem.find("-----END CERTIFICATE-----")
+    if i < 0 or j < i:
+        raise OSError(EINVAL, "no PEM certificate in the CA file")
+    return binascii.a2b_base64("".join(pem[i + 27:j].split()))
+
+
+def tls_setup(ca_path=None, hostname=None):
+    """THE call that turns certificate checking on for IPPROTO_SEC sockets (docs/ports.md): ca_path is a PEM
+    file on the board; None turns checking off.  hostname: the name the certificate must carry (default:
+    the IP given to connect())."""
+    global _tls_ca, _tls_host
+    if ca_path is None:
+        _tls_ca = None
+    else:
+        try:
+            with open(ca_path) as f:
+                _tls_ca = _der(f.read())
+        except OSError as e:
+            if e.args and e.args[0] == EINVAL:
+                raise
+            raise OSError(errno_of(e), "cannot read CA file %r" % (ca_path,))
+    _tls_host = hostname
+
+
+def secure(s, host):
+    try:
+        import tls as m
+    except ImportError:
+        import ssl as m  # firmware before v1.23
+    ctx = m.SSLContext(m.PROTOCOL_TLS_CLIENT)
+    if _tls_ca is None:
+        ctx.verify_mode = m.CERT_NONE
+    else:
+        ctx.verify_mode = m.CERT_REQUIRED
+        ctx.load_verify_locations(_tls_ca)
+    s.settimeout(_HANDSHAKE_S)
+    try:
+        t = ctx.wrap_socket(s, server_hostname=_tls_host or host)
+    except ValueError as e:
+        # modtls_mbedtls raises ValueError(verify text) for MBEDTLS_ERR_X509_CERT_VERIFY_FAILED
+        s.close()
+        raise OSError(_CERT_FAILED, str(e))
+    except OSError:
+        s.close()
+        raise
+    t.setblocking(False)
+    return t
+
+
+# ---- network bring-up ----------------------------------------------------------------------------------
+def connect_network(ssid, key, timeout_ms=20000):
+    """Join `ssid` as a station; returns the board's IP.  OSError(ETIMEDOUT, text) past timeout_ms,
+    OSError(EIO, text) when the firmware reports a failure (no AP, wrong password...)."""
+    import network
+    w = network.WLAN(network.STA_IF)
+    w.active(True)
+    if not w.isconnected():
+        w.connect(ssid, key)
+    fail = {getattr(network, "STAT_NO_AP_FOUND", 201): "no access point named %r" % (ssid,),
+            getattr(network, "STAT_WRONG_PASSWORD", 202): "wrong password for %r" % (ssid,),
+            getattr(network, "STAT_ASSOC_FAIL", 203): "association with %r failed" % (ssid,),
+            getattr(network, "STAT_HANDSHAKE_TIMEOUT", 204): "handshake with %r timed out" % (ssid,)}
+    t0 = ticks_ms()
+    while not w.isconnected():
+        st = w.status()
+        if st in fail:
+            w.active(False)
+            raise OSError(EIO, "wlan: " + fail[st])
+        if ticks_diff(ticks_ms(), t0) > timeout_ms:
+            w.active(False)
+            raise OSError(ETIMEDOUT, "wlan: no connection to %r within %d ms (status %r)" % (ssid, timeout_ms, st))
+        time.sleep_ms(50)
+    return w.ifconfig()[0]
