@@ -70,6 +70,7 @@ def board(request: pytest.FixtureRequest, _hil_backend) -> BoardHandle:
         _reset(hs, state, False, "the previous board test failed")
     hs.needs_reset = False
     state.start_clock()
+    state.used = True
     listeners_before = live_listener_ids()
     handle = BoardHandle(_hil_backend, sink=state.log.write, budget=state.remaining,
                          roots=_hil_backend.device_roots, on_reset=state.on_reset)

@@ -85,7 +85,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     state = item.stash.get(TEST_STATE, None)
     if state is not None:
         logs.add_section(item, call.when, state.log)
-        if call.when == "teardown":
+        if call.when == "teardown" and state.used:
             path = state.log.save(hil(item.config).log_dir)
             item.user_properties.append(("board_log", str(path)))
     report = yield

@@ -30,6 +30,7 @@ class TestState:
         self.timeout = timeout
         self.deadline = time.monotonic() + timeout
         self.after_reset: list[Callable[[], None]] = []
+        self.used = False  # the board fixture was set up (a skipped test gets no log file)
 
     def start_clock(self) -> None:
         self.deadline = time.monotonic() + self.timeout
@@ -81,7 +82,7 @@ class HilSession:
             backend = make_backend(self.config, self.board, log=self.session_log.write)
             self.session_log.write(f"[usocket-hil] bringing up {backend.describe()}\n".encode())
             backend.start()
-        except HilError as exc:
+        except (HilError, OSError) as exc:  # OSError: e.g. a port path that is not a tty, a full disk
             self.bringup_error = f"usocket-hil: board {self.board.name} did not come up: {exc}"
             if backend is not None:
                 try:
