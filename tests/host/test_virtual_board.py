@@ -393,3 +393,29 @@ def test_socket_is_loopback_only(virtual_board_offline) -> None:
     assert host == "127.0.0.1"
     with socket.create_connection((host, int(port)), timeout=5):
         pass
+
+
+def test_owner_killed_leaves_nothing(tmp_path: Path) -> None:
+    # The process holding a VirtualBoard dies with SIGKILL (no atexit): the supervisor notices, stops the
+    # interpreter and removes its files; the namespace reaper removes the pair.
+    from host_harness.netns import netns_support
+
+    network = netns_support()[0]
+    code = ("import json, sys, time\n"
+            "from host_harness.virtual import VirtualBoard\n"
+            f"vb = VirtualBoard('virtual-unix', network={network}).start()\n"
+            "print(json.dumps(vb.state()), flush=True)\n"
+            "time.sleep(60)\n")
+    env = {**os.environ, "USOCKET_HIL_STATE": str(tmp_path)}
+    owner = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, env=env)
+    try:
+        state = json.loads(owner.stdout.readline())
+    finally:
+        owner.kill()
+        owner.wait(10)
+        owner.stdout.close()
+    wait_for(lambda: not alive(state["pid"]) and not alive(state["board_pid"]), timeout=15,
+             what="supervisor and interpreter exit")
+    assert not Path(state["port_url"]).is_symlink() and not (tmp_path / f"{state['name']}.json").exists()
+    wait_for(lambda: not any(Path("/run/netns", ns).exists() for ns in state["netns"] or []), timeout=15,
+             what="namespace reaper")

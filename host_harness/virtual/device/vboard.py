@@ -131,9 +131,10 @@ def _wrap(real, name, overrides):
 
 
 def _kbd_intr(c):
-    # kbd_intr(-1) lets binary data (e.g. mpremote mount) carry 0x03; the relay must then stay off.
+    # kbd_intr(-1) lets binary data (e.g. mpremote mount) carry 0x03: the supervisor must stop relaying.
+    # The interpreter's own SIGINT handler stays installed (the unix port would otherwise restore
+    # SIG_DFL, and a SIGINT already on its way would kill the board instead of raising).
     global _user_intr
-    _mp.kbd_intr(c)
     _user_intr = c == 3
     if _armed or c == 3:
         _arm(_user_intr)
