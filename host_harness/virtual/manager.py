@@ -109,6 +109,19 @@ def remove_leftovers(name: str, directory: Path | None = None) -> None:
         tmp.unlink()
 
 
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+
+
+def model_dir_for(board: Board) -> Path | None:
+    """host_harness/virtual/models/<board.model>/ for a board file's `[virtual] model`, else None."""
+    if not board.model:
+        return None
+    path = MODELS_DIR / board.model
+    if not path.is_dir():
+        raise HilError(f"board '{board.name}' names port model '{board.model}', but {path} does not exist")
+    return path
+
+
 def launch(board: Board, name: str, *, directory: Path | None = None, flash_dir: Path | None = None,
            tcp: bool = False, network: bool = False, netns_argv: list[str] | None = None,
            netns_info: dict | None = None, parent_pid: int | None = None, model_dir: Path | None = None,
@@ -124,6 +137,10 @@ def launch(board: Board, name: str, *, directory: Path | None = None, flash_dir:
     argv = [sys.executable, "-m", "host_harness.virtual.supervisor",
             "--board", str(board.source or board.name), "--name", name,
             "--state-dir", str(d), "--flash-dir", str(flash_dir or p["flash"])]
+    # The caller's Board object wins over the file (it may be a modified copy).
+    if board.heapsize:
+        argv += ["--heapsize", board.heapsize]
+    argv += ["--description", board.description]
     if tcp:
         argv.append("--tcp")
     if netns_argv:
@@ -132,6 +149,7 @@ def launch(board: Board, name: str, *, directory: Path | None = None, flash_dir:
         argv.append("--network")
     if parent_pid:
         argv += ["--parent-pid", str(parent_pid)]
+    model_dir = model_dir or model_dir_for(board)
     if model_dir:
         argv += ["--model-dir", str(model_dir)]
     env = dict(os.environ)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import collections
 import ctypes
+import dataclasses
 import errno
 import json
 import os
@@ -509,11 +510,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--netns-info", help="JSON {names, board_ip, host_ip} of that namespace pair")
     p.add_argument("--parent-pid", type=int, help="stop when this process is no longer our parent")
     p.add_argument("--model-dir", type=Path, help="port model directory, first on the board's sys.path")
+    p.add_argument("--heapsize", help="override the board file's heapsize (micropython -X heapsize=)")
+    p.add_argument("--description", help="override the board file's description (shown in the banner)")
     args = p.parse_args(argv)
     try:
         board = load_board(args.board)
         if not board.is_virtual:
             raise HilError(f"board '{board.name}' is kind '{board.kind}', not a virtual board")
+        if args.heapsize or args.description:
+            board = dataclasses.replace(board, heapsize=args.heapsize or board.heapsize,
+                                        description=args.description or board.description)
         sup = Supervisor(
             board, name=args.name, state_dir=args.state_dir.resolve(),
             flash_dir=(args.flash_dir or args.state_dir / f"{args.name}.flash").resolve(),

@@ -171,6 +171,15 @@ def test_socket_url(virtual_board_offline) -> None:
     assert text(mpr(url, "exec", "print(sum(range(10)))")) == "45\n"
 
 
+def test_heapsize_of_a_modified_board_object() -> None:
+    import dataclasses
+
+    small = dataclasses.replace(BOARD, heapsize="128k", description="Tiny test board")
+    with VirtualBoard(small, network=False) as vb:
+        out = text(mpr(vb.port_url, "exec", "import gc; gc.collect(); print(gc.mem_free() + gc.mem_alloc())"))
+        assert 0.9 * 128 * 1024 <= int(out) <= 128 * 1024
+
+
 def test_heap_from_board_file(virtual_board_offline) -> None:
     out = text(mpr(virtual_board_offline.port_url, "exec",
                    "import gc; gc.collect(); print(gc.mem_free() + gc.mem_alloc())"))
@@ -419,3 +428,18 @@ def test_owner_killed_leaves_nothing(tmp_path: Path) -> None:
     assert not Path(state["port_url"]).is_symlink() and not (tmp_path / f"{state['name']}.json").exists()
     wait_for(lambda: not any(Path("/run/netns", ns).exists() for ns in state["netns"] or []), timeout=15,
              what="namespace reaper")
+
+
+def test_board_file_model_is_loaded_from_models_dir(tmp_path: Path, monkeypatch) -> None:
+    import dataclasses
+
+    from host_harness.errors import HilError
+
+    modeled = dataclasses.replace(BOARD, model="fake-port")
+    monkeypatch.setattr(manager, "MODELS_DIR", tmp_path)
+    with pytest.raises(HilError, match="port model 'fake-port'"):
+        VirtualBoard(modeled, network=False).start()
+    (tmp_path / "fake-port").mkdir()
+    (tmp_path / "fake-port" / "socket.py").write_text("MODEL = 'fake'\n")
+    with VirtualBoard(modeled, network=False) as vb:
+        assert text(mpr(vb.port_url, "exec", "import socket; print(socket.MODEL)")) == "fake\n"

@@ -1,0 +1,8 @@
+# Port model (wipy): the cc3200 `errno` module.  ports/cc3200/mpconfigport.h overrides MICROPY_PY_ERRNO_LIST
+# to these five names and turns MICROPY_PY_ERRNO_ERRORCODE off (no `errorcode`); the numbers are
+# MicroPython's internal (Linux) ones, MICROPY_USE_INTERNAL_ERRNO (1).
+EPERM = 1
+EIO = 5
+ENODEV = 19
+EINVAL = 22
+ETIMEDOUT = 110
