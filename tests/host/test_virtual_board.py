@@ -205,6 +205,9 @@ def test_raw_repl_bytes(console: Console) -> None:
     console.expect(b"\x04123\r\n\x04\x04>")
     console.send(b"\x04")  # empty buffer: soft reset, back in raw mode
     console.expect(b"OK\r\nMPY: soft reboot\r\nraw REPL; CTRL-B to exit\r\n>")
+    # Bytes sent while the interpreter restarts are not lost: the next program is already queued.
+    console.send(b"z = 1\x04\x04print('z' in globals())\x04")
+    console.expect(b"OK\x04\x04>OK\r\nMPY: soft reboot\r\nraw REPL; CTRL-B to exit\r\n>OKFalse\r\n\x04\x04>")
     console.send(b"\x02")
     console.expect(b'Type "help()" for more information.\r\n>>> ')
 
