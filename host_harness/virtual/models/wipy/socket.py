@@ -1,0 +1,395 @@
+# Port model (wipy): the cc3200 `socket` module (ports/cc3200/mods/modsocket.c over the CC3200's SimpleLink
+# network processor), reproduced on the unix port over the real unix socket.  Reproduced:
+#   * constants AF_INET SOCK_STREAM SOCK_DGRAM IPPROTO_TCP IPPROTO_UDP IPPROTO_SEC(100) only; setsockopt
+#     passes level/option to sl_SetSockOpt (SL_SOL_SOCKET 1: SL_SO_KEEPALIVE 9, SL_SO_RCVTIMEO 20,
+#     SL_SO_NONBLOCKING 24, SL_SO_SECMETHOD 25; anything else: SL_ENOPROTOOPT -> OSError(92));
+#   * at most MOD_NETWORK_MAX_SOCKETS = 10 sockets; one more fails as sl_Socket does, SL_ENSOCK (-10),
+#     negated by socket_make_new() -> OSError(10) (verify on hardware);
+#   * settimeout() takes whole seconds only (mp_obj_get_int: a float is a TypeError); timeouts are emulated
+#     with non-blocking mode in SOCKET_TIMEOUT_QUANTA_MS = 20 ms steps -> ETIMEDOUT (110), non-blocking ->
+#     EAGAIN (11), non-blocking connect -> EINPROGRESS (115) while SimpleLink says SL_EALREADY;
+#   * SimpleLink's negative errors become positive OSError numbers (convert_sl_errno);
+#   * recv/recvfrom take no flags and read at most WLAN_MAX_RX_SIZE = 16000 bytes; sendall is send;
+#     read() is read1 (one recv);
+#   * IPPROTO_SEC: after ssl.wrap_socket(), connect() does TCP + the TLS handshake "in the NWP" (here: the
+#     unix port's mbedTLS over the same descriptor).  CA from the ca_certs file (PEM, converted to DER here
+#     with binascii: the unix build takes DER only).  Chain and dates are checked, never the host name (the
+#     SDK's SimpleLink has no domain-name option).  Without verification connect() raises OSError(453)
+#     although the link is up: modsocket.c compares the negated errno with SL_ESECSNOVERIFY (-453).
+#     A chain failure is OSError(229) SL_ESEC_VERIFY_CERT_ERROR, an expired peer OSError(461)
+#     SL_ESECDATEERROR, "connected with certificate date verification error" (both: verify on hardware).
+# Not reproduced: float-less firmware (this interpreter has floats; ports/wipy is checked for float
+# literals by tests/host/test_no_floats.py instead).
+import binascii
+import io
+import select
+import time
+import usocket as _u
+
+from micropython import const
+
+AF_INET = const(2)
+SOCK_STREAM = const(1)
+SOCK_DGRAM = const(2)
+IPPROTO_SEC = const(100)
+IPPROTO_TCP = const(6)
+IPPROTO_UDP = const(17)
+
+_MAX_SOCKETS = const(10)
+_QUANTUM_MS = const(20)
+_MAX_RX = const(16000)
+_EAGAIN = const(11)
+_EINPROGRESS = const(115)
+_EALREADY = const(114)
+_EISCONN = const(106)
+_ETIMEDOUT = const(110)
+_EBADF = const(9)
+_ENSOCK = const(10)
+_ENOPROTOOPT = const(92)
+_ESECSNOVERIFY = const(453)
+_ESECDATEERROR = const(461)
+_ESEC_VERIFY_CERT = const(229)
+_ESECHANDSHAKETIMEDOUT = const(462)
+_ESECCLOSED = const(452)
+_HANDSHAKE_MS = const(10000)
+_open = [0]
+
+
+def _unaddr(sa):
+    return ("%d.%d.%d.%d" % (sa[4], sa[5], sa[6], sa[7]), (sa[2] << 8) | sa[3])
+
+
+def _sockaddr(address, kind):
+    # netutils_parse_inet_addr(): (numeric ip, port); "" is INADDR_ANY; names are ValueError.
+    host, port = address
+    if host == "":
+        host = "0.0.0.0"
+    parts = host.split(".")
+    if len(parts) != 4 or not all(p.isdigit() for p in parts):
+        raise ValueError("invalid arguments")
+    return _u.getaddrinfo(host, port, _u.AF_INET, kind)[0][-1]
+
+
+def getaddrinfo(host, port):
+    # mod_socket_getaddrinfo(): exactly 2 args, one entry (2, 1, 0, '', (ip, port)); a failed lookup is
+    # OSError(-result) with result a negative SimpleLink DNS code, i.e. a positive number: 163
+    # (SL_NET_APP_DNS_QUERY_FAILED) for a name that cannot be resolved.
+    try:
+        r = _u.getaddrinfo(host, port, _u.AF_INET, _u.SOCK_STREAM)
+    except OSError:
+        raise OSError(163)
+    return [(AF_INET, SOCK_STREAM, 0, "", _unaddr(r[0][-1]))]
+
+
+class _SD:
+    # One SimpleLink descriptor: shared by a socket and the "SSL socket" wrap_socket() makes of it.
+    def __init__(self, s, type, proto):
+        self.s = s
+        self.type = type
+        self.sec = proto == IPPROTO_SEC
+        self.ca = None  # CA file name (CERT_REQUIRED)
+        self.tls = None
+        self.tcp_up = False
+        self.timeout_ms = -1  # cc3200 default: blocking (timeout_ms 0 in the C struct means blocking there)
+
+
+def _poll(s, ev, ms):
+    p = select.poll()
+    p.register(s, ev)
+    return p.poll(ms)
+
+
+def _der(path):
+    with open(path) as f:
+        pem = f.read()
+    i = pem.find("-----BEGIN CERTIFICATE-----")
+    j = pem.find("-----END CERTIFICATE-----")
+    if i < 0 or j < i:
+        raise OSError(456)  # SL_ESECBADCAFILE
+    return binascii.a2b_base64("".join(pem[i + 27:j].split()))
+
+
+class socket(io.IOBase):
+    def __init__(self, family=AF_INET, type=SOCK_STREAM, proto=IPPROTO_TCP, fileno=None):
+        if _open[0] >= _MAX_SOCKETS:
+            raise OSError(_ENSOCK)
+        try:
+            s = _u.socket(family, type, 6 if proto == IPPROTO_SEC else proto)
+        except OSError as e:
+            raise OSError(e.args[0])
+        s.setblocking(False)
+        _open[0] += 1
+        self._d = _SD(s, type, proto)
+        self._cert_req = False
+
+    # -- helpers --------------------------------------------------------------------------------------
+    def _n(self):
+        if self._d is None or self._d.s is None:
+            raise OSError(_EBADF)
+        return self._d
+
+    def _loop(self, op, ev, a):
+        # check_timedout(): retry in 20 ms quanta while SimpleLink says EAGAIN.
+        d = self._n()
+        left = d.timeout_ms
+        while True:
+            try:
+                return op(d, a)
+            except OSError as e:
+                n = e.args[0]
+                if n != _EAGAIN:
+                    raise OSError(n)
+            if left == 0:
+                raise OSError(_ETIMEDOUT if d.timeout_ms > 0 else _EAGAIN)
+            _poll(d.s, ev, _QUANTUM_MS)
+            if left > 0:
+                left = left - _QUANTUM_MS if left > _QUANTUM_MS else 0
+
+    def _secured(self, cert_req, ca, method):
+        d = self._n()
+        d.ca = ca
+        t = _Shared(d)
+        t._cert_req = cert_req
+        return t
+
+    # -- socket API -----------------------------------------------------------------------------------
+    def close(self):
+        d = self._d
+        if d is not None and d.s is not None:
+            if d.tls is not None:
+                try:
+                    d.tls.close()
+                except OSError:
+                    pass
+            d.s.close()
+            d.s = None
+            _open[0] -= 1
+
+    def bind(self, address):
+        d = self._n()
+        try:
+            d.s.bind(_sockaddr(address, _u.SOCK_STREAM))
+        except OSError as e:
+            raise OSError(e.args[0])
+
+    def listen(self, backlog=2):
+        d = self._n()
+        try:
+            d.s.listen(backlog if backlog > 0 else 0)
+        except OSError as e:
+            raise OSError(e.args[0])
+
+    def accept(self):
+        def op(d, a):
+            return d.s.accept()
+
+        ns, sa = self._loop(op, select.POLLIN, None)
+        if _open[0] >= _MAX_SOCKETS:
+            ns.close()
+            raise OSError(_ENSOCK)
+        _open[0] += 1
+        ns.setblocking(False)
+        c = _Shared(_SD(ns, SOCK_STREAM, IPPROTO_TCP))
+        c._d.timeout_ms = self._d.timeout_ms  # "the new socket inherits all properties from its parent"
+        c._d.tcp_up = True
+        return c, _unaddr(sa)
+
+    def connect(self, address):
+        d = self._n()
+        sa = _sockaddr(address, _u.SOCK_STREAM)
+        left = d.timeout_ms
+        while True:
+            r = self._sl_connect(d, sa)
+            if r == 0:
+                return
+            if r != _EALREADY:
+                # connect(): `!cert_req && _errno == SL_ESECSNOVERIFY` never matches (453 vs -453)
+                raise OSError(r)
+            if d.timeout_ms == 0:
+                raise OSError(_EINPROGRESS)
+            if left == 0:
+                raise OSError(_ETIMEDOUT)
+            time.sleep_ms(_QUANTUM_MS)
+            if left > 0:
+                left = left - _QUANTUM_MS if left > _QUANTUM_MS else 0
+
+    def _sl_connect(self, d, sa):
+        # One sl_Connect(): 0 done, EALREADY while TCP (or, for IPPROTO_SEC, the handshake) is under way,
+        # else the (positive) error.
+        if d.tcp_up and d.tls is not None:
+            return _EISCONN
+        if not d.tcp_up:
+            try:
+                d.s.connect(sa)
+                d.tcp_up = True
+            except OSError as e:
+                n = e.args[0]
+                if n == _EISCONN:
+                    d.tcp_up = True
+                elif n in (115, _EALREADY, _EAGAIN):
+                    return _EALREADY
+                else:
+                    return n
+            if d.sec:
+                return _EALREADY  # the NWP starts the handshake; never done in the same call
+        if not d.sec:
+            return 0
+        return self._handshake(d)
+
+    def _handshake(self, d):
+        import tls
+        ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
+        if self._cert_req:
+            ctx.verify_mode = tls.CERT_REQUIRED
+            try:
+                ctx.load_verify_locations(_der(d.ca))
+            except OSError:
+                return 454  # SL_ESECNOCAFILE
+        else:
+            ctx.verify_mode = tls.CERT_NONE
+        d.s.setblocking(True)
+        d.s.settimeout(_HANDSHAKE_MS // 1000)
+        try:
+            # the NWP is given no host name (modssl.c sets none), so none is checked
+            t = ctx.wrap_socket(d.s, server_hostname=None)
+        except ValueError as e:
+            txt = str(e)
+            d.s.setblocking(False)
+            return _ESECDATEERROR if "expired" in txt else _ESEC_VERIFY_CERT
+        except OSError as e:
+            d.s.setblocking(False)
+            return _ESECHANDSHAKETIMEDOUT if e.args[0] in (_EAGAIN, _ETIMEDOUT) else _ESECCLOSED
+        t.setblocking(False)
+        d.tls = t
+        return 0 if self._cert_req else _ESECSNOVERIFY
+
+    def _recv(self, d, n):
+        if d.tls is not None:
+            r = d.tls.recv(n)
+            if r is None:
+                raise OSError(_EAGAIN)
+            return r
+        return d.s.recv(n)
+
+    def recv(self, bufsize):
+        n = bufsize if bufsize < _MAX_RX else _MAX_RX
+        return self._loop(self._recv, select.POLLIN, n)
+
+    def recvfrom(self, bufsize):
+        n = bufsize if bufsize < _MAX_RX else _MAX_RX
+
+        def op(d, a):
+            data, sa = d.s.recvfrom(a)
+            return data, _unaddr(sa)
+
+        return self._loop(op, select.POLLIN, n)
+
+    def _send(self, d, buf):
+        if not len(buf):
+            return 0
+        if d.tls is not None:
+            r = d.tls.write(buf)
+            if r is None:
+                raise OSError(_EAGAIN)
+            return r
+        return d.s.send(buf)
+
+    def send(self, buf):
+        return self._loop(self._send, select.POLLOUT, buf)
+
+    sendall = send  # modsocket.c: sendall is send (may be partial)
+
+    def sendto(self, buf, address):
+        sa = _sockaddr(address, _u.SOCK_DGRAM)
+
+        def op(d, a):
+            return d.s.sendto(a, sa)
+
+        return self._loop(op, select.POLLOUT, buf)
+
+    def setsockopt(self, level, opt, value):
+        d = self._n()
+        if level != 1:
+            raise OSError(_ENOPROTOOPT)
+        if opt == 9:  # SL_SO_KEEPALIVE
+            d.s.setsockopt(_u.SOL_SOCKET, _u.SO_KEEPALIVE, value)
+        elif opt == 24:  # SL_SO_NONBLOCKING
+            self.settimeout(0 if value else None)
+        elif opt in (20, 25, 26):  # RCVTIMEO / SECMETHOD / SECURE_MASK: accepted by the NWP
+            pass
+        else:
+            raise OSError(_ENOPROTOOPT)
+
+    def settimeout(self, value):
+        d = self._n()
+        if value is None:
+            d.timeout_ms = -1
+            return
+        if type(value) is not int:  # mp_obj_get_int()
+            raise TypeError("can't convert %s to int" % type(value).__name__)
+        d.timeout_ms = value * 1000
+
+    def setblocking(self, flag):
+        self.settimeout(None if flag else 0)
+
+    def makefile(self, *args):
+        return self
+
+    # -- stream (mp_stream_read1 / readinto / unbuffered readline / write) ------------------------------
+    def read(self, size=-1):
+        try:
+            return self.recv(size if size >= 0 else _MAX_RX)
+        except OSError as e:
+            if e.args[0] == _ESECCLOSED:
+                return b""  # socket_read(): SL_ESECCLOSED is EOF
+            if e.args[0] == _EAGAIN:
+                return None
+            raise
+
+    def readinto(self, buf, nbytes=-1):
+        mv = memoryview(buf)
+        if nbytes >= 0:
+            mv = mv[:nbytes]
+        d = self.read(len(mv))
+        if d is None:
+            return None
+        mv[:len(d)] = d
+        return len(d)
+
+    def readline(self):
+        line = b""
+        while True:
+            c = self.read(1)
+            if not c:
+                return line if (line or c is not None) else None
+            line += c
+            if c == b"\n":
+                return line
+
+    def write(self, buf):
+        try:
+            return self.send(buf)
+        except OSError as e:
+            if e.args[0] == _EAGAIN:
+                return None
+            raise
+
+    def ioctl(self, req, arg):
+        # wlan_socket_ioctl(): MP_STREAM_POLL via sl_Select (no fd is exposed: MP_STREAM_GET_FILENO fails)
+        if req == 3:
+            d = self._d
+            if d is None or d.s is None:
+                return 0x20
+            r = _poll(d.s, arg, 0)
+            return r[0][1] if r else 0
+        if req == 4:
+            self.close()
+            return 0
+        return -22
+
+
+class _Shared(socket):
+    # A socket object over an existing descriptor (accept(), ssl.wrap_socket()).
+    def __init__(self, d):
+        self._d = d
+        self._cert_req = False

@@ -1,0 +1,271 @@
+# usocket_target for CircuitPython 9 (espressif): glue between usocket_port and socketpool.SocketPool(wifi.radio).
+# Interface: docs/usocket_port.md; notes: docs/ports.md.
+#
+# Facts this glue absorbs (port-semantics.md §3, §5, §6.6, §7.3):
+#   * no socket module: one SocketPool(wifi.radio); constants live on the pool instance;
+#   * only recv_into/recvfrom_into: recv/recvfrom are synthesised;
+#   * listen(backlog) has no default (the core always passes one);
+#   * getaddrinfo failures are SocketPool.gaierror (an OSError subclass): re-raised as plain OSError(-2);
+#   * send() on a socket CircuitPython does not consider connected is BrokenPipeError -> EPIPE;
+#   * non-blocking connect is broken (timeout 0 -> ETIMEDOUT at once, and the socket never counts as
+#     connected): connect() here reports EINPROGRESS as the seed says, and the real connect runs later,
+#     with the socket's remaining time as its timeout, when the core waits for POLLOUT (wait()), polls
+#     (poll()) or asks connected();
+#   * a non-blocking recv_into at EOF raises ENOTCONN: that is EOF (0) here;
+#   * IPPROTO_SEC: ssl.create_default_context().wrap_socket(sock, server_hostname=...) BEFORE connect; the
+#     wrapped socket's connect does TCP + handshake.
+# No float literals (shared rule), const() for constants.
+import errno as _e
+import select
+import time
+
+import socketpool
+import wifi
+
+try:
+    import io
+    Base = getattr(io, "IOBase", object)
+except ImportError:
+    Base = object
+
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+NAME = "circuitpython"
+
+EAGAIN = _e.EAGAIN
+ETIMEDOUT = _e.ETIMEDOUT
+EINPROGRESS = _e.EINPROGRESS
+EBADF = _e.EBADF
+EINVAL = _e.EINVAL
+EIO = _e.EIO
+EOPNOTSUPP = _e.EOPNOTSUPP
+ENOTCONN = _e.ENOTCONN
+EPIPE = getattr(_e, "EPIPE", 32)  # newlib; py/moderrno.c does not list it
+
+_IPPROTO_SEC = const(100)  # emulated, value as on WiPy
+_CONNECT_MS = const(10000)  # connect budget when the connect finishes outside a timed wait
+
+_pool = socketpool.SocketPool(wifi.radio)
+
+CONSTANTS = [("IPPROTO_SEC", _IPPROTO_SEC)]
+for _k in ("AF_INET", "AF_INET6", "SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW", "IPPROTO_IP", "IPPROTO_TCP",
+           "IPPROTO_UDP", "SOL_SOCKET", "SO_REUSEADDR", "TCP_NODELAY", "IP_MULTICAST_TTL"):
+    if hasattr(_pool, _k):
+        CONSTANTS.append((_k, getattr(_pool, _k)))
+del _k
+
+if hasattr(time, "ticks_ms"):  # the virtual board's port model runs on MicroPython
+    ticks_ms = time.ticks_ms
+    ticks_add = time.ticks_add
+    ticks_diff = time.ticks_diff
+else:
+    def ticks_ms():
+        return time.monotonic_ns() // 1000000
+
+    def ticks_add(t, ms):
+        return t + ms
+
+    def ticks_diff(a, b):
+        return a - b
+
+
+def errno_of(e):
+    if isinstance(e, BrokenPipeError):
+        return EPIPE
+    n = e.args[0] if e.args else EIO
+    return n if type(n) is int else EIO
+
+
+def addr(ip, port):
+    return (ip, port)
+
+
+def unaddr(a):
+    return (a[0], a[1])
+
+
+def getaddrinfo(host, port):
+    try:
+        r = _pool.getaddrinfo(host, port)
+    except OSError as e:  # SocketPool.gaierror
+        raise OSError(errno_of(e))
+    return [(f, t, p, c or "", (a[0], a[1])) for f, t, p, c, a in r if f == _pool.AF_INET]
+
+
+class _S:
+    # A socketpool Socket plus what CircuitPython lacks: a pending connect (address, outcome) and TLS.
+    def __init__(self, n, sec):
+        self.n = n
+        self.sec = sec
+        self.p = None  # address of a connect that has not run yet
+        self.e = None  # its failure, kept for connected()
+
+    def close(self):
+        self.n.close()
+
+    def bind(self, a):
+        self.n.bind(a)
+
+    def listen(self, backlog):
+        self.n.listen(backlog)
+
+    def accept(self):
+        ns, a = self.n.accept()
+        return _S(ns, False), a
+
+    def connect(self, a):
+        self.p = a
+        raise OSError(EINPROGRESS)
+
+    def send(self, b):
+        return self.n.send(b)
+
+    def sendto(self, b, a):
+        return self.n.sendto(b, a)
+
+    def setsockopt(self, level, opt, value):
+        self.n.setsockopt(level, opt, value)
+
+    def setblocking(self, flag):
+        self.n.setblocking(flag)
+
+
+def _finish(s, ms):
+    # The real connect, once, with a timeout (CircuitPython's connect only works that way).
+    a = s.p
+    s.p = None
+    n = s.n
+    try:
+        n.settimeout(None if ms < 0 else (ms if ms > 0 else 1) / 1000)
+        if s.sec:
+            t = _ctx().wrap_socket(n, server_hostname=_tls_host or a[0])
+            t.connect(a)
+            s.n = t
+        else:
+            n.connect(a)
+    except OSError as e:
+        s.e = e
+    s.n.setblocking(False)
+
+
+def new(af, type, proto):
+    n = _pool.socket(af, type)
+    n.setblocking(False)
+    return _S(n, proto == _IPPROTO_SEC)
+
+
+def connected(s, a):
+    if s.p is not None:
+        _finish(s, _CONNECT_MS)
+    e = s.e
+    if e is not None:
+        s.e = None
+        raise e
+    return True
+
+
+def recv_into(s, mv):
+    try:
+        return s.n.recv_into(mv)
+    except OSError as e:
+        if errno_of(e) == ENOTCONN:
+            return 0  # non-blocking recv_into at EOF (espressif): EOF
+        raise
+
+
+def recv(s, n):
+    b = bytearray(n)
+    k = recv_into(s, memoryview(b))
+    return bytes(b[:k]) if k < n else bytes(b)
+
+
+def recvfrom_into(s, mv):
+    return s.n.recvfrom_into(mv)
+
+
+def recvfrom(s, n):
+    b = bytearray(n)
+    k, a = s.n.recvfrom_into(b)
+    return bytes(b[:k]), a
+
+
+def wait(s, ev, ms):
+    if s.p is not None:
+        _finish(s, ms)  # the pending connect is the wait
+        return
+    p = select.poll()
+    p.register(s.n, ev)
+    p.poll(ms)
+
+
+def poll(s, ev):
+    if s.p is not None:
+        _finish(s, _CONNECT_MS)
+    p = select.poll()
+    p.register(s.n, ev)
+    r = p.poll(0)
+    return r[0][1] if r else 0
+
+
+def fileno(s):
+    return -1
+
+
+def secure(s, host):
+    return s  # wrapped before connect in _finish()
+
+
+# ---- TLS configuration ---------------------------------------------------------------------------------
+_tls_ca = None  # PEM text of the CA (None: no verification)
+_tls_host = None
+
+
+def tls_setup(ca_path=None, hostname=None):
+    """THE call that turns certificate checking on for IPPROTO_SEC sockets (docs/ports.md): ca_path is a PEM
+    file on the board; None turns checking off.  hostname: the name the certificate must carry (default:
+    the IP given to connect())."""
+    global _tls_ca, _tls_host
+    if ca_path is None:
+        _tls_ca = None
+    else:
+        try:
+            with open(ca_path) as f:
+                _tls_ca = f.read()
+        except OSError as e:
+            raise OSError(errno_of(e), "cannot read CA file %r" % (ca_path,))
+        if "-----BEGIN CERTIFICATE-----" not in _tls_ca:
+            _tls_ca = None
+            raise OSError(EINVAL, "no PEM certificate in %r" % (ca_path,))
+    _tls_host = hostname
+
+
+def _ctx():
+    import ssl
+    c = ssl.create_default_context()
+    if _tls_ca is None:
+        c.load_verify_locations(cadata="")  # no bundle, no CA: no verification (as WiPy's CERT_NONE)
+        c.check_hostname = False
+    else:
+        c.load_verify_locations(cadata=_tls_ca)
+    return c
+
+
+# ---- network bring-up ----------------------------------------------------------------------------------
+def connect_network(ssid, key, timeout_ms=20000):
+    """Join `ssid` with wifi.radio; returns the board's IP.  OSError(EIO, text) for a missing AP or a wrong
+    password (ConnectionError on CircuitPython), OSError(ETIMEDOUT, text) past timeout_ms."""
+    t0 = ticks_ms()
+    if wifi.radio.ipv4_address is None:
+        try:
+            wifi.radio.connect(ssid, key, timeout=timeout_ms // 1000 or 1)
+        except ConnectionError as e:
+            raise OSError(EIO, "wifi: %s (%r)" % (e, ssid))
+    while wifi.radio.ipv4_address is None:
+        if ticks_diff(ticks_ms(), t0) > timeout_ms:
+            raise OSError(ETIMEDOUT, "wifi: no IP from %r within %d ms" % (ssid, timeout_ms))
+        time.sleep(1) if not hasattr(time, "sleep_ms") else time.sleep_ms(50)
+    return str(wifi.radio.ipv4_address)
