@@ -86,6 +86,8 @@ def test_exec_print(virtual_board_offline) -> None:
     p = mpr(virtual_board_offline.port_url, "exec", "print(1+1)")
     assert p.stdout == b"2\r\n"  # cooked to CRLF, as on hardware
     assert p.returncode == 0
+    raw = mpr(virtual_board_offline.port_url, "exec", "import sys; sys.stdout.buffer.write(b'a\\nb')")
+    assert raw.stdout == b"a\nb"  # binary output is not cooked
 
 
 def test_traceback_looks_like_hardware(virtual_board_offline) -> None:
