@@ -59,6 +59,14 @@ class _Deadline(Exception):
     """The session's current deadline passed inside a transport call."""
 
 
+class _ConsumerFailed(Exception):
+    """The caller's on_output callback raised (e.g. BrokenPipeError): not a link error, re-raised as is."""
+
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__(str(exc))
+        self.exc = exc
+
+
 class _ResetSeen(Exception):
     """A reset/boot line appeared in the output of running code."""
 
@@ -84,12 +92,17 @@ def _quiet() -> Iterator[None]:
 class _DeadlineSerial:
     """Stands in for the pyserial object inside SerialTransport so that its blocking reads and writes end at
     the session deadline (mpremote opens ports with timeout=None and would wait forever), and so that a pty
-    whose other side has gone (POLLHUP) reads as a lost link instead of as silence."""
+    whose other side has gone (POLLHUP) reads as a lost link instead of as silence.
+
+    It also reads ahead: mpremote reads one byte per call, and fetching all that is waiting at once keeps a
+    chatty board (or a flood of stale output to skip) from outrunning us.
+    """
 
     def __init__(self, real: serial.SerialBase, remaining: Callable[[], float]) -> None:
         object.__setattr__(self, "_real", real)
         object.__setattr__(self, "_remaining", remaining)
         object.__setattr__(self, "_timeout", real.timeout)
+        object.__setattr__(self, "_ahead", bytearray())
 
     def __getattr__(self, name: str):
         return getattr(self._real, name)
@@ -103,6 +116,8 @@ class _DeadlineSerial:
             object.__setattr__(self, "_timeout", value)
 
     def inWaiting(self) -> int:  # noqa: N802 (mpremote's name)
+        if self._ahead:
+            return len(self._ahead)
         n = self._real.in_waiting
         fd = getattr(self._real, "fd", None)
         if n == 0 and isinstance(fd, int):
@@ -116,14 +131,19 @@ class _DeadlineSerial:
     in_waiting = property(inWaiting)
 
     def read(self, size: int = 1) -> bytes:
-        buf = b""
-        while len(buf) < size:
+        out = bytearray()
+        while len(out) < size:
+            if self._ahead:
+                take = self._ahead[: size - len(out)]
+                del self._ahead[: len(take)]
+                out += take
+                continue
             rem = self._remaining()
             if rem <= 0:
                 break  # short read, like a serial timeout; callers check the length
             self._set_timeout(min(rem, _POLL_S))
-            buf += self._real.read(size - len(buf))
-        return buf
+            self._ahead += self._real.read(max(size - len(out), self._real.in_waiting))
+        return bytes(out)
 
     def write(self, data: bytes) -> int | None:
         if self._remaining() <= 0:
@@ -163,7 +183,7 @@ class BoardSession:
         self._closed = False  # close() was called: never reopen
         self._open()
         if enter_raw:
-            err = self._resync(open_timeout, allow_reopen=False)
+            err = self._resync(open_timeout, allow_reopen=False, settle=0.05)
             if err:
                 self.close()
                 raise TransportError(err)
@@ -262,15 +282,38 @@ class BoardSession:
         with contextlib.suppress(*_LINK_ERRORS, _Deadline):
             t.close()
 
-    def _enter_raw(self, seconds: float, *, soft_reset: bool = False) -> None:
-        """Ctrl-C, Ctrl-A (and Ctrl-D for a soft reset) via mpremote; raises on failure."""
+    def _enter_raw(self, seconds: float, *, soft_reset: bool = False, settle: float = 0.05) -> None:
+        """Ctrl-C, wait for the line to settle, then Ctrl-A (and Ctrl-D for a soft reset) via mpremote."""
         self._ready = False
         self._last_read = b""
         with self.deadline(seconds), _quiet():
+            self._settle(settle)
+            # A desynchronised earlier exchange can make mpremote give up on raw-paste for good; the board
+            # has not changed, so let it ask again.
+            self.transport.use_raw_paste = True
             self.transport.enter_raw_repl(soft_reset=soft_reset, timeout_overall=seconds)
         self._ready = True
 
-    def _resync(self, seconds: float, *, allow_reopen: bool = True) -> str | None:
+    def _settle(self, quiet: float) -> None:
+        """Ctrl-C, then drop input until the line has been quiet for `quiet` s.
+
+        mpremote only drops what has arrived at that instant; output still on its way (an interrupted chatty
+        program, the banner answering an earlier, timed-out attempt) would then be taken for fresh replies
+        and desynchronise the exchange.
+        """
+        ser = self.transport.serial
+        ser.write(b"\r\x03")
+        last = time.monotonic()
+        while time.monotonic() - last < quiet:
+            if self._remaining() <= 0:
+                raise _Deadline()
+            if ser.inWaiting():
+                self._last_read = (self._last_read + ser.read(ser.inWaiting()))[-200:]
+                last = time.monotonic()
+            else:
+                time.sleep(0.01)
+
+    def _resync(self, seconds: float, *, allow_reopen: bool = True, settle: float = 0.25) -> str | None:
         """Get back to a raw-REPL prompt within `seconds`, reopening the port if it broke.
         Returns None on success, else a one-line reason."""
         end = time.monotonic() + seconds
@@ -286,7 +329,7 @@ class BoardSession:
                     if not allow_reopen:
                         return reason
                     self._open()
-                self._enter_raw(rem)
+                self._enter_raw(rem, settle=settle)
                 return None
             except TransportError as exc:  # reopen failed (port gone for now)
                 reason = str(exc)
@@ -330,7 +373,10 @@ class BoardSession:
                 return
             out.extend(b)
             if on_output is not None:
-                on_output(b)
+                try:
+                    on_output(b)
+                except Exception as exc:  # noqa: BLE001  (re-raised unchanged below)
+                    raise _ConsumerFailed(exc) from exc
             if b == b"\n":
                 line = bytes(out[out.rfind(b"\n", 0, len(out) - 1) + 1:])
                 if _RESET_LINE.search(line):
@@ -352,6 +398,11 @@ class BoardSession:
             step = self._recover_hung()
             return ExecResult("hung", stdout=bytes(out), error=f"no result within {timeout:g} s",
                               duration=duration, recovered_by=step)
+        except (_ConsumerFailed, KeyboardInterrupt) as exc:
+            # Our side gave up mid-run (the output pipe closed, the user pressed Ctrl-C): stop the code on the
+            # board so it is not left running, then let the exception through.
+            self.interrupt()
+            raise exc.exc if isinstance(exc, _ConsumerFailed) else exc from None
         except _ResetSeen as exc:
             duration = time.monotonic() - start
             step: RecoveryStep | None = "re-enter" if self._resync(self.open_timeout) is None else None
@@ -375,6 +426,14 @@ class BoardSession:
                               error_line=tb.line)
         return ExecResult("ok", stdout=bytes(out), duration=duration)
 
+    def interrupt(self, timeout: float | None = None) -> bool:
+        """Ctrl-C whatever runs and wait for the raw-REPL prompt; True if it came back."""
+        try:
+            self._enter_raw(timeout or self.recover_timeout, settle=0.25)
+            return True
+        except (_Deadline, *_LINK_ERRORS):
+            return False
+
     def _link_failure(self, start: float, message: str) -> ExecResult:
         # The code never started: leave the port as it is; the next exec re-enters the raw REPL first.
         self._ready = False
@@ -384,12 +443,12 @@ class BoardSession:
         """Escalate until the raw REPL answers again; return the step that worked."""
         t = self.recover_timeout
         try:
-            self._enter_raw(t)  # starts with Ctrl-C
+            self._enter_raw(t, settle=0.25)  # starts with Ctrl-C
             return "ctrl-c"
         except (_Deadline, *_LINK_ERRORS) as exc:
             log.info("%s: Ctrl-C did not recover the board (%s)", self.url, exc)
         try:
-            self._enter_raw(t, soft_reset=True)
+            self._enter_raw(t, soft_reset=True, settle=0.25)
             return "soft-reset"
         except (_Deadline, *_LINK_ERRORS) as exc:
             log.info("%s: soft reset did not recover the board (%s)", self.url, exc)
