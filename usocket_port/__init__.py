@@ -9,11 +9,15 @@
 #     glue's wait(), so a timeout is ETIMEDOUT and a would-block is EAGAIN whatever the firmware does;
 #   * only plain OSError(errno) escapes (errno from the target's own errno module);
 #   * no float literals (some firmwares have no float support): timeouts are integer milliseconds.
+#
+# Import heap matters on boards (bytecode and names of a .mpy live in RAM), so this module holds only the
+# common path: socket(), connect, send/sendall/write, recv/recv_into/readinto, settimeout, close, poll
+# integration.  The rest (server side, datagrams, read/readline, makefile, setsockopt, error texts) is in
+# usocket_port/_more.py, loaded by socket.__getattr__ on first use and then put on the class.
 try:
     from micropython import const
-except ImportError:
-    def const(x):
-        return x
+except ImportError:  # CPython: const() is the identity on ints
+    const = int
 
 import usocket_target as _t
 
@@ -25,86 +29,62 @@ del _g, _k, _v
 _t.CONSTANTS = None  # copied: free the glue's list
 
 _EAGAIN = _t.EAGAIN
-_ETIMEDOUT = _t.ETIMEDOUT
-_EINPROGRESS = _t.EINPROGRESS
-_EBADF = _t.EBADF
-_EINVAL = _t.EINVAL
 
 # Flag bits kept in the low bits of socket._m; the timeout (ms + 1, so 0 means blocking) sits above them.
+# usocket_port/_more.py repeats the values it needs.
 _STREAM = const(1)
 _BOUND = const(2)
 _LISTEN = const(4)
 _SEC = const(8)
-_FLAGS = const(15)
-_SHIFT = const(4)
-_MAX_MS = const(0x3FFFFFF)  # ~18.6 h: keeps _m a small int on 32-bit boards
+_NS = const(16)  # the native object has MicroPython stream readinto/write (None = would block)
+_FLAGS = const(31)
+_SHIFT = const(5)
+_MAX_MS = const(0x1FFFFFE)  # ~9.3 h: (ms + 1) << _SHIFT stays a small int on 32-bit boards
 _RD = const(1)  # poll event bits, as select.POLLIN / POLLOUT
 _WR = const(4)
-_CHUNK = const(512)  # read() to EOF grows by this much per native call
-_STREAM_POLL = const(3)  # MicroPython stream ioctl requests (py/stream.h)
-_STREAM_CLOSE = const(4)
-_STREAM_FILENO = const(10)
-_BACKLOG = const(2)
-_SEND = const(1)  # _io() op codes for native methods
-_SENDTO = const(2)
-_ACCEPT = const(3)
-
-_ADDR_HELP = "address must be (dotted-quad IPv4 str, port); resolve names with getaddrinfo()"
-
-
-def _err(e):
-    # Any native failure becomes a plain OSError carrying the target's errno number.
-    return OSError(_t.errno_of(e))
+# _bad() codes (the texts live in _more)
+_B_ADDR = const(0)
+_B_PORT = const(1)
+_B_STR = const(2)
+_B_INT = const(3)
+_B_NEG = const(4)
+_B_AF = const(6)
+_B_HOST = const(12)
+_B_GPORT = const(13)
 
 
-def _ipv4(ip):
-    if type(ip) is not str:
-        return False
-    parts = ip.split(".")
-    if len(parts) != 4:
-        return False
-    for p in parts:
-        if not p or len(p) > 3 or not p.isdigit() or str(int(p)) != p or int(p) > 255:
-            return False
-    return True
+def _bad(code, v=None):
+    # The exception for bad input, built in _more so its message texts cost no RAM until needed.
+    from usocket_port import _more
+    return _more._bad(code, v)
 
 
-def _addr(address, bind):
+def _addr(a, bind):
     # The seed's one address format: (dotted-quad IPv4 str, int port 1-65535; 0 only for bind).
-    if type(address) is not tuple or len(address) != 2:
-        raise OSError(_EINVAL, _ADDR_HELP)
-    ip, port = address
-    if not _ipv4(ip):
-        raise OSError(_EINVAL, _ADDR_HELP + " (got %r)" % (ip,))
+    if type(a) is not tuple or len(a) != 2:
+        raise _bad(_B_ADDR, a)
+    ip, port = a
+    if type(ip) is not str or ip.count(".") != 3:
+        raise _bad(_B_ADDR, ip)
+    for p in ip.split("."):
+        # isdigit() refuses "", signs and spaces; str(int()) refuses leading zeros
+        if not p.isdigit() or str(int(p)) != p or int(p) > 255:
+            raise _bad(_B_ADDR, ip)
     if type(port) is not int or port > 65535 or port < (0 if bind else 1):
-        raise OSError(_EINVAL, "port must be an int in 1-65535 (0 allowed only for bind), got %r" % (port,))
+        raise _bad(_B_PORT, port)
     return _t.addr(ip, port)
 
 
-def _nbytes(n, what):
-    if type(n) is not int:
-        raise TypeError(what + " must be an int")
-    if n < 0:
-        raise ValueError(what + " must be >= 0")
-    return n
-
-
-def _nostr(buf):
-    # MicroPython's str has the buffer protocol, CPython's does not: refuse it on every target alike.
-    if isinstance(buf, str):
-        raise TypeError("a bytes-like object is required, not str")
-
-
 def getaddrinfo(host, port):
-    """[(family, type, proto, canonname, (ipv4_str, port)), ...]; failure -> OSError(negative number)."""
+    # [(family, type, proto, canonname, (ipv4_str, port)), ...]; failure -> OSError(negative number)
     if type(host) is not str:
-        raise TypeError("host must be a str")
+        raise _bad(_B_HOST)
     if type(port) is not int or port < 0 or port > 65535:
-        raise OSError(_EINVAL, "port must be an int in 0-65535, got %r" % (port,))
+        raise _bad(_B_GPORT, port)
     try:
         return _t.getaddrinfo(host, port)
     except OSError as e:
-        raise _err(e) from None
+        raise OSError(_t.errno_of(e)) from None
 
 
 class socket(_t.Base):
@@ -114,7 +94,7 @@ class socket(_t.Base):
         f = _STREAM if type == SOCK_STREAM else 0
         if _native is None:
             if af != AF_INET:
-                raise OSError(_t.EOPNOTSUPP, "only AF_INET: the (ipv4_str, port) address format is IPv4-only")
+                raise _bad(_B_AF)
             if proto == IPPROTO_SEC:
                 f |= _SEC
             elif proto == IPPROTO_TCP and type == SOCK_DGRAM:
@@ -124,23 +104,35 @@ class socket(_t.Base):
             try:
                 _native = _t.new(af, type, proto)
             except OSError as e:
-                raise _err(e) from None
+                raise OSError(_t.errno_of(e)) from None
+        # Streams whose native object has readinto/write (MicroPython sockets and TLS objects) use them:
+        # no per-call allocation, no exception for "would block".  Others go through the glue.
+        if f and hasattr(_native, "readinto"):
+            f |= _NS
         self._s = _native
         self._m = f
+
+    def __getattr__(self, name):
+        # Rarely used methods live in _more: on first use all of them are put on the class, after which
+        # lookups are ordinary.  Private and unknown names are plain AttributeErrors.
+        if name[:1] != "_":
+            from usocket_port import _more
+            if name in _more.METHODS:
+                for k in _more.METHODS:
+                    setattr(socket, k, getattr(_more, k))
+                return getattr(self, name)
+        raise AttributeError(name)
 
     # ---- internals -------------------------------------------------------------------------------------
     def _n(self):
         s = self._s
         if s is None:
-            raise OSError(_EBADF)
+            raise OSError(_t.EBADF)
         return s
 
-    def _wait(self, n, ev, dl, nb):
-        # A native op reported errno n.  Unless it means "would block", re-raise it as plain OSError.
-        # Otherwise: non-blocking -> OSError(nb); timed out -> ETIMEDOUT; else wait for ev and return the
-        # deadline (ticks) so the caller's retry loop keeps one deadline for the whole operation.
-        if n != _EAGAIN and n != nb:
-            raise OSError(n)
+    def _wait(self, ev, dl, nb):
+        # The native op would block.  Non-blocking -> OSError(nb); timed out -> ETIMEDOUT; else wait for ev
+        # and return the deadline (ticks) so the caller's retry loop keeps one deadline for the whole op.
         to = (self._m >> _SHIFT) - 1
         if to == 0:
             raise OSError(nb)
@@ -150,29 +142,23 @@ class socket(_t.Base):
                 dl = _t.ticks_add(_t.ticks_ms(), to)
             left = _t.ticks_diff(dl, _t.ticks_ms())
             if left <= 0:
-                raise OSError(_ETIMEDOUT)
+                raise OSError(_t.ETIMEDOUT)
         _t.wait(self._s, ev, left)
         return dl
 
-    def _io(self, op, ev, a, b):
+    def _io(self, op, ev, a):
         # Run one native op until it does not report "would block", honouring blocking/timeout mode.
-        # op: _SEND/_SENDTO/_ACCEPT (native methods, alike on every target) or a glue recv-family function.
+        # op(native, a): the glue's recv family or _more's helpers.
         s = self._n()
         dl = None
         while True:
             try:
-                if op == _SEND:
-                    return s.send(a)
-                if op == _SENDTO:
-                    return s.sendto(a, b)
-                if op == _ACCEPT:
-                    return s.accept()
                 return op(s, a)
             except OSError as e:
-                dl = self._wait(_t.errno_of(e), ev, dl, _EAGAIN)
-
-    def _nb(self):
-        return self._m >> _SHIFT == 1
+                n = _t.errno_of(e)
+                if n != _EAGAIN:
+                    raise OSError(n) from None
+                dl = self._wait(ev, dl, _EAGAIN)
 
     # ---- seed API --------------------------------------------------------------------------------------
     def close(self):
@@ -184,38 +170,6 @@ class socket(_t.Base):
             except OSError:
                 pass
 
-    def bind(self, address):
-        a = _addr(address, True)
-        s = self._n()
-        if self._m & _BOUND:
-            raise OSError(_EINVAL, "already bound")
-        try:
-            s.bind(a)
-        except OSError as e:
-            raise _err(e) from None
-        self._m |= _BOUND
-
-    def listen(self, backlog=_BACKLOG):
-        s = self._n()
-        if type(backlog) is not int:
-            raise TypeError("backlog must be an int")
-        if not self._m & _BOUND:
-            # Linux auto-binds an ephemeral port, lwIP does not: one rule for all, bind first.
-            raise OSError(_EINVAL, "listen() needs bind() first")
-        try:
-            s.listen(backlog if backlog > 0 else 0)
-        except OSError as e:
-            raise _err(e) from None
-        self._m |= _LISTEN
-
-    def accept(self):
-        self._n()
-        if not self._m & _LISTEN:
-            raise OSError(_EINVAL, "accept() needs listen() first")
-        ns, na = self._io(_ACCEPT, _RD, None, None)
-        ns.setblocking(False)
-        return socket(AF_INET, SOCK_STREAM, IPPROTO_TCP, ns), _t.unaddr(na)
-
     def connect(self, address):
         a = _addr(address, False)
         s = self._n()
@@ -223,94 +177,109 @@ class socket(_t.Base):
             s.connect(a)
         except OSError as e:
             n = _t.errno_of(e)
-            dl = self._wait(n, _WR, None, _EINPROGRESS)
+            if n != _EAGAIN and n != _t.EINPROGRESS:
+                raise OSError(n) from None
+            dl = None
             while True:
+                dl = self._wait(_WR, dl, _t.EINPROGRESS)
                 try:
                     if _t.connected(s, a):
                         break
                 except OSError as e2:
-                    raise _err(e2) from None
-                dl = self._wait(_EAGAIN, _WR, dl, _EINPROGRESS)
+                    raise OSError(_t.errno_of(e2)) from None
         if self._m & _SEC:
             try:
-                self._s = _t.secure(s, address[0])
+                s = _t.secure(s, address[0])
             except OSError as e:
-                raise _err(e) from None
+                raise OSError(_t.errno_of(e)) from None
+            self._s = s
+            self._m = self._m & ~_NS | (_NS if hasattr(s, "readinto") else 0)
 
     def send(self, buf):
-        _nostr(buf)
-        return self._io(_SEND, _WR, buf, None)
+        return self.write(buf, 2)
 
-    def _sendall(self, buf, nb_partial):
-        # Shared by sendall() and write(): loop until everything is sent, with one deadline for all of it.
-        _nostr(buf)
+    def write(self, buf, _how=0):
+        # One loop for write (_how 0), sendall (1) and send (2): blocking, all of buf goes (one deadline for
+        # all of it; send stops after the first native call that took something).  Non-blocking, when
+        # nothing more fits: write returns the count (None if nothing), sendall and send raise EAGAIN.
+        if isinstance(buf, str):  # MicroPython's str has the buffer protocol, CPython's not: refuse alike
+            raise _bad(_B_STR)
         s = self._n()
-        mv = memoryview(buf)
-        total = len(mv)
+        total = len(buf)
+        mv = buf  # a memoryview only after a short write (most writes are whole)
         off = 0
         dl = None
         while off < total:
             try:
-                off += s.send(mv[off:] if off else mv)
+                n = s.write(mv) if self._m & _NS else s.send(mv)
             except OSError as e:
                 n = _t.errno_of(e)
-                if nb_partial and n == _EAGAIN and self._nb():
+                if n != _EAGAIN:
+                    raise OSError(n) from None
+                n = None
+            if n is None:
+                if not _how and self._m >> _SHIFT == 1:
                     return off if off else None
-                dl = self._wait(n, _WR, dl, _EAGAIN)
-        return off
+                dl = self._wait(_WR, dl, _EAGAIN)
+            else:
+                off += n
+                if _how == 2:
+                    break
+                if off < total:
+                    mv = memoryview(buf)[off:]
+        if _how != 1:
+            return off
 
     def sendall(self, buf):
-        self._sendall(buf, False)
+        self.write(buf, 1)
 
-    def write(self, buf):
-        return self._sendall(buf, True)
-
-    def recv(self, bufsize):
-        n = _nbytes(bufsize, "bufsize")
+    def recv(self, n):
+        if type(n) is not int:
+            raise _bad(_B_INT, "bufsize")
+        if n < 0:
+            raise _bad(_B_NEG, "bufsize")
         self._n()
         if n == 0:
             return b""
-        return self._io(_t.recv, _RD, n, None)
+        return self._io(_t.recv, _RD, n)
 
     def recv_into(self, buf, nbytes=0):
-        mv = self._into(buf, nbytes)
-        if not len(mv):
-            return 0
-        return self._io(_t.recv_into, _RD, mv, None)
+        return self.readinto(buf, nbytes if nbytes else None, True)
 
-    def _into(self, buf, nbytes):
-        self._n()
-        mv = memoryview(buf)
-        if nbytes is None:
-            nbytes = 0
-        n = _nbytes(nbytes, "nbytes")
-        if n > len(mv):
-            raise ValueError("nbytes is larger than the buffer")
-        return mv[:n] if n else mv
-
-    def sendto(self, buf, address):
-        _nostr(buf)
-        a = _addr(address, False)
-        return self._io(_SENDTO, _WR, buf, a)
-
-    def recvfrom(self, bufsize):
-        n = _nbytes(bufsize, "bufsize")
-        data, na = self._io(_t.recvfrom, _RD, n, None)
-        return data, _t.unaddr(na)
-
-    def recvfrom_into(self, buf, nbytes=0):
-        mv = self._into(buf, nbytes)
-        n, na = self._io(_t.recvfrom_into, _RD, mv, None)
-        return n, _t.unaddr(na)
-
-    def setsockopt(self, level, optname, value):
+    def readinto(self, buf, nbytes=None, _once=False):
+        # readinto: no short reads unless EOF (blocking/timeout); non-blocking: what is there, None if
+        # nothing.  recv_into (_once): the first native read that got something; non-blocking: EAGAIN.
         s = self._n()
-        if isinstance(value, str):
-            raise TypeError("value must be an int or a bytes-like object")
-        try:
-            s.setsockopt(level, optname, value)
-        except OSError as e:
-            raise _err(e) from None
+        if nbytes is None:
+            mv = buf  # a memoryview only after a short read
+        else:
+            from usocket_port import _more
+            mv = _more._into(buf, nbytes)
+        want = len(mv)
+        got = 0
+        dl = None
+        while got < want:
+            m = memoryview(mv)[got:] if got else mv
+            try:
+                # Streams whose native object has readinto (MicroPython sockets, TLS objects) use it: no
+                # allocation, None for "would block".  Others go through the glue's recv_into.
+                n = s.readinto(m) if self._m & _NS else _t.recv_into(s, m)
+            except OSError as e:
+                n = _t.errno_of(e)
+                if n != _EAGAIN:
+                    raise OSError(n) from None
+                n = None
+            if n is None:
+                if not _once and self._m >> _SHIFT == 1:
+                    return got if got else None
+                dl = self._wait(_RD, dl, _EAGAIN)
+            elif n:
+                got += n
+                if _once:
+                    break
+            else:
+                break  # EOF
+        return got
 
     def settimeout(self, value):
         self._n()
@@ -318,7 +287,7 @@ class socket(_t.Base):
             ms = -1
         else:
             if value < 0:
-                raise ValueError("timeout must be None or >= 0")
+                raise _bad(_B_NEG, "timeout")
             ms = int(value * 1000)  # float seconds in, integer ms kept
             if ms == 0 and value > 0:
                 ms = 1  # a tiny positive timeout must not turn into non-blocking mode
@@ -326,105 +295,12 @@ class socket(_t.Base):
                 ms = _MAX_MS
         self._m = (self._m & _FLAGS) | ((ms + 1) << _SHIFT)
 
-    def setblocking(self, flag):
-        self.settimeout(None if flag else 0)
-
-    def makefile(self, mode="rb", buffering=0):
-        # The socket is its own (unbuffered, binary) file: closing the "file" closes the socket.
-        if mode not in ("rb", "wb", "rwb"):
-            raise ValueError("makefile() supports only the binary modes 'rb', 'wb', 'rwb'")
-        self._n()
-        return self
-
-    def read(self, size=-1):
-        if size is None:
-            size = -1
-        if type(size) is not int:
-            raise TypeError("size must be an int")
-        self._n()
-        if size == 0:
-            return b""
-        want = size if size > 0 else _CHUNK
-        parts = []
-        got = 0
-        while True:
-            try:
-                d = self._io(_t.recv, _RD, want, None)
-            except OSError as e:
-                if e.args[0] == _EAGAIN and self._nb():
-                    if not parts:
-                        return None  # non-blocking, nothing there yet (MicroPython stream convention)
-                    break
-                raise
-            if not d:
-                break  # EOF
-            if size > 0 and not parts and len(d) == size:
-                return d  # the common case: one native call, no copy
-            parts.append(d)
-            got += len(d)
-            if size > 0:
-                if got >= size:
-                    break
-                want = size - got
-        return b"".join(parts)
-
-    def readinto(self, buf, nbytes=None):
-        mv = self._into(buf, nbytes)
-        want = len(mv)
-        got = 0
-        while got < want:
-            try:
-                n = self._io(_t.recv_into, _RD, mv[got:] if got else mv, None)
-            except OSError as e:
-                if e.args[0] == _EAGAIN and self._nb():
-                    return got if got else None
-                raise
-            if not n:
-                break
-            got += n
-        return got
-
-    def readline(self):
-        self._n()
-        line = bytearray()
-        one = bytearray(1)
-        while True:
-            try:
-                n = self._io(_t.recv_into, _RD, memoryview(one), None)
-            except OSError as e:
-                if e.args[0] == _EAGAIN and self._nb():
-                    return bytes(line) if line else None
-                raise
-            if not n:
-                break
-            line.append(one[0])
-            if one[0] == 10:
-                break
-        return bytes(line)
-
-    # ---- integration: select.poll (MicroPython stream ioctl / CPython fileno), context manager -----------
-    def ioctl(self, req, arg):
-        s = self._s
-        if req == _STREAM_CLOSE:
-            self.close()
-            return 0
-        if s is None:
-            return -_EBADF
-        if req == _STREAM_FILENO:
-            fd = _t.fileno(s)
-            return fd if fd >= 0 else -_EINVAL
-        if req == _STREAM_POLL:
-            return _t.poll(s, arg)
-        return -_EINVAL
-
-    def fileno(self):
-        return _t.fileno(self._n())
-
+    # ---- context manager (select.poll integration: ioctl() / fileno() in _more) ----------------------------
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.close()
 
-    def __repr__(self):
-        return "<usocket_port.socket %s>" % ("closed" if self._s is None else "open")
+
+del const
