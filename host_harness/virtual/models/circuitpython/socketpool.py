@@ -21,6 +21,7 @@ import select
 import time
 import usocket as _u
 
+import cp_builtins  # noqa: F401  (BrokenPipeError, ConnectionError)
 import wifi
 
 from micropython import const

@@ -4,6 +4,7 @@
 # ipv4_address is None until connected.  The "access point" is wlan_env.py.
 import time
 
+import cp_builtins  # noqa: F401  (ConnectionError)
 import wlan_env
 
 

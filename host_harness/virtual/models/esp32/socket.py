@@ -284,7 +284,7 @@ class socket(io.IOBase):
         else:
             r = self._loop(op, select.POLLIN, n, lf)
         d = r[0] if want_addr else r
-        if not d and self._type == SOCK_STREAM:
+        if not d and n and self._type == SOCK_STREAM:
             self._state = _PEER_CLOSED
         if want_addr:
             return d, _unaddr(r[1])
@@ -400,6 +400,8 @@ class socket(io.IOBase):
         mv = memoryview(buf)
         if nbytes >= 0:
             mv = mv[:nbytes]
+        if not len(mv):
+            return 0  # (mbedTLS may ask for 0 bytes: no recv, so no false PEER_CLOSED latch)
         got = 0
         while got < len(mv):
             d = self._readsome(len(mv) - got)

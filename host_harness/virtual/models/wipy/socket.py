@@ -13,8 +13,9 @@
 #     read() is read1 (one recv);
 #   * IPPROTO_SEC: after ssl.wrap_socket(), connect() does TCP + the TLS handshake "in the NWP" (here: the
 #     unix port's mbedTLS over the same descriptor).  CA from the ca_certs file (PEM, converted to DER here
-#     with binascii: the unix build takes DER only).  Chain and dates are checked, never the host name (the
-#     SDK's SimpleLink has no domain-name option).  Without verification connect() raises OSError(453)
+#     with binascii: the unix build takes DER only).  Chain and dates are checked; the board never checks
+#     the host name (the SDK's SimpleLink has no domain-name option) but this model must (see _handshake).
+#     Without verification connect() raises OSError(453)
 #     although the link is up: modsocket.c compares the negated errno with SL_ESECSNOVERIFY (-453).
 #     A chain failure is OSError(229) SL_ESEC_VERIFY_CERT_ERROR, an expired peer OSError(461)
 #     SL_ESECDATEERROR, "connected with certificate date verification error" (both: verify on hardware).
@@ -220,6 +221,7 @@ class socket(io.IOBase):
             return _EISCONN
         if not d.tcp_up:
             try:
+                d.peer = _unaddr(sa)[0]
                 d.s.connect(sa)
                 d.tcp_up = True
             except OSError as e:
@@ -250,8 +252,10 @@ class socket(io.IOBase):
         d.s.setblocking(True)
         d.s.settimeout(_HANDSHAKE_MS // 1000)
         try:
-            # the NWP is given no host name (modssl.c sets none), so none is checked
-            t = ctx.wrap_socket(d.s, server_hostname=None)
+            # The NWP is given no host name (modssl.c sets none) and checks none.  This unix mbedTLS (3.6)
+            # refuses CERT_REQUIRED without a name, so the model checks the connected IP: stricter than the
+            # board on a wrong-host certificate (documented in docs/ports.md).
+            t = ctx.wrap_socket(d.s, server_hostname=d.peer if self._cert_req else None)
         except ValueError as e:
             txt = str(e)
             d.s.setblocking(False)
