@@ -49,8 +49,7 @@ _B_STR = const(2)
 _B_INT = const(3)
 _B_NEG = const(4)
 _B_AF = const(6)
-_B_HOST = const(12)
-_B_GPORT = const(13)
+_B_GAI = const(12)
 
 
 def _bad(code, v=None):
@@ -77,10 +76,8 @@ def _addr(a, bind):
 
 def getaddrinfo(host, port):
     # [(family, type, proto, canonname, (ipv4_str, port)), ...]; failure -> OSError(negative number)
-    if type(host) is not str:
-        raise _bad(_B_HOST)
-    if type(port) is not int or port < 0 or port > 65535:
-        raise _bad(_B_GPORT, port)
+    if type(host) is not str or type(port) is not int or port < 0 or port > 65535:
+        raise _bad(_B_GAI, (host, port))
     try:
         return _t.getaddrinfo(host, port)
     except OSError as e:
@@ -138,9 +135,10 @@ class socket(_t.Base):
             raise OSError(nb)
         left = -1
         if to > 0:
+            now = _t.ticks_ms()
             if dl is None:
-                dl = _t.ticks_add(_t.ticks_ms(), to)
-            left = _t.ticks_diff(dl, _t.ticks_ms())
+                dl = _t.ticks_add(now, to)
+            left = _t.ticks_diff(dl, now)
             if left <= 0:
                 raise OSError(_t.ETIMEDOUT)
         _t.wait(self._s, ev, left)

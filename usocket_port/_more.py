@@ -53,10 +53,10 @@ def _bad(code, v):
         return OSError(_t.EINVAL, "accept() needs listen() first")
     if code == 10:
         return TypeError("value must be an int or a bytes-like object")
-    if code == 12:
-        return TypeError("host must be a str")
-    if code == 13:
-        return OSError(_t.EINVAL, "port must be an int in 0-65535, got %r" % (v,))
+    if code == 12:  # getaddrinfo(host, port)
+        if type(v[0]) is not str:
+            return TypeError("host must be a str")
+        return OSError(_t.EINVAL, "port must be an int in 0-65535, got %r" % (v[1],))
     return ValueError("makefile() supports only the binary modes 'rb', 'wb', 'rwb'")
 
 
