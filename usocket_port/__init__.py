@@ -30,6 +30,10 @@ _t.CONSTANTS = None  # copied: free the glue's list
 
 _EAGAIN = _t.EAGAIN
 
+# THE call that turns certificate checking on for IPPROTO_SEC sockets on every target (docs/ports.md):
+# tls_setup(ca_path=None, hostname=None).  A name bound to the glue's function: no heap of its own.
+tls_setup = _t.tls_setup
+
 # Flag bits kept in the low bits of socket._m; the timeout (ms + 1, so 0 means blocking) sits above them.
 # usocket_port/_more.py repeats the values it needs.
 _STREAM = const(1)

@@ -149,9 +149,14 @@ def setsockopt(self, level, optname, value):
     if isinstance(value, str):
         raise _bad(10, None)
     try:
-        s.setsockopt(level, optname, value)
+        # A glue may adapt the value (ESP32's lwIP binding takes ints only); else the native call.
+        getattr(_t, "setsockopt", _native_setsockopt)(s, level, optname, value)
     except OSError as e:
         raise OSError(_t.errno_of(e)) from None
+
+
+def _native_setsockopt(s, level, optname, value):
+    s.setsockopt(level, optname, value)
 
 
 def setblocking(self, flag):

@@ -177,6 +177,12 @@ def recv_into(s, mv):
         raise
 
 
+# ports/espressif/common-hal/socketpool/Socket.c: after a peer's RST the non-blocking recv_into reports
+# EAGAIN, then ENOTCONN -- exactly what it reports at an orderly EOF -- so a reset reads as EOF here.
+PEER_RESET_IS_EOF = ("CircuitPython espressif reports a peer reset as EAGAIN then ENOTCONN, the same as EOF "
+                     "(ports/espressif/common-hal/socketpool/Socket.c)")
+
+
 def recv(s, n):
     b = bytearray(n)
     k = recv_into(s, memoryview(b))

@@ -129,11 +129,38 @@ def fileno(s):
     return s.fileno()
 
 
+_tls_ca = None  # path of the CA file (None: no verification, as WiPy's CERT_NONE default)
+_tls_host = None  # name the certificate must carry (None: the IP given to connect())
+
+
+def tls_setup(ca_path=None, hostname=None):
+    """THE call that turns certificate checking on for IPPROTO_SEC sockets (docs/ports.md)."""
+    global _tls_ca, _tls_host
+    if ca_path is not None:
+        try:
+            with open(ca_path, "rb"):
+                pass
+        except OSError as e:
+            raise OSError(e.errno or _e.EIO, "cannot read CA file %r" % (ca_path,)) from None
+    _tls_ca, _tls_host = ca_path, hostname
+
+
 def secure(s, host):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    s.setblocking(True)
-    t = ctx.wrap_socket(s, server_hostname=host)
+    if _tls_ca is None:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    else:
+        ctx.load_verify_locations(cafile=_tls_ca)
+    s.settimeout(10)
+    try:
+        t = ctx.wrap_socket(s, server_hostname=_tls_host or host)
+    except ssl.SSLCertVerificationError as e:
+        s.close()
+        # MBEDTLS_ERR_X509_CERT_VERIFY_FAILED, the number MicroPython targets give for the same refusal
+        raise OSError(-9984, e.verify_message or "certificate verify failed") from None
+    except OSError as e:
+        s.close()
+        raise OSError(errno_of(e)) from None
     t.setblocking(False)
     return t

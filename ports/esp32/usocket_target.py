@@ -37,8 +37,6 @@ EALREADY = _e.EALREADY
 EISCONN = getattr(_e, "EISCONN", 127)  # newlib's value; py/moderrno.c does not list it
 
 _IPPROTO_SEC = const(100)  # emulated, value as on WiPy
-_CERT_FAILED = const(-9984)  # MBEDTLS_ERR_X509_CERT_VERIFY_FAILED (-0x2700)
-_HANDSHAKE_S = const(10)  # bound on the TLS handshake after connect
 
 CONSTANTS = [("IPPROTO_SEC", _IPPROTO_SEC)]
 for _k in ("AF_INET", "AF_INET6", "SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW", "IPPROTO_IP", "IPPROTO_TCP",
@@ -97,11 +95,15 @@ def connected(s, a):
 
 
 def recv(s, n):
-    return s.recv(n)
+    d = s.recv(n)
+    if d is None:
+        # A TLS socket (IPPROTO_SEC) reports "would block" as None (extmod/modtls_mbedtls.c).
+        raise OSError(EAGAIN)
+    return d
 
 
 def recv_into(s, mv):
-    d = s.recv(len(mv))
+    d = recv(s, len(mv))
     n = len(d)
     mv[:n] = d
     return n
@@ -136,63 +138,24 @@ def fileno(s):
 
 
 # ---- TLS: IPPROTO_SEC and certificate checking ---------------------------------------------------------
-_tls_ca = None  # DER bytes of the CA to verify against (None: no verification, WiPy's CERT_NONE default)
-_tls_host = None  # name to verify instead of the connected IP
+def setsockopt(s, level, opt, value):
+    # ports/esp32/modsocket.c socket_setsockopt reads the value with mp_obj_get_int: the seed's buffer form
+    # (a native int in 4 bytes) is turned into that int here.  ESP32 chips are little-endian.
+    if not isinstance(value, int):
+        value = int.from_bytes(bytes(value), "little")
+    s.setsockopt(level, opt, value)
 
 
-def _der(pem):
-    # First certificate of a PEM text -> DER (works on every firmware: some mbedTLS builds take DER only).
-    import binascii
-    if type(pem) is not str:
-        pem = pem.decode()
-    i = pem.find("-----BEGIN CERTIFICATE-----")
-    j = pem.find("-----END CERTIFICATE-----")
-    if i < 0 or j < i:
-        raise OSError(EINVAL, "no PEM certificate in the CA file")
-    return binascii.a2b_base64("".join(pem[i + 27:j].split()))
-
-
+# IPPROTO_SEC: connect, then wrap with MicroPython's `tls` module (usocket_port/_mptls.py, shared by the
+# glues whose firmware has it); loaded on first use so the import heap stays small.
 def tls_setup(ca_path=None, hostname=None):
-    """THE call that turns certificate checking on for IPPROTO_SEC sockets (docs/ports.md): ca_path is a PEM
-    file on the board; None turns checking off.  hostname: the name the certificate must carry (default:
-    the IP given to connect())."""
-    global _tls_ca, _tls_host
-    if ca_path is None:
-        _tls_ca = None
-    else:
-        try:
-            with open(ca_path) as f:
-                _tls_ca = _der(f.read())
-        except OSError as e:
-            if e.args and e.args[0] == EINVAL:
-                raise
-            raise OSError(errno_of(e), "cannot read CA file %r" % (ca_path,))
-    _tls_host = hostname
+    from usocket_port import _mptls
+    _mptls.tls_setup(ca_path, hostname)
 
 
 def secure(s, host):
-    try:
-        import tls as m
-    except ImportError:
-        import ssl as m  # firmware before v1.23
-    ctx = m.SSLContext(m.PROTOCOL_TLS_CLIENT)
-    if _tls_ca is None:
-        ctx.verify_mode = m.CERT_NONE
-    else:
-        ctx.verify_mode = m.CERT_REQUIRED
-        ctx.load_verify_locations(_tls_ca)
-    s.settimeout(_HANDSHAKE_S)
-    try:
-        t = ctx.wrap_socket(s, server_hostname=_tls_host or host)
-    except ValueError as e:
-        # modtls_mbedtls raises ValueError(verify text) for MBEDTLS_ERR_X509_CERT_VERIFY_FAILED
-        s.close()
-        raise OSError(_CERT_FAILED, str(e))
-    except OSError:
-        s.close()
-        raise
-    t.setblocking(False)
-    return t
+    from usocket_port import _mptls
+    return _mptls.secure(s, host)
 
 
 # ---- network bring-up ----------------------------------------------------------------------------------

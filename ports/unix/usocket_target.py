@@ -170,13 +170,13 @@ def fileno(s):
     return s.fileno()
 
 
+# IPPROTO_SEC: connect, then wrap with MicroPython's `tls` module (usocket_port/_mptls.py, shared by the
+# glues whose firmware has it); loaded on first use so the import heap stays small.
+def tls_setup(ca_path=None, hostname=None):
+    from usocket_port import _mptls
+    _mptls.tls_setup(ca_path, hostname)
+
+
 def secure(s, host):
-    # IPPROTO_SEC emulation: TLS client handshake right after connect, no verification (WiPy's CERT_NONE
-    # default).  The handshake runs blocking, then the TLS object is put back to non-blocking.
-    import ssl
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.verify_mode = ssl.CERT_NONE
-    s.setblocking(True)
-    t = ctx.wrap_socket(s, server_hostname=host)
-    t.setblocking(False)
-    return t
+    from usocket_port import _mptls
+    return _mptls.secure(s, host)

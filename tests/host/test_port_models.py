@@ -9,14 +9,13 @@ ESP32 lwIP socket limit; (5) network bring-up through the glue's connect_network
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_core_direct import ALL_CASES, MICROPYTHON, RUNNER, needs_mp
+from test_core_direct import MICROPYTHON, needs_mp
 from test_core_direct import peers as peers  # noqa: F401  (module fixture: the shared loopback peers)
 
 from host_harness.peers import TlsExpired, TlsServer, TlsWrongCa, TlsWrongHost
@@ -25,36 +24,6 @@ ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "host_harness" / "virtual" / "models"
 TARGETS = ("esp32", "wipy", "circuitpython")
 DEADLINE_S = 90
-
-# Cases a target cannot pass today, with the reason (strict xfail: they must fail, or the entry goes).
-KNOWN: dict[tuple[str, str], str] = {
-    ("esp32", "case_setsockopt"): "esp32 setsockopt takes an int only (bytes -> TypeError): the core must turn a "
-    "4-byte buffer into an int for such targets (needs a core change, see docs/ports.md)",
-    ("circuitpython", "case_peer_reset"): "CircuitPython-espressif reports a reset as EAGAIN then ENOTCONN from a "
-    "non-blocking recv_into: indistinguishable from EOF (docs/ports.md)",
-}
-# Not strict: intermittent, a model defect (not a board behaviour) still open.
-FLAKY = {("esp32", "case_ipproto_sec_echo"): "esp32 MODEL defect: mbedTLS over the Python-level model socket "
-         "sometimes reads EOF early (about 1 run in 3); the glue path itself passes the TLS tests below"}
-for _c in ("case_constants", "case_setsockopt", "case_listen_accept_rules", "case_bad_arguments",
-           "case_closed_socket", "case_accept_timeout", "case_accept_loop_echo_server"):
-    KNOWN[("wipy", _c)] = ("SimpleLink has no SO_REUSEADDR, which this case uses (needs a core/case decision, "
-                           "docs/ports.md)")
-
-# The case env's errno lookup with the glue's fallback table (cc3200's errno lacks most names): the change
-# proposed for tests/device/cases/compat.err().
-PATCH = """
-import compat, usocket_target as _tg
-def _err(name):
-    v = getattr(compat.errno, name, None)
-    if v is None:
-        v = getattr(_tg, "ERRNO", {}).get(name)
-    if v is None:
-        raise AttributeError(name)
-    return v
-compat.err = _err
-"""
-
 
 def mp_path(target: str, *extra: Path | str) -> str:
     # The model first (as the virtual board mounts it), ".frozen" for asyncio, then glue, core, extras.
@@ -72,52 +41,9 @@ def run_mp(target: str, code: str, tmp: Path, *args: str, timeout: float = 60,
                                                           **(env or {})})
 
 
-@pytest.fixture(scope="module")
-def model_results(peers: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    if MICROPYTHON is None:
-        pytest.skip("no micropython unix interpreter installed")
-    tmp = tmp_path_factory.mktemp("models")
-    (tmp / "runner.py").write_text(RUNNER.replace("import compat\n", "import compat\n" + PATCH, 1))
-    (tmp / "env.json").write_text(json.dumps(peers["env"]))
-    modules = sorted({m for m, _ in ALL_CASES})
-    procs = {}
-    for t in TARGETS:
-        for m in modules:
-            procs[(t, m)] = subprocess.Popen(
-                [MICROPYTHON, "-X", "heapsize=512k", str(tmp / "runner.py"), m, str(tmp / "env.json")],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp,
-                env={**os.environ, "MICROPYPATH": mp_path(t, ROOT / "tests" / "device" / "cases")})
-    out: dict[str, Any] = {}
-    for (t, m), p in procs.items():
-        try:
-            so, se = p.communicate(timeout=DEADLINE_S)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            so, se = p.communicate()
-        for ln in so.decode().splitlines():
-            if ln.startswith("@@"):
-                row = json.loads(ln[2:])
-                out[(t, row["case"])] = row
-        out[(t, m, "_rc")] = (p.returncode, se.decode()[-1500:])
-    return out
-
-
-@needs_mp
-@pytest.mark.timeout(150)
-@pytest.mark.parametrize("target", TARGETS)
-@pytest.mark.parametrize("module,case", ALL_CASES, ids=[f"{m}.{c}" for m, c in ALL_CASES])
-def test_case_on_model(target: str, module: str, case: str, model_results: dict[str, Any],
-                       request: pytest.FixtureRequest) -> None:
-    row = model_results.get((target, case))
-    if row is None:
-        pytest.fail(f"{target}: {case} produced no result: {model_results.get((target, module, '_rc'))}")
-    if (target, case) in FLAKY:
-        request.applymarker(pytest.mark.xfail(strict=False, reason=FLAKY[(target, case)]))
-    if (target, case) in KNOWN:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=KNOWN[(target, case)]))
-    if row["status"] == "skip":
-        pytest.skip(f"case skipped itself on the {target} model: {row['error']}")
-    assert row["status"] == "pass", row.get("error")
+# Every device case over each model runs in the conformance suite itself, on real virtual boards
+# (`usocket-hil test --board virtual-esp32 ...`); this module checks the models' quirks and the glue paths
+# the suite cannot reach (TLS refusals per target, socket limits, DNS error numbers, network bring-up).
 
 
 # ---- TLS through IPPROTO_SEC with tls_setup() on every target ------------------------------------------------

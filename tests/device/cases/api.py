@@ -1,6 +1,6 @@
 # API surface cases: constants, getaddrinfo, argument checking, socket life cycle.  No peer traffic beyond
 # a connect to env['echo'] where a connected socket is needed.
-from compat import MICROPYTHON, check, connect, err, expect_exc, expect_oserror, free_port_bind
+from compat import MICROPYTHON, any_sockopt, check, connect, err, expect_exc, expect_oserror, free_port_bind, reuse
 
 import usocket_port as usocket
 
@@ -28,8 +28,7 @@ CLAUSES = {
 
 def case_constants(env):
     names = ("AF_INET", "SOCK_STREAM", "SOCK_DGRAM", "IPPROTO_TCP", "IPPROTO_UDP", "IPPROTO_SEC",
-             "SOL_SOCKET",
-             "SO_REUSEADDR")
+             "SOL_SOCKET")
     got = {}
     for n in names:
         v = getattr(usocket, n, None)
@@ -136,7 +135,7 @@ def case_bad_arguments(env):
     buf = bytearray(4)
     expect_exc(lambda: s.readinto(buf, 5), ValueError, "readinto(buf, nbytes > len(buf))")
     expect_exc(lambda: s.recv_into(buf, -1), ValueError, "recv_into(buf, -1)")
-    expect_exc(lambda: s.setsockopt(usocket.SOL_SOCKET, usocket.SO_REUSEADDR, "1"), TypeError,
+    expect_exc(lambda: s.setsockopt(*any_sockopt(), "1"), TypeError,
                "setsockopt(str value)")
     # still usable, and still blocking-with-timeout (settimeout(-1) must not have changed the mode)
     s.write(b"still\n")
@@ -162,7 +161,7 @@ def case_closed_socket(env):
         ("recvfrom", lambda: s.recvfrom(1)),
         ("recv_into", lambda: s.recv_into(buf)),
         ("recvfrom_into", lambda: s.recvfrom_into(buf)),
-        ("setsockopt", lambda: s.setsockopt(usocket.SOL_SOCKET, usocket.SO_REUSEADDR, 1)),
+        ("setsockopt", lambda: s.setsockopt(*any_sockopt(), 1)),
         ("settimeout", lambda: s.settimeout(1)),
         ("setblocking", lambda: s.setblocking(True)),
         ("makefile", lambda: s.makefile("rb")),
@@ -178,7 +177,7 @@ def case_closed_socket(env):
 
 def case_listen_accept_rules(env):
     s = usocket.socket()
-    s.setsockopt(usocket.SOL_SOCKET, usocket.SO_REUSEADDR, 1)
+    reuse(s)
     expect_oserror(lambda: s.listen(), ("EINVAL",), "listen before bind")
     expect_oserror(lambda: s.accept(), ("EINVAL",), "accept on a non-listening socket")
     free_port_bind(s, env)
@@ -187,7 +186,7 @@ def case_listen_accept_rules(env):
     s.listen()  # default backlog
     s.close()
     t = usocket.socket()
-    t.setsockopt(usocket.SOL_SOCKET, usocket.SO_REUSEADDR, 1)
+    reuse(t)
     free_port_bind(t, env)
     t.listen(-5)  # clamped to 0, no error
     t.settimeout(0)
@@ -198,10 +197,11 @@ def case_listen_accept_rules(env):
 
 def case_setsockopt(env):
     s = usocket.socket()
-    s.setsockopt(usocket.SOL_SOCKET, usocket.SO_REUSEADDR, 1)
+    level, opt = any_sockopt()
+    s.setsockopt(level, opt, 1)
     # the buffer form: a 4-byte native int
     one = bytes((1, 0, 0, 0)) if _little() else bytes((0, 0, 0, 1))
-    s.setsockopt(usocket.SOL_SOCKET, usocket.SO_REUSEADDR, one)
+    s.setsockopt(level, opt, one)
     s.close()
     return {}
 

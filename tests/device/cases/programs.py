@@ -4,7 +4,7 @@
 #             random bytes, expects them echoed, closes, and finally answers b"OK <count>\n" (or b"FAIL ...")
 #   udp_echo: see udp.py
 #   echo    : see stream.py (asyncio client)
-from compat import MICROPYTHON, Skip, check, free_port_bind, random_bytes, recv_line
+from compat import MICROPYTHON, Skip, check, free_port_bind, random_bytes, recv_line, reuse
 
 import usocket_port as usocket
 
@@ -47,7 +47,7 @@ def case_http_get(env):
 def case_accept_loop_echo_server(env):
     count, size = 3, 20000
     srv = usocket.socket()
-    srv.setsockopt(usocket.SOL_SOCKET, usocket.SO_REUSEADDR, 1)
+    reuse(srv)
     port = free_port_bind(srv, env)
     srv.listen(2)
     srv.settimeout(10)

@@ -8,6 +8,7 @@ from compat import (
     expect_oserror,
     free_port_bind,
     polled,
+    reuse,
     secs,
     sleep_ms,
     ticks_ms,
@@ -80,7 +81,7 @@ def case_stream_timeouts(env):
 
 def case_accept_timeout(env):
     s = usocket.socket()
-    s.setsockopt(usocket.SOL_SOCKET, usocket.SO_REUSEADDR, 1)
+    reuse(s)
     free_port_bind(s, env)
     s.listen(1)
     s.settimeout(secs(250))
