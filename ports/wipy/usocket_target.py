@@ -55,6 +55,11 @@ EISCONN = _n("EISCONN")
 _ESECSNOVERIFY = const(453)  # SL_ESECSNOVERIFY, negated: connected without server verification
 _ESECDATEERROR = const(461)  # SL_ESECDATEERROR, negated: connected, but the certificate's dates are bad
 _CERT_DIR = "/flash/cert/"  # the NWP reads CA/cert/key from its own /cert/ (modssl.c strips "/flash")
+CA_PATH = "/flash/cert/ca.pem"  # where tls_setup() expects the CA on this target
+# ports/cc3200/mods/modssl.c hands SimpleLink only the CA file: the network processor checks the chain and
+# dates, never the certificate's host name.
+NO_HOSTNAME_CHECK = "WiPy's network processor (SimpleLink) does not check certificate host names " \
+                    "(ports/cc3200/mods/modssl.c passes only the CA file)"
 
 _SL_SOL_SOCKET = const(1)  # SimpleLink values: setsockopt passes level/option straight to sl_SetSockOpt
 CONSTANTS = [("SOL_SOCKET", _SL_SOL_SOCKET), ("SO_KEEPALIVE", 9), ("SO_RCVTIMEO", 20)]

@@ -22,7 +22,10 @@ from host_harness.peers import (
     TcpEcho,
     TcpSink,
     TcpSource,
+    TlsExpired,
     TlsServer,
+    TlsWrongCa,
+    TlsWrongHost,
     UdpEcho,
 )
 from host_harness.plugin.errors import BoardError
@@ -87,6 +90,13 @@ def _env(board, peer_factory, keys: frozenset[str]) -> tuple[dict[str, Any], dic
     if "dialer" in keys:
         peers["dialer"] = peer_factory(DialBack, allowed_hosts=(board.ip,))
         env["dialer"] = peers["dialer"].address
+    tls = {"tls_good": TlsServer, "tls_wrong_ca": TlsWrongCa, "tls_wrong_host": TlsWrongHost,
+           "tls_expired": TlsExpired}
+    for key, cls in tls.items():
+        if key in keys:
+            peers[key] = peer_factory(cls)
+            env[key] = peers[key].address
+            env["ca_pem"] = peers[key].ca_pem
     if "refused" in keys:
         env["refused"] = _closed_port(board)
     return env, peers
@@ -125,3 +135,14 @@ def test_case(board, peer_factory, module: str, case: str, keys: frozenset[str])
 def test_every_case_names_its_clauses() -> None:
     unnamed = [f"{m}.{c}" for m, c, clauses, _ in CASES if not clauses]
     assert not unnamed, f"cases without clauses: {unnamed}"
+
+
+# MicroPython modules a flat /lib name would shadow (or be shadowed by: builtins win over /lib).
+_RESERVED = {"socket", "usocket", "tls", "ssl", "select", "errno", "time", "os", "sys", "io", "json", "struct",
+             "hashlib", "binascii", "random", "asyncio", "network", "machine", "gc", "micropython", "array",
+             "collections", "re", "socketpool", "wifi", "usocket_port", "usocket_target", "hilsync"}
+
+
+def test_case_module_names_shadow_nothing() -> None:
+    clashes = sorted({m for m, _, _, _ in CASES} & _RESERVED)
+    assert not clashes, f"case modules named like board modules (they are deployed flat to /lib): {clashes}"
