@@ -1,9 +1,11 @@
 """Deploy device files to a board's filesystem in one raw-REPL session, copying only what changed.
 
-Steps: hash every target locally; ask the board for the sha256 of all of them in ONE exec (missing -> None);
-create missing parent folders; copy the changed files (mpremote's fs_writefile, raw-paste); remove a stale
-`.py` when its `.mpy` is deployed and vice versa (MicroPython prefers .py over .mpy at import, so a leftover
-.py would silently win); then import the top-level modules on the board to prove the set loads.
+Steps: hash every target locally; send the digests to the board, which says in ONE exec which files differ
+(and, when none differ, already runs the import check: an unchanged deploy is one round trip); create missing
+parent folders and write the changed files as base64 literals in as few raw-paste execs as the board's free
+heap allows; remove a stale `.py` when its `.mpy` is deployed and vice versa (MicroPython prefers .py over
+.mpy at import, so a leftover .py would silently win); then import the top-level modules on the board to prove
+the set loads (in the same exec as the last write).
 
 A board's deploy set is usocket_port/ (core) + ports/<target>/ (glue), all placed in /lib, as .mpy compiled
 with the board's mpy_arch unless that is "none" (or .py is asked for).
@@ -12,10 +14,15 @@ with the board's mpy_arch unless that is "none" (or .py is asked for).
 from __future__ import annotations
 
 import ast
+import base64
+import errno
 import hashlib
+import os
 import posixpath
+import re
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,15 +123,14 @@ def _sources(core: Path, glue: Path) -> list[tuple[Path, str]]:
 def build_files(sources: Iterable[tuple[Path, str]], *, mpy_arch: str | None,
                 remote_dir: str = REMOTE_LIB) -> list[DeployFile]:
     """DeployFiles for (local .py, path under remote_dir) pairs: .mpy for `mpy_arch`, plain .py if None."""
-    files = []
-    for path, rel in sources:
-        remote = _absolute(f"{remote_dir}/{rel}")
-        if mpy_arch is None:
-            files.append(DeployFile.from_path(path, remote))
-        else:
-            data = compile_mpy(path, arch=mpy_arch, source_name=rel)
-            files.append(DeployFile(remote[: -len(".py")] + ".mpy", data, path))
-    return files
+    pairs = [(Path(path), rel, _absolute(f"{remote_dir}/{rel}")) for path, rel in sources]
+    if mpy_arch is None:
+        return [DeployFile.from_path(path, remote) for path, rel, remote in pairs]
+    # One mpy-cross process per file: run them side by side (they are tiny; start-up dominates).
+    with ThreadPoolExecutor(max_workers=max(1, min(len(pairs), os.cpu_count() or 1))) as pool:
+        blobs = list(pool.map(lambda p: compile_mpy(p[0], arch=mpy_arch, source_name=p[1]), pairs))
+    return [DeployFile(remote[: -len(".py")] + ".mpy", data, path)
+            for (path, _rel, remote), data in zip(pairs, blobs, strict=True)]
 
 
 def board_files(board: Board, *, py: bool = False, core: Path | None = None,
@@ -137,90 +143,172 @@ def board_files(board: Board, *, py: bool = False, core: Path | None = None,
 
 
 # --- talking to the board --------------------------------------------------------------------------------
-# One exec: sha256 of every target (None if missing; b"" if the board has no hashlib, which never matches),
-# which twin/prune candidates exist, and the listing of folders to prune.
+# Every exec costs a round trip (pty/USB, mpremote's 10 ms polling) plus compiling the sent code on the board,
+# so a deploy is one query exec, then (if anything changed) as few write execs as the board's free heap allows,
+# the last of which also removes stale files and runs the import check.  An unchanged set is the query alone.
+#
+# The query: which targets differ from the digests we send (missing, or no hashlib -> differ), which twin/prune
+# candidates exist and which files in the prune folders we do not know (stale), whether binascii can decode
+# base64, and the free heap.  When nothing differs and nothing is stale it also runs the import check.
 _QUERY = """
-def _usx_q(targets, probes, dirs):
-    import os
-    try:
-        import hashlib
-        hashlib.sha256
-    except (ImportError, AttributeError):
-        hashlib = None
-    b = bytearray(512)
-    m = memoryview(b)
-    hashes = []
-    for p in targets:
-        try:
-            f = open(p, 'rb')
-        except OSError:
-            hashes.append(None)
-            continue
-        if hashlib is None:
-            hashes.append(b'')
-        else:
-            h = hashlib.sha256()
-            while True:
-                n = f.readinto(b)
-                if not n:
-                    break
-                h.update(m[:n])
-            hashes.append(h.digest())
-        f.close()
-    found = []
-    for p in probes:
-        try:
-            os.stat(p)
-            found.append(p)
-        except OSError:
-            pass
-    listings = {}
-    for d in dirs:
-        try:
-            listings[d] = os.listdir(d)
-        except OSError:
-            listings[d] = []
-    return hashes, found, listings
-print(repr(_usx_q(%r, %r, %r)))
-del _usx_q
+def _q(T,D,P,R,M):
+ import os,gc
+ try:
+  from hashlib import sha256
+ except ImportError:
+  sha256=None
+ try:
+  from binascii import a2b_base64
+  b64=1
+ except ImportError:
+  b64=0
+ b=bytearray(512)
+ m=memoryview(b)
+ c=[]
+ for i in range(len(T)):
+  try:
+   f=open(T[i],'rb')
+  except OSError:
+   c.append(i)
+   continue
+  if sha256 is None:
+   c.append(i)
+  else:
+   h=sha256()
+   while 1:
+    n=f.readinto(b)
+    if not n:
+     break
+    h.update(m[:n])
+   if h.digest()!=D[i]:
+    c.append(i)
+  f.close()
+ s=[]
+ for p in P:
+  try:
+   os.stat(p)
+   s.append(p)
+  except OSError:
+   pass
+ for d in R:
+  try:
+   L=os.listdir(d)
+  except OSError:
+   L=()
+  for n in L:
+   p=d+'/'+n
+   if (n.endswith('.py') or n.endswith('.mpy')) and p not in T and p not in s:
+    s.append(p)
+ v=0
+ if M and not c and not s:
+  _v(M)
+  v=1
+ gc.collect()
+ try:
+  free=gc.mem_free()
+ except AttributeError:
+  free=0
+ print(repr((c,s,b64,v,free)))
+%s
+_q(%r,%r,%r,%r,%r)
+del _q,_v
+"""
+
+# The import check: drop cached modules so the import really loads the files on the board, then import.
+_VERIFY_FN = """
+def _v(M):
+ import sys
+ for k in list(sys.modules):
+  for m in M:
+   if k==m or k.startswith(m+'.'):
+    del sys.modules[k]
+    break
+ for m in M:
+  __import__(m)
 """
 
 _MKDIRS = """
 import os
 for _d in %r:
-    try:
-        os.mkdir(_d)
-    except OSError:
-        pass
-del _d
+ try:
+  os.mkdir(_d)
+ except OSError:
+  pass
 """
 
-_REMOVE = """
+# Appended to the last write exec (or run alone when nothing was written): stale files, then the import check.
+_FINISH = """
 import os
 for _p in %r:
-    os.remove(_p)
-del _p
+ os.remove(_p)
+%s
+_v(%r)
+del _v
+print('usx-done')
 """
 
-# Drop cached modules so the import really loads the files just written, then import each one.
-_VERIFY = """
-import sys
-for _k in list(sys.modules):
-    for _m in %r:
-        if _k == _m or _k.startswith(_m + '.'):
-            del sys.modules[_k]
-            break
-for _m in %r:
-    __import__(_m)
-del _k, _m
-print('usx-imported')
-"""
+# File bytes per write exec.  The board holds an exec's source literal and the decoded bytes in RAM at the same
+# time (and the lexer's growing buffer before that), so the budget is a slice of the free heap the query
+# reported: roomy on a virtual board (one exec for the whole set), ~2 KB on a board with 30 KB free.
+BUDGET_MIN = 1024
+BUDGET_MAX = 16384
+BUDGET_HEAP_SHARE = 16  # budget = free heap / this
+BUDGET_UNKNOWN = 2048  # the board did not say (no gc.mem_free)
+
+
+def write_budget(free_heap: int, b64: bool) -> int:
+    budget = free_heap // BUDGET_HEAP_SHARE if free_heap > 0 else BUDGET_UNKNOWN
+    if not b64:
+        budget //= 2  # repr() of binary data is ~3x its size, vs 4/3 for base64
+    return max(BUDGET_MIN, min(BUDGET_MAX, budget))
+
+
+def _literal(data: bytes, b64: bool) -> str:
+    if b64:
+        return f"_a({base64.b64encode(data).decode()!r})"
+    return repr(data)
+
+
+def _write_programs(files: Sequence[DeployFile], dirs: list[str], b64: bool,
+                    budget: int) -> list[tuple[str, int]]:
+    """The write execs for `files`: (source, file bytes in it).  A file larger than the budget spans execs;
+    its open file object stays in the board's globals between them (the raw REPL keeps globals)."""
+    head = "from binascii import a2b_base64 as _a\n" if b64 else ""
+    programs: list[tuple[str, int]] = []
+    lines: list[str] = [_MKDIRS % (dirs,)] if dirs else []
+    size = 0
+
+    def flush() -> None:
+        nonlocal lines, size
+        programs.append((head + "\n".join(lines) + "\n", size))
+        lines, size = [], 0
+
+    for f in files:
+        lines.append(f"_f=open({f.remote!r},'wb')")
+        for i in range(0, len(f.data), budget):
+            chunk = f.data[i:i + budget]
+            if size and size + len(chunk) > budget:
+                flush()
+            lines.append(f"_f.write({_literal(chunk, b64)})")
+            size += len(chunk)
+        lines.append("_f.close()")
+    lines.append("del _f")
+    flush()
+    return programs
+
+
+def _finish_program(stale: Sequence[str], modules: Sequence[str]) -> str:
+    return _FINISH % (list(stale), _VERIFY_FN if modules else "def _v(M):\n pass", list(modules))
 
 
 def _exec(session: BoardSession, code: str, what: str, timeout: float) -> str:
     r = session.exec(code, timeout)
     if r.outcome == "error":
-        raise DeployError(f"{what}: board raised {r.exc_type}: {r.exc_message}")
+        msg = r.exc_message or ""
+        m = re.fullmatch(r"\s*(?:\[Errno )?(\d+)\]?\s*", msg)
+        if r.exc_type == "OSError" and m:  # MicroPython prints a bare errno number: name it
+            msg = f"[Errno {m[1]}] {errno.errorcode.get(int(m[1]), '?')}"
+        raise DeployError(f"{what}: board raised {r.exc_type}: {msg}")
     if not r.ok:
         raise DeployError(f"{what}: {r.summary()}")
     return r.text()
@@ -245,42 +333,47 @@ def deploy(session: BoardSession, files: Sequence[DeployFile] | Board, *, force:
         raise DeployError(f"deploy set names {dup[0]} twice")
     prune = [p.rstrip("/") for p in prune]
     twins = [t for t in (_twin(x) for x in targets) if t and t not in targets]
+    modules = list(verify) if verify is not None else sorted({m for m in map(_module_of, targets) if m})
+    importing = f"importing {', '.join(modules)} on the board" if modules else ""
 
-    out = _exec(session, _QUERY % (targets, twins, prune), "reading hashes on the board", timeout)
+    query = _QUERY % (_VERIFY_FN, targets, [f.sha256 for f in files], twins, prune,
+                      [] if force else modules)
+    out = _exec(session, query, " / ".join(w for w in ("reading hashes on the board", importing) if w),
+                timeout)
     try:
-        hashes, found, listings = ast.literal_eval(out.strip().splitlines()[-1])
+        differ, stale, b64, verified, free = ast.literal_eval(out.strip().splitlines()[-1])
     except (ValueError, SyntaxError, IndexError):
         raise DeployError(f"unexpected answer to the hash query: {out.strip()[:80]!r}") from None
+    if verified:  # nothing to copy or remove, and the import check passed already
+        report.skipped, report.verified = targets, modules
+        report.seconds = time.monotonic() - start
+        return report
 
-    stale = list(found)
-    for d, names in listings.items():
-        stale += [f"{d}/{n}" for n in names
-                  if n.endswith(MODULE_EXTS) and f"{d}/{n}" not in targets and f"{d}/{n}" not in stale]
-
-    changed = [f for f, h in zip(files, hashes, strict=True) if force or h != f.sha256]
-    report.skipped = [f.remote for f, h in zip(files, hashes, strict=True) if not force and h == f.sha256]
+    changed = list(files) if force else [files[i] for i in differ]
+    report.skipped = [] if force else [t for i, t in enumerate(targets) if i not in differ]
+    finish = _finish_program(stale, modules) if stale or modules else ""
+    what_finish = " and ".join(w for w in ("removing stale files" if stale else "", importing) if w)
+    programs: list[tuple[str, int]] = []
     if changed:
         parents = sorted({posixpath.dirname(f.remote) for f in changed} - {"/"}, key=lambda p: p.count("/"))
         dirs: list[str] = []
         for p in parents:  # every ancestor, shallowest first
             parts = p.strip("/").split("/")
             dirs += [a for a in ("/" + "/".join(parts[:i + 1]) for i in range(len(parts))) if a not in dirs]
-        _exec(session, _MKDIRS % (dirs,), "creating folders on the board", timeout)
-    for f in changed:
-        session.put_file(f.remote, f.data, timeout=timeout + len(f.data) / 500, chunk_size=512)
-        report.copied.append(f.remote)
-        report.bytes_copied += len(f.data)
-    if stale:
-        _exec(session, _REMOVE % (stale,), "removing stale files", timeout)
-        report.removed = stale
-
-    modules = list(verify) if verify is not None else sorted({m for m in map(_module_of, targets) if m})
-    if modules:
-        out = _exec(session, _VERIFY % (modules, modules), f"importing {', '.join(modules)} on the board",
-                    timeout)
-        if "usx-imported" not in out:
-            raise DeployError(f"import check printed no confirmation: {out.strip()[:80]!r}")
-        report.verified = modules
+        programs = _write_programs(changed, dirs, bool(b64), write_budget(free, bool(b64)))
+    for n, (code, size) in enumerate(programs, 1):
+        what = f"writing files on the board (after {report.bytes_copied} bytes)"
+        if n == len(programs) and finish:
+            code, what = code + finish, f"{what}, then {what_finish}"
+        out = _exec(session, code, what, timeout + size / 500)
+        report.bytes_copied += size
+    if finish and not programs:
+        out = _exec(session, finish, what_finish, timeout)
+    if finish and "usx-done" not in out:
+        raise DeployError(f"{what_finish}: no confirmation from the board: {out.strip()[:80]!r}")
+    report.copied = [f.remote for f in changed]
+    report.removed = list(stale)
+    report.verified = modules
     report.seconds = time.monotonic() - start
     return report
 
