@@ -192,6 +192,10 @@ class Supervisor:
         })
         if self.model_dir:
             env["VBOARD_MODEL"] = str(self.model_dir)
+        if self.netns_info:
+            # The port models' network/wifi station reports these as the board's address (wlan_env.py).
+            env["VBOARD_IP"] = self.netns_info["board_ip"]
+            env["VBOARD_HOST_IP"] = self.netns_info["host_ip"]
         self.proc = subprocess.Popen(
             self.argv(), stdin=self.pipes["stdin"][0], stdout=self.pipes["stdout"][1],
             stderr=subprocess.STDOUT, pass_fds=(ctl_w,), env=env, cwd="/", preexec_fn=_die_with_parent,

@@ -95,6 +95,7 @@ CLAUSES = (
     ("ext.ipproto-sec.verify", "ext",
      "after tls_setup(ca): the right CA is accepted; a wrong CA or an expired certificate is refused (OSError)"),
     ("ext.ipproto-sec.hostname", "ext", "after tls_setup(ca): a certificate for another host is refused"),
+    ("ext.network-bringup", "ext", "the glue joins the network from harness credentials, with a timeout"),
     ("program.http-client", "program", "an HTTP/1.0 GET client written from the seed"),
     ("program.echo-server", "program", "an accept-loop echo server written from the seed"),
     ("program.udp-client", "program", "a UDP request/response client written from the seed"),

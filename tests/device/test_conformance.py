@@ -9,6 +9,7 @@ compat.Skip("reason") on the board: the test is skipped with that reason ("not o
 from __future__ import annotations
 
 import ast
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,10 @@ CASES_DIR = Path(__file__).parent / "cases"
 SOURCE_NBYTES = 64 * 1024
 BULK_NBYTES = 16 * 1024 * 1024  # the issue asks for at least 16 MiB of TCP per direction in the suite
 RESET_AFTER = 8
+# Station credentials for network bring-up: a virtual board's port model serves exactly these
+# (host_harness/virtual/models/*/wlan_env.py); a real board's come from the environment.
+WLAN = (os.environ.get("USOCKET_HIL_WLAN_SSID", "usocket-hil"),
+        os.environ.get("USOCKET_HIL_WLAN_KEY", "usocket-hil-key"))
 _ENV_KEY = re.compile(r"""env(?:\[|\.get\()\s*["'](\w+)["']""")
 
 
@@ -66,7 +71,7 @@ def _closed_port(board) -> tuple[str, int]:
 
 def _env(board, peer_factory, keys: frozenset[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The case's env (only the peers it reads) and the peer objects for host-side checks."""
-    env: dict[str, Any] = {"board_ip": board.ip, "bind_ip": board.ip}
+    env: dict[str, Any] = {"board_ip": board.ip, "bind_ip": board.ip, "wlan": WLAN}
     peers: dict[str, Any] = {}
     simple = {"echo": (TcpEcho, {"max_connections": 32}), "sink": (TcpSink, {"max_connections": 32}),
               "udp_echo": (UdpEcho, {}), "http": (HttpHello, {}), "tls_echo": (TlsServer, {})}
