@@ -26,7 +26,6 @@ _g = globals()
 for _k, _v in _t.CONSTANTS:
     _g[_k] = _v
 del _g, _k, _v
-_t.CONSTANTS = None  # copied: free the glue's list
 
 _EAGAIN = _t.EAGAIN
 

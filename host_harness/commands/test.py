@@ -31,6 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="board name (boards/NAME.toml); repeat for several targets")
     p.add_argument("--port", metavar="URL", help="a real board's port (with a single --board)")
     p.add_argument("--peer-host", metavar="IP", help="real boards: host address the board reaches")
+    p.add_argument("--wlan-ssid", metavar="SSID", help="real boards: Wi-Fi to join after deploy")
+    p.add_argument("--wlan-key", metavar="KEY", help="the key for --wlan-ssid")
     p.add_argument("--firmware", type=Path, metavar="FILE", help="flash this image first (real ESP boards)")
     p.add_argument("--report-dir", type=Path, default=Path("reports"), help="JUnit, results, Markdown table")
     p.add_argument("-k", metavar="EXPR", help="only tests matching this pytest -k expression")
@@ -63,6 +65,8 @@ def _run_suite(args: argparse.Namespace, board_name: str) -> int:
         cmd += ["--port", args.port]
     if args.peer_host:
         cmd += ["--peer-host", args.peer_host]
+    if args.wlan_ssid:
+        cmd += ["--wlan-ssid", args.wlan_ssid, "--wlan-key", args.wlan_key or ""]
     if args.k:
         cmd += ["-k", args.k]
     if args.exitfirst:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="real boards: host address the board reaches, where peer fixtures listen")
     g.addoption("--board-ip", metavar="IP", default=None,
                 help="real boards: the board's own IP (board.ip), if the board cannot report it")
+    g.addoption("--wlan-ssid", metavar="SSID", default=os.environ.get("USOCKET_HIL_WLAN_SSID"),
+                help="real boards: join this Wi-Fi network after deploy (usocket_target.connect_network); "
+                     "default $USOCKET_HIL_WLAN_SSID")
+    g.addoption("--wlan-key", metavar="KEY", default=os.environ.get("USOCKET_HIL_WLAN_KEY"),
+                help="the Wi-Fi key for --wlan-ssid (default $USOCKET_HIL_WLAN_KEY)")
     g.addoption("--board-log-dir", metavar="DIR", default=DEFAULT_LOG_DIR,
                 help=f"per-test board output logs (default {DEFAULT_LOG_DIR})")
     g.addoption("--board-timeout", metavar="S", type=float, default=DEFAULT_TIMEOUT,

@@ -20,8 +20,10 @@ def make_backend(config: pytest.Config, board: Board, *, log) -> Backend:
     if port:
         from .serial import SerialBackend
 
+        ssid = config.getoption("--wlan-ssid")
+        wlan = (ssid, config.getoption("--wlan-key") or "") if ssid else None
         return SerialBackend(board, url=port, extra_libs=libs, peer_host=config.getoption("--peer-host"),
-                             board_ip=config.getoption("--board-ip"), log=log)
+                             board_ip=config.getoption("--board-ip"), wlan=wlan, log=log)
     from .virtual import VirtualBackend
 
     return VirtualBackend(board, extra_libs=libs, log=log)

@@ -32,9 +32,12 @@ del _hil_ip
 """
 
 
+WLAN_TIMEOUT_MS = 20000  # station join + DHCP on a real board
+
+
 class SerialBackend(Backend):
     def __init__(self, board, *, url: str, extra_libs=(), peer_host: str | None = None,
-                 board_ip: str | None = None, log=None) -> None:
+                 board_ip: str | None = None, wlan: tuple[str, str] | None = None, log=None) -> None:
         super().__init__(board=board)
         if log is not None:
             self.log = log
@@ -42,6 +45,7 @@ class SerialBackend(Backend):
         self._extra_libs = [Path(p) for p in extra_libs]
         self.host_ip = peer_host
         self.ip = board_ip
+        self.wlan = wlan
         self.session = None
 
     def describe(self) -> str:
@@ -55,12 +59,31 @@ class SerialBackend(Backend):
 
         self.session = BoardSession(self.url, hard_reset=self._hard_reset_action())
         self.deploy()
+        self.bring_up_network()
         if self.ip is None:
             res = self.session.exec(_IP_PROBE, 10.0)
             if res.ok:
                 text = res.text().strip()
                 self.ip = text.strip("'\"") if text not in ("None", "") else None
         self.device_roots = layout.roots(self.board.target, self._extra_libs)
+
+    def bring_up_network(self) -> None:
+        """Join --wlan-ssid through the glue's connect_network (its own timeout); again after every reset,
+        since some ports drop the station on soft reset."""
+        if self.wlan is None:
+            return
+        from ...errors import HilError
+
+        assert self.session is not None
+        ssid, key = self.wlan
+        code = (f"import usocket_target\nprint(repr(usocket_target.connect_network({ssid!r}, {key!r}, "
+                f"{WLAN_TIMEOUT_MS})))")
+        res = self.session.exec(code, WLAN_TIMEOUT_MS / 1000 + 10)
+        if not res.ok:
+            raise HilError(f"board {self.board.name}: joining Wi-Fi {ssid!r} failed: "
+                           f"{res.summary()}")
+        self.ip = res.text().strip().strip("'\"")
+        self.log(f"[usocket-hil] {self.describe()} joined Wi-Fi {ssid!r} as {self.ip}\n".encode())
 
     def deploy(self) -> None:
         """usocket_port + glue (host_harness.deploy's set) plus cases, hilsync and --board-lib, in one go."""
@@ -83,10 +106,12 @@ class SerialBackend(Backend):
     def soft_reset(self) -> None:
         assert self.session is not None
         self.session.soft_reset()
+        self.bring_up_network()
 
     def hard_reset(self) -> None:
         assert self.session is not None
         self.session.hard_reset()
+        self.bring_up_network()
 
     def close(self) -> None:
         if self.session is not None:
