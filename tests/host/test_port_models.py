@@ -26,9 +26,10 @@ TARGETS = ("esp32", "wipy", "circuitpython")
 DEADLINE_S = 90
 
 def mp_path(target: str, *extra: Path | str) -> str:
-    # The model first (as the virtual board mounts it), ".frozen" for asyncio, then glue, core, extras.
-    return os.pathsep.join([str(MODELS / target), ".frozen", str(ROOT / "ports" / target), str(ROOT),
-                            *map(str, extra)])
+    # The model and models/_common first (as the virtual board mounts them), ".frozen" for asyncio, then glue,
+    # core, extras.
+    return os.pathsep.join([str(MODELS / target), str(MODELS / "_common"), ".frozen",
+                            str(ROOT / "ports" / target), str(ROOT), *map(str, extra)])
 
 
 def run_mp(target: str, code: str, tmp: Path, *args: str, timeout: float = 60,

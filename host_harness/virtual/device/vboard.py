@@ -29,6 +29,7 @@ _TO_RAW = const(3)
 
 _WINDOW = const(128)  # raw-paste flow-control window (MICROPY_REPL_STDIN_BUFFER_MAX / 2)
 _MODEL_MOUNT = "/.vboard_model"
+_COMMON_MOUNT = "/.vboard_model_common"  # models/_common: what several port models share
 _RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 
 _SELF = __file__
@@ -436,6 +437,12 @@ def _setup():
     if model:
         # Port models go first so they shadow native modules such as socket.
         os.mount(os.VfsPosix(model), _MODEL_MOUNT)
+        common = model.rstrip("/").rsplit("/", 1)[0] + "/_common"
+        try:
+            os.mount(os.VfsPosix(common), _COMMON_MOUNT)
+            path.insert(0, _COMMON_MOUNT)
+        except OSError:
+            pass  # a model folder outside models/ has no shared part
         path.insert(0, _MODEL_MOUNT)
     sys.path[:] = path
     sys.argv[:] = []

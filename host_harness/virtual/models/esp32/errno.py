@@ -1,31 +1,4 @@
 # Port model (esp32): the `errno` module of MicroPython's esp32 port.  That build sets
 # MICROPY_USE_INTERNAL_ERRNO (0), so the numbers are newlib's (py/mperrno.h -> ESP-IDF newlib errno.h), and
 # the name list is py/moderrno.c's default one (no EPIPE, EISCONN, EINTR).
-EPERM = 1
-ENOENT = 2
-EIO = 5
-EBADF = 9
-EAGAIN = 11
-ENOMEM = 12
-EACCES = 13
-EEXIST = 17
-ENODEV = 19
-EISDIR = 21
-EINVAL = 22
-EOPNOTSUPP = 95
-ECONNRESET = 104
-ENOBUFS = 105
-ECONNREFUSED = 111
-EADDRINUSE = 112
-ECONNABORTED = 113
-ETIMEDOUT = 116
-EHOSTUNREACH = 118
-EINPROGRESS = 119
-EALREADY = 120
-ENOTCONN = 128
-
-errorcode = {}
-for _k, _v in list(globals().items()):
-    if _k[0] == "E":
-        errorcode[_v] = _k
-del _k, _v
+from newlib_errno import *  # noqa: F403  (models/_common/newlib_errno.py)

@@ -1,6 +1,7 @@
-# Port models: the virtual board's "access point".  The virtual board's environment names the network
-# (VBOARD_WLAN_SSID / VBOARD_WLAN_KEY, defaults below) and the addresses a station gets (VBOARD_IP, the
-# board's namespace address, and VBOARD_HOST_IP, the host side of the veth pair; loopback without them).
+# Port models' shared "access point" (models/_common, on the path right after the model itself).
+# The virtual board's environment names the network (VBOARD_WLAN_SSID / VBOARD_WLAN_KEY, defaults below)
+# and the addresses a station gets (VBOARD_IP, the board's namespace address, and VBOARD_HOST_IP, the host
+# side of the veth pair; loopback without them).
 import os
 
 SSID = os.getenv("VBOARD_WLAN_SSID") or "usocket-hil"
