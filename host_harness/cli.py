@@ -18,7 +18,8 @@ from .errors import HilError
 COMMAND_MODULES = ("virtual", "boards", "exec", "repl", "deploy", "flash", "test")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every subcommand, or with just `only` (start-up time: some commands pull in esptool)."""
     parser = argparse.ArgumentParser(
         prog="usocket-hil",
         description="Flash, deploy and test the usocket API on MicroPython/CircuitPython boards, "
@@ -27,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
+        if only is not None and name != only:
+            continue
         try:
             module = importlib.import_module(f"{__package__}.commands.{name}")
         except ModuleNotFoundError as exc:
@@ -38,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv[0] if argv and argv[0] in COMMAND_MODULES else None)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
