@@ -22,16 +22,18 @@ except ImportError:  # CPython: const() is the identity on ints
 import usocket_target as _t
 
 # Constants the target really has, with its own values (AF_INET, SOCK_*, IPPROTO_*, SOL_SOCKET, SO_*...).
-_g = globals()
-for _k, _v in _t.CONSTANTS:
-    _g[_k] = _v
-del _g, _k, _v
-
-_EAGAIN = _t.EAGAIN
+# The glue gives a list of (name, value) or a function returning one (then no list stays in its RAM).
+globals().update(_t.CONSTANTS() if callable(_t.CONSTANTS) else _t.CONSTANTS)
 
 # THE call that turns certificate checking on for IPPROTO_SEC sockets on every target (docs/ports.md):
-# tls_setup(ca_path=None, hostname=None).  A name bound to the glue's function: no heap of its own.
-tls_setup = _t.tls_setup
+# tls_setup(ca_path=None, hostname=None).  The glue's own, else the MicroPython `tls` module's (_mptls);
+# the def below is not executed (so costs no RAM) when the glue has one.
+if hasattr(_t, "tls_setup"):
+    tls_setup = _t.tls_setup
+else:
+    def tls_setup(ca_path=None, hostname=None):
+        from usocket_port import _mptls
+        _mptls.tls_setup(ca_path, hostname)
 
 # Flag bits kept in the low bits of socket._m; the timeout (ms + 1, so 0 means blocking) sits above them.
 # usocket_port/_more.py repeats the values it needs.
@@ -117,8 +119,8 @@ class socket(_t.Base):
         # lookups are ordinary.  Private and unknown names are plain AttributeErrors.
         if name[:1] != "_":
             from usocket_port import _more
-            if name in _more.METHODS:
-                for k in _more.METHODS:
+            if name in _more.__all__:
+                for k in _more.__all__:
                     setattr(socket, k, getattr(_more, k))
                 return getattr(self, name)
         raise AttributeError(name)
@@ -130,36 +132,38 @@ class socket(_t.Base):
             raise OSError(_t.EBADF)
         return s
 
-    def _wait(self, ev, dl, nb):
-        # The native op would block.  Non-blocking -> OSError(nb); timed out -> ETIMEDOUT; else wait for ev
-        # and return the deadline (ticks) so the caller's retry loop keeps one deadline for the whole op.
+    # (Argument names here and in the glue are names the firmware already interns: no new qstrs in RAM.)
+    def _wait(self, mode, t, code):
+        # The native op would block.  Non-blocking -> OSError(code); timed out -> ETIMEDOUT; else wait for
+        # mode (poll event bits) and return the deadline t (ticks; None on the first wait) so the caller's
+        # retry loop keeps one deadline for the whole op.
         to = (self._m >> _SHIFT) - 1
         if to == 0:
-            raise OSError(nb)
+            raise OSError(code)
         left = -1
         if to > 0:
             now = _t.ticks_ms()
-            if dl is None:
-                dl = _t.ticks_add(now, to)
-            left = _t.ticks_diff(dl, now)
+            if t is None:
+                t = _t.ticks_add(now, to)
+            left = _t.ticks_diff(t, now)
             if left <= 0:
                 raise OSError(_t.ETIMEDOUT)
-        _t.wait(self._s, ev, left)
-        return dl
+        _t.wait(self._s, mode, left)
+        return t
 
-    def _io(self, op, ev, a):
-        # Run one native op until it does not report "would block", honouring blocking/timeout mode.
-        # op(native, a): the glue's recv family or _more's helpers.
+    def _io(self, f, mode, arg):
+        # Run one native op f(native, arg) until it does not report "would block", honouring blocking/timeout
+        # mode.  f: the glue's recv family or _more's helpers; mode: the poll event to wait for.
         s = self._n()
         dl = None
         while True:
             try:
-                return op(s, a)
+                return f(s, arg)
             except OSError as e:
                 n = _t.errno_of(e)
-                if n != _EAGAIN:
+                if n != _t.EAGAIN:
                     raise OSError(n) from None
-                dl = self._wait(ev, dl, _EAGAIN)
+                dl = self._wait(mode, dl, _t.EAGAIN)
 
     # ---- seed API --------------------------------------------------------------------------------------
     def close(self):
@@ -178,7 +182,7 @@ class socket(_t.Base):
             s.connect(a)
         except OSError as e:
             n = _t.errno_of(e)
-            if n != _EAGAIN and n != _t.EINPROGRESS:
+            if n != _t.EAGAIN and n != _t.EINPROGRESS:
                 raise OSError(n) from None
             dl = None
             while True:
@@ -190,7 +194,12 @@ class socket(_t.Base):
                     raise OSError(_t.errno_of(e2)) from None
         if self._m & _SEC:
             try:
-                s = _t.secure(s, address[0])
+                # The glue's secure(), else the MicroPython `tls` module (usocket_port/_mptls.py).
+                f = getattr(_t, "secure", None)
+                if f is None:
+                    from usocket_port import _mptls
+                    f = _mptls.secure
+                s = f(s, address[0])
             except OSError as e:
                 raise OSError(_t.errno_of(e)) from None
             self._s = s
@@ -215,13 +224,13 @@ class socket(_t.Base):
                 n = s.write(mv) if self._m & _NS else s.send(mv)
             except OSError as e:
                 n = _t.errno_of(e)
-                if n != _EAGAIN:
+                if n != _t.EAGAIN:
                     raise OSError(n) from None
                 n = None
             if n is None:
                 if not _how and self._m >> _SHIFT == 1:
                     return off if off else None
-                dl = self._wait(_WR, dl, _EAGAIN)
+                dl = self._wait(_WR, dl, _t.EAGAIN)
             else:
                 off += n
                 if _how == 2:
@@ -247,9 +256,9 @@ class socket(_t.Base):
     def recv_into(self, buf, nbytes=0):
         return self.readinto(buf, nbytes if nbytes else None, True)
 
-    def readinto(self, buf, nbytes=None, _once=False):
+    def readinto(self, buf, nbytes=None, _how=0):
         # readinto: no short reads unless EOF (blocking/timeout); non-blocking: what is there, None if
-        # nothing.  recv_into (_once): the first native read that got something; non-blocking: EAGAIN.
+        # nothing.  recv_into (_how set): the first native read that got something; non-blocking: EAGAIN.
         s = self._n()
         if nbytes is None:
             mv = buf  # a memoryview only after a short read
@@ -267,16 +276,16 @@ class socket(_t.Base):
                 n = s.readinto(m) if self._m & _NS else _t.recv_into(s, m)
             except OSError as e:
                 n = _t.errno_of(e)
-                if n != _EAGAIN:
+                if n != _t.EAGAIN:
                     raise OSError(n) from None
                 n = None
             if n is None:
-                if not _once and self._m >> _SHIFT == 1:
+                if not _how and self._m >> _SHIFT == 1:
                     return got if got else None
-                dl = self._wait(_RD, dl, _EAGAIN)
+                dl = self._wait(_RD, dl, _t.EAGAIN)
             elif n:
                 got += n
-                if _once:
+                if _how:
                     break
             else:
                 break  # EOF

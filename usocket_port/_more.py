@@ -1,6 +1,6 @@
 # usocket_port._more: the less common socket methods and the texts of bad-input errors.
 #
-# Loaded on first use by usocket_port.socket.__getattr__ (which then puts every name in METHODS on the
+# Loaded on first use by usocket_port.socket.__getattr__ (which then puts every name in __all__ on the
 # class) or by usocket_port._bad(); keeping them out of the package's __init__ keeps `import usocket_port`
 # small on boards.  The functions are methods of usocket_port.socket (first argument: the socket).
 try:
@@ -24,7 +24,8 @@ _STREAM_POLL = const(3)  # MicroPython stream ioctl requests (py/stream.h)
 _STREAM_CLOSE = const(4)
 _STREAM_FILENO = const(10)
 
-METHODS = ("bind", "listen", "accept", "sendto", "recvfrom", "recvfrom_into", "setsockopt", "setblocking",
+# The socket methods defined here (named __all__: a name the firmware already interns).
+__all__ = ("bind", "listen", "accept", "sendto", "recvfrom", "recvfrom_into", "setsockopt", "setblocking",
            "makefile", "read", "readline", "fileno", "ioctl")
 
 
@@ -58,6 +59,46 @@ def _bad(code, v):
             return TypeError("host must be a str")
         return OSError(_t.EINVAL, "port must be an int in 0-65535, got %r" % (v[1],))
     return ValueError("makefile() supports only the binary modes 'rb', 'wb', 'rwb'")
+
+
+# Glue functions a glue may leave out (docs/usocket_port.md, "Glue interface"): these defaults fit every
+# MicroPython port's socket (and CPython's); a glue defines its own where its native socket differs.
+def _recvfrom(s, n):
+    return s.recvfrom(n)
+
+
+_recvfrom = getattr(_t, "recvfrom", _recvfrom)
+
+
+def _recvfrom_into(s, mv):
+    d, a = _recvfrom(s, len(mv))
+    n = len(d)
+    mv[:n] = d
+    return n, a
+
+
+_recvfrom_into = getattr(_t, "recvfrom_into", _recvfrom_into)
+
+
+def _fileno(s):
+    # -1: no fd (a TLS object, a firmware without fds): ioctl then answers poll through _poll().
+    f = getattr(s, "fileno", None)
+    return f() if f else -1
+
+
+_fileno = getattr(_t, "fileno", _fileno)
+
+
+def _poll(s, mode):
+    # Readiness now, for a stream ioctl(MP_STREAM_POLL).
+    import select
+    p = select.poll()
+    p.register(s, mode)
+    r = p.poll(0)
+    return r[0][1] if r else 0
+
+
+_poll = getattr(_t, "poll", _poll)
 
 
 def _nbytes(n, what):
@@ -133,14 +174,14 @@ def sendto(self, buf, address):
 
 def recvfrom(self, bufsize):
     n = _nbytes(bufsize, "bufsize")
-    data, na = self._io(_t.recvfrom, _RD, n)
+    data, na = self._io(_recvfrom, _RD, n)
     return data, _t.unaddr(na)
 
 
 def recvfrom_into(self, buf, nbytes=0):
     self._n()
     mv = _into(buf, 0 if nbytes is None else nbytes)
-    n, na = self._io(_t.recvfrom_into, _RD, mv)
+    n, na = self._io(_recvfrom_into, _RD, mv)
     return n, _t.unaddr(na)
 
 
@@ -172,7 +213,7 @@ def makefile(self, mode="rb", buffering=0):
 
 
 def fileno(self):
-    return _t.fileno(self._n())
+    return _fileno(self._n())
 
 
 def read(self, size=-1):
@@ -190,7 +231,7 @@ def read(self, size=-1):
         try:
             d = self._io(_t.recv, _RD, want)
         except OSError as e:
-            if e.args[0] == _c._EAGAIN and _nb(self):
+            if e.args[0] == _t.EAGAIN and _nb(self):
                 if not parts:
                     return None  # non-blocking, nothing there yet (MicroPython stream convention)
                 break
@@ -234,10 +275,10 @@ def ioctl(self, req, arg):
     if s is None:
         return -_t.EBADF
     if req == _STREAM_FILENO:
-        fd = _t.fileno(s)
+        fd = _fileno(s)
         return fd if fd >= 0 else -_t.EINVAL
     if req == _STREAM_POLL:
-        return _t.poll(s, arg)
+        return _poll(s, arg)
     return -_t.EINVAL
 
 

@@ -6,80 +6,82 @@
 #   * getaddrinfo failures are OSError('[addrinfo error -N]') with a message string;
 #   * select.poll registers sockets (but registering a bare int fd crashes this build: never do it).
 # The interface every glue implements is described in docs/usocket_port.md.
-import errno as _e
+import errno
 import io
 import select
-import socket as _so
+import socket
 import time
 
 try:
     from micropython import const
 except ImportError:
-    def const(x):
-        return x
+    const = int
+
+# Import heap (docs/usocket_port.md, "Memory"): every global, function and new name (qstr) stays in RAM, so
+# this glue keeps only what the core's common path calls.  recvfrom/recvfrom_into/poll/fileno/secure and
+# tls_setup are left to the core's defaults (usocket_port/_more.py, usocket_port/_mptls.py), which are what
+# this port needs; argument names are ones the firmware already has as qstrs.
 
 NAME = "unix"
 Base = io.IOBase  # lets select.poll / asyncio register the wrapper through its ioctl()
 
-EAGAIN = _e.EAGAIN
-ETIMEDOUT = _e.ETIMEDOUT
-EINPROGRESS = _e.EINPROGRESS
-EBADF = _e.EBADF
-EINVAL = _e.EINVAL
-EIO = _e.EIO
-EOPNOTSUPP = _e.EOPNOTSUPP
-EALREADY = _e.EALREADY
-# Not in MicroPython's errno module; Linux value (this glue targets the Linux unix port).
-EISCONN = getattr(_e, "EISCONN", 106)
-
+EAGAIN = errno.EAGAIN
+ETIMEDOUT = errno.ETIMEDOUT
+EINPROGRESS = errno.EINPROGRESS
+EBADF = errno.EBADF
+EINVAL = errno.EINVAL
+EOPNOTSUPP = errno.EOPNOTSUPP
+_EISCONN = const(106)  # not in MicroPython's errno module; the Linux value (this glue targets the unix port)
 _IPPROTO_SEC = const(100)  # no native secure sockets: emulated (TLS client on connect), value as on WiPy
 
-CONSTANTS = [
-    ("AF_INET", _so.AF_INET),
-    ("SOCK_STREAM", _so.SOCK_STREAM),
-    ("SOCK_DGRAM", _so.SOCK_DGRAM),
-    # Linux values; the native module does not export them but the kernel takes them.
-    ("IPPROTO_IP", 0),
-    ("IPPROTO_TCP", 6),
-    ("IPPROTO_UDP", 17),
-    ("TCP_NODELAY", 1),
-    ("IPPROTO_SEC", _IPPROTO_SEC),
-]
-for _k in ("AF_INET6", "SOL_SOCKET", "SO_REUSEADDR", "SO_BROADCAST", "SO_KEEPALIVE", "SO_LINGER", "SO_ERROR",
-           "IP_ADD_MEMBERSHIP", "IP_DROP_MEMBERSHIP"):
-    if hasattr(_so, _k):
-        CONSTANTS.append((_k, getattr(_so, _k)))
-del _k
+
+def CONSTANTS():
+    # Called once per core import (a function, so no list stays in RAM).
+    out = [
+        ("AF_INET", socket.AF_INET),
+        ("SOCK_STREAM", socket.SOCK_STREAM),
+        ("SOCK_DGRAM", socket.SOCK_DGRAM),
+        # Linux values; the native module does not export them but the kernel takes them.
+        ("IPPROTO_IP", 0),
+        ("IPPROTO_TCP", 6),
+        ("IPPROTO_UDP", 17),
+        ("TCP_NODELAY", 1),
+        ("IPPROTO_SEC", _IPPROTO_SEC),
+    ]
+    for n in ("AF_INET6", "SOL_SOCKET", "SO_REUSEADDR", "SO_BROADCAST", "SO_KEEPALIVE", "SO_LINGER", "SO_ERROR",
+              "IP_ADD_MEMBERSHIP", "IP_DROP_MEMBERSHIP"):
+        if hasattr(socket, n):
+            out.append((n, getattr(socket, n)))
+    return out
+
 
 ticks_ms = time.ticks_ms
 ticks_add = time.ticks_add
 ticks_diff = time.ticks_diff
 
-# struct sockaddr_in template from the C library itself (family field layout/endianness are the host's).
-_SA = bytes(_so.getaddrinfo("0.0.0.0", 1, _so.AF_INET, _so.SOCK_DGRAM)[0][-1])
 
 
 def errno_of(e):
-    n = e.args[0] if e.args else EIO
+    n = e.args[0] if e.args else errno.EIO
     if type(n) is str:
-        # getaddrinfo: '[addrinfo error -2]' -> -2
-        i = n.find("error ")
-        j = n.find("]")
+        # getaddrinfo: '[addrinfo error -2]' -> -2 (split(), not find("error "): no string constants to intern)
         try:
-            return int(n[i + 6:j])
+            return int(n.split()[-1][:-1])
         except ValueError:
-            return EIO
+            return errno.EIO
     return n
 
 
-def addr(ip, port):
-    b = bytearray(_SA)
+# data: a struct sockaddr_in template from the C library itself (family field layout/endianness are the
+# host's), made once when the def runs and kept as the default (no module global).
+def addr(host, port, data=bytes(socket.getaddrinfo("0.0.0.0", 1, socket.AF_INET, socket.SOCK_DGRAM)[0][-1])):
+    b = bytearray(data)
     b[2] = port >> 8
     b[3] = port & 255
-    i = 4
-    for p in ip.split("."):
-        b[i] = int(p)
-        i += 1
+    n = 4
+    for v in host.split("."):
+        b[n] = int(v)
+        n += 1
     return b
 
 
@@ -89,22 +91,16 @@ def unaddr(b):
 
 def getaddrinfo(host, port):
     out = []
-    for f, t, p, c, a in _so.getaddrinfo(host, port, _so.AF_INET, _so.SOCK_STREAM):
+    for f, t, p, c, a in socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_STREAM):
         out.append((f, t, p, c or "", unaddr(a)))
     return out
 
 
-def new(af, type, proto):
-    if proto == _IPPROTO_SEC:
-        proto = 6
-    s = _so.socket(af, type, proto)
+def new(f, type, n):
+    # (family, type, proto): IPPROTO_SEC is plain TCP here, TLS comes on connect.
+    s = socket.socket(f, type, 6 if n == _IPPROTO_SEC else n)
     s.setblocking(False)
     return s
-
-
-
-
-
 
 
 def connected(s, a):
@@ -114,14 +110,12 @@ def connected(s, a):
         s.connect(a)
     except OSError as e:
         n = errno_of(e)
-        if n == EISCONN:
+        if n == _EISCONN:
             return True
-        if n == EALREADY or n == EINPROGRESS or n == EAGAIN:
+        if n == errno.EALREADY or n == EINPROGRESS or n == EAGAIN:
             return False
         raise
     return True
-
-
 
 
 def recv(s, n):
@@ -132,51 +126,15 @@ def recv(s, n):
     return d
 
 
-def recv_into(s, mv):
-    d = recv(s, len(mv))
+def recv_into(s, buf):
+    d = recv(s, len(buf))
     n = len(d)
-    mv[:n] = d
+    buf[:n] = d
     return n
 
 
-def recvfrom(s, n):
-    return s.recvfrom(n)
-
-
-def recvfrom_into(s, mv):
-    d, a = s.recvfrom(len(mv))
-    n = len(d)
-    mv[:n] = d
-    return n, a
-
-
-
-def wait(s, ev, ms):
-    # Block until s is ready for ev (select.POLLIN/POLLOUT bits), an error/hangup, or ms passes (-1: forever).
+def wait(s, mode, timeout):
+    # Block until s is ready for mode (select.POLLIN/POLLOUT bits), an error/hangup, or timeout ms (-1: forever).
     p = select.poll()
-    p.register(s, ev)
-    p.poll(ms)
-
-
-def poll(s, ev):
-    # Readiness now (for a stream ioctl(MP_STREAM_POLL)); unused here since poll takes our fileno.
-    p = select.poll()
-    p.register(s, ev)
-    r = p.poll(0)
-    return r[0][1] if r else 0
-
-
-def fileno(s):
-    return s.fileno()
-
-
-# IPPROTO_SEC: connect, then wrap with MicroPython's `tls` module (usocket_port/_mptls.py, shared by the
-# glues whose firmware has it); loaded on first use so the import heap stays small.
-def tls_setup(ca_path=None, hostname=None):
-    from usocket_port import _mptls
-    _mptls.tls_setup(ca_path, hostname)
-
-
-def secure(s, host):
-    from usocket_port import _mptls
-    return _mptls.secure(s, host)
+    p.register(s, mode)
+    p.poll(timeout)
