@@ -57,7 +57,7 @@ def _run_suite(args: argparse.Namespace, board_name: str) -> int:
         sys.executable, "-m", "pytest", str(device_tests_dir()),
         "-p", "no:cacheprovider", "-q", "--rootdir", str(device_tests_dir()),
         "--board", board_name,
-        f"--junitxml={report_dir / f'junit-{board_name}.xml'}",
+        f"--junitxml={report_dir / f'junit-{board_name}.xml'}", "-o", f"junit_suite_name={board_name}",
         f"--clause-report={report_dir / f'clauses-{board_name}.json'}",
         f"--board-log-dir={report_dir / 'board-logs' / board_name}",
     ]
