@@ -414,7 +414,7 @@ def test_unprivileged_user_gets_a_working_pair() -> None:
     import micropython_unix  # noqa: F401 - its folder goes on PYTHONPATH
 
     site = str(Path(micropython_unix.__file__).resolve().parent)
-    repo = str(Path(netns.__file__).resolve().parent.parent)
+    repo = str(Path(netns.__file__).resolve().parents[2])  # host_harness/netns/__init__.py
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": f"{repo}:{site}", "HOME": "/tmp"}
     res = subprocess.run(
         ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", py, "-c", _NOBODY_SCRIPT],

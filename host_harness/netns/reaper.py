@@ -1,10 +1,10 @@
 """Processes that end a namespace pair when its owner dies.
 
-* ``python -m host_harness.netns_reaper OWNER_PID OWNER_START NAME...`` (root, named namespaces):
+* ``python -m host_harness.netns.reaper OWNER_PID OWNER_START NAME...`` (root, named namespaces):
   a detached watcher that deletes the names once the owner has died.  A process, not a thread,
   because the owner may be killed with SIGKILL, leaving no chance for in-process cleanup.  It exits
   by itself once the names are gone (normal close()).
-* ``unshare -rn python -m host_harness.netns_reaper hold OWNER_PID OWNER_START HOST_IP BOARD_IP FD``
+* ``unshare -rn python -m host_harness.netns.reaper hold OWNER_PID OWNER_START HOST_IP BOARD_IP FD``
   (unprivileged): the *holder*.  It is the host namespace (its own user+net namespace), keeps a child
   in a nested board namespace, builds the veth between them, and hands out sockets created inside
   either namespace over the control socket FD (SCM_RIGHTS).  The namespaces are anonymous: when the
@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 
-from host_harness.netns import (
+from host_harness.netns.common import (
     NETNS_DIR,
     PREFIXLEN,
     VETH,
@@ -168,8 +168,8 @@ def main(argv: list[str]) -> int:
         return hold(int(argv[1]), int(argv[2]), argv[3], argv[4], int(argv[5]))
     if len(argv) < 3 or argv[0] == "hold":
         print(
-            "usage: python -m host_harness.netns_reaper OWNER_PID OWNER_START NAME...\n"
-            "       python -m host_harness.netns_reaper hold OWNER_PID OWNER_START HOST_IP BOARD_IP FD",
+            "usage: python -m host_harness.netns.reaper OWNER_PID OWNER_START NAME...\n"
+            "       python -m host_harness.netns.reaper hold OWNER_PID OWNER_START HOST_IP BOARD_IP FD",
             file=sys.stderr,
         )
         return 2
