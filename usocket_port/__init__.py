@@ -35,6 +35,40 @@ else:
         from usocket_port import _mptls
         _mptls.tls_setup(ca_path, hostname)
 
+# Glue functions a glue may leave out (docs/usocket_port.md, "Glue interface"): where the glue lacks one, the
+# core puts its default there, fit for every MicroPython port's socket (and CPython's).  Defined under `if`
+# (no RAM when the glue has its own), under the glue's own names (no new qstrs).
+if not hasattr(_t, "recv"):
+    def recv(s, n):
+        d = s.recv(n)
+        if d is None:
+            # A TLS object (IPPROTO_SEC) reports "would block" as None, not EAGAIN (extmod/modtls_mbedtls.c).
+            raise OSError(_t.EAGAIN)
+        return d
+    _t.recv = recv
+    del recv
+
+if not hasattr(_t, "recv_into"):
+    def recv_into(s, buf):
+        # Synthesised from recv (reached by datagram sockets only: MicroPython streams have readinto).
+        d = _t.recv(s, len(buf))
+        n = len(d)
+        buf[:n] = d
+        return n
+    _t.recv_into = recv_into
+    del recv_into
+
+if not hasattr(_t, "wait"):
+    def wait(s, mode, timeout):
+        # Block until s is ready for mode (POLLIN/POLLOUT bits), an error/hang-up, or timeout ms (-1: forever).
+        # (select is imported here, not kept as a global: an already-loaded module costs a dict lookup.)
+        import select
+        p = select.poll()
+        p.register(s, mode)
+        p.poll(timeout)
+    _t.wait = wait
+    del wait
+
 # Flag bits kept in the low bits of socket._m; the timeout (ms + 1, so 0 means blocking) sits above them.
 # usocket_port/_more.py repeats the values it needs.
 _STREAM = const(1)
@@ -76,7 +110,8 @@ def _addr(a, bind):
             raise _bad(_B_ADDR, ip)
     if type(port) is not int or port > 65535 or port < (0 if bind else 1):
         raise _bad(_B_PORT, port)
-    return _t.addr(ip, port)
+    # The glue's encoding (unix: raw sockaddr_in); without addr() the native address is the tuple itself.
+    return _t.addr(ip, port) if hasattr(_t, "addr") else a
 
 
 def getaddrinfo(host, port):
@@ -153,7 +188,7 @@ class socket(_t.Base):
 
     def _io(self, f, mode, arg):
         # Run one native op f(native, arg) until it does not report "would block", honouring blocking/timeout
-        # mode.  f: the glue's recv family or _more's helpers; mode: the poll event to wait for.
+        # mode.  f: the recv family or _more's helpers; mode: the poll event to wait for.
         s = self._n()
         dl = None
         while True:

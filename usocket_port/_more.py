@@ -101,6 +101,14 @@ def _poll(s, mode):
 _poll = getattr(_t, "poll", _poll)
 
 
+def _unaddr(a):
+    # Native address -> (ip, port); without unaddr() in the glue the native address is a tuple (IPv4 or more).
+    return (a[0], a[1])
+
+
+_unaddr = getattr(_t, "unaddr", _unaddr)
+
+
 def _nbytes(n, what):
     if type(n) is not int:
         raise _bad(3, what)
@@ -158,7 +166,7 @@ def accept(self):
         raise _bad(9, None)
     ns, na = self._io(_accept, _RD, None)
     ns.setblocking(False)
-    return _c.socket(_c.AF_INET, _c.SOCK_STREAM, _c.IPPROTO_TCP, ns), _t.unaddr(na)
+    return _c.socket(_c.AF_INET, _c.SOCK_STREAM, _c.IPPROTO_TCP, ns), _unaddr(na)
 
 
 def _sendto(s, a):
@@ -175,14 +183,14 @@ def sendto(self, buf, address):
 def recvfrom(self, bufsize):
     n = _nbytes(bufsize, "bufsize")
     data, na = self._io(_recvfrom, _RD, n)
-    return data, _t.unaddr(na)
+    return data, _unaddr(na)
 
 
 def recvfrom_into(self, buf, nbytes=0):
     self._n()
     mv = _into(buf, 0 if nbytes is None else nbytes)
     n, na = self._io(_recvfrom_into, _RD, mv)
-    return n, _t.unaddr(na)
+    return n, _unaddr(na)
 
 
 def setsockopt(self, level, optname, value):

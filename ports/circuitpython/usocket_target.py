@@ -80,14 +80,6 @@ def errno_of(e):
     return n if type(n) is int else EIO
 
 
-def addr(ip, port):
-    return (ip, port)
-
-
-def unaddr(a):
-    return (a[0], a[1])
-
-
 def getaddrinfo(host, port):
     try:
         r = _pool.getaddrinfo(host, port)
@@ -215,10 +207,6 @@ def poll(s, ev):
     p.register(s.n, ev)
     r = p.poll(0)
     return r[0][1] if r else 0
-
-
-def fileno(s):
-    return -1
 
 
 def secure(s, host):

@@ -2,8 +2,9 @@
 #
 # CPython raises OSError subclasses (BlockingIOError, TimeoutError, socket.gaierror...); errno_of() turns
 # them into plain numbers so the core re-raises a plain OSError.  Put ports/cpython on sys.path.
+# Left to the core's defaults (docs/usocket_port.md, "Glue interface"), which fit CPython's socket too:
+# addr/unaddr (tuples), recv, recvfrom, wait/poll (select.poll; a negative timeout blocks), fileno.
 import errno as _e
-import select
 import socket as _so
 import ssl
 import time
@@ -55,20 +56,12 @@ def errno_of(e):
     return _e.EIO
 
 
-def addr(ip, port):
-    return (ip, port)
-
-
-def unaddr(a):
-    return (a[0], a[1])
-
-
 def getaddrinfo(host, port):
     try:
         r = _so.getaddrinfo(host, port, _so.AF_INET, _so.SOCK_STREAM)
     except UnicodeError:  # the IDNA codec refuses the name before any lookup: same meaning as EAI_NONAME
         raise OSError(_so.EAI_NONAME, "name not encodable") from None
-    return [(int(f), int(t), p, c, unaddr(a)) for f, t, p, c, a in r]
+    return [(int(f), int(t), p, c, (a[0], a[1])) for f, t, p, c, a in r]
 
 
 def new(af, type, proto):
@@ -77,11 +70,6 @@ def new(af, type, proto):
     s = _so.socket(af, type, proto)
     s.setblocking(False)
     return s
-
-
-
-
-
 
 
 def connected(s, a):
@@ -93,40 +81,13 @@ def connected(s, a):
     raise OSError(n, _e.errorcode.get(n, "connect failed"))
 
 
-
-
-def recv(s, n):
-    return s.recv(n)
-
-
+# The native *_into calls (no copy); the core's defaults would copy from recv/recvfrom.
 def recv_into(s, mv):
     return s.recv_into(mv)
 
 
-def recvfrom(s, n):
-    return s.recvfrom(n)
-
-
 def recvfrom_into(s, mv):
     return s.recvfrom_into(mv)
-
-
-
-def wait(s, ev, ms):
-    p = select.poll()
-    p.register(s, ev)
-    p.poll(None if ms < 0 else ms)
-
-
-def poll(s, ev):
-    p = select.poll()
-    p.register(s, ev)
-    r = p.poll(0)
-    return r[0][1] if r else 0
-
-
-def fileno(s):
-    return s.fileno()
 
 
 _tls_ca = None  # path of the CA file (None: no verification, as WiPy's CERT_NONE default)

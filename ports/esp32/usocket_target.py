@@ -8,12 +8,15 @@
 #     non-blocking and the core waits with select.poll, so a timeout is always ETIMEDOUT;
 #   * connect()/bind() would resolve hostnames: the core refuses any non-numeric address first;
 #   * b'' is latched after FIN by the firmware: that already is the EOF the core expects;
-#   * no recv_into/recvfrom_into: synthesised; SOL_SOCKET 0xfff, SO_REUSEADDR 4 come from the module;
-#   * IPPROTO_SEC: a plain TCP socket, then connect-then-wrap with the firmware's TLS (tls/ssl module).
+#   * no recv_into/recvfrom_into: the core's defaults synthesise them; SOL_SOCKET 0xfff, SO_REUSEADDR 4 come
+#     from the module;
+#   * IPPROTO_SEC: a plain TCP socket, then connect-then-wrap with the firmware's TLS (tls/ssl module): the
+#     core's default secure() (usocket_port/_mptls.py).
+# Left to the core's defaults for MicroPython sockets (docs/usocket_port.md, "Glue interface"): addr/unaddr
+# (tuples), recv/recv_into/recvfrom/recvfrom_into, wait/poll (select.poll), fileno, secure.
 # No float literals (shared rule), const() for constants.
 import errno as _e
 import io
-import select
 import socket as _so
 import time
 
@@ -56,14 +59,6 @@ def errno_of(e):
     return n if type(n) is int else EIO
 
 
-def addr(ip, port):
-    return (ip, port)
-
-
-def unaddr(a):
-    return (a[0], a[1])
-
-
 def getaddrinfo(host, port):
     out = []
     for f, t, p, c, a in _so.getaddrinfo(host, port):
@@ -94,49 +89,6 @@ def connected(s, a):
     return True
 
 
-def recv(s, n):
-    d = s.recv(n)
-    if d is None:
-        # A TLS socket (IPPROTO_SEC) reports "would block" as None (extmod/modtls_mbedtls.c).
-        raise OSError(EAGAIN)
-    return d
-
-
-def recv_into(s, mv):
-    d = recv(s, len(mv))
-    n = len(d)
-    mv[:n] = d
-    return n
-
-
-def recvfrom(s, n):
-    return s.recvfrom(n)
-
-
-def recvfrom_into(s, mv):
-    d, a = s.recvfrom(len(mv))
-    n = len(d)
-    mv[:n] = d
-    return n, a
-
-
-def wait(s, ev, ms):
-    p = select.poll()
-    p.register(s, ev)
-    p.poll(ms)
-
-
-def poll(s, ev):
-    p = select.poll()
-    p.register(s, ev)
-    r = p.poll(0)
-    return r[0][1] if r else 0
-
-
-def fileno(s):
-    return s.fileno()
-
-
 # ---- TLS: IPPROTO_SEC and certificate checking ---------------------------------------------------------
 def setsockopt(s, level, opt, value):
     # ports/esp32/modsocket.c socket_setsockopt reads the value with mp_obj_get_int: the seed's buffer form
@@ -146,16 +98,12 @@ def setsockopt(s, level, opt, value):
     s.setsockopt(level, opt, value)
 
 
-# IPPROTO_SEC: connect, then wrap with MicroPython's `tls` module (usocket_port/_mptls.py, shared by the
-# glues whose firmware has it); loaded on first use so the import heap stays small.
+# IPPROTO_SEC: connect, then wrap with MicroPython's `tls` module: the core's default secure() and this
+# tls_setup() both use usocket_port/_mptls.py (loaded on first use).  Kept here as well as in the core because
+# callers reach it as usocket_target.tls_setup (docs/ports.md, "Glue additions").
 def tls_setup(ca_path=None, hostname=None):
     from usocket_port import _mptls
     _mptls.tls_setup(ca_path, hostname)
-
-
-def secure(s, host):
-    from usocket_port import _mptls
-    return _mptls.secure(s, host)
 
 
 # ---- network bring-up ----------------------------------------------------------------------------------

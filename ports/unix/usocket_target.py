@@ -8,7 +8,6 @@
 # The interface every glue implements is described in docs/usocket_port.md.
 import errno
 import io
-import select
 import socket
 import time
 
@@ -18,9 +17,10 @@ except ImportError:
     const = int
 
 # Import heap (docs/usocket_port.md, "Memory"): every global, function and new name (qstr) stays in RAM, so
-# this glue keeps only what the core's common path calls.  recvfrom/recvfrom_into/poll/fileno/secure and
-# tls_setup are left to the core's defaults (usocket_port/_more.py, usocket_port/_mptls.py), which are what
-# this port needs; argument names are ones the firmware already has as qstrs.
+# this glue defines only what differs from the core's defaults for MicroPython sockets: recv/recv_into
+# (None from a TLS object = EAGAIN)/wait (select.poll) in usocket_port/__init__.py, recvfrom/recvfrom_into/
+# poll/fileno in usocket_port/_more.py, secure/tls_setup in usocket_port/_mptls.py are what this port needs;
+# argument names are ones the firmware already has as qstrs.
 
 NAME = "unix"
 Base = io.IOBase  # lets select.poll / asyncio register the wrapper through its ioctl()
@@ -58,7 +58,6 @@ def CONSTANTS():
 ticks_ms = time.ticks_ms
 ticks_add = time.ticks_add
 ticks_diff = time.ticks_diff
-
 
 
 def errno_of(e):
@@ -117,24 +116,3 @@ def connected(s, a):
         raise
     return True
 
-
-def recv(s, n):
-    d = s.recv(n)
-    if d is None:
-        # A TLS socket (IPPROTO_SEC) reports "would block" as None, not EAGAIN (extmod/modtls_mbedtls.c).
-        raise OSError(EAGAIN)
-    return d
-
-
-def recv_into(s, buf):
-    d = recv(s, len(buf))
-    n = len(d)
-    buf[:n] = d
-    return n
-
-
-def wait(s, mode, timeout):
-    # Block until s is ready for mode (select.POLLIN/POLLOUT bits), an error/hangup, or timeout ms (-1: forever).
-    p = select.poll()
-    p.register(s, mode)
-    p.poll(timeout)

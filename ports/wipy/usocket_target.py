@@ -14,9 +14,10 @@
 #   * IPPROTO_SEC is native: socket(AF_INET, SOCK_STREAM, IPPROTO_SEC) + ssl.wrap_socket() BEFORE connect;
 #     the network processor does the handshake inside connect(); OSError(453) under CERT_NONE means
 #     "connected without server verification" (an upstream comparison bug makes it raise) = success.
+# Left to the core's defaults for MicroPython sockets (docs/usocket_port.md, "Glue interface"): addr/unaddr
+# (tuples), recv/recv_into/recvfrom/recvfrom_into, wait/poll (select.poll).
 import errno as _e
 import io
-import select
 import socket as _so
 import time
 
@@ -76,14 +77,6 @@ ticks_diff = time.ticks_diff
 def errno_of(e):
     n = e.args[0] if e.args else EIO
     return n if type(n) is int else EIO
-
-
-def addr(ip, port):
-    return (ip, port)
-
-
-def unaddr(a):
-    return (a[0], a[1])
 
 
 def getaddrinfo(host, port):
@@ -148,41 +141,6 @@ def connected(s, a):
             return True
         raise
     return True
-
-
-def recv(s, n):
-    return s.recv(n)
-
-
-def recv_into(s, mv):
-    d = s.recv(len(mv))
-    n = len(d)
-    mv[:n] = d
-    return n
-
-
-def recvfrom(s, n):
-    return s.recvfrom(n)
-
-
-def recvfrom_into(s, mv):
-    d, a = s.recvfrom(len(mv))
-    n = len(d)
-    mv[:n] = d
-    return n, a
-
-
-def wait(s, ev, ms):
-    p = select.poll()
-    p.register(s, ev)
-    p.poll(ms)
-
-
-def poll(s, ev):
-    p = select.poll()
-    p.register(s, ev)
-    r = p.poll(0)
-    return r[0][1] if r else 0
 
 
 def fileno(s):

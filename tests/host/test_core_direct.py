@@ -39,10 +39,11 @@ BULK_NBYTES = 1 << 20  # the conformance suite moves 16 MiB each way; here 1 MiB
 MP_DEADLINE_S = 90
 
 # What every ports/<target>/usocket_target.py must define (docs/usocket_port.md, "Glue interface").
-# recvfrom recvfrom_into poll fileno secure tls_setup are optional: the core has MicroPython defaults.
+# addr unaddr recv recv_into recvfrom recvfrom_into wait poll fileno secure tls_setup are optional: the core
+# has MicroPython-socket defaults.
 GLUE_NAMES = (
     "NAME Base CONSTANTS EAGAIN ETIMEDOUT EINPROGRESS EBADF EINVAL EOPNOTSUPP ticks_ms ticks_add ticks_diff "
-    "errno_of addr unaddr getaddrinfo new connected recv recv_into wait"
+    "errno_of getaddrinfo new connected"
 ).split()
 
 
