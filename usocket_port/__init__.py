@@ -19,7 +19,24 @@ try:
 except ImportError:  # CPython: const() is the identity on ints
     const = int
 
+# (as _e: a compiler with MICROPY_COMP_MODULE_CONST would fold `errno.X` to its own build's numbers, wrong
+# on the virtual boards' port models; deleted below, used only for the errno defaults)
+import errno as _e
+
 import usocket_target as _t
+
+# The errno numbers the core uses: all seven from the glue (cc3200's `errno` lacks most names), or, where the
+# glue has no EAGAIN, all from the target's own `errno` module.  (Plain assignments, not a loop over names:
+# a tuple or string of names would stay in RAM as a constant of this module.)
+if not hasattr(_t, "EAGAIN"):
+    _t.EAGAIN = _e.EAGAIN
+    _t.ETIMEDOUT = _e.ETIMEDOUT
+    _t.EINPROGRESS = _e.EINPROGRESS
+    _t.EALREADY = _e.EALREADY
+    _t.EBADF = _e.EBADF
+    _t.EINVAL = _e.EINVAL
+    _t.EOPNOTSUPP = _e.EOPNOTSUPP
+del _e
 
 # Constants the target really has, with its own values (AF_INET, SOCK_*, IPPROTO_*, SOL_SOCKET, SO_*...).
 # The glue gives a list of (name, value) or a function returning one (then no list stays in its RAM).
@@ -38,6 +55,24 @@ else:
 # Glue functions a glue may leave out (docs/usocket_port.md, "Glue interface"): where the glue lacks one, the
 # core puts its default there, fit for every MicroPython port's socket (and CPython's).  Defined under `if`
 # (no RAM when the glue has its own), under the glue's own names (no new qstrs).
+if not hasattr(_t, "connected"):
+    def connected(s, a):
+        # After a would-block connect and a POLLOUT wait, a second connect() tells (Linux, lwIP): EISCONN done,
+        # EALREADY/EINPROGRESS/EAGAIN pending, anything else the connect's own failure (raised).  Needs the
+        # glue's EISCONN (missing from some `errno` modules).
+        try:
+            s.connect(a)
+        except OSError as e:
+            n = _t.errno_of(e)
+            if n == _t.EISCONN:
+                return True
+            if n == _t.EALREADY or n == _t.EINPROGRESS or n == _t.EAGAIN:
+                return False
+            raise
+        return True
+    _t.connected = connected
+    del connected
+
 if not hasattr(_t, "recv"):
     def recv(s, n):
         d = s.recv(n)

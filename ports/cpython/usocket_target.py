@@ -3,7 +3,8 @@
 # CPython raises OSError subclasses (BlockingIOError, TimeoutError, socket.gaierror...); errno_of() turns
 # them into plain numbers so the core re-raises a plain OSError.  Put ports/cpython on sys.path.
 # Left to the core's defaults (docs/usocket_port.md, "Glue interface"), which fit CPython's socket too:
-# addr/unaddr (tuples), recv, recvfrom, wait/poll (select.poll; a negative timeout blocks), fileno.
+# errno numbers, addr/unaddr (tuples), recv, recvfrom, wait/poll (select.poll; a negative timeout blocks),
+# fileno.
 import errno as _e
 import socket as _so
 import ssl
@@ -12,13 +13,7 @@ import time
 NAME = "cpython"
 Base = object  # CPython's select.poll uses fileno(); io.IOBase would add unwanted behaviour
 
-EAGAIN = _e.EAGAIN
-ETIMEDOUT = _e.ETIMEDOUT
-EINPROGRESS = _e.EINPROGRESS
-EBADF = _e.EBADF
-EINVAL = _e.EINVAL
-EIO = _e.EIO
-EOPNOTSUPP = _e.EOPNOTSUPP
+# EAGAIN, ETIMEDOUT... : the core takes them from `errno` (its default).
 _PENDING = (_e.EINPROGRESS, _e.EALREADY, _e.EAGAIN, _e.EWOULDBLOCK)
 
 _IPPROTO_SEC = 100  # emulated: TLS client on connect (as on WiPy)

@@ -13,7 +13,8 @@
 #   * IPPROTO_SEC: a plain TCP socket, then connect-then-wrap with the firmware's TLS (tls/ssl module): the
 #     core's default secure() (usocket_port/_mptls.py).
 # Left to the core's defaults for MicroPython sockets (docs/usocket_port.md, "Glue interface"): addr/unaddr
-# (tuples), recv/recv_into/recvfrom/recvfrom_into, wait/poll (select.poll), fileno, secure.
+# (tuples), errno numbers, connected, recv/recv_into/recvfrom/recvfrom_into, wait/poll (select.poll), fileno,
+# secure.
 # No float literals (shared rule), const() for constants.
 import errno as _e
 import io
@@ -29,14 +30,9 @@ except ImportError:
 NAME = "esp32"
 Base = io.IOBase  # select.poll / asyncio reach the wrapper through its ioctl()
 
-EAGAIN = _e.EAGAIN
-ETIMEDOUT = _e.ETIMEDOUT
-EINPROGRESS = _e.EINPROGRESS
-EBADF = _e.EBADF
-EINVAL = _e.EINVAL
+# EAGAIN, ETIMEDOUT... come from `errno` (the core's default); EISCONN is for the core's default connected()
+# (lwIP answers a second connect(): EISCONN done, EALREADY/EINPROGRESS pending, else the failure).
 EIO = _e.EIO
-EOPNOTSUPP = _e.EOPNOTSUPP
-EALREADY = _e.EALREADY
 EISCONN = getattr(_e, "EISCONN", 127)  # newlib's value; py/moderrno.c does not list it
 
 _IPPROTO_SEC = const(100)  # emulated, value as on WiPy
@@ -73,20 +69,6 @@ def new(af, type, proto):
     s = _so.socket(af, type, proto)
     s.setblocking(False)
     return s
-
-
-def connected(s, a):
-    # lwIP answers a second connect(): EISCONN done, EALREADY/EINPROGRESS pending, else the failure.
-    try:
-        s.connect(a)
-    except OSError as e:
-        n = errno_of(e)
-        if n == EISCONN:
-            return True
-        if n == EALREADY or n == EINPROGRESS or n == EAGAIN:
-            return False
-        raise
-    return True
 
 
 # ---- TLS: IPPROTO_SEC and certificate checking ---------------------------------------------------------
@@ -127,6 +109,6 @@ def connect_network(ssid, key, timeout_ms=20000):
             raise OSError(EIO, "wlan: " + fail[st])
         if ticks_diff(ticks_ms(), t0) > timeout_ms:
             w.active(False)
-            raise OSError(ETIMEDOUT, "wlan: no connection to %r within %d ms (status %r)" % (ssid, timeout_ms, st))
+            raise OSError(_e.ETIMEDOUT, "wlan: no connection to %r within %d ms (status %r)" % (ssid, timeout_ms, st))
         time.sleep_ms(50)
     return w.ifconfig()[0]

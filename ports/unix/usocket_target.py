@@ -25,13 +25,9 @@ except ImportError:
 NAME = "unix"
 Base = io.IOBase  # lets select.poll / asyncio register the wrapper through its ioctl()
 
-EAGAIN = errno.EAGAIN
-ETIMEDOUT = errno.ETIMEDOUT
-EINPROGRESS = errno.EINPROGRESS
-EBADF = errno.EBADF
-EINVAL = errno.EINVAL
-EOPNOTSUPP = errno.EOPNOTSUPP
-_EISCONN = const(106)  # not in MicroPython's errno module; the Linux value (this glue targets the unix port)
+# EAGAIN, ETIMEDOUT... come from `errno` (the core's default); EISCONN is not in MicroPython's errno module:
+# the Linux value (this glue targets the unix port), for the core's default connected() (second connect()).
+EISCONN = const(106)
 _IPPROTO_SEC = const(100)  # no native secure sockets: emulated (TLS client on connect), value as on WiPy
 
 
@@ -102,17 +98,5 @@ def new(f, type, n):
     return s
 
 
-def connected(s, a):
-    # Linux reports a finished non-blocking connect through a second connect(): EISCONN = done,
-    # EALREADY/EINPROGRESS = still pending, anything else = the connect's own failure (raised).
-    try:
-        s.connect(a)
-    except OSError as e:
-        n = errno_of(e)
-        if n == _EISCONN:
-            return True
-        if n == errno.EALREADY or n == EINPROGRESS or n == EAGAIN:
-            return False
-        raise
-    return True
 
+del const  # only needed while compiling/importing: one dict entry less (import heap)

