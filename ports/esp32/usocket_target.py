@@ -80,12 +80,8 @@ def setsockopt(s, level, opt, value):
     s.setsockopt(level, opt, value)
 
 
-# IPPROTO_SEC: connect, then wrap with MicroPython's `tls` module: the core's default secure() and this
-# tls_setup() both use usocket_port/_mptls.py (loaded on first use).  Kept here as well as in the core because
-# callers reach it as usocket_target.tls_setup (docs/ports.md, "Glue additions").
-def tls_setup(ca_path=None, hostname=None):
-    from usocket_port import _mptls
-    _mptls.tls_setup(ca_path, hostname)
+# IPPROTO_SEC: connect, then wrap with MicroPython's `tls` module -- the core's defaults secure() and
+# usocket_port.tls_setup() (usocket_port/_mptls.py, loaded on first use) are exactly this firmware's path.
 
 
 # ---- network bring-up ----------------------------------------------------------------------------------

@@ -52,11 +52,10 @@ def run_mp(target: str, code: str, tmp: Path, *args: str, timeout: float = 60,
 TLS_PROG = r"""
 import sys, os
 import usocket_port as u
-import usocket_target as t
 port, ca = int(sys.argv[1]), sys.argv[2]
 if ca.startswith("/flash"):
     os.mount(os.VfsPosix(sys.argv[3]), "/flash")
-t.tls_setup(ca)
+u.tls_setup(ca)
 s = u.socket(u.AF_INET, u.SOCK_STREAM, u.IPPROTO_SEC)
 s.settimeout(10)
 try:
