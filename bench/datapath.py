@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from host_harness.errors import HilError  # noqa: E402
+from host_harness.micropython import find_micropython, micropython_env  # noqa: E402
 from host_harness.mpy import mpy_cross_command  # noqa: E402
 from host_harness.netns import NetnsPair, netns_support  # noqa: E402
 from host_harness.peers import TcpEcho, TcpSource, registry  # noqa: E402
@@ -53,7 +54,7 @@ GOAL_SOCKET = 200
 
 
 class BenchError(HilError):
-    """A measurement could not be made (interpreter missing, subprocess failed, peer saw wrong data)."""
+    """A measurement could not be made (subprocess failed, peer saw wrong data)."""
 
 
 # ---- device side: one script for both interpreters ------------------------------------------------------
@@ -246,14 +247,6 @@ class AckSink(StreamPeer):
             pass
 
 
-def find_micropython() -> str:
-    exe = os.environ.get("MICROPYTHON") or shutil.which("micropython", path=str(Path(sys.executable).parent))
-    exe = exe or shutil.which("micropython")
-    if not exe:
-        raise BenchError("no micropython interpreter (pip install -e . or set MICROPYTHON=/path/to/micropython)")
-    return exe
-
-
 def build_lib(dest: Path, *, mpy: bool) -> Path:
     """/lib as a board gets it: usocket_port/ (every module of the package) + the unix glue, .mpy or .py."""
     (dest / "usocket_port").mkdir(parents=True)
@@ -347,14 +340,13 @@ def datapath(net: Net, tmp: Path, lib: Path, args: argparse.Namespace) -> dict[s
         pfile.write_text(json.dumps(params))
         runs = {
             "micropython": ([find_micropython(), "-X", f"heapsize={HEAPSIZE}", str(client), str(pfile)],
-                            # ".frozen" keeps the interpreter's frozen modules importable
-                            {"MICROPYPATH": os.pathsep.join([".frozen", str(lib)])}),
+                            micropython_env(lib, frozen=True)),
             "cpython": ([sys.executable, str(client), str(pfile)],
-                        {"PYTHONPATH": os.pathsep.join([str(GLUE["cpython"]), str(ROOT)])}),
+                        {**os.environ, "PYTHONPATH": os.pathsep.join([str(GLUE["cpython"]), str(ROOT)])}),
         }
-        for interp, (argv, extra) in runs.items():
+        for interp, (argv, env) in runs.items():
             print(f"  running {interp} ...", flush=True)
-            lines = run_child(net.argv(argv), {**os.environ, **extra}, tmp, f"{interp} datapath client")
+            lines = run_child(net.argv(argv), env, tmp, f"{interp} datapath client")
             rows = [json.loads(ln) for ln in lines]
             if len(rows) != 2 * args.rounds:
                 raise BenchError(f"{interp} datapath client reported {len(rows)} of {2 * args.rounds} rounds")
@@ -384,7 +376,7 @@ def heap(tmp: Path) -> dict[str, Any]:
     for kind in ("mpy", "py"):
         lib = build_lib(tmp / f"heap-{kind}", mpy=kind == "mpy")
         lines = run_child([find_micropython(), "-X", f"heapsize={HEAPSIZE}", str(probe)],
-                          {**os.environ, "MICROPYPATH": str(lib)}, tmp, f"heap probe ({kind})")
+                          micropython_env(lib), tmp, f"heap probe ({kind})")
         if not lines:
             raise BenchError(f"heap probe ({kind}) printed no result")
         imp, per_sock, native, full = map(int, lines[0].split())

@@ -11,7 +11,6 @@ Matching rules for one port:
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -113,86 +112,65 @@ def ports_for_board(board: Board, matches: Sequence[SerialMatch]) -> list[str]:
 
 
 def state_dir() -> Path:
-    """Where running virtual boards leave their state files (contract in docs/ARCHITECTURE.md)."""
-    env = os.environ.get("USOCKET_HIL_STATE")
-    return Path(env) if env else Path(f"/tmp/usocket-hil-{os.getuid()}")
+    """Where running virtual boards leave their state files: the manager's rule (docs/ARCHITECTURE.md)."""
+    from .virtual import manager  # lazily: `flash` imports this module and needs no virtual boards
 
-
-def _pid_alive(pid: int | None) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return manager.state_dir()
 
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _entry(data: dict, default_name: str, state_file: str, extra: dict) -> VirtualEntry:
+    """One VirtualEntry from a state dict (as a supervisor writes it, or as the manager lists it)."""
+    from .virtual.manager import pid_alive
+
+    pid = data.get("pid") if isinstance(data.get("pid"), int) else None
+    board = data.get("board")
+    if isinstance(board, dict):  # tolerate a nested board description
+        board = board.get("name")
+    return VirtualEntry(
+        name=_text(data.get("name")) or _text(data.get("id")) or default_name,
+        board=_text(getattr(board, "name", board)),
+        port_url=_text(data.get("port_url")) or _text(data.get("port")),
+        socket_url=_text(data.get("socket_url")),
+        board_ip=_text(data.get("board_ip")),
+        pid=pid,
+        alive=pid_alive(pid),
+        state_file=state_file,
+        extra=extra,
+    )
+
+
 def read_virtual_state(directory: Path | None = None) -> list[VirtualEntry]:
-    """Running virtual boards from their JSON state files; unreadable or foreign files are skipped.
+    """Every JSON state file in `directory`, also ones the manager would not list (no `kind`, foreign
+    writer); unreadable files are skipped.  The fallback when the manager's listing fails.
 
     Read defensively: the files are written by another process that may be mid-write or dead.
     """
     directory = directory or state_dir()
-    entries = []
     try:
         files = sorted(directory.glob("*.json"))
     except OSError:
         return []
+    entries = []
     for path in files:
         try:
             data = json.loads(path.read_text())
         except (OSError, ValueError, UnicodeDecodeError):
             continue
-        if not isinstance(data, dict):
-            continue
-        pid = data.get("pid") if isinstance(data.get("pid"), int) else None
-        board = data.get("board")
-        if isinstance(board, dict):  # tolerate a nested board description
-            board = board.get("name")
-        entries.append(VirtualEntry(
-            name=_text(data.get("name")) or _text(data.get("id")) or path.stem,
-            board=_text(board),
-            port_url=_text(data.get("port_url")) or _text(data.get("port")),
-            socket_url=_text(data.get("socket_url")),
-            board_ip=_text(data.get("board_ip")),
-            pid=pid,
-            alive=_pid_alive(pid),
-            state_file=str(path),
-            extra=data,
-        ))
+        if isinstance(data, dict):
+            entries.append(_entry(data, path.stem, str(path), data))
     return entries
 
 
 def discover_virtual() -> list[VirtualEntry]:
-    """Running virtual boards: the manager's own listing when it is installed, else the state files."""
+    """Running virtual boards, as the manager lists them (falls back to reading the state files)."""
+    from .virtual import manager
+
     try:
-        from .virtual import manager  # written in parallel (H1); absent until it lands
-    except ImportError:
-        return read_virtual_state()
-    lister = getattr(manager, "list_boards", None) or getattr(manager, "list_running", None)
-    if lister is None:
-        return read_virtual_state()
-    try:
-        listed = lister()
+        listed = manager.list_boards()
     except Exception:  # noqa: BLE001  (listing must never break `boards`; fall back to the files)
         return read_virtual_state()
-    entries = []
-    for item in listed:
-        data = item if isinstance(item, dict) else getattr(item, "__dict__", {})
-        pid = data.get("pid") if isinstance(data.get("pid"), int) else None
-        board = data.get("board")
-        board = getattr(board, "name", board)
-        entries.append(VirtualEntry(
-            name=str(data.get("name") or data.get("id") or "?"), board=_text(board),
-            port_url=_text(data.get("port_url")), socket_url=_text(data.get("socket_url")),
-            board_ip=_text(data.get("board_ip")), pid=pid, alive=_pid_alive(pid) if pid else True,
-            state_file=str(data.get("state_file", "")), extra={},
-        ))
-    return entries
+    return [_entry(data, Path(data["state_file"]).stem, data["state_file"], {}) for data in listed]

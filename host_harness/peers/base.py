@@ -16,11 +16,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, TypeVar, Unpack
 
 from host_harness.errors import HilError
 
 SocketFactory = Callable[..., socket.socket]
+_T = TypeVar("_T")
 _POLL_S = 1.0  # upper bound on how long a loop sleeps before re-checking the stop flag
 _JOIN_S = 5.0
 
@@ -98,6 +99,40 @@ def _family_for(host: str) -> int:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
+class PeerOptions(TypedDict, total=False):
+    """Keyword options every peer takes (see Peer); subclasses pass them through unchanged."""
+
+    port: int
+    socket_factory: SocketFactory
+    idle_timeout: float
+
+
+class StreamOptions(PeerOptions, total=False):
+    """PeerOptions plus what a TCP peer takes (see StreamPeer)."""
+
+    max_connections: int
+    backlog: int
+
+
+def wait_until(cond: threading.Condition, check: Callable[[], _T | None], timeout: float,
+               failure: Callable[[], str]) -> _T:
+    """Wait on `cond` until check() returns something other than None, and return that.
+
+    check() and failure() run with the condition held; at the deadline PeerTimeout(failure()) is raised.
+    The wait is re-checked at least every _POLL_S, so a missed notify costs a second, not a hang.
+    """
+    deadline = time.monotonic() + timeout
+    with cond:
+        while True:
+            got = check()
+            if got is not None:
+                return got
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise PeerTimeout(failure())
+            cond.wait(min(remaining, _POLL_S))
+
+
 class Peer:
     """Base: a socket bound to (bind_host, port), served by a thread, registered while open."""
 
@@ -113,6 +148,7 @@ class Peer:
     ) -> None:
         self.bind_host = bind_host
         self.idle_timeout = idle_timeout
+        self.socket_factory = socket_factory  # also for sockets a peer makes itself (same namespace)
         self._closed = False
         self._stop = threading.Event()
         self._wake_r, self._wake_w = os.pipe()
@@ -145,6 +181,13 @@ class Peer:
         """Make the bound socket live (listen for TCP)."""
 
     def _serve(self) -> None:
+        """The serving thread: _on_readable() each time the bound socket is readable, until close()."""
+        while not self._stop.is_set():
+            if self._wait_readable(self._sock):
+                self._on_readable()
+
+    def _on_readable(self) -> None:
+        """Take what is waiting on the bound socket (a connection, a datagram); must not block."""
         raise NotImplementedError
 
     # plumbing ---------------------------------------------------------------------------------
@@ -233,50 +276,44 @@ class StreamPeer(Peer):
         self,
         bind_host: str = "127.0.0.1",
         *,
-        port: int = 0,
-        socket_factory: SocketFactory = socket.socket,
-        idle_timeout: float = 30.0,
         max_connections: int = 16,
         backlog: int = 16,
+        **options: Unpack[PeerOptions],
     ) -> None:
         self.max_connections = max_connections
         self.backlog = backlog
         self.connections: list[Connection] = []
         self._active: dict[Connection, socket.socket] = {}
         self._cond = threading.Condition()
-        super().__init__(bind_host, port=port, socket_factory=socket_factory, idle_timeout=idle_timeout)
+        super().__init__(bind_host, **options)
 
     def _activate(self, sock: socket.socket) -> None:
         sock.listen(self.backlog)
         sock.setblocking(False)
 
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            if not self._wait_readable(self._sock):
-                continue
-            try:
-                conn, client = self._sock.accept()
-            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
-                continue
-            except OSError:
-                if self._stop.is_set():
-                    return
+    def _on_readable(self) -> None:
+        try:
+            conn, client = self._sock.accept()
+        except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+            return
+        except OSError:
+            if not self._stop.is_set():
                 time.sleep(0.05)  # e.g. EMFILE: back off instead of spinning
-                continue
-            conn.settimeout(self.idle_timeout)
-            rec = Connection(client=tuple(client))
-            with self._cond:
-                self.connections.append(rec)
-                over = len(self._active) >= self.max_connections
-                if not over:
-                    self._active[rec] = conn
-                self._cond.notify_all()
-            if over:
-                rec.error = "over capacity"
-                conn.close()
-                self._finish(rec)
-                continue
-            self._start_thread(self._run_connection, f"{type(self).__name__}-conn", rec, conn)
+            return
+        conn.settimeout(self.idle_timeout)
+        rec = Connection(client=tuple(client))
+        with self._cond:
+            self.connections.append(rec)
+            over = len(self._active) >= self.max_connections
+            if not over:
+                self._active[rec] = conn
+            self._cond.notify_all()
+        if over:
+            rec.error = "over capacity"
+            conn.close()
+            self._finish(rec)
+            return
+        self._start_thread(self._run_connection, f"{type(self).__name__}-conn", rec, conn)
 
     def _run_connection(self, rec: Connection, conn: socket.socket) -> None:
         try:
@@ -344,47 +381,40 @@ class StreamPeer(Peer):
 
     def wait(self, count: int = 1, timeout: float = 10.0) -> list[Connection]:
         """Wait until the first `count` connections (accept order) have finished; return them."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                first = self.connections[:count]
-                if len(first) == count and all(c.done.is_set() for c in first):
-                    return first
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    finished = sum(c.done.is_set() for c in first)
-                    raise PeerTimeout(
-                        f"{self!r}: {len(self.connections)} connection(s) accepted, {finished} of the "
-                        f"first {count} finished within {timeout:.1f} s"
-                    )
-                self._cond.wait(min(remaining, _POLL_S))
+
+        def finished() -> list[Connection] | None:
+            first = self.connections[:count]
+            return first if len(first) == count and all(c.done.is_set() for c in first) else None
+
+        def failure() -> str:
+            done = sum(c.done.is_set() for c in self.connections[:count])
+            return (f"{self!r}: {len(self.connections)} connection(s) accepted, {done} of the "
+                    f"first {count} finished within {timeout:.1f} s")
+
+        return wait_until(self._cond, finished, timeout, failure)
 
     def wait_accepted(self, count: int = 1, timeout: float = 10.0) -> list[Connection]:
         """Wait until `count` connections have been accepted (finished or not); return their records."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while len(self.connections) < count:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise PeerTimeout(
-                        f"{self!r}: {len(self.connections)} of {count} connection(s) accepted within "
-                        f"{timeout:.1f} s"
-                    )
-                self._cond.wait(min(remaining, _POLL_S))
-            return self.connections[:count]
+        return wait_until(
+            self._cond,
+            lambda: self.connections[:count] if len(self.connections) >= count else None,
+            timeout,
+            lambda: f"{self!r}: {len(self.connections)} of {count} connection(s) accepted within {timeout:.1f} s",
+        )
 
     def result(self, index: int = 0, timeout: float = 10.0) -> Connection:
         """The record of connection number `index` (0 = first, accept order), once it has finished."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                if len(self.connections) > index and self.connections[index].done.is_set():
-                    return self.connections[index]
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    state = "not finished" if len(self.connections) > index else "not accepted"
-                    raise PeerTimeout(f"{self!r}: connection #{index} {state} within {timeout:.1f} s")
-                self._cond.wait(min(remaining, _POLL_S))
+
+        def finished() -> Connection | None:
+            if len(self.connections) > index and self.connections[index].done.is_set():
+                return self.connections[index]
+            return None
+
+        def failure() -> str:
+            state = "not finished" if len(self.connections) > index else "not accepted"
+            return f"{self!r}: connection #{index} {state} within {timeout:.1f} s"
+
+        return wait_until(self._cond, finished, timeout, failure)
 
     @property
     def active(self) -> int:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import socket
+from typing import Unpack
 
-from host_harness.peers.base import Connection, SocketFactory, StreamPeer
+from host_harness.peers.base import Connection, StreamOptions, StreamPeer
 
 _MAX_COUNT = 64
 _MAX_SIZE = 1 << 20
@@ -20,10 +21,9 @@ _DIAL_TIMEOUT_S = 10.0
 
 class DialBack(StreamPeer):
     def __init__(self, bind_host: str = "127.0.0.1", *, allowed_hosts: tuple[str, ...] = ("127.0.0.1",),
-                 socket_factory: SocketFactory = socket.socket, **kwargs) -> None:
+                 **options: Unpack[StreamOptions]) -> None:
         self.allowed_hosts = tuple(allowed_hosts)
-        self._factory = socket_factory  # the dial-out sockets live in the same namespace as the listener
-        super().__init__(bind_host, socket_factory=socket_factory, **kwargs)
+        super().__init__(bind_host, **options)
 
     def _read_line(self, rec: Connection, conn: socket.socket) -> bytes:
         line = b""
@@ -36,7 +36,8 @@ class DialBack(StreamPeer):
 
     def _echo_once(self, ip: str, port: int, size: int) -> int:
         payload = os.urandom(size)
-        with self._factory(socket.AF_INET, socket.SOCK_STREAM) as c:
+        # socket_factory: the dial-out sockets live in the same namespace as the listener
+        with self.socket_factory(socket.AF_INET, socket.SOCK_STREAM) as c:
             c.settimeout(_DIAL_TIMEOUT_S)
             c.connect((ip, port))
             c.sendall(payload)

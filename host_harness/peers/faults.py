@@ -10,8 +10,9 @@ import select
 import socket
 import struct
 import time
+from typing import Unpack
 
-from host_harness.peers.base import Connection, Peer, PeerError, SocketFactory, StreamPeer
+from host_harness.peers.base import Connection, Peer, PeerError, PeerOptions, StreamOptions, StreamPeer
 
 
 class ResetAfter(StreamPeer):
@@ -22,17 +23,9 @@ class ResetAfter(StreamPeer):
     The record's `note` is "sent RST".
     """
 
-    def __init__(
-        self,
-        bind_host: str = "127.0.0.1",
-        *,
-        n: int = 0,
-        port: int = 0,
-        socket_factory: SocketFactory = socket.socket,
-        idle_timeout: float = 30.0,
-    ) -> None:
+    def __init__(self, bind_host: str = "127.0.0.1", *, n: int = 0, **options: Unpack[StreamOptions]) -> None:
         self.n = n
-        super().__init__(bind_host, port=port, socket_factory=socket_factory, idle_timeout=idle_timeout)
+        super().__init__(bind_host, **options)
 
     def handle(self, rec: Connection, conn: socket.socket) -> None:
         while rec.bytes_in < self.n:
@@ -50,17 +43,10 @@ class HalfClose(StreamPeer):
     closes; what the client sent after the EOF is in `bytes_in` / `sha256_in`.
     """
 
-    def __init__(
-        self,
-        bind_host: str = "127.0.0.1",
-        *,
-        data: bytes = b"half-close\n",
-        port: int = 0,
-        socket_factory: SocketFactory = socket.socket,
-        idle_timeout: float = 30.0,
-    ) -> None:
+    def __init__(self, bind_host: str = "127.0.0.1", *, data: bytes = b"half-close\n",
+                 **options: Unpack[StreamOptions]) -> None:
         self.data = data
-        super().__init__(bind_host, port=port, socket_factory=socket_factory, idle_timeout=idle_timeout)
+        super().__init__(bind_host, **options)
 
     def handle(self, rec: Connection, conn: socket.socket) -> None:
         self.send_all(rec, conn, self.data)
@@ -75,21 +61,13 @@ class SlowReader(StreamPeer):
     client that sends faster sees send() block / time out (back-pressure).  Records bytes and hash.
     """
 
-    def __init__(
-        self,
-        bind_host: str = "127.0.0.1",
-        *,
-        bytes_per_s: int = 1024,
-        rcvbuf: int = 4096,
-        port: int = 0,
-        socket_factory: SocketFactory = socket.socket,
-        idle_timeout: float = 30.0,
-    ) -> None:
+    def __init__(self, bind_host: str = "127.0.0.1", *, bytes_per_s: int = 1024, rcvbuf: int = 4096,
+                 **options: Unpack[StreamOptions]) -> None:
         if bytes_per_s <= 0:
             raise PeerError(f"SlowReader: bytes_per_s must be positive, got {bytes_per_s}")
         self.bytes_per_s = bytes_per_s
         self.rcvbuf = rcvbuf
-        super().__init__(bind_host, port=port, socket_factory=socket_factory, idle_timeout=idle_timeout)
+        super().__init__(bind_host, **options)
 
     def _prepare(self, sock: socket.socket) -> None:
         # Set on the listener before listen(): accepted sockets inherit it, and the TCP window is
@@ -116,18 +94,11 @@ class NeverAccept(Peer):
     `fillers` is how many connections it took.
     """
 
-    def __init__(
-        self,
-        bind_host: str = "127.0.0.1",
-        *,
-        port: int = 0,
-        socket_factory: SocketFactory = socket.socket,
-        max_fillers: int = 8,
-    ) -> None:
-        self._factory = socket_factory
+    def __init__(self, bind_host: str = "127.0.0.1", *, max_fillers: int = 8,
+                 **options: Unpack[PeerOptions]) -> None:
         self._fillers: list[socket.socket] = []
         self.max_fillers = max_fillers
-        super().__init__(bind_host, port=port, socket_factory=socket_factory)
+        super().__init__(bind_host, **options)
         try:
             self._fill()
         except BaseException:
@@ -141,7 +112,7 @@ class NeverAccept(Peer):
         # Connect until one connect does not complete quickly: that one's SYN was dropped because
         # the queue is full.  Abandon it (it must not complete later) and keep the completed ones.
         for _ in range(self.max_fillers):
-            s = self._factory(self._sock.family, socket.SOCK_STREAM)
+            s = self.socket_factory(self._sock.family, socket.SOCK_STREAM)
             s.setblocking(False)
             s.connect_ex(self.address)
             _, w, _ = select.select([], [s], [], 0.3)

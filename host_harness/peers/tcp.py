@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import random
 import socket
+from typing import Unpack
 
-from host_harness.peers.base import Connection, SocketFactory, StreamPeer
+from host_harness.peers.base import Connection, StreamOptions, StreamPeer
 
 
 class TcpEcho(StreamPeer):
@@ -45,29 +46,13 @@ class TcpSource(StreamPeer):
     never turns into an RST over unread client bytes.
     """
 
-    def __init__(
-        self,
-        bind_host: str = "127.0.0.1",
-        *,
-        nbytes: int = 65536,
-        seed: int = 0,
-        chunk: int = 16384,
-        port: int = 0,
-        socket_factory: SocketFactory = socket.socket,
-        idle_timeout: float = 30.0,
-        max_connections: int = 16,
-    ) -> None:
+    def __init__(self, bind_host: str = "127.0.0.1", *, nbytes: int = 65536, seed: int = 0, chunk: int = 16384,
+                 **options: Unpack[StreamOptions]) -> None:
         self.data = seeded_bytes(nbytes, seed)
         self.sha256 = hashlib.sha256(self.data).hexdigest()
         self.nbytes = nbytes
         self.chunk = max(1, chunk)
-        super().__init__(
-            bind_host,
-            port=port,
-            socket_factory=socket_factory,
-            idle_timeout=idle_timeout,
-            max_connections=max_connections,
-        )
+        super().__init__(bind_host, **options)
 
     def handle(self, rec: Connection, conn: socket.socket) -> None:
         view = memoryview(self.data)

