@@ -5,7 +5,6 @@ Everything here is offline, so a bad image is refused with nothing written to an
 
 from __future__ import annotations
 
-import hashlib
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +28,6 @@ class FirmwareImage:
     @property
     def size(self) -> int:
         return len(self.data)
-
-    @property
-    def md5(self) -> str:
-        return hashlib.md5(self.data).hexdigest()
 
 
 def esptool_chip_names() -> dict[str, str]:

@@ -26,7 +26,6 @@ from .errors import (
     BoardHung,
     BoardTransportError,
     annotate_traceback,
-    exception_type,
 )
 
 _MARK = "\x1eHILRET:"
@@ -142,12 +141,13 @@ class BoardHandle:
             self._sink(res.error.encode() if isinstance(res.error, str) else bytes(res.error))
             tb = annotate_traceback(res.error.replace("\r\n", "\n").strip(), roots=self._roots,
                                     inline_sources=inline, line_map=line_map)
-            exc = exception_type(tb)
+            from ..transport.result import parse_traceback  # lazily: the transport pulls in mpremote
+
+            exc = (parse_traceback(res.error).exc_type or "").rsplit(".", 1)[-1]
             last = tb.splitlines()[-1] if tb else "(no traceback)"
             raise BoardError(f"{what} raised on board {self.name}: {last}\n{tb}",
                              board_traceback=tb, exc_type=exc, output=text)
-        recovered = getattr(res, "recovered_by", None)
-        note = f"; recovered by {recovered}" if recovered else ""
+        note = f"; recovered by {res.recovered_by}" if res.recovered_by else ""
         self._sink(f"\n[usocket-hil] {res.outcome}: {res.error}\n".encode())
         if res.outcome in ("hung", "crashed"):
             self._on_reset()  # the board is fresh: redo per-test setup (sync channel) before the next call

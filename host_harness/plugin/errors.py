@@ -11,8 +11,6 @@ import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from ..errors import HilError
-
 
 class BoardError(Exception):
     """Code run on the board raised; `board_traceback` is the board's text, annotated with source lines."""
@@ -41,21 +39,7 @@ class SyncTimeout(BoardError):
     """A sync.wait() deadline passed without the board publishing the name."""
 
 
-class PluginUsageError(HilError):
-    """Bad plugin options (unknown board, missing --peer-host, ...): reported as one line."""
-
-
 _FILE_LINE = re.compile(r'^(\s*)File "([^"]+)", line (\d+)(.*)$')
-_EXC_LINE = re.compile(r"^([A-Za-z_][\w.]*)(:.*)?$")
-
-
-def exception_type(traceback_text: str) -> str:
-    """The exception class named on the last line of a Python/MicroPython traceback ('' if none)."""
-    for line in reversed(traceback_text.strip().splitlines()):
-        m = _EXC_LINE.match(line.strip())
-        if m and not line.startswith(" "):
-            return m.group(1).rsplit(".", 1)[-1]
-    return ""
 
 
 def board_path_candidates(board_path: str, roots: Iterable[Path]) -> Iterable[Path]:

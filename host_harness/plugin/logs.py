@@ -37,10 +37,6 @@ class TestLog:
             with self._lock:
                 self._data += data
 
-    def text(self) -> str:
-        with self._lock:
-            return self._data.decode("utf-8", "replace").replace("\r\n", "\n")
-
     def take_new(self) -> str:
         with self._lock:
             new = bytes(self._data[self._reported:])

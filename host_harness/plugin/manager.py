@@ -58,7 +58,6 @@ class HilSession:
             # value of `--port /dev/ttyUSB0` for a path when it looks for the rootdir).
             self.log_dir = Path(config.invocation_params.dir) / self.log_dir
         self.session_log = SessionLog(self.log_dir)
-        self.current: TestState | None = None
         self.needs_reset = False
         self._sync: SyncServer | None = None
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ...boards import Board
-from .base import Backend, RunResult
+from .base import Backend
 
 
 def make_backend(config: pytest.Config, board: Board, *, log) -> Backend:
@@ -29,4 +29,4 @@ def make_backend(config: pytest.Config, board: Board, *, log) -> Backend:
     return VirtualBackend(board, extra_libs=libs, log=log)
 
 
-__all__ = ["Backend", "RunResult", "make_backend"]
+__all__ = ["Backend", "make_backend"]

@@ -1,7 +1,7 @@
 """What the plugin needs from any board: run code with a deadline, reset, and the network facts peers need.
 
-Every backend reports the same five outcomes as host_harness.transport (ok, error, hung, crashed,
-transport), so `board.exec`/`board.call` behave identically on a virtual board, a serial board and CPython.
+Every backend returns host_harness.transport's ExecResult (outcomes ok, error, hung, crashed, transport),
+so `board.exec`/`board.call` behave identically on a virtual board, a serial board and CPython.
 """
 
 from __future__ import annotations
@@ -10,23 +10,14 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ...boards import Board
 
+if TYPE_CHECKING:  # the transport pulls in mpremote: only load it when a board is brought up
+    from ...transport.result import ExecResult
+
 SocketFactory = Callable[..., socket.socket]
-OUTCOMES = ("ok", "error", "hung", "crashed", "transport")
-
-
-@dataclass
-class RunResult:
-    outcome: str
-    stdout: bytes = b""
-    error: str = ""  # board traceback (error) or what happened (hung/crashed/transport)
-    duration: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome == "ok"
 
 
 @dataclass
@@ -43,7 +34,7 @@ class Backend:
     def start(self) -> None:
         raise NotImplementedError
 
-    def exec(self, code: str, timeout: float) -> RunResult:
+    def exec(self, code: str, timeout: float) -> ExecResult:
         raise NotImplementedError
 
     def soft_reset(self) -> None:

@@ -19,8 +19,9 @@ import time
 from pathlib import Path
 
 from ...errors import HilError
+from ...transport.result import ExecResult
 from .. import layout
-from .base import Backend, RunResult
+from .base import Backend
 
 _AGENT = Path(__file__).with_name("cpython_agent.py")
 _START_TIMEOUT = 10.0
@@ -123,10 +124,10 @@ class CpythonBackend(Backend):
             self._stage = None
 
     # -- running code ---------------------------------------------------------------------------------
-    def exec(self, code: str, timeout: float) -> RunResult:
+    def exec(self, code: str, timeout: float) -> ExecResult:
         t0 = time.monotonic()
         if self._proc is None or self._proc.poll() is not None:
-            return RunResult("transport", error="the cpython board process is not running", duration=0.0)
+            return ExecResult("transport", error="the cpython board process is not running", duration=0.0)
         out = bytearray()
         body = json.dumps({"code": code}).encode()
         try:
@@ -140,21 +141,21 @@ class CpythonBackend(Backend):
             os.kill(self._proc.pid, signal.SIGINT)
             self._read_reply(out, time.monotonic() + _INTERRUPT_GRACE)
             self.hard_reset()
-            return RunResult("hung", bytes(out), f"no result within {timeout:.1f} s; interpreter restarted",
+            return ExecResult("hung", bytes(out), f"no result within {timeout:.1f} s; interpreter restarted",
                              time.monotonic() - t0)
         if reply is _EOF:
             return self._died(out, t0)
         # Show module paths as a board would (/lib/...), not as the staging folder this process uses.
         error = reply.get("error", "").replace(self._stage.name if self._stage else "\0", "/lib")
-        return RunResult(reply["outcome"], bytes(out), error, time.monotonic() - t0)
+        return ExecResult(reply["outcome"], bytes(out), error, time.monotonic() - t0)
 
-    def _died(self, out: bytearray, t0: float) -> RunResult:
+    def _died(self, out: bytearray, t0: float) -> ExecResult:
         assert self._proc is not None
         code = self._proc.wait(5)
         self._drain(out)
         self.hard_reset()
         how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
-        return RunResult("crashed", bytes(out), f"interpreter died ({how}); restarted", time.monotonic() - t0)
+        return ExecResult("crashed", bytes(out), f"interpreter died ({how}); restarted", time.monotonic() - t0)
 
     def _drain(self, out: bytearray) -> None:
         assert self._proc is not None

@@ -8,9 +8,13 @@ was written: the path is exercised against a virtual board's pty (the virtual ba
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import layout
-from .base import Backend, RunResult
+from .base import Backend
+
+if TYPE_CHECKING:
+    from ...transport.result import ExecResult
 
 # Asks the board for its IP without assuming a port: WLAN station, then LAN, then nothing.
 _IP_PROBE = """
@@ -99,7 +103,7 @@ class SerialBackend(Backend):
         self.log(f"[usocket-hil] deploy to {self.describe()}: {report.summary()}\n".encode())
 
     # -- Backend ----------------------------------------------------------------------------------------
-    def exec(self, code: str, timeout: float) -> RunResult:
+    def exec(self, code: str, timeout: float) -> ExecResult:
         assert self.session is not None
         return self.session.exec(code, timeout)
 
