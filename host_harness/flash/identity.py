@@ -13,7 +13,6 @@ and esp32-mock-bootloader runs no firmware at all), so `flash` skips it there an
 from __future__ import annotations
 
 import ast
-import threading
 import time
 from dataclasses import dataclass
 
@@ -90,61 +89,27 @@ def parse_probe_output(raw: bytes) -> Identity:
 
 
 def read_identity(url: str, *, timeout: float = 15.0, baudrate: int = 115200) -> Identity:
-    """Ask the board on `url` who it is, within `timeout` seconds (retrying the open while it boots)."""
-    from mpremote.transport import TransportError
-    from mpremote.transport_serial import SerialTransport
+    """Ask the board on `url` who it is, within `timeout` seconds (retrying the open while it boots).
+
+    BoardSession supplies the deadlines mpremote lacks (its reads on /dev/pts/* never time out)."""
+    from ..errors import TransportError
+    from ..transport import BoardSession
 
     deadline = time.monotonic() + timeout
-    result: dict[str, object] = {}
-    holder: dict[str, SerialTransport] = {}
-
-    def probe() -> None:
-        last: Exception | None = None
-        while time.monotonic() < deadline:
-            try:
-                transport = SerialTransport(url, baudrate=baudrate)
-            except (TransportError, OSError) as exc:  # port re-enumerating after reset
-                last = exc
-                time.sleep(0.3)
-                continue
-            holder["t"] = transport
-            try:
-                remaining = max(1.0, deadline - time.monotonic())
-                transport.enter_raw_repl(soft_reset=False, timeout_overall=remaining)
-                out = transport.exec(_PROBE)
-                transport.exit_raw_repl()
-                result["identity"] = parse_probe_output(out)
-                return
-            except Exception as exc:  # noqa: BLE001  (any failure becomes one IdentityError line)
-                result["error"] = exc
-                return
-            finally:
-                holder.pop("t", None)
-                try:
-                    transport.close()
-                except OSError:
-                    pass
-        result["error"] = last
-
-    worker = threading.Thread(target=probe, name=f"identity {url}", daemon=True)
-    worker.start()
-    worker.join(max(0.1, deadline - time.monotonic()) + 1.0)
-    if worker.is_alive():
-        # mpremote reads from /dev/pts/* without a timeout; closing the port unblocks it.
-        transport = holder.get("t")
-        if transport is not None:
-            try:
-                transport.serial.close()
-            except OSError:
-                pass
-        worker.join(2.0)
-        raise IdentityError(f"no REPL answer on {url} within {timeout:g} s")
-    if "identity" in result:
-        return result["identity"]  # type: ignore[return-value]
-    error = result.get("error")
-    if isinstance(error, IdentityError):
-        raise error
-    detail = str(error).splitlines()[0] if error else "timed out"
+    last: Exception | None = None
+    while (remaining := deadline - time.monotonic()) > 0:
+        try:
+            with BoardSession(url, open_timeout=remaining, baudrate=baudrate) as session:
+                res = session.exec(_PROBE, timeout=max(1.0, deadline - time.monotonic()))
+        except TransportError as exc:  # port re-enumerating after reset, or no REPL answer yet
+            last = exc
+            time.sleep(min(0.3, max(0.0, deadline - time.monotonic())))
+            continue
+        if not res.ok:
+            detail = (res.error or res.outcome).strip().splitlines()[-1]
+            raise IdentityError(f"could not read the board's identity on {url}: {detail}")
+        return parse_probe_output(res.stdout)
+    detail = str(last).splitlines()[0] if last else "timed out"
     raise IdentityError(f"could not read the board's identity on {url}: {detail}")
 
 
