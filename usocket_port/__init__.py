@@ -338,8 +338,8 @@ class socket(_t.Base):
         want = len(mv)
         got = 0
         dl = None
+        m = mv
         while got < want:
-            m = memoryview(mv)[got:] if got else mv
             try:
                 # Streams whose native object has readinto (MicroPython sockets, TLS objects) use it: no
                 # allocation, None for "would block".  Others go through the glue's recv_into.
@@ -357,6 +357,8 @@ class socket(_t.Base):
                 got += n
                 if _how:
                     break
+                if got < want:
+                    m = memoryview(mv)[got:]  # a new view per short read, not per would-block retry
             else:
                 break  # EOF
         return got

@@ -36,13 +36,8 @@ except ImportError:
 
 NAME = "circuitpython"
 
-EAGAIN = _e.EAGAIN
-ETIMEDOUT = _e.ETIMEDOUT
-EINPROGRESS = _e.EINPROGRESS
-EBADF = _e.EBADF
-EINVAL = _e.EINVAL
+# EAGAIN, ETIMEDOUT... come from `errno` (the core's default, usocket_port/__init__.py); these are this glue's own.
 EIO = _e.EIO
-EOPNOTSUPP = _e.EOPNOTSUPP
 ENOTCONN = _e.ENOTCONN
 EPIPE = getattr(_e, "EPIPE", 32)  # newlib; py/moderrno.c does not list it
 
@@ -111,7 +106,7 @@ class _S:
 
     def connect(self, a):
         self.p = a
-        raise OSError(EINPROGRESS)
+        raise OSError(_e.EINPROGRESS)
 
     def send(self, b):
         return self.n.send(b)
@@ -233,7 +228,7 @@ def tls_setup(ca_path=None, hostname=None):
             raise OSError(errno_of(e), "cannot read CA file %r" % (ca_path,))
         if "-----BEGIN CERTIFICATE-----" not in _tls_ca:
             _tls_ca = None
-            raise OSError(EINVAL, "no PEM certificate in %r" % (ca_path,))
+            raise OSError(_e.EINVAL, "no PEM certificate in %r" % (ca_path,))
     _tls_host = hostname
 
 
@@ -260,6 +255,6 @@ def connect_network(ssid, key, timeout_ms=20000):
             raise OSError(EIO, "wifi: %s (%r)" % (e, ssid))
     while wifi.radio.ipv4_address is None:
         if ticks_diff(ticks_ms(), t0) > timeout_ms:
-            raise OSError(ETIMEDOUT, "wifi: no IP from %r within %d ms" % (ssid, timeout_ms))
+            raise OSError(_e.ETIMEDOUT, "wifi: no IP from %r within %d ms" % (ssid, timeout_ms))
         time.sleep(1) if not hasattr(time, "sleep_ms") else time.sleep_ms(50)
     return str(wifi.radio.ipv4_address)

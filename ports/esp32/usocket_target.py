@@ -71,7 +71,7 @@ def new(af, type, proto):
     return s
 
 
-# ---- TLS: IPPROTO_SEC and certificate checking ---------------------------------------------------------
+# ---- setsockopt ----------------------------------------------------------------------------------------
 def setsockopt(s, level, opt, value):
     # ports/esp32/modsocket.c socket_setsockopt reads the value with mp_obj_get_int: the seed's buffer form
     # (a native int in 4 bytes) is turned into that int here.  ESP32 chips are little-endian.

@@ -165,15 +165,6 @@ def connect(addr, timeout=5):
     return s
 
 
-def recv_exact(s, n):
-    out = bytearray()
-    while len(out) < n:
-        d = s.recv(n - len(out))
-        check(d, "unexpected EOF after %d of %d bytes" % (len(out), n))
-        out += d
-    return bytes(out)
-
-
 def recv_line(s, limit=256):
     out = bytearray()
     while len(out) < limit:

@@ -71,7 +71,7 @@ def case_stream_timeouts(env):
     buf = bytearray(8)
     out = {}
     for name, fn in (("read", lambda: s.read(8)), ("readinto", lambda: s.readinto(buf)),
-                     ("readline", lambda: s.readline()), ("recvfrom_into", lambda: s.recv_into(buf))):
+                     ("readline", lambda: s.readline()), ("recv_into", lambda: s.recv_into(buf))):
         ms = _timed(fn, ("ETIMEDOUT",), name + " timeout")
         _within(ms, 200, name)
         out[name] = ms
