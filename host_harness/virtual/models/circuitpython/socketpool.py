@@ -25,6 +25,7 @@ import cp_builtins  # noqa: F401  (BrokenPipeError, ConnectionError)
 import wifi
 
 from micropython import const
+from unix_sockaddr import poll_one as _poll, unaddr as _unaddr  # models/_common
 
 _MAX_SOCKETS = const(8)
 _POLL_MS = const(100)  # SOCKET_CONNECT_POLL_INTERVAL_MS
@@ -50,10 +51,6 @@ def _os(e):
     return OSError(_LX.get(n, n))
 
 
-def _unaddr(sa):
-    return ("%d.%d.%d.%d" % (sa[4], sa[5], sa[6], sa[7]), (sa[2] << 8) | sa[3])
-
-
 def _resolve(host, port, kind):
     if host == "<broadcast>":
         host = "255.255.255.255"
@@ -61,12 +58,6 @@ def _resolve(host, port, kind):
         return _u.getaddrinfo(host or "0.0.0.0", port, _u.AF_INET, kind)[0][-1]
     except OSError:
         raise gaierror(-2, "Name or service not known")
-
-
-def _poll(s, ev, ms):
-    p = select.poll()
-    p.register(s, ev)
-    return p.poll(ms)
 
 
 def _now():

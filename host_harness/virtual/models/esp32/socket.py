@@ -25,6 +25,7 @@ import usocket as _u  # the built-in unix socket (this file shadows `socket`)
 import errno as _e  # this model's newlib numbers
 
 from micropython import const
+from unix_sockaddr import poll_one as _poll, unaddr as _unaddr  # models/_common
 
 AF_INET = const(2)
 AF_INET6 = const(10)
@@ -85,14 +86,6 @@ def _give():
         _open[0] -= 1
 
 
-def _ip_str(b):
-    return "%d.%d.%d.%d" % (b[4], b[5], b[6], b[7])
-
-
-def _unaddr(sa):
-    return (_ip_str(sa), (sa[2] << 8) | sa[3])
-
-
 def _resolve(address):
     # _socket_getaddrinfo(): a 2-sequence (host, port); "" means 0.0.0.0; names are resolved.
     if type(address) not in (tuple, list) or len(address) != 2:
@@ -139,12 +132,6 @@ def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
     if not out:
         raise OSError(-2)
     return out
-
-
-def _poll(s, ev, ms):
-    p = select.poll()
-    p.register(s, ev)
-    return p.poll(ms)
 
 
 class socket(io.IOBase):

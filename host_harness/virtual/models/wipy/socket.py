@@ -28,6 +28,7 @@ import time
 import usocket as _u
 
 from micropython import const
+from unix_sockaddr import poll_one as _poll, unaddr as _unaddr  # models/_common
 
 AF_INET = const(2)
 SOCK_STREAM = const(1)
@@ -54,10 +55,6 @@ _ESECHANDSHAKETIMEDOUT = const(462)
 _ESECCLOSED = const(452)
 _HANDSHAKE_MS = const(10000)
 _open = [0]
-
-
-def _unaddr(sa):
-    return ("%d.%d.%d.%d" % (sa[4], sa[5], sa[6], sa[7]), (sa[2] << 8) | sa[3])
 
 
 def _sockaddr(address, kind):
@@ -92,12 +89,6 @@ class _SD:
         self.tls = None
         self.tcp_up = False
         self.timeout_ms = -1  # cc3200 default: blocking (timeout_ms 0 in the C struct means blocking there)
-
-
-def _poll(s, ev, ms):
-    p = select.poll()
-    p.register(s, ev)
-    return p.poll(ms)
 
 
 def _der(path):
