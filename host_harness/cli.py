@@ -30,13 +30,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     for name in COMMAND_MODULES:
         if only is not None and name != only:
             continue
-        try:
-            module = importlib.import_module(f"{__package__}.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"{__package__}.commands.{name}":
-                continue  # command not built yet
-            raise
-        module.register(subparsers)
+        importlib.import_module(f"{__package__}.commands.{name}").register(subparsers)
     return parser
 
 

@@ -314,17 +314,15 @@ def _exec(session: BoardSession, code: str, what: str, timeout: float) -> str:
     return r.text()
 
 
-def deploy(session: BoardSession, files: Sequence[DeployFile] | Board, *, force: bool = False,
+def deploy(session: BoardSession, files: Sequence[DeployFile], *, force: bool = False,
            verify: Sequence[str] | None = None, prune: Sequence[str] = (),
            timeout: float = 30.0) -> DeployReport:
     """Copy `files` to the board over `session`, skipping those whose sha256 already matches.
 
-    files:  explicit DeployFiles, or a Board (then its whole deploy set, as `deploy_board`).
+    files:  the DeployFiles (a board's whole set: `deploy_board`).
     verify: modules to import afterwards (default: the top-level modules the files provide under /lib).
     prune:  board folders we own; .py/.mpy files in them that are not in `files` are removed.
     """
-    if isinstance(files, Board):
-        return deploy_board(session, files, force=force)
     start = time.monotonic()
     report = DeployReport()
     targets = [f.remote for f in files]

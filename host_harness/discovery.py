@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .boards import Board, UsbId, all_boards
@@ -55,12 +55,9 @@ class VirtualEntry:
     pid: int | None
     alive: bool
     state_file: str
-    extra: dict = field(default_factory=dict, compare=False)
 
     def to_json(self) -> dict:
-        data = asdict(self)
-        data.pop("extra")
-        return data
+        return asdict(self)
 
 
 def _usb_matches(entry: UsbId, vid: int | None, pid: int | None, serial: str | None) -> bool:
@@ -122,24 +119,20 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _entry(data: dict, default_name: str, state_file: str, extra: dict) -> VirtualEntry:
+def _entry(data: dict, default_name: str, state_file: str) -> VirtualEntry:
     """One VirtualEntry from a state dict (as a supervisor writes it, or as the manager lists it)."""
     from .virtual.manager import pid_alive
 
     pid = data.get("pid") if isinstance(data.get("pid"), int) else None
-    board = data.get("board")
-    if isinstance(board, dict):  # tolerate a nested board description
-        board = board.get("name")
     return VirtualEntry(
-        name=_text(data.get("name")) or _text(data.get("id")) or default_name,
-        board=_text(getattr(board, "name", board)),
-        port_url=_text(data.get("port_url")) or _text(data.get("port")),
+        name=_text(data.get("name")) or default_name,
+        board=_text(data.get("board")),
+        port_url=_text(data.get("port_url")),
         socket_url=_text(data.get("socket_url")),
         board_ip=_text(data.get("board_ip")),
         pid=pid,
         alive=pid_alive(pid),
         state_file=state_file,
-        extra=extra,
     )
 
 
@@ -161,7 +154,7 @@ def read_virtual_state(directory: Path | None = None) -> list[VirtualEntry]:
         except (OSError, ValueError, UnicodeDecodeError):
             continue
         if isinstance(data, dict):
-            entries.append(_entry(data, path.stem, str(path), data))
+            entries.append(_entry(data, path.stem, str(path)))
     return entries
 
 
@@ -173,4 +166,4 @@ def discover_virtual() -> list[VirtualEntry]:
         listed = manager.list_boards()
     except Exception:  # noqa: BLE001  (listing must never break `boards`; fall back to the files)
         return read_virtual_state()
-    return [_entry(data, Path(data["state_file"]).stem, data["state_file"], {}) for data in listed]
+    return [_entry(data, Path(data["state_file"]).stem, data["state_file"]) for data in listed]

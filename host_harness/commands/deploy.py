@@ -47,8 +47,7 @@ def _running_virtual_port(board: Board) -> str:
 
 
 def _detect_board(session: BoardSession, url: str) -> Board:
-    impl = session.eval("__import__('sys').implementation.name")
-    platform = session.eval("__import__('sys').platform")
+    impl, platform = session.eval("(__import__('sys').implementation.name, __import__('sys').platform)")
     target = "circuitpython" if impl == "circuitpython" else _PLATFORM_TARGETS.get(platform)
     candidates = [b for b in all_boards() if b.target == target and b.kind != "host"]
     if not candidates:

@@ -138,10 +138,8 @@ def _serve(ctl: socket.socket, owner: int, start: int, board_net: str) -> int:
         poller.register(pidfd, select.POLLIN)
     buf = b""
     while owner_alive(owner, start):
-        poller.poll(int(POLL_S * 1000))
-        r, _, _ = select.select([ctl], [], [], 0)
-        if not r:
-            continue
+        if ctl.fileno() not in dict(poller.poll(int(POLL_S * 1000))):
+            continue  # timeout or the owner's pidfd: the loop condition decides
         data = ctl.recv(4096)
         if not data:
             return 0  # the creator closed the pair (or died)

@@ -84,17 +84,16 @@ class UserNetnsPair(SubnetAddresses):
             theirs.close()
         try:
             reply = _read_line(mine, 15.0)
+            if not reply.startswith("ready "):
+                raise NetnsError(
+                    f"unprivileged namespace setup failed: {reply.removeprefix('error ') or 'no reply'}"
+                )
         except NetnsError:
+            # A holder that reported an error is exiting already; kill() bounds the wait either way.
             holder.kill()
             holder.wait(5)
             mine.close()
             raise
-        if not reply.startswith("ready "):
-            holder.wait(5)
-            mine.close()
-            raise NetnsError(
-                f"unprivileged namespace setup failed: {reply.removeprefix('error ') or 'no reply'}"
-            )
         return cls(index, owner, holder, mine, int(reply.split()[1]))
 
     def _nsenter(self, pid: int, argv: Sequence[str]) -> list[str]:

@@ -1,7 +1,6 @@
 """Board transport: `BoardSession` over mpremote's SerialTransport, exec with deadlines and outcomes."""
 
 from .result import (
-    OUTCOMES,
     BoardCrashedError,
     BoardExecError,
     BoardHungError,
@@ -15,7 +14,6 @@ from .result import (
 from .session import BoardSession, BoardValueError, HardReset, RemoteFileError
 
 __all__ = [
-    "OUTCOMES",
     "BoardCrashedError",
     "BoardExecError",
     "BoardHungError",

@@ -12,7 +12,6 @@ from typing import Literal
 from ..errors import HilError, TransportError
 
 Outcome = Literal["ok", "error", "hung", "crashed", "transport"]
-OUTCOMES: tuple[Outcome, ...] = ("ok", "error", "hung", "crashed", "transport")
 
 # Which step of the hung-board recovery brought the raw REPL back (None: nothing did).
 # "re-enter": the board reset itself and the raw REPL was entered again; "reconnect": the port was reopened.
@@ -88,10 +87,9 @@ class ExecResult:
     def ok(self) -> bool:
         return self.outcome == "ok"
 
-    def text(self, normalise_newlines: bool = True) -> str:
-        """stdout as UTF-8 (invalid bytes replaced), \\r\\n turned into \\n unless asked not to."""
-        s = self.stdout.decode("utf-8", "replace")
-        return s.replace("\r\n", "\n") if normalise_newlines else s
+    def text(self) -> str:
+        """stdout as UTF-8 (invalid bytes replaced), \\r\\n turned into \\n."""
+        return self.stdout.decode("utf-8", "replace").replace("\r\n", "\n")
 
     def summary(self) -> str:
         """One line describing a non-ok outcome (for logs and CLI errors)."""

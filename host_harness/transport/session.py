@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import errno
 import io
 import logging
 import math
@@ -167,7 +168,6 @@ class BoardSession:
         hard_reset: HardReset = None,
         open_timeout: float = 5.0,
         enter_raw: bool = True,
-        soft_reset: bool = False,
         baudrate: int = 115200,
         recover_timeout: float = 3.0,
     ) -> None:
@@ -187,8 +187,6 @@ class BoardSession:
             if err:
                 self.close()
                 raise TransportError(err)
-            if soft_reset:
-                self.soft_reset()
 
     # --- context manager -------------------------------------------------------------------------------
     def __enter__(self) -> BoardSession:
@@ -521,7 +519,6 @@ class BoardSession:
             with self.deadline(timeout):
                 yield self.transport
         except _Deadline:
-            self._ready = False
             raise TransportError(f"{self.url}: {what} did not finish within {timeout:g} s") from None
         except TransportExecError as exc:
             self._ready = True  # the board answered with a traceback: the REPL is fine
@@ -585,7 +582,5 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _errno_text(exc: OSError) -> str:
-    import errno as _errno
-
-    name = _errno.errorcode.get(exc.errno or 0)
+    name = errno.errorcode.get(exc.errno or 0)
     return f"[Errno {exc.errno}] {name}" if name else _one_line(exc)

@@ -93,7 +93,6 @@ class Supervisor:
         self.micropython = micropython
         self.state_path = state_dir / f"{name}.json"
         self.link_path = state_dir / f"{name}.tty"
-        self.sel = selectors.DefaultSelector()
         self.proc: subprocess.Popen | None = None
         self.spawned_at = 0.0
         self.armed = False
@@ -331,27 +330,27 @@ class Supervisor:
         stdin_w = self.pipes["stdin"][1]
         out_r = self.pipes["stdout"][0]
         ctl_r = self.pipes["ctl"][0]
-        self.sel = selectors.DefaultSelector()
-        self.sel.register(self.wake_r, selectors.EVENT_READ, "wake")
-        self.sel.register(ctl_r, selectors.EVENT_READ, "ctl")
-        backlog = len(self.pty_out) + len(self.tcp_out)
-        if backlog < OUT_HIGH_WATER:
-            self.sel.register(out_r, selectors.EVENT_READ, "out")
-        master_ev = (selectors.EVENT_READ if len(self.inbuf) < IN_HIGH_WATER else 0) | (
-            selectors.EVENT_WRITE if self.pty_out else 0)
-        if master_ev:
-            self.sel.register(self.master, master_ev, "master")
-        if self.inbuf:
-            self.sel.register(stdin_w, selectors.EVENT_WRITE, "stdin")
-        if self.listener is not None:
-            self.sel.register(self.listener, selectors.EVENT_READ, "listen")
-        if self.client is not None:
-            ev = (selectors.EVENT_READ if len(self.inbuf) < IN_HIGH_WATER else 0) | (
-                selectors.EVENT_WRITE if self.tcp_out else 0)
-            if ev:
-                self.sel.register(self.client, ev, "client")
-        events = self.sel.select(timeout)
-        self.sel.close()
+        # A fresh selector per round: which fds to watch depends on the buffers' fill levels.
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.wake_r, selectors.EVENT_READ, "wake")
+            sel.register(ctl_r, selectors.EVENT_READ, "ctl")
+            backlog = len(self.pty_out) + len(self.tcp_out)
+            if backlog < OUT_HIGH_WATER:
+                sel.register(out_r, selectors.EVENT_READ, "out")
+            master_ev = (selectors.EVENT_READ if len(self.inbuf) < IN_HIGH_WATER else 0) | (
+                selectors.EVENT_WRITE if self.pty_out else 0)
+            if master_ev:
+                sel.register(self.master, master_ev, "master")
+            if self.inbuf:
+                sel.register(stdin_w, selectors.EVENT_WRITE, "stdin")
+            if self.listener is not None:
+                sel.register(self.listener, selectors.EVENT_READ, "listen")
+            if self.client is not None:
+                ev = (selectors.EVENT_READ if len(self.inbuf) < IN_HIGH_WATER else 0) | (
+                    selectors.EVENT_WRITE if self.tcp_out else 0)
+                if ev:
+                    sel.register(self.client, ev, "client")
+            events = sel.select(timeout)
         order = {"wake": 0, "ctl": 1}  # control first: arming must be known before a 0x03 is judged
         for key, mask in sorted(events, key=lambda e: order.get(e[0].data, 2)):
             what = key.data
