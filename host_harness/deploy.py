@@ -34,6 +34,8 @@ from .transport import BoardSession
 
 REMOTE_LIB = "/lib"
 CORE_PACKAGE = "usocket_port"
+# Board folders the deploy set owns: files in them that the set no longer has are removed.
+OWNED_DIRS = (f"{REMOTE_LIB}/{CORE_PACKAGE}",)
 MODULE_EXTS = (".py", ".mpy")
 
 
@@ -380,4 +382,4 @@ def deploy_board(session: BoardSession, board: Board, *, force: bool = False, py
                  core: Path | None = None, glue: Path | None = None) -> DeployReport:
     """Deploy usocket_port + the board's glue to /lib and import them."""
     files = board_files(board, py=py, core=core, glue=glue)
-    return deploy(session, files, force=force, prune=[f"{REMOTE_LIB}/{CORE_PACKAGE}"])
+    return deploy(session, files, force=force, prune=OWNED_DIRS)

@@ -86,9 +86,6 @@ def _env(board, peer_factory, keys: frozenset[str]) -> tuple[dict[str, Any], dic
     if "bulk" in keys or "bulk_nbytes" in keys:
         peers["bulk"] = peer_factory(TcpSource, nbytes=BULK_NBYTES, seed=11, chunk=65536)
         env.update(bulk=peers["bulk"].address, bulk_nbytes=BULK_NBYTES, bulk_sha256=peers["bulk"].sha256)
-        if "sink" not in peers:
-            peers["sink"] = peer_factory(TcpSink)
-            env["sink"] = peers["sink"].address
     if "reset" in keys:
         peers["reset"] = peer_factory(ResetAfter, n=RESET_AFTER)
         env.update(reset=peers["reset"].address, reset_after=RESET_AFTER)

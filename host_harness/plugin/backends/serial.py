@@ -98,7 +98,7 @@ class SerialBackend(Backend):
         extra = [(src, dest) for src, dest in layout.expand(layout.extra_device_files(self._extra_libs))
                  if src.suffix == ".py"]
         files = dep.board_files(self.board) + dep.build_files(extra, mpy_arch=arch)
-        report = dep.deploy(self.session, files, prune=[f"{dep.REMOTE_LIB}/{dep.CORE_PACKAGE}"],
+        report = dep.deploy(self.session, files, prune=dep.OWNED_DIRS,
                             verify=["usocket_port", "hilsync"])
         self.log(f"[usocket-hil] deploy to {self.describe()}: {report.summary()}\n".encode())
 
