@@ -1,4 +1,4 @@
-# The conformance clause list, built once from the seed contract (usocket documentation: every function,
+# The conformance clause list, built once from the seed contract docs/seed/usocket.rst (every function,
 # constant, method, the address rule, and each "Difference to CPython" note), plus the extension clauses
 # the project's issue adds ("ext.*", "program.*").  Texts are our own one-line summaries.
 #
