@@ -15,13 +15,10 @@ from pathlib import Path
 import pytest
 
 from host_harness.boards import load_board
-from host_harness.resources import core_dir
+from host_harness.virtual import VirtualBoard
 
 CLI = str(Path(sys.executable).with_name("usocket-hil"))
 
-
-def _virtual():
-    return pytest.importorskip("host_harness.virtual", reason="host_harness.virtual is not available")
 
 
 def hil(*args: str, timeout: float = 60, env: dict | None = None, stdin: str | None = None):
@@ -39,7 +36,7 @@ def _one_line_error(proc) -> str:
 
 @pytest.fixture(scope="module")
 def vboard() -> Iterator[object]:
-    with _virtual().VirtualBoard(load_board("virtual-unix"), network=False) as vb:
+    with VirtualBoard(load_board("virtual-unix"), network=False) as vb:
         yield vb
 
 
@@ -139,7 +136,6 @@ def test_exec_busy(vboard) -> None:
     assert "busy" in _one_line_error(p)
 
 
-@pytest.mark.skipif(not (core_dir() / "__init__.py").exists(), reason="no usocket_port/ yet")
 def test_deploy_cli(vboard) -> None:
     p = hil("deploy", "--port", vboard.port_url, "--board", "virtual-unix", "--force")
     assert p.returncode == 0, p.stderr
@@ -191,10 +187,8 @@ def test_repl_interactive(vboard) -> None:
         os.close(fd)
 
 
-@pytest.mark.skipif(not (core_dir() / "__init__.py").exists(), reason="no usocket_port/ yet")
 def test_deploy_to_running_virtual_board_by_name(tmp_path: Path) -> None:
     """`deploy --board NAME` without --port finds a board started by `virtual up` in the state dir."""
-    _virtual()
     env = {"USOCKET_HIL_STATE": str(tmp_path)}
     up = hil("virtual", "up", "--board", "virtual-unix", "--no-network", "--name", "h3cli", env=env)
     try:

@@ -10,12 +10,8 @@ import pytest
 from host_harness.boards import load_board
 from host_harness.deploy import DeployError, DeployFile, board_files, build_files, deploy, deploy_board
 from host_harness.mpy import compile_mpy
-from host_harness.resources import core_dir, port_dir
 from host_harness.transport import BoardSession
-
-
-def _virtual():
-    return pytest.importorskip("host_harness.virtual", reason="host_harness.virtual is not available")
+from host_harness.virtual import VirtualBoard
 
 
 def _write(path: Path, text: str) -> Path:
@@ -27,7 +23,7 @@ def _write(path: Path, text: str) -> Path:
 @pytest.fixture(scope="module")
 def vboard(tmp_path_factory) -> Iterator[object]:
     flash = tmp_path_factory.mktemp("flash")
-    with _virtual().VirtualBoard(load_board("virtual-unix"), network=False, flash_dir=flash) as vb:
+    with VirtualBoard(load_board("virtual-unix"), network=False, flash_dir=flash) as vb:
         yield vb
 
 
@@ -137,8 +133,6 @@ def test_compile_mpy_header(tmp_path: Path) -> None:
     assert data[:2] == b"M\x06"
 
 
-@pytest.mark.skipif(not (core_dir() / "__init__.py").exists() or not port_dir("unix").is_dir(),
-                    reason="usocket_port/ or ports/unix/ not in this checkout yet")
 def test_deploy_board_real_files(vboard, session: BoardSession) -> None:
     board = load_board("virtual-unix")
     r = deploy_board(session, board)

@@ -1,5 +1,5 @@
 """The identity step after flashing: pure checks on a reported identity, probe parsing, skip rules, and
-reading a live REPL (a virtual board running the real micropython interpreter, when that has landed)."""
+reading a live REPL (a virtual board running the real micropython interpreter)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from host_harness.flash.identity import (
     read_identity,
     skip_reason_after_flash,
 )
+from host_harness.virtual import VirtualBoard
 
 DEVKITC = load_board("esp32-devkitc")
 S3 = load_board("esp32s3-devkitc")
@@ -85,9 +86,8 @@ def test_read_identity_silent_port_hits_its_deadline():
 
 @pytest.fixture
 def virtual_board(tmp_path, monkeypatch):
-    virtual = pytest.importorskip("host_harness.virtual", reason="host_harness.virtual not built yet")
     monkeypatch.setenv("USOCKET_HIL_STATE", str(tmp_path / "state"))
-    with virtual.VirtualBoard(load_board("virtual-unix"), network=False) as vb:
+    with VirtualBoard(load_board("virtual-unix"), network=False) as vb:
         yield vb
 
 

@@ -9,7 +9,6 @@ network namespaces are available.  Option/marker mechanics run on cpython only.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import subprocess
@@ -27,8 +26,6 @@ pytest_plugins = ["pytester"]
 
 
 def _virtual_unavailable() -> str | None:
-    if importlib.util.find_spec("host_harness.virtual") is None:
-        return "host_harness.virtual is not in this checkout"
     ok, why = netns_support()
     return None if ok else f"virtual-unix needs network namespaces: {why}"
 
@@ -383,8 +380,6 @@ def test_serial_backend_on_a_virtual_boards_pty(pytester: pytest.Pytester) -> No
 
     The board runs without namespaces, so it shares loopback with this host: --peer-host 127.0.0.1.
     """
-    if importlib.util.find_spec("host_harness.virtual") is None:
-        pytest.skip("host_harness.virtual is not in this checkout")
     from host_harness.boards import load_board
     from host_harness.virtual import VirtualBoard
 

@@ -12,10 +12,7 @@ import pytest
 from host_harness.boards import load_board
 from host_harness.errors import TransportError
 from host_harness.transport import BoardSession, BoardValueError
-
-
-def _virtual():
-    return pytest.importorskip("host_harness.virtual", reason="host_harness.virtual is not available")
+from host_harness.virtual import VirtualBoard
 
 # Generous upper bounds: they prove a deadline exists, they do not measure speed.
 SLACK = 10.0
@@ -32,7 +29,7 @@ IGNORES_CTRL_C = (
 
 @pytest.fixture(scope="module")
 def vboard() -> Iterator[object]:
-    with _virtual().VirtualBoard(load_board("virtual-unix"), network=False) as vb:
+    with VirtualBoard(load_board("virtual-unix"), network=False) as vb:
         yield vb
 
 
@@ -176,7 +173,7 @@ def test_busy_port(vboard, session: BoardSession) -> None:
 
 
 def test_socket_url() -> None:
-    with _virtual().VirtualBoard(load_board("virtual-unix"), network=False, tcp=True) as vb:
+    with VirtualBoard(load_board("virtual-unix"), network=False, tcp=True) as vb:
         assert vb.socket_url and vb.socket_url.startswith("socket://")
         with BoardSession(vb.socket_url, open_timeout=10) as s:
             assert s.exec("print(3 * 3)").text() == "9\n"
@@ -186,7 +183,7 @@ def test_socket_url() -> None:
 
 
 def test_board_gone_mid_session() -> None:
-    vb = _virtual().VirtualBoard(load_board("virtual-unix"), network=False)
+    vb = VirtualBoard(load_board("virtual-unix"), network=False)
     vb.start()
     try:
         s = BoardSession(vb.port_url, open_timeout=10)
