@@ -113,6 +113,35 @@ def _print_exception(exc):
     _cooked("\n".join(lines))
 
 
+# --- the flash filesystem lists file sizes, as a board's does ---------------------------------------
+# The flash is a host folder under VfsPosix, whose ilistdir yields (name, type, inode) only
+# (extmod/vfs_posix.c, vfs_posix_ilistdir_it_iternext); a board's FAT or littlefs flash yields
+# (name, type, 0, size) (extmod/vfs_fat.c, extmod/vfs_lfsx.c: the ilistdir iterators), and tools read
+# that size (mpremote's `fs ls`, tools/mpremote/mpremote/transport.py fs_listdir, pads a missing one with 0).
+
+_native_ilistdir = os.ilistdir
+
+
+def _sized(entries, base):
+    for e in entries:
+        if len(e) == 3:
+            size = 0
+            if e[1] != 0x4000:  # directories have size 0 on FAT and littlefs too
+                try:
+                    size = os.stat(base + e[0])[6]
+                except OSError:
+                    pass  # removed since it was listed
+            e = (e[0], e[1], 0, size)
+        yield e
+
+
+def _ilistdir(*args):
+    entries = _native_ilistdir(*args)  # a bad path raises here, at the call, as on a board
+    path = args[0] if args else ""
+    sep = b"/" if isinstance(path, bytes) else "/"
+    return _sized(entries, path + sep if path and path[-1:] != sep else path)
+
+
 # --- micropython / machine wrappers: kbd_intr must reach the supervisor, machine.reset must work ---
 
 class _Module:
@@ -433,6 +462,8 @@ def _setup():
         os.umount("/")
         os.mount(os.VfsPosix(fs), "/")
         os.chdir("/")
+        _wrap(os, "os", {"ilistdir": _ilistdir})
+        sys.modules["uos"] = sys.modules["os"]
     path = ["", ".frozen", "/lib"]
     if model:
         # Port models go first so they shadow native modules such as socket.
