@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-from esp_pylib.logger import EspLog, EspLogBase
+from esptool.logger import EsptoolLogger, TemplateLogger
 
 from .errors import FlashCancelled
 
@@ -96,86 +96,75 @@ def bind(log: BoardLog) -> Iterator[BoardLog]:
         _bound.log = previous
 
 
-class _Dispatcher(EspLogBase):
-    """The installed esptool logger: forwards to the calling thread's BoardLog, else to the old logger."""
+class _Dispatcher(TemplateLogger):
+    """The installed esptool logger: forwards to the calling thread's BoardLog, else to esptool's own.
 
-    def __init__(self, fallback: EspLogBase | None) -> None:
+    A TemplateLogger, the contract esptool documents for custom loggers (docs/en/esptool/scripting.rst,
+    "Redirecting Output with a Custom Logger"); set_logger() adapts it to the esp-pylib interface."""
+
+    def __init__(self, fallback: EsptoolLogger) -> None:
         self._fallback = fallback
 
-    def _target(self) -> BoardLog | None:
-        return current()
-
     def print(self, *args: Any, **kwargs: Any) -> None:
-        log = self._target()
+        log = current()
         if log is None:
-            if self._fallback is not None:
-                self._fallback.print(*args, **kwargs)
+            self._fallback.print(*args, **kwargs)
             return
-        sep = kwargs.get("sep", " ")
-        end = kwargs.get("end", "\n")
-        log.write(sep.join(str(a) for a in args) + end)
+        log.write(kwargs.get("sep", " ").join(str(a) for a in args) + kwargs.get("end", "\n"))
 
-    def _tagged(self, tag: str, args: tuple[Any, ...], fallback: Callable[..., None] | None,
-                **kwargs: Any) -> None:
-        log = self._target()
-        if log is None:
-            if fallback is not None:
-                fallback(*args, **kwargs)
-            return
-        log.line(f"{tag}{' '.join(str(a) for a in args)}")
+    def note(self, message: str) -> None:
+        self._tagged("Note: ", message, self._fallback.note)
 
-    def err(self, *args: Any, suggestion: str | None = None) -> None:
-        self._tagged("Error: ", args, self._fallback and self._fallback.err, suggestion=suggestion)
+    def warning(self, message: str) -> None:
+        self._tagged("Warning: ", message, self._fallback.warning)
 
-    def warn(self, *args: Any, suggestion: str | None = None) -> None:
-        self._tagged("Warning: ", args, self._fallback and self._fallback.warn, suggestion=suggestion)
-
-    # esptool still calls the pre-esp-pylib names in places.
-    def error(self, message: str, suggestion: str | None = None) -> None:
-        self.err(message, suggestion=suggestion)
-
-    def warning(self, message: str, suggestion: str | None = None) -> None:
-        self.warn(message, suggestion=suggestion)
-
-    def note(self, *args: Any) -> None:
-        self._tagged("Note: ", args, self._fallback and self._fallback.note)
-
-    def hint(self, *args: Any) -> None:
-        self._tagged("Hint: ", args, self._fallback and self._fallback.hint)
+    def error(self, message: str) -> None:
+        self._tagged("Error: ", message, self._fallback.error)
 
     def debug(self, *args: Any) -> None:
-        if self._target() is not None:
-            self._tagged("Debug: ", args, None)
+        log = current()
+        if log is not None:
+            log.line("Debug: " + "".join(str(a) for a in args))
+        else:
+            self._fallback.debug(*args)
 
-    def set_verbosity(self, mode: int | str) -> None:
-        if self._fallback is not None:
-            self._fallback.set_verbosity(mode)
+    @staticmethod
+    def _tagged(tag: str, message: str, fallback: Callable[[str], None]) -> None:
+        log = current()
+        if log is None:
+            fallback(message)
+        else:
+            log.line(f"{tag}{message}")
+
+    def stage(self, finish: bool = False) -> None:
+        if current() is None:
+            self._fallback.stage(finish=finish)  # a BoardLog keeps every line: nothing to collapse
 
     def progress_bar(self, cur_iter: int, total_iters: int, prefix: str = "", suffix: str = "",
                      bar_length: int = 30) -> None:
-        log = self._target()
+        log = current()
         if log is None:
-            if self._fallback is not None:
-                self._fallback.progress_bar(cur_iter, total_iters, prefix, suffix, bar_length)
-            return
-        log.progress(cur_iter, total_iters, prefix.strip())
+            self._fallback.progress_bar(cur_iter, total_iters, prefix, suffix, bar_length)
+        else:
+            log.progress(cur_iter, total_iters, prefix.strip())
+
+    def set_verbosity(self, verbosity: str) -> None:
+        self._fallback.set_verbosity(verbosity)
 
 
 _install_lock = threading.Lock()
 _installs = 0
-_saved: EspLogBase | None = None
 
 
 @contextmanager
 def routed() -> Iterator[None]:
-    """Install the dispatcher while the block runs (re-entrant across threads); restore the old logger."""
-    global _installs, _saved
-    import esptool.logger  # noqa: F401  (makes esptool install its default logger first)
-
+    """Install the dispatcher with esptool's set_logger() while the block runs (re-entrant across
+    threads); then esptool's default logger again."""
+    global _installs
+    default = EsptoolLogger()  # esptool's default logger (a singleton: its constructor returns it)
     with _install_lock:
         if _installs == 0:
-            _saved = EspLog.instance
-            EspLog.instance = _Dispatcher(_saved)
+            default.set_logger(_Dispatcher(default))
         _installs += 1
     try:
         yield
@@ -183,5 +172,4 @@ def routed() -> Iterator[None]:
         with _install_lock:
             _installs -= 1
             if _installs == 0:
-                EspLog.instance = _saved
-                _saved = None
+                default.set_logger(default)
