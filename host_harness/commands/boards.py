@@ -56,10 +56,11 @@ def run(args: argparse.Namespace) -> int:
     print("Virtual boards:")
     if not virtual:
         print("  (none running)")
+    board_width = max([16] + [len(v.board or "?") for v in virtual])  # keeps the port column aligned
     for v in virtual:
         state = "" if v.alive else "  (stale: process gone)"
         where = v.port_url or "-"
         extra = f" {v.socket_url}" if v.socket_url else ""
         ip = f" ip={v.board_ip}" if v.board_ip else ""
-        print(f"  {v.name:20} {v.board or '?':16} {where}{extra}{ip}{state}")
+        print(f"  {v.name:20} {v.board or '?':{board_width}} {where}{extra}{ip}{state}")
     return 0

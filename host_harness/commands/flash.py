@@ -14,6 +14,7 @@ from ..boards import load_board
 from ..discovery import discover_serial, ports_for_board
 from ..errors import HilError
 from ..flash import FlashError, FlashOptions, PortError, flash_boards, flash_layout, load_image
+from ..flash.summary import failure_line, summary_line
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -75,33 +76,12 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps([r.__dict__ for r in results], indent=2, default=str))
     else:
         for r in results:
-            print(_summary(r))
+            print(summary_line(r))
     failed = [r for r in results if not r.ok]
     if not failed:
         return 0
     if len(results) == 1:
-        raise FlashError(_failure(failed[0]))
+        raise FlashError(failure_line(failed[0]))
     raise FlashError(f"{len(failed)} of {len(results)} boards failed: "
-                     + "; ".join(_failure(r) for r in failed))
+                     + "; ".join(failure_line(r) for r in failed))
 
-
-def _failure(r) -> str:
-    if r.error:
-        return r.error
-    ident = r.identity or {}
-    return f"{r.board} on {r.port}: identity check {ident.get('status')}: {ident.get('reason')}"
-
-
-def _summary(r) -> str:
-    head = f"{r.board} {r.port}: "
-    if r.error:
-        return head + f"FAILED ({r.error}) log: {r.log_path}"
-    parts = {"written": f"written {r.bytes_written} bytes and verified",
-             "skipped": "already in flash, write skipped",
-             "verified": "flash matches the image",
-             "checked": "identity checked"}.get(r.outcome, r.outcome)
-    if len(r.attempts) > 1:
-        parts += f" (after {len(r.attempts)} attempts: {', '.join(r.attempts)})"
-    if r.identity:
-        parts += f"; identity {r.identity['status']}: {r.identity['reason']}"
-    return head + parts + f" [{r.duration:.1f} s, log: {r.log_path}]"

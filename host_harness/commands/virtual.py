@@ -86,11 +86,15 @@ def run_list(args: argparse.Namespace) -> int:
     if not boards:
         print(f"no virtual boards (state directory {manager.state_dir()})")
         return 0
-    print(f"{'NAME':12} {'BOARD':14} {'STATUS':7} {'CRASHES':7} {'BOARD IP':13} PORT / SOCKET")
+    rows = [("NAME", "BOARD", "STATUS", "CRASHES", "BOARD IP", "PORT / SOCKET")]
     for b in boards:
         where = b.get("port_url") or "?"
         if b.get("socket_url"):
             where += "  " + b["socket_url"]
-        print(f"{b['name']:12} {b.get('board') or '?':14} {'up' if b['alive'] else 'dead':7} "
-              f"{b.get('crash_count', 0):<7} {b.get('board_ip') or '-':13} {where}")
+        rows.append((b["name"], b.get("board") or "?", "up" if b["alive"] else "dead",
+                     str(b.get("crash_count", 0)), b.get("board_ip") or "-", where))
+    # Each column as wide as its widest cell: board names and IPs have no fixed length.
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print(" ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + " " + row[-1])
     return 0

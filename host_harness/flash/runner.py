@@ -17,7 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, DownloadColumn, Progress, Task, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from ..boards import Board
 from ..errors import HilError
@@ -26,7 +27,15 @@ from .errors import PortError
 from .identity import IdentityResult, identify, skip_reason_after_flash
 from .image import FirmwareImage, flash_layout
 from .ports import SOCKET_NOTE, is_socket
+from .summary import progress_stage
 from .writer import FlashOptions, FlashResult, flash_port
+
+
+class _SentColumn(DownloadColumn):
+    """Bytes sent so far; blank for a board that sent none (a skipped write, a verify, an early failure)."""
+
+    def render(self, task: Task) -> Text:
+        return super().render(task) if task.fields.get("sent") and task.completed else Text("")
 
 
 def log_name(board: Board, url: str) -> str:
@@ -65,13 +74,13 @@ def flash_boards(board: Board, ports: Sequence[str], image: FirmwareImage | None
     with esplog.routed(), Progress(
         TextColumn("{task.fields[label]}", style="bold"),
         BarColumn(bar_width=24),
-        DownloadColumn(),
+        _SentColumn(),
         TimeElapsedColumn(),
         TextColumn("{task.fields[stage]}"),
         console=console,
         transient=False,
     ) as progress:
-        tasks = [progress.add_task("", total=None, label=f"{board.name} {url}", stage="waiting")
+        tasks = [progress.add_task("", total=None, label=f"{board.name} {url}", stage="waiting", sent=True)
                  for url in ports]
 
         def work(i: int) -> None:
@@ -113,12 +122,9 @@ def flash_boards(board: Board, ports: Sequence[str], image: FirmwareImage | None
                 log.close()
             result.duration = time.monotonic() - started
             results[i] = result
-            stage = result.outcome if result.error is None else "failed"
-            if result.identity and result.identity["status"] not in ("ok", "skipped"):
-                stage += f", identity {result.identity['status']}"
             if result.outcome in ("skipped", "verified", "checked"):
-                progress.update(task, total=1, completed=1)  # nothing transferred; show it as done
-            progress.update(task, stage=stage)
+                progress.update(task, total=1, completed=1, sent=False)  # nothing transferred; done
+            progress.update(task, stage=progress_stage(result))
 
         with ThreadPoolExecutor(max_workers=len(ports), thread_name_prefix="flash") as pool:
             futures = [pool.submit(work, i) for i in range(len(ports))]
