@@ -19,14 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..transport.result import BoardCrashed, BoardError, BoardHung, BoardTransportError, parse_traceback
 from .backends.base import Backend
-from .errors import (
-    BoardCrashed,
-    BoardError,
-    BoardHung,
-    BoardTransportError,
-    annotate_traceback,
-)
+from .tracebacks import annotate_traceback
 
 _MARK = "\x1eHILRET:"
 _IDENT = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
@@ -141,11 +136,9 @@ class BoardHandle:
             self._sink(res.error.encode() if isinstance(res.error, str) else bytes(res.error))
             tb = annotate_traceback(res.error.replace("\r\n", "\n").strip(), roots=self._roots,
                                     inline_sources=inline, line_map=line_map)
-            from ..transport.result import parse_traceback  # lazily: the transport pulls in mpremote
-
             exc = (parse_traceback(res.error).exc_type or "").rsplit(".", 1)[-1]
             last = tb.splitlines()[-1] if tb else "(no traceback)"
-            raise BoardError(f"{what} raised on board {self.name}: {last}\n{tb}",
+            raise BoardError(f"{what} raised on board {self.name}: {last}\n{tb}", result=res,
                              board_traceback=tb, exc_type=exc, output=text)
         note = f"; recovered by {res.recovered_by}" if res.recovered_by else ""
         self._sink(f"\n[usocket-hil] {res.outcome}: {res.error}\n".encode())
@@ -153,10 +146,12 @@ class BoardHandle:
             self._on_reset()  # the board is fresh: redo per-test setup (sync channel) before the next call
         if res.outcome == "hung":
             raise BoardHung(f"board hung: {what} did not finish within {t:.1f} s on {self.name} "
-                            f"({res.error}{note})", output=text)
+                            f"({res.error}{note})", result=res, output=text)
         if res.outcome == "crashed":
-            raise BoardCrashed(f"board crashed: {what} on {self.name}: {res.error}{note}", output=text)
-        raise BoardTransportError(f"board link lost: {what} on {self.name}: {res.error}", output=text)
+            raise BoardCrashed(f"board crashed: {what} on {self.name}: {res.error}{note}", result=res,
+                               output=text)
+        raise BoardTransportError(f"board link lost: {what} on {self.name}: {res.error}", result=res,
+                                  output=text)
 
     def exec(self, code: str, timeout: float | None = None) -> ExecOutput:
         """Run `code` (statements); return its output, raise BoardError/BoardHung/BoardCrashed otherwise."""

@@ -60,13 +60,13 @@ class VirtualBoard:
         try:
             netns_argv = netns_info = None
             if self.network:
-                from ..netns import NetnsPair, netns_support
+                from ..netns import create_pair, netns_support
 
                 ok, why = netns_support()
                 if not ok:
                     raise HilError(f"virtual board network needs network namespaces: {why} "
                                    "(or start it with network=False / --no-network)")
-                self.netns = NetnsPair.create(owner_pid=os.getpid())
+                self.netns = create_pair(owner_pid=os.getpid())
                 netns_argv = self.netns.board_argv([])
                 netns_info = {"names": list(self.netns.names), "board_ip": self.netns.board_ip,
                               "host_ip": self.netns.host_ip, "owner": os.getpid()}

@@ -142,12 +142,12 @@ class Supervisor:
             self.listener.listen(1)
             self.listener.setblocking(False)
         if self.want_network and not self.netns_argv:
-            from ..netns import NetnsPair, netns_support
+            from ..netns import create_pair, netns_support
 
             ok, why = netns_support()
             if not ok:
                 raise HilError(f"virtual board network needs network namespaces: {why} (or use --no-network)")
-            self.pair = NetnsPair.create(owner_pid=os.getpid())
+            self.pair = create_pair(owner_pid=os.getpid())
             self.netns_argv = self.pair.board_argv([])
             self.netns_info = {"names": list(self.pair.names), "board_ip": self.pair.board_ip,
                                "host_ip": self.pair.host_ip, "owner": "supervisor"}
@@ -518,7 +518,7 @@ def main(argv: list[str] | None = None) -> int:
         return sup.run()
     except HilError as exc:
         print(f"usocket-hil virtual: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return 2
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ class CpythonBackend(Backend):
         if want and not ok:
             raise HilError(f"board cpython: network namespaces unavailable: {why}")
         if want:
-            self._pair = netns.NetnsPair.create(owner_pid=os.getpid())
+            self._pair = netns.create_pair(owner_pid=os.getpid())
             self.ip, self.host_ip = self._pair.board_ip, self._pair.host_ip
             self.socket_factory = self._pair.host_socket
         else:
