@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..transport.result import BoardCrashed, BoardError, BoardHung, BoardTransportError, parse_traceback
-from .backends.base import Backend
+from .backends import Backend
 from .tracebacks import annotate_traceback
 
 _MARK = "\x1eHILRET:"
@@ -82,16 +82,16 @@ class BoardHandle:
     # -- facts ------------------------------------------------------------------------------------------
     @property
     def name(self) -> str:
-        return self._backend.board.name
+        return self._backend.definition.name
 
     @property
     def definition(self):
         """The host_harness.boards.Board read from boards/<name>.toml."""
-        return self._backend.board
+        return self._backend.definition
 
     @property
     def target(self) -> str:
-        return self._backend.board.target
+        return self._backend.definition.target
 
     @property
     def ip(self) -> str | None:
@@ -104,7 +104,7 @@ class BoardHandle:
         return self._backend.host_ip
 
     def has(self, capability: str) -> bool:
-        return self._backend.board.has(capability)
+        return self._backend.definition.has(capability)
 
     def host_socket(self, family: int = socket.AF_INET, type: int = socket.SOCK_STREAM) -> socket.socket:
         """A host socket that can reach the board (inside the host namespace for a virtual board)."""
@@ -227,10 +227,7 @@ class BoardHandle:
     def reset(self, hard: bool = False) -> None:
         """Soft reset (fresh interpreter state, deployed files kept); hard=True power-cycles/restarts."""
         with self._lock:
-            if hard:
-                self._backend.hard_reset()
-            else:
-                self._backend.soft_reset()
+            self._backend.reset("hard" if hard else "soft")
         self._sink(f"\n[usocket-hil] {'hard' if hard else 'soft'} reset\n".encode())
         self._on_reset()
 

@@ -38,21 +38,19 @@ def _hil_backend(request: pytest.FixtureRequest):
 
 
 def _reset(hs: HilSession, state: TestState, hard: bool, why: str) -> None:
-    """Reset before a test; a soft reset that fails escalates to a hard reset (a wedged board)."""
+    """Reset before a test, climbing the board's reset ladder (soft -> hard -> power) until one works."""
+    from ..board import StepError
+
     backend = hs.acquire()
-    steps = ["hard"] if hard else ["soft", "hard"]
-    errors = []
-    for step in steps:
-        state.log.write(f"[usocket-hil] {step} reset before the test ({why})\n".encode())
-        try:
-            backend.hard_reset() if step == "hard" else backend.soft_reset()
-            return
-        except Exception as exc:  # noqa: BLE001 - any failure: try the next step, then report them all
-            errors.append(f"{step} reset: {exc}")
-            why = "the soft reset failed"
-    hs.needs_reset = True
-    pytest.fail(f"usocket-hil: board {hs.board.name} could not be reset before the test: {'; '.join(errors)}",
-                pytrace=False)
+    level = "hard" if hard else "soft"
+    state.log.write(f"[usocket-hil] {level} reset before the test ({why})\n".encode())
+    try:
+        worked = backend.reset(level)
+    except StepError as exc:
+        hs.needs_reset = True
+        pytest.fail(f"usocket-hil: {exc}", pytrace=False)
+    if worked.step != level:
+        state.log.write(f"[usocket-hil] {worked.line()}\n".encode())
 
 
 @pytest.fixture

@@ -11,8 +11,6 @@ import atexit
 import itertools
 import os
 import shutil
-import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +56,6 @@ class VirtualBoard:
             return self
         atexit.register(self.close)
         try:
-            netns_argv = netns_info = None
             if self.network:
                 from ..netns import create_pair, netns_support
 
@@ -67,24 +64,52 @@ class VirtualBoard:
                     raise HilError(f"virtual board network needs network namespaces: {why} "
                                    "(or start it with network=False / --no-network)")
                 self.netns = create_pair(owner_pid=os.getpid())
-                netns_argv = self.netns.board_argv([])
-                netns_info = {"names": list(self.netns.names), "board_ip": self.netns.board_ip,
-                              "host_ip": self.netns.host_ip, "owner": os.getpid()}
-            self._proc = manager.launch(
-                self.board, self.name, directory=self.state_dir, flash_dir=self.flash_dir, tcp=self.tcp,
-                netns_argv=netns_argv, netns_info=netns_info, parent_pid=os.getpid(),
-                model_dir=self.model_dir,
-            )
-            state = manager.wait_ready(self._proc, self.name, self.state_dir, self.start_timeout)
+            self._launch()
         except BaseException:
             self.close()
             raise
+        return self
+
+    def _launch(self) -> None:
+        netns_argv = netns_info = None
+        if self.netns is not None:
+            netns_argv = self.netns.board_argv([])
+            netns_info = {"names": list(self.netns.names), "board_ip": self.netns.board_ip,
+                          "host_ip": self.netns.host_ip, "owner": os.getpid()}
+        self._proc = manager.launch(
+            self.board, self.name, directory=self.state_dir, flash_dir=self.flash_dir, tcp=self.tcp,
+            netns_argv=netns_argv, netns_info=netns_info, parent_pid=os.getpid(),
+            model_dir=self.model_dir,
+        )
+        state = manager.wait_ready(self._proc, self.name, self.state_dir, self.start_timeout)
         self.pid = self._proc.pid
         self.port_url = state["port_url"]
         self.socket_url = state.get("socket_url")
         self.board_ip = state.get("board_ip")
         self.host_ip = state.get("host_ip")
-        return self
+
+    def alive(self) -> bool:
+        """The supervisor (and so the board) is running."""
+        return self._proc is not None and self._proc.poll() is None
+
+    def exit_reason(self) -> str:
+        """How the supervisor ended (for the message that says the board was restarted)."""
+        rc = None if self._proc is None else self._proc.poll()
+        if rc is None:
+            return "running"
+        return f"killed by signal {-rc}" if rc < 0 else f"exit status {rc}"
+
+    def restart(self) -> None:
+        """Power-cycle: start a new supervisor with the same name, flash folder and namespace pair (so the
+        board keeps its files and IP); for a supervisor that died or stopped answering."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            manager.stop_pid(proc.pid, self.name, self.state_dir)
+            try:
+                proc.wait(5)
+            except Exception:  # noqa: BLE001  (already reaped by stop_pid)
+                pass
+        self._launch()
 
     def close(self) -> None:
         """Stop the supervisor (and so the interpreter), the namespaces, and ephemeral files.  Idempotent."""
@@ -134,20 +159,9 @@ class VirtualBoard:
 
     def hard_reset(self, timeout: float = 10.0) -> None:
         """Restart the interpreter (a fresh VM in friendly mode, as after power-cycling)."""
-        before = self.state()
         if self.pid is None:
             raise HilError(f"virtual board '{self.name}' is not running")
-        os.kill(self.pid, signal.SIGUSR1)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            now = manager.read_state(self.name, self.state_dir) or {}
-            if now.get("hard_resets", 0) > before.get("hard_resets", 0) and now.get("board_pid"):
-                return
-            if self._proc is not None and self._proc.poll() is not None:
-                break
-            time.sleep(0.02)
-        raise HilError(f"virtual board '{self.name}' did not come back from a hard reset "
-                       f"within {timeout:.0f} s")
+        manager.hard_reset(self.name, self.state_dir, timeout)
 
     def __repr__(self) -> str:
         return f"VirtualBoard({self.board.name!r}, name={self.name!r}, port={self.port_url!r})"

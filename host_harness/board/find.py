@@ -1,0 +1,67 @@
+"""Finding a running virtual board (started by `usocket-hil virtual up` or by another process's
+VirtualBoard) by its id, its board definition, or the port it serves -- so `--board NAME` needs no `--port`
+and a `--port` that is a virtual board's pty brings its namespace (board IP, host IP) along."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import HilError
+
+
+@dataclass(frozen=True)
+class RunningVirtual:
+    name: str  # the board id (vb1)
+    definition: str  # its board file (virtual-esp32)
+    port_url: str
+    socket_url: str | None
+    board_ip: str | None
+    host_ip: str | None
+    netns: tuple[str, ...]  # namespace names (empty: none, or anonymous user namespaces)
+    state_dir: str
+
+    @classmethod
+    def from_state(cls, data: dict[str, Any]) -> RunningVirtual:
+        return cls(name=data["name"], definition=data.get("board") or "virtual-unix", port_url=data["port_url"],
+                   socket_url=data.get("socket_url"), board_ip=data.get("board_ip"),
+                   host_ip=data.get("host_ip"), netns=tuple(data.get("netns") or ()),
+                   state_dir=os.path.dirname(data["state_file"]))
+
+
+def running() -> list[RunningVirtual]:
+    from ..virtual import manager
+
+    return [RunningVirtual.from_state(d) for d in manager.list_boards() if d.get("alive") and d.get("port_url")]
+
+
+def _same_port(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    try:
+        return "://" not in a and "://" not in b and os.path.realpath(a) == os.path.realpath(b)
+    except OSError:
+        return False
+
+
+def by_port(url: str) -> RunningVirtual | None:
+    """The running virtual board serving `url` (its pty symlink or real pty path, or its socket:// URL)."""
+    for vb in running():
+        if _same_port(url, vb.port_url) or (vb.socket_url and url == vb.socket_url):
+            return vb
+    return None
+
+
+def by_name(name: str) -> RunningVirtual | None:
+    """A running virtual board by id (vb1), or the one running board of a definition (virtual-esp32).
+    None when none runs; HilError when several of that definition do (pick one by id)."""
+    boards = running()
+    for vb in boards:
+        if vb.name == name:
+            return vb
+    matches = [vb for vb in boards if vb.definition == name]
+    if len(matches) > 1:
+        raise HilError(f"{len(matches)} virtual '{name}' boards are running ({', '.join(v.name for v in matches)}):"
+                       f" pick one with --board ID or --port URL")
+    return matches[0] if matches else None
