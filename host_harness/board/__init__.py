@@ -29,15 +29,13 @@ __all__ = ["BRING_UP_STATES", "RESET_RUNGS", "RunningBoard", "RunningVirtual", "
            "open_board", "resolve"]
 
 
-def resolve(name: str | None, port: str | None) -> tuple[Board, RunningVirtual | None]:
+def resolve(name: str | None, port: str | None) -> tuple[Board | None, RunningVirtual | None]:
     """The board definition and, if there is one, the running virtual board that `--board NAME` and/or
-    `--port URL` name.  NAME may be a board file or a running virtual board's id (vb1).  One line, exit 2
-    when they do not fit together."""
+    `--port URL` name.  NAME may be a board file or a running virtual board's id (vb1).  The definition is
+    None for a bare port nobody named (a real board: its facts tell, board/identify.py)."""
     running = by_port(port) if port else None
     if name is None:
-        if running is not None:
-            return load_board(running.definition), running
-        raise HilError("give --board NAME (a board file or a running virtual board) or --port URL")
+        return (load_board(running.definition) if running is not None else None), running
     if port is None:
         found = by_name(name)
         if found is not None:
@@ -50,6 +48,7 @@ def open_board(definition: Board | str, port: str | None = None, *, running: Run
                start_virtual: bool = True, extras: Iterable[Path] = (), verify: Iterable[str] | None = None,
                deploy: bool = True, roots: Iterable[Path] = (), peer_host: str | None = None,
                board_ip: str | None = None, wlan: tuple[str, str] | None = None, firmware: Path | None = None,
+               online: bool = True, check_target: bool = True, enter_raw: bool = True,
                open_timeout: float = 5.0, log=None, start: bool = True) -> RunningBoard:
     """A running board for `definition` at `port` (or `running`), brought up unless `start=False`.
 
@@ -68,8 +67,9 @@ def open_board(definition: Board | str, port: str | None = None, *, running: Run
 
         board: RunningBoard = HostBoard(definition, roots=roots, **common)
     else:
-        serial_args = dict(verify=verify, deploy=deploy, peer_host=peer_host, board_ip=board_ip, wlan=wlan,
-                           firmware=firmware, open_timeout=open_timeout, **common)
+        serial_args = dict(verify=verify, deploy=deploy, online=online, peer_host=peer_host, board_ip=board_ip,
+                           wlan=wlan, firmware=firmware, open_timeout=open_timeout, enter_raw=enter_raw,
+                           **common)
         if running is None and port:
             running = by_port(port)
         if running is not None:
@@ -79,7 +79,7 @@ def open_board(definition: Board | str, port: str | None = None, *, running: Run
         elif port:
             from .serial import SerialBoard
 
-            board = SerialBoard(definition, port, **serial_args)
+            board = SerialBoard(definition, port, check_target=check_target, **serial_args)
         elif definition.is_virtual and start_virtual:
             from .virtual import VirtualKind
 

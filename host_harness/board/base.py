@@ -30,8 +30,8 @@ class RunningBoard:
         self.socket_factory: SocketFactory = socket.socket  # host-side sockets that reach the board
         self.device_roots: list[Path] = []  # host folders of deployed modules (for tracebacks)
         self.log: Log = log or (lambda b: None)  # bring-up and reset output goes to the session log
-        self.bring_up = BringUp(definition.name)
-        self.ladder = ResetLadder(definition.name)
+        self.bring_up = BringUp(f"board {definition.name}")
+        self.ladder = ResetLadder(f"board {definition.name}")
         self.record: list[StepOutcome] = []  # every step and rung run so far, in order
 
     # -- what every kind provides ---------------------------------------------------------------------
@@ -52,6 +52,7 @@ class RunningBoard:
 
     def start(self) -> RunningBoard:
         """Bring the board up (StepError names the step that failed); on failure everything is closed."""
+        self.bring_up.board = self.ladder.board = self.describe()
         try:
             self.bring_up.run(self._note)
         except BaseException:

@@ -15,6 +15,11 @@ FACTS = ("(__import__('sys').implementation.name, __import__('sys').platform, "
          "getattr(__import__('os'), 'uname', lambda: ('', '', '', '', ''))()[4])")
 
 
+# The definition for a board on a bare port that nobody named: run code on it, check nothing about it.
+UNKNOWN = Board(name="board", description="a board on a port", kind="serial", target="unknown", repl="raw",
+                mpy_arch="none")
+
+
 class TargetMismatch(HilError):
     """The board at the port is not the target its board file says."""
 

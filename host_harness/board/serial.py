@@ -50,7 +50,8 @@ class SerialBoard(RunningBoard):
     def __init__(self, definition: Board, url: str, *, extras: Iterable[Path] = (), deploy: bool = True,
                  verify: Iterable[str] | None = None, peer_host: str | None = None, board_ip: str | None = None,
                  wlan: tuple[str, str] | None = None, firmware: Path | None = None, open_timeout: float = 5.0,
-                 check_target: bool = True, log: Log | None = None) -> None:
+                 check_target: bool = True, online: bool = True, enter_raw: bool = True,
+                 log: Log | None = None) -> None:
         super().__init__(definition, log=log)
         self.url = url
         self.extras = [Path(p) for p in extras]
@@ -62,12 +63,15 @@ class SerialBoard(RunningBoard):
         self.open_timeout = open_timeout
         self.session = None
         self._check_target = check_target
+        self._enter_raw = enter_raw
+        self.last_deploy = None  # the DeployReport of the last deploy step
         if firmware is not None:
             self.bring_up.add("flashed", self._flash, FLASH_DEADLINE_S)
         self.bring_up.add("booted", self._boot, BOOT_DEADLINE_S)
         if deploy:
             self.bring_up.add("deployed", self._deploy, DEPLOY_DEADLINE_S)
-        self.bring_up.add("online", self._online, ONLINE_DEADLINE_S)
+        if online:
+            self.bring_up.add("online", self._online, ONLINE_DEADLINE_S)
         self.ladder.add("interrupt", self._interrupt, RUNG_DEADLINE_S)
         self.ladder.add("soft", self._soft, RUNG_DEADLINE_S)
         self.ladder.add("hard", self._hard, RUNG_DEADLINE_S + open_timeout)
@@ -94,22 +98,27 @@ class SerialBoard(RunningBoard):
 
         if self.session is not None:
             self.session.close()
-        self.session = BoardSession(self.url, hard_reset=self.hard_reset_action(),
+        self.session = BoardSession(self.url, hard_reset=self.hard_reset_action(), enter_raw=self._enter_raw,
                                     open_timeout=min(self.open_timeout, deadline))
 
     def _boot(self, deadline: float) -> str:
         self.open_session(deadline)
-        if not self._check_target:
-            return f"raw REPL on {self.url}"
+        if not self._check_target or not self._enter_raw:
+            return f"{'raw REPL' if self._enter_raw else 'port open'} on {self.url}"
         impl, platform, machine = read_facts(self.session)
         check_target(self.definition, impl, platform, machine, self.url)
         return f"{impl} on {platform} ({machine})"
 
     def _deploy(self, deadline: float) -> str:
+        return self.deploy().summary()
+
+    def deploy(self, *, force: bool = False, py: bool = False):
+        """Deploy the board's set (host_harness.deploy) over the session; returns the DeployReport."""
         from ..deploy import deploy_board
 
-        report = deploy_board(self.session, self.definition, self.extras, verify=self.verify)
-        return report.summary()
+        self.last_deploy = deploy_board(self.session, self.definition, self.extras, force=force, py=py,
+                                        verify=self.verify)
+        return self.last_deploy
 
     def _online(self, deadline: float) -> str:
         """Join --wlan-ssid through the glue's connect_network (its own timeout); again after every reset,

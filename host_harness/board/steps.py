@@ -85,7 +85,7 @@ class BringUp:
             done.append(outcome)
             record(outcome)
             if not outcome.ok:
-                raise StepError(f"board {self.board}: {step.name} failed: {outcome.detail}", done)
+                raise StepError(f"{self.board} did not come up ({step.name} step): {outcome.detail}", done)
         return done
 
 
@@ -120,7 +120,7 @@ class ResetLadder:
             if outcome.ok:
                 return outcome
         if not tried:
-            raise StepError(f"board {self.board}: no {start} reset available (it can do: "
+            raise StepError(f"{self.board}: no {start} reset available (it can do: "
                             f"{', '.join(self.names()) or 'none'})", tried)
-        raise StepError(f"board {self.board} could not be reset: "
+        raise StepError(f"{self.board} could not be reset: "
                         + "; ".join(f"{o.step} reset: {o.detail}" for o in tried), tried)

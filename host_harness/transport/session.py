@@ -293,7 +293,8 @@ class BoardSession(FileOps):
             duration = time.monotonic() - start
             step: RecoveryStep | None = "re-enter" if self._resync(self.open_timeout) is None else None
             return ExecResult("crashed", stdout=bytes(out), duration=duration, recovered_by=step,
-                              error=f"board reset while running the code ({str(exc)[:80]!r})")
+                              error=f"board reset while running the code (machine.reset(), a crash or "
+                                    f"the reset button): {str(exc)[:80]!r}")
         except LINK_ERRORS as exc:
             duration = time.monotonic() - start
             self._close_transport()
@@ -478,7 +479,7 @@ def _exit_result(res: ExecResult, duration: float) -> ExecResult:
     import ast
 
     try:
-        arg = ast.literal_eval(ast.literal_eval(res.exc_message or "None"))
+        arg = ast.literal_eval(res.exc_message or "None")  # the wrapper raised repr(the argument)
     except (ValueError, SyntaxError):
         arg = res.exc_message
     if arg is None:

@@ -82,6 +82,8 @@ def explain_open_error(url: str, exc: BaseException) -> str:
                 "e.g. `dialout`, then log in again)")
     if err == errno.ENOENT or "No such file" in text:
         return f"cannot open {url}: no such port (is the board plugged in? see `usocket-hil boards`)"
+    if err == errno.ENOTTY or "Inappropriate ioctl" in text:
+        return f"cannot open {url}: it is not a serial port (give the board's tty, e.g. /dev/ttyUSB0)"
     if err == errno.ECONNREFUSED or "Connection refused" in text:
         return f"cannot open {url}: connection refused (is the board's server running on that port?)"
     if "timed out" in text:
