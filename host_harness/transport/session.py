@@ -324,6 +324,9 @@ class BoardSession(FileOps):
         for attempt in (1, 2):
             try:
                 with self.deadline(max(0.05, timeout - (time.monotonic() - start))), quiet():
+                    # Ctrl-C at the raw prompt clears the board's line buffer silently (pyexec.c,
+                    # pyexec_raw_repl): noise that reached the board since the last prompt is dropped.
+                    self.transport.serial.write(b"\x03")
                     self.transport.exec_raw_no_follow(data)
                 break
             except (Deadline, MpTransportError, OSError) as exc:
