@@ -67,6 +67,10 @@ class RunningBoard:
         self.bring_up.run(self._note, start="deployed" if worked.step == "power" else "online")
         return worked
 
+    def ensure_up(self) -> str | None:
+        """Bring back a board found dead between uses (a kind that can tell); what was done, or None."""
+        return None
+
     def soft_reset(self) -> None:
         self.reset("soft")
 

@@ -16,7 +16,7 @@ from ..boards import Board, load_board
 from ..errors import HilError
 from ..transport.result import ExecResult
 from .find import RunningVirtual
-from .serial import RUNG_DEADLINE_S, SerialBoard
+from .serial import SerialBoard
 
 POWER_DEADLINE_S = 30.0
 
@@ -29,7 +29,6 @@ class VirtualKind(SerialBoard):
         super().__init__(definition, "", **kwargs)
         self.network = network
         self.vb = None
-        self.ladder.add("hard", self._hard, RUNG_DEADLINE_S + self.open_timeout)
         self.ladder.add("power", self._power, POWER_DEADLINE_S)
 
     def describe(self) -> str:
@@ -69,18 +68,24 @@ class VirtualKind(SerialBoard):
         self.open_session(deadline)
         return f"supervisor restarted (it was {why})"
 
+    def ensure_up(self) -> str | None:
+        """The supervisor died since the last use (killed, crashed): restart it rather than let every later
+        test fail at set-up."""
+        if self.vb is None or self.vb.alive():
+            return None
+        why = self.vb.exit_reason()
+        self.reset("power", only=True)
+        return f"the virtual board's supervisor died ({why}); restarted it"
+
     def exec(self, code: str, timeout: float, *, on_output=None, catch_exit: bool = False) -> ExecResult:
         res = super().exec(code, timeout, on_output=on_output, catch_exit=catch_exit)
         if res.outcome in ("transport", "crashed") and self.vb is not None and not self.vb.alive():
-            # The board's supervisor died (killed, crashed): every later exec would fail the same way.
-            why = self.vb.exit_reason()
             try:
-                self.reset("power", only=True)
+                note = self.ensure_up()
             except HilError as exc:
-                return res.with_note(f"the virtual board's supervisor died ({why}) and could not be "
-                                     f"restarted: {exc}", recovered_by=None)
-            return res.with_note(f"the virtual board's supervisor died ({why}); restarted it",
-                                 outcome="crashed", recovered_by="power-cycle")
+                return res.with_note(f"the virtual board's supervisor died ({self.vb.exit_reason()}) and "
+                                     f"could not be restarted: {exc}", recovered_by=None)
+            return res.with_note(note or "", outcome="crashed", recovered_by="power-cycle")
         return res
 
     def close(self) -> None:
@@ -113,7 +118,6 @@ class AttachedVirtual(SerialBoard):
         if running.host_ip and self.host_ip is None:
             self.host_ip = running.host_ip
             self.socket_factory = _host_socket_factory(running)
-        self.ladder.add("hard", self._hard, RUNG_DEADLINE_S + self.open_timeout)
 
     def describe(self) -> str:
         return f"{self.definition.name} on {self.url}"

@@ -61,6 +61,14 @@ def board(request: pytest.FixtureRequest, _hil_backend) -> BoardHandle:
     state = item.stash.get(TEST_STATE, None)
     if state is None:  # e.g. requested via getfixturevalue outside our hooks' view
         state = item.stash[TEST_STATE] = TestState(item.nodeid, options.test_timeout(item))
+    try:
+        revived = _hil_backend.ensure_up()
+    except Exception as exc:  # noqa: BLE001 - any failure to bring it back fails this test with the reason
+        pytest.fail(f"usocket-hil: board {hs.board.name} is gone and could not be restarted: {exc}",
+                    pytrace=False)
+    if revived:
+        state.log.write(f"[usocket-hil] {revived}\n".encode())
+        hs.session_log.write(f"[usocket-hil] before {item.nodeid}: {revived}\n".encode())
     mark = item.get_closest_marker("board_reset")
     if mark is not None:
         _reset(hs, state, bool(mark.kwargs.get("hard", False)), "@pytest.mark.board_reset")

@@ -28,10 +28,17 @@ from . import urls
 # How long one blocking serial read may wait before we look at the deadline again.
 POLL_S = 0.2
 
+# mpremote's waits for the raw REPL's own replies (the prompt before a command, the raw-paste fallback's
+# banner) end within this: a board at its prompt answers in milliseconds, and one that does not (noise put
+# it in another mode) is resynchronised by the session instead of being waited on for the whole exec.
+HANDSHAKE_S = 3.0
+RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
+_HANDSHAKE_ENDINGS = (b">", b"w REPL; CTRL-B to exit\r\n>", RAW_BANNER)
+
 # What a transport call throws when the link or the board misbehaves.  (SerialException is an OSError.)
 LINK_ERRORS = (MpTransportError, OSError, struct.error)
 
-__all__ = ["LINK_ERRORS", "Deadline", "DeadlineSerial", "MpTransportError", "SerialTransport",
+__all__ = ["LINK_ERRORS", "RAW_BANNER", "Deadline", "DeadlineSerial", "MpTransportError", "SerialTransport",
            "TransportExecError", "open_transport", "quiet"]
 
 
@@ -137,13 +144,15 @@ def open_transport(url: str, *, baudrate: int, remaining: Callable[[], float],
         if rem <= 0:
             raise Deadline()
         overall = rem if timeout_overall is None else min(timeout_overall, rem)
+        if ending in _HANDSHAKE_ENDINGS:
+            overall = min(overall, HANDSHAKE_S)
         if math.isinf(overall):
             overall = None
         data = SerialTransport.read_until(t, min_num_bytes, ending, timeout, data_consumer, overall)
         if not data.endswith(ending):
             if data_consumer is None:
                 on_short_read(data)
-            if remaining() <= 0:
+            if remaining() <= 0 or ending in _HANDSHAKE_ENDINGS:
                 raise Deadline()
         return data
 

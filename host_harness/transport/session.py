@@ -23,7 +23,16 @@ from typing import Literal
 
 from ..errors import HilError, TransportError
 from .files import FileOps, RemoteFileError, one_line
-from .mpremote_adapter import LINK_ERRORS, Deadline, MpTransportError, SerialTransport, open_transport, quiet
+from .mpremote_adapter import (
+    HANDSHAKE_S,
+    LINK_ERRORS,
+    RAW_BANNER,
+    Deadline,
+    MpTransportError,
+    SerialTransport,
+    open_transport,
+    quiet,
+)
 from .result import ExecResult, RecoveryStep, error_result
 
 log = logging.getLogger(__name__)
@@ -224,12 +233,6 @@ class BoardSession(FileOps):
                         return reason
                 time.sleep(min(0.2, max(0.0, end - time.monotonic())))
 
-    def _stale_input(self) -> bool:
-        """Bytes waiting although the board should be silent at its prompt (noise, a late reply)."""
-        with contextlib.suppress(*LINK_ERRORS):
-            return self._t is not None and self._t.serial.inWaiting() > 1  # 1: the pending `>` itself
-        return True  # the link broke: reopen and resync
-
     def _describe_received(self) -> str:
         data = self._last_read
         if not data:
@@ -254,9 +257,6 @@ class BoardSession(FileOps):
                 sent = _EXIT_WRAPPER.format(src=data.decode()).encode()
             except UnicodeDecodeError:
                 catch_exit = False
-        if self._ready and self._stale_input():
-            log.info("%s: stale input before exec: resynchronising", self.url)
-            self._ready = False
         if not self._ready:
             err = self._resync(min(timeout, self.open_timeout))
             if err:
@@ -324,9 +324,7 @@ class BoardSession(FileOps):
         for attempt in (1, 2):
             try:
                 with self.deadline(max(0.05, timeout - (time.monotonic() - start))), quiet():
-                    # Ctrl-C at the raw prompt clears the board's line buffer silently (pyexec.c,
-                    # pyexec_raw_repl): noise that reached the board since the last prompt is dropped.
-                    self.transport.serial.write(b"\x03")
+                    self._sync_prompt()
                     self.transport.exec_raw_no_follow(data)
                 break
             except (Deadline, MpTransportError, OSError) as exc:
@@ -344,6 +342,29 @@ class BoardSession(FileOps):
                     raise _SendFailed(f"{why}; then {err}") from None
         with self.deadline(max(0.05, timeout - (time.monotonic() - start))):
             return self._follow(consume)
+
+    def _sync_prompt(self) -> None:
+        """Make the next `>` the board prints be the answer to us, not to noise or a late reply.
+
+        Ctrl-C at the raw prompt clears the board's line buffer and Ctrl-A makes it print its banner and a
+        fresh prompt (shared/runtime/pyexec.c, pyexec_raw_repl; from the friendly REPL Ctrl-A enters the raw
+        one).  The board answers bytes in order, so whatever arrives before that banner -- output of noise
+        the board took for a command, a program's late output -- is stale and dropped here.
+        """
+        self.transport.serial.write(b"\x03\x01")
+        outer = self._deadline
+        self._deadline = min(outer if outer is not None else math.inf, time.monotonic() + HANDSHAKE_S)
+        data = bytearray()
+        try:
+            while not data.endswith(RAW_BANNER):  # byte by byte as they come (mpremote polls every 10 ms)
+                data += self._read1()
+        except Deadline:
+            self._last_read = bytes(data[-200:])
+            raise
+        finally:
+            self._deadline = outer
+        if len(data) > len(RAW_BANNER) + 1:  # + the `>` left pending by the previous exchange
+            log.info("%s: dropped %d stale bytes before exec", self.url, len(data) - len(RAW_BANNER) - 1)
 
     def _read1(self) -> bytes:
         b = self.transport.serial.read(1)

@@ -122,3 +122,29 @@ def test_dead_supervisor_is_restarted_and_said_so() -> None:
         assert [o.step for o in board.record if o.step in ("power", "deployed")][-2:] == ["power", "deployed"]
     finally:
         board.close()
+
+
+def test_plugin_restarts_a_dead_virtual_board_between_tests(pytester: pytest.Pytester) -> None:
+    """The supervisor dies after a test: the next tests run on a restarted board instead of all erroring."""
+    pytester.makepyfile(
+        """
+        import os, signal
+
+        def test_kill(board):
+            os.kill(board._backend.vb.pid, signal.SIGKILL)
+            board._backend.vb._proc.wait(5)
+
+        def test_after_1(board):
+            assert board.exec("import usocket_port\\nprint('up')").text == "up\\n"
+
+        def test_after_2(board):
+            assert board.exec("print(2)").text == "2\\n"
+        """
+    )
+    res = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--board", "virtual-unix")
+    res.assert_outcomes(passed=3)
+    log = (pytester.path / "reports/board-logs/session.log").read_text()
+    assert "supervisor died (killed by signal 9); restarted it" in log
+
+
+pytest_plugins = ["pytester"]
