@@ -102,5 +102,6 @@ def _summary(r) -> str:
     if len(r.attempts) > 1:
         parts += f" (after {len(r.attempts)} attempts: {', '.join(r.attempts)})"
     if r.identity:
-        parts += f"; identity {r.identity['status']}: {r.identity['reason']}"
+        ident = f"identity {r.identity['status']}: {r.identity['reason']}"
+        parts = ident if r.outcome == "checked" else f"{parts}; {ident}"  # not "identity checked; identity ..."
     return head + parts + f" [{r.duration:.1f} s, log: {r.log_path}]"

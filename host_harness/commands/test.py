@@ -21,6 +21,7 @@ from .common import BOARD_HELP, PORT_HELP
 # A whole suite on one board; generous, since a real board at 115200 baud is slow.  Each test has its own
 # deadline inside (the plugin's --board-timeout); this one only stops a runaway pytest.
 SUITE_DEADLINE_S = 1800
+SUITE_CLEANUP_S = 60  # after Ctrl-C: time the suite gets to stop what it started
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -85,11 +86,22 @@ def _run_suite(args: argparse.Namespace, board_name: str) -> int:
     if args.exitfirst:
         cmd.append("-x")
     print(f"== {board_name}", flush=True)
+    proc = subprocess.Popen(cmd)
     try:
-        return subprocess.run(cmd, timeout=SUITE_DEADLINE_S).returncode
+        return proc.wait(SUITE_DEADLINE_S)
     except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
         print(f"usocket-hil: suite on {board_name} passed its {SUITE_DEADLINE_S} s deadline", file=sys.stderr)
         return 124
+    except KeyboardInterrupt:
+        # The suite got the same Ctrl-C (one process group): let it stop its boards and peers itself.
+        try:
+            proc.wait(SUITE_CLEANUP_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        raise
 
 
 def run(args: argparse.Namespace) -> int:

@@ -67,7 +67,12 @@ def run_up(args: argparse.Namespace) -> int:
             raise HilError(f"network namespaces are not available ({why}); use --no-network")
     proc = manager.launch(board, name, tcp=args.tcp, network=network,
                           flash_dir=flash_dir)
-    state = manager.wait_ready(proc, name, timeout=args.timeout)
+    try:
+        state = manager.wait_ready(proc, name, timeout=args.timeout)
+    except BaseException:  # Ctrl-C while it starts: nothing may be left running
+        manager.stop_pid(proc.pid, name)
+        proc.wait(5)
+        raise
     if args.json:
         print(json.dumps(state, indent=2))
         return 0

@@ -102,6 +102,10 @@ class VirtualBoard:
     def restart(self) -> None:
         """Power-cycle: start a new supervisor with the same name, flash folder and namespace pair (so the
         board keeps its files and IP); for a supervisor that died or stopped answering."""
+        self._stop_supervisor()
+        self._launch()
+
+    def _stop_supervisor(self) -> None:
         proc, self._proc = self._proc, None
         if proc is not None:
             manager.stop_pid(proc.pid, self.name, self.state_dir)
@@ -109,17 +113,10 @@ class VirtualBoard:
                 proc.wait(5)
             except Exception:  # noqa: BLE001  (already reaped by stop_pid)
                 pass
-        self._launch()
 
     def close(self) -> None:
         """Stop the supervisor (and so the interpreter), the namespaces, and ephemeral files.  Idempotent."""
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            manager.stop_pid(proc.pid, self.name, self.state_dir)
-            try:
-                proc.wait(5)
-            except Exception:  # noqa: BLE001  (already reaped by stop_pid)
-                pass
+        self._stop_supervisor()
         netns, self.netns = self.netns, None
         if netns is not None:
             netns.close()

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from host_harness.board import open_board
-from host_harness.boards import load_board
 from host_harness.transport import BoardSession
 from host_harness.virtual import VirtualBoard
 
@@ -26,9 +25,8 @@ CLI = str(Path(sys.executable).with_name("usocket-hil"))
 
 
 @pytest.fixture(scope="module")
-def vboard() -> Iterator[VirtualBoard]:
-    with VirtualBoard(load_board("virtual-unix"), network=False) as vb:
-        yield vb
+def vboard(virtual_board_offline) -> VirtualBoard:
+    return virtual_board_offline
 
 
 @pytest.fixture
