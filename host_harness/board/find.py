@@ -60,7 +60,10 @@ def by_name(name: str) -> RunningVirtual | None:
     for vb in boards:
         if vb.name == name:
             return vb
-    matches = [vb for vb in boards if vb.definition == name]
+    from ..virtual import EPHEMERAL_NAME
+
+    # By definition only boards someone started to be shared (`virtual up`), not another process's own.
+    matches = [vb for vb in boards if vb.definition == name and not EPHEMERAL_NAME.match(vb.name)]
     if len(matches) > 1:
         raise HilError(f"{len(matches)} virtual '{name}' boards are running ({', '.join(v.name for v in matches)}):"
                        f" pick one with --board ID or --port URL")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import itertools
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from . import manager
 __all__ = ["VirtualBoard"]
 
 _counter = itertools.count(1)
+EPHEMERAL_NAME = re.compile(r"^t\d+-\d+$")  # unnamed VirtualBoards: t<owner pid>-<n>, private to their owner
 
 
 class VirtualBoard:
