@@ -5,35 +5,16 @@ and a `--port` that is a virtual board's pty brings its namespace (board IP, hos
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Any
 
+from ..discovery import VirtualEntry, discover_virtual
 from ..errors import HilError
 
-
-@dataclass(frozen=True)
-class RunningVirtual:
-    name: str  # the board id (vb1)
-    definition: str  # its board file (virtual-esp32)
-    port_url: str
-    socket_url: str | None
-    board_ip: str | None
-    host_ip: str | None
-    netns: tuple[str, ...]  # namespace names (empty: none, or anonymous user namespaces)
-    state_dir: str
-
-    @classmethod
-    def from_state(cls, data: dict[str, Any]) -> RunningVirtual:
-        return cls(name=data["name"], definition=data.get("board") or "virtual-unix", port_url=data["port_url"],
-                   socket_url=data.get("socket_url"), board_ip=data.get("board_ip"),
-                   host_ip=data.get("host_ip"), netns=tuple(data.get("netns") or ()),
-                   state_dir=os.path.dirname(data["state_file"]))
+# A running virtual board: the state-file entry discovery.py reads (one description for `boards` and here).
+RunningVirtual = VirtualEntry
 
 
 def running() -> list[RunningVirtual]:
-    from ..virtual import manager
-
-    return [RunningVirtual.from_state(d) for d in manager.list_boards() if d.get("alive") and d.get("port_url")]
+    return [vb for vb in discover_virtual() if vb.alive and vb.port_url]
 
 
 def _same_port(a: str, b: str) -> bool:
