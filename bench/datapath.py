@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 from host_harness.errors import HilError  # noqa: E402
 from host_harness.micropython import find_micropython, micropython_env  # noqa: E402
 from host_harness.mpy import mpy_cross_command  # noqa: E402
-from host_harness.netns import NetnsPair, netns_support  # noqa: E402
+from host_harness.netns import create_pair, netns_support  # noqa: E402
 from host_harness.peers import TcpEcho, TcpSource, registry  # noqa: E402
 from host_harness.peers.base import Connection, StreamPeer  # noqa: E402
 
@@ -313,7 +313,7 @@ def open_net() -> Net:
     ok, why = netns_support()
     if ok:
         try:
-            pair = NetnsPair.create()
+            pair = create_pair()
             return Net(pair, f"network namespaces: board {pair.board_ip} <-> host {pair.host_ip} (veth /30)")
         except HilError as exc:
             why = str(exc)

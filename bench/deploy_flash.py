@@ -139,9 +139,9 @@ class _SourcesChanged(Exception):
 
 
 def section_deploy(work: Path) -> list[tuple[str, float, str]]:
+    from host_harness.board import open_board
     from host_harness.boards import load_board
     from host_harness.deploy import DeployFile, board_files, deploy_board
-    from host_harness.transport import BoardSession
     from host_harness.virtual import VirtualBoard
 
     board = load_board("virtual-unix")
@@ -218,7 +218,8 @@ def section_deploy(work: Path) -> list[tuple[str, float, str]]:
 
         # For information: the API path of a test run (session already open; compiling still counts).
         api: list[tuple[float, float]] = []
-        with BoardSession(port, open_timeout=10) as session:
+        with open_board(board, port, deploy=False, online=False, open_timeout=10) as running:
+            session = running.session
             for _ in range(RUNS):
                 empty_lib()
                 t0 = time.perf_counter()

@@ -1,29 +1,55 @@
 """`usocket-hil`: one entry point; each subcommand lives in host_harness/commands/<name>.py.
 
 Every command module exposes `register(subparsers)`, which adds its parser and sets `func(args) -> int`.
-Errors we expect (HilError) become one line on stderr and a non-zero exit; Ctrl-C exits 130.
+Errors we expect (HilError) become one line on stderr and the exit code of their class (EXIT_CODES: the one
+place exit codes are decided); Ctrl-C at any moment exits 130 without a traceback, which is why this module
+imports nothing beyond `sys` before main() has its handler in place.
 """
 
-from __future__ import annotations
-
-import argparse
-import importlib
-import os
 import sys
-
-from . import __version__
-from .errors import HilError
 
 # Order here is the order in --help.
 COMMAND_MODULES = ("virtual", "boards", "exec", "repl", "deploy", "flash", "test")
 
+EXIT_HELP = """exit codes (every command):
+  0    success
+  1    the code raised on the board (exec), or a test or clause failed (test)
+  2    usage, board-file, port or transport error: one line on stderr says what to do
+  3    hung: the code did not finish within --timeout (the board is then recovered)
+  4    crashed: the board reset or the link dropped while the code ran
+  130  interrupted (Ctrl-C); everything started is stopped first
+  141  stdout was closed by the reader (e.g. `| head`)"""
 
-def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+ENV_HELP = """environment:
+  USOCKET_HIL_STATE      folder of running virtual boards' state (NAME.json, NAME.tty, NAME.log, NAME.flash);
+                         default /tmp/usocket-hil-<uid>
+  MICROPYTHON            MicroPython unix binary for virtual boards (default: the one installed with usocket-hil)
+  USOCKET_HIL_NETNS      named|user: force root-named or unprivileged user network namespaces
+  USOCKET_HIL_WLAN_SSID  default for --wlan-ssid (test); USOCKET_HIL_WLAN_KEY: default for --wlan-key"""
+
+
+def exit_code(exc: BaseException) -> int:
+    """The exit code for an error of ours: by class, decided here only."""
+    from .transport.result import BoardCrashed, BoardError, BoardHung, BoardTransportError
+
+    for cls, code in ((BoardHung, 3), (BoardCrashed, 4), (BoardTransportError, 2), (BoardError, 1)):
+        if isinstance(exc, cls):
+            return code
+    return int(getattr(exc, "exit_code", 2))  # flash's FlashCancelled says 130 itself
+
+
+def build_parser(only: str | None = None):
     """The parser with every subcommand, or with just `only` (start-up time: some commands pull in esptool)."""
+    import argparse
+    import importlib
+
+    from . import __version__
+
     parser = argparse.ArgumentParser(
         prog="usocket-hil",
         description="Flash, deploy and test the usocket API on MicroPython/CircuitPython boards, "
-                    "real or virtual.",
+                    "real or virtual.  `usocket-hil COMMAND --help` describes each command.",
+        epilog=f"{EXIT_HELP}\n\n{ENV_HELP}", formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -35,7 +61,18 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return _main(sys.argv[1:] if argv is None else argv)
+    except KeyboardInterrupt:
+        print("usocket-hil: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str]) -> int:
+    import os
+
+    from .errors import HilError
+
     parser = build_parser(argv[0] if argv and argv[0] in COMMAND_MODULES else None)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -45,10 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except HilError as exc:
         print(f"usocket-hil: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("usocket-hil: interrupted", file=sys.stderr)
-        return 130
+        return exit_code(exc)
     except BrokenPipeError:
         # Output piped into e.g. `head`, which stopped reading: not an error of ours.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

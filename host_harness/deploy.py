@@ -7,8 +7,9 @@ heap allows; remove a stale `.py` when its `.mpy` is deployed and vice versa (Mi
 .mpy at import, so a leftover .py would silently win); then import the top-level modules on the board to prove
 the set loads (in the same exec as the last write).
 
-A board's deploy set is usocket_port/ (core) + ports/<target>/ (glue), all placed in /lib, as .mpy compiled
-with the board's mpy_arch unless that is "none" (or .py is asked for).
+A board's deploy set (`deploy_sources`, the one description of it) is usocket_port/ (core) + ports/<target>/
+(glue) + whatever the caller adds (the pytest plugin: device cases, hilsync, --board-lib), all placed in /lib,
+as .mpy compiled with the board's mpy_arch unless that is "none" (or .py is asked for).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from .boards import Board
 from .errors import HilError
 from .mpy import compile_mpy
 from .resources import core_dir, port_dir
-from .transport import BoardSession
+from .transport.session import BoardSession
 
 REMOTE_LIB = "/lib"
 CORE_PACKAGE = "usocket_port"
@@ -109,17 +110,40 @@ def _twin(remote: str) -> str | None:
     return None
 
 
-# --- building deploy sets --------------------------------------------------------------------------------
-def _sources(core: Path, glue: Path) -> list[tuple[Path, str]]:
-    """(local file, path relative to /lib) for the core package and the target glue."""
+# --- the deploy set: described here once -----------------------------------------------------------------
+def deploy_sources(target: str, extras: Iterable[Path] = (), *, core: Path | None = None,
+                   glue: Path | None = None) -> list[tuple[Path, str]]:
+    """(host .py file, path under /lib) of a board's deploy set, for every user of it (deploy, the board layer,
+    the cpython board's staged /lib):
+
+    /lib/usocket_port/...   usocket_port/ (the core package)
+    /lib/<glue files>       ports/<target>/*.py (usocket_target.py, ...)
+    /lib/<entry>            for each of `extras`: a folder's children (packages stay folders), or a file
+    """
+    core = core or core_dir()
+    glue = glue or port_dir(target)
     if not (core / "__init__.py").is_file():
         raise DeployError(f"device core not found: {core}/__init__.py does not exist")
     if not glue.is_dir() or not any(glue.glob("*.py")):
         raise DeployError(f"no target glue in {glue} (expected usocket_target.py)")
-    out = [(p, f"{CORE_PACKAGE}/{p.relative_to(core).as_posix()}")
-           for p in sorted(core.rglob("*.py")) if "__pycache__" not in p.parts]
+    out = _tree(core, CORE_PACKAGE)
     out += [(p, p.name) for p in sorted(glue.glob("*.py"))]
+    for extra in extras:
+        extra = Path(extra)
+        children = sorted(extra.iterdir()) if extra.is_dir() else [extra]
+        for child in children:
+            if child.name.startswith((".", "__pycache__")):
+                continue
+            if child.is_dir():
+                out += _tree(child, child.name)
+            elif child.suffix == ".py":
+                out.append((child, child.name))
     return out
+
+
+def _tree(folder: Path, dest: str) -> list[tuple[Path, str]]:
+    return [(p, f"{dest}/{p.relative_to(folder).as_posix()}")
+            for p in sorted(folder.rglob("*.py")) if "__pycache__" not in p.parts]
 
 
 def build_files(sources: Iterable[tuple[Path, str]], *, mpy_arch: str | None,
@@ -135,13 +159,13 @@ def build_files(sources: Iterable[tuple[Path, str]], *, mpy_arch: str | None,
             for (path, _rel, remote), data in zip(pairs, blobs, strict=True)]
 
 
-def board_files(board: Board, *, py: bool = False, core: Path | None = None,
+def board_files(board: Board, extras: Iterable[Path] = (), *, py: bool = False, core: Path | None = None,
                 glue: Path | None = None) -> list[DeployFile]:
-    """The deploy set for `board`: usocket_port/ + ports/<target>/ under /lib."""
+    """The deploy set for `board` (deploy_sources), compiled for its mpy_arch unless `py` or arch "none"."""
     if board.kind == "host":
         raise DeployError(f"board {board.name} runs on the host (no board filesystem to deploy to)")
     arch = None if py or board.mpy_arch == "none" else board.mpy_arch
-    return build_files(_sources(core or core_dir(), glue or port_dir(board.target)), mpy_arch=arch)
+    return build_files(deploy_sources(board.target, extras, core=core, glue=glue), mpy_arch=arch)
 
 
 # --- talking to the board --------------------------------------------------------------------------------
@@ -378,8 +402,9 @@ def deploy(session: BoardSession, files: Sequence[DeployFile], *, force: bool = 
     return report
 
 
-def deploy_board(session: BoardSession, board: Board, *, force: bool = False, py: bool = False,
-                 core: Path | None = None, glue: Path | None = None) -> DeployReport:
-    """Deploy usocket_port + the board's glue to /lib and import them."""
-    files = board_files(board, py=py, core=core, glue=glue)
-    return deploy(session, files, force=force, prune=OWNED_DIRS)
+def deploy_board(session: BoardSession, board: Board, extras: Iterable[Path] = (), *, force: bool = False,
+                 py: bool = False, core: Path | None = None, glue: Path | None = None,
+                 verify: Sequence[str] | None = None) -> DeployReport:
+    """Deploy the board's set (deploy_sources: usocket_port + glue + `extras`) to /lib and import it."""
+    files = board_files(board, extras, py=py, core=core, glue=glue)
+    return deploy(session, files, force=force, prune=OWNED_DIRS, verify=verify)

@@ -47,6 +47,8 @@ class SerialMatch:
 
 @dataclass(frozen=True)
 class VirtualEntry:
+    """A virtual board as its state file describes it (the board layer attaches to one through this)."""
+
     name: str
     board: str | None
     port_url: str | None
@@ -55,9 +57,22 @@ class VirtualEntry:
     pid: int | None
     alive: bool
     state_file: str
+    host_ip: str | None = None
+    netns: tuple[str, ...] = ()  # namespace names (empty: none, or anonymous user namespaces)
+
+    @property
+    def definition(self) -> str:
+        """Its board file (virtual-esp32, ...)."""
+        return self.board or "virtual-unix"
+
+    @property
+    def state_dir(self) -> str:
+        return str(Path(self.state_file).parent)
 
     def to_json(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        data["netns"] = list(self.netns)
+        return data
 
 
 def _usb_matches(entry: UsbId, vid: int | None, pid: int | None, serial: str | None) -> bool:
@@ -131,8 +146,10 @@ def _entry(data: dict, default_name: str, state_file: str) -> VirtualEntry:
         socket_url=_text(data.get("socket_url")),
         board_ip=_text(data.get("board_ip")),
         pid=pid,
-        alive=pid_alive(pid),
+        alive=pid_alive(pid) if "alive" not in data else bool(data["alive"]),
         state_file=state_file,
+        host_ip=_text(data.get("host_ip")),
+        netns=tuple(n for n in data.get("netns") or () if isinstance(n, str)),
     )
 
 

@@ -1,10 +1,8 @@
-"""The one exception family the CLI turns into a one-line message and a non-zero exit."""
+"""The one exception family the CLI turns into a one-line message and a non-zero exit (cli.exit_code)."""
 
 
 class HilError(Exception):
     """A user-facing failure: its message is one line that says what went wrong and what to do."""
-
-    exit_code = 2
 
 
 class BoardFileError(HilError):

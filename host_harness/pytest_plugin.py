@@ -11,7 +11,6 @@ The pieces live in host_harness/plugin/; this module only gathers the hooks and 
 from __future__ import annotations
 
 from .plugin.board import BoardHandle, BoardRepr, CallHandle, ExecOutput
-from .plugin.errors import BoardCrashed, BoardError, BoardHung, BoardTransportError, SyncTimeout
 from .plugin.fixtures import _hil_backend, board, sync
 from .plugin.hooks import (
     pytest_addoption,
@@ -24,6 +23,7 @@ from .plugin.hooks import (
 from .plugin.peers import _hil_peer_pool
 from .plugin.peers import fixtures as _peer_fixtures
 from .plugin.sync import SyncChannel
+from .transport.result import BoardCrashed, BoardError, BoardHung, BoardTransportError, SyncTimeout
 
 # Peer fixtures are generated from one table (plugin/peers.py); pytest finds them as module attributes.
 globals().update(_peer_fixtures())

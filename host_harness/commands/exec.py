@@ -5,29 +5,28 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import HilError
-from ..transport import BoardSession
+from .common import add_board_args, open_from_args, positive_seconds
 
 EXIT_CODES = """exit codes:
-  0  ok: the code ran to the end (its output is printed)
+  0  ok: the code ran to the end (its output, binary included, is printed)
+  n  the code called sys.exit(n)
   1  error: the code raised on the board (the board's traceback goes to stderr)
   2  transport or usage error: the port cannot be opened, is busy, or does not speak the raw REPL
-  3  hung: no result within --timeout (the board is then recovered: Ctrl-C, soft reset)
-  4  crashed: the board reset or the link dropped while the code ran"""
+  3  hung: no result within --timeout (the board is then recovered: Ctrl-C, soft reset, hard reset)
+  4  crashed: the board reset (machine.reset() included) or the link dropped while the code ran
+  130  interrupted (Ctrl-C): the code on the board is stopped first"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "exec", help="run Python code on a board",
-        description="Run CODE on the board at --port in its raw REPL and print what it prints.",
+        description="Run CODE on the board (--port, or a running virtual board named by --board) in its raw "
+                    "REPL and print what it prints.",
         epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--port", required=True, metavar="URL",
-                   help="the board's port: /dev/ttyUSB0, a pty path, socket://HOST:PORT, rfc2217://HOST:PORT")
-    p.add_argument("--timeout", type=float, default=30.0, metavar="S",
+    add_board_args(p)
+    p.add_argument("--timeout", type=positive_seconds, default=30.0, metavar="S",
                    help="deadline for the code to finish (default 30 s)")
-    p.add_argument("--open-timeout", type=float, default=5.0, metavar="S",
-                   help="deadline to open the port and reach the raw REPL (default 5 s)")
     p.add_argument("code", metavar="CODE", help="Python source to run; '-' reads it from stdin")
     p.set_defaults(func=run)
 
@@ -55,15 +54,15 @@ class _Writer:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.timeout <= 0 or args.open_timeout <= 0:
-        raise HilError("--timeout and --open-timeout must be positive")
     code = sys.stdin.read() if args.code == "-" else args.code
     writer = _Writer()
-    with BoardSession(args.port, open_timeout=args.open_timeout) as session:
-        result = session.exec(code, args.timeout, on_output=writer)
+    with open_from_args(args) as board:
+        result = board.exec(code, args.timeout, on_output=writer, catch_exit=True)
     writer.finish()
     if result.outcome == "error":
         sys.stderr.write(result.error if result.error.endswith("\n") else result.error + "\n")
-    # Raises the HilError for the outcome; the CLI prints it as one line and exits with its code.
+    if result.ok and result.error:  # sys.exit("message"): printed, exit 1 (as CPython does)
+        sys.stderr.write(result.error + "\n")
+    # Raises the BoardError for the outcome; the CLI prints it as one line and exits with its code.
     result.check()
-    return 0
+    return result.exit_status or 0

@@ -15,6 +15,7 @@ from ..discovery import discover_serial, ports_for_board
 from ..errors import HilError
 from ..flash import FlashError, FlashOptions, PortError, flash_boards, flash_layout, load_image
 from ..flash.summary import failure_line, summary_line
+from .common import count
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,8 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--identity-only", action="store_true",
                    help="only check the running firmware's identity over the REPL (no esptool)")
     p.add_argument("--no-identity", action="store_true", help="skip the identity check after flashing")
-    p.add_argument("--baud", type=int, help="transfer baud rate after the stub starts (default: board file)")
-    p.add_argument("--connect-attempts", type=int, default=7, metavar="N",
+    p.add_argument("--baud", type=count(300), help="transfer baud rate after the stub starts (default: board file)")
+    p.add_argument("--connect-attempts", type=count(1), default=7, metavar="N",
                    help="esptool sync attempts before giving up (default 7)")
     p.add_argument("--log-dir", type=Path, default=Path("reports/flash"), help="per-board log files")
     p.add_argument("--json", action="store_true", help="print results as JSON")
@@ -58,8 +59,6 @@ def resolve_ports(board, ports: list[str], every: bool) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     board = load_board(args.board)
-    if args.connect_attempts < 1:
-        raise HilError("--connect-attempts must be at least 1")
     image = None
     if not args.identity_only:
         flash_layout(board)  # refuse cc3200 & co. before asking for a file

@@ -8,18 +8,17 @@ import select
 import sys
 
 from ..errors import HilError
-from ..transport import BoardSession
+from .common import add_board_args, open_from_args
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "repl", help="interactive REPL on a board",
-        description="Connect this terminal to the board's REPL. Ctrl-] (or Ctrl-X) exits; Ctrl-D soft-resets."
-                    " Exit status 2 if the port cannot be opened.",
+        description="Connect this terminal to the board's REPL (--port, or a running virtual board named by "
+                    "--board). Ctrl-] (or Ctrl-X) exits; Ctrl-D soft-resets. Exit status 2 if the port cannot "
+                    "be opened or the link is lost.",
     )
-    p.add_argument("--port", required=True, metavar="URL",
-                   help="the board's port: /dev/ttyUSB0, a pty path, socket://HOST:PORT, rfc2217://HOST:PORT")
-    p.add_argument("--open-timeout", type=float, default=5.0, metavar="S", help="deadline to open the port")
+    add_board_args(p)
     p.set_defaults(func=run)
 
 
@@ -40,10 +39,11 @@ def run(args: argparse.Namespace) -> int:
         def waitchar(self, pyb_serial) -> None:
             select.select([self.infd], [], [], 0.02)
 
-    with BoardSession(args.port, open_timeout=args.open_timeout, enter_raw=False) as session:
+    with open_from_args(args, enter_raw=False) as board:
         if not os.isatty(sys.stdin.fileno()):
             raise HilError("repl needs a terminal on stdin (use `usocket-hil exec` for scripts)")
-        print(f"Connected to {args.port}. Ctrl-] exits.", flush=True)
+        session = board.session
+        print(f"Connected to {board.url}. Ctrl-] exits.", flush=True)
         console = PollingConsole()
         console.enter()
         try:
@@ -58,5 +58,5 @@ def run(args: argparse.Namespace) -> int:
             console.exit()
         print("", flush=True)
         if lost:
-            raise HilError(f"lost {args.port}: {why}")
+            raise HilError(f"lost {board.url}: {why}")
     return 0

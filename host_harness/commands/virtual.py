@@ -9,28 +9,39 @@ from pathlib import Path
 from ..boards import load_board
 from ..errors import HilError
 from ..virtual import manager
+from .common import positive_seconds
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("virtual", help="start, stop and list virtual boards",
                               description="Virtual boards: the MicroPython unix interpreter behind a pty "
-                                          "(and optionally TCP), in its own network namespace.")
+                                          "(and optionally TCP), in its own network namespace. Their state "
+                                          "lives in $USOCKET_HIL_STATE (default /tmp/usocket-hil-<uid>).")
     sub = p.add_subparsers(dest="virtual_command", metavar="ACTION")
-    up = sub.add_parser("up", help="start a virtual board in the background and print its port")
+    up = sub.add_parser("up", help="start a virtual board in the background and print its port",
+                        description="Start a virtual board that outlives this command and print its port, "
+                                    "board IP and host IP. Use it with `--board ID` (exec, repl, deploy) or "
+                                    "any tool that opens a serial port (mpremote).")
     up.add_argument("--board", default="virtual-unix", help="board definition (default: virtual-unix)")
     up.add_argument("--name", help="board id (default: vb1, vb2, ...)")
     up.add_argument("--tcp", action="store_true", help="also serve the REPL on socket://127.0.0.1:PORT")
     up.add_argument("--no-network", action="store_true", help="no network namespace (no board/host IP)")
-    up.add_argument("--flash-dir", help="host directory used as the board's flash (default: state dir)")
-    up.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for the board (default 20)")
+    up.add_argument("--flash-dir", help="existing host folder used as the board's flash, mounted as / "
+                                        "(default: NAME.flash in the state folder)")
+    up.add_argument("--timeout", type=positive_seconds, default=20.0, metavar="S",
+                    help="seconds to wait for the board (default 20)")
     up.add_argument("--json", action="store_true", help="print the state as JSON")
     up.set_defaults(func=run_up)
-    down = sub.add_parser("down", help="stop virtual boards")
+    down = sub.add_parser("down", help="stop virtual boards",
+                          description="Stop a virtual board (its supervisor, interpreter and namespaces); its "
+                                      "flash folder is kept.")
     down.add_argument("name", nargs="?", help="board id")
     down.add_argument("--all", action="store_true", help="stop every virtual board in the state directory")
     down.set_defaults(func=run_down)
-    ls = sub.add_parser("list", help="list virtual boards")
-    ls.add_argument("--json", action="store_true")
+    ls = sub.add_parser("list", help="list virtual boards",
+                        description="List the virtual boards in the state folder: id, board file, whether its "
+                                    "supervisor runs, crash count, board IP, port.")
+    ls.add_argument("--json", action="store_true", help="print the state as JSON")
     ls.set_defaults(func=run_list)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
@@ -39,6 +50,13 @@ def run_up(args: argparse.Namespace) -> int:
     board = load_board(args.board)
     if not board.is_virtual:
         raise HilError(f"board '{board.name}' is kind '{board.kind}'; `virtual up` needs a virtual board")
+    flash_dir = None
+    if args.flash_dir:
+        flash_dir = Path(args.flash_dir).resolve()
+        if not flash_dir.is_dir():
+            what = "is a file, not a folder" if flash_dir.exists() else "does not exist"
+            raise HilError(f"--flash-dir {args.flash_dir} {what}: give an existing folder (it becomes the "
+                           "board's flash, mounted as /)")
     name = manager.check_name(args.name) if args.name else manager.free_name()
     network = not args.no_network
     if network:
@@ -48,8 +66,13 @@ def run_up(args: argparse.Namespace) -> int:
         if not ok:
             raise HilError(f"network namespaces are not available ({why}); use --no-network")
     proc = manager.launch(board, name, tcp=args.tcp, network=network,
-                          flash_dir=Path(args.flash_dir).resolve() if args.flash_dir else None)
-    state = manager.wait_ready(proc, name, timeout=args.timeout)
+                          flash_dir=flash_dir)
+    try:
+        state = manager.wait_ready(proc, name, timeout=args.timeout)
+    except BaseException:  # Ctrl-C while it starts: nothing may be left running
+        manager.stop_pid(proc.pid, name)
+        proc.wait(5)
+        raise
     if args.json:
         print(json.dumps(state, indent=2))
         return 0

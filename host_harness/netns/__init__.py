@@ -6,7 +6,7 @@ no address, no link and no route, and neither namespace has a default route, so 
 
 As root the pair is two named namespaces (`ip netns`, named.py; a detached reaper.py process deletes
 them if the owner is killed).  Without root, `unshare -rn` + `nsenter` give the same pair in anonymous
-namespaces (UserNetnsPair, user.py); NetnsPair.create picks the variant (support.py).
+namespaces (UserNetnsPair, user.py); create_pair() (pair.py) picks the variant (support.py).
 USOCKET_HIL_NETNS=named|user forces one.  Names, the create lock, `ip` and subnets: common.py.
 """
 
@@ -27,10 +27,9 @@ from .common import (
     subnet_addresses,
 )
 from .named import NetnsPair, ours, reap_stale
+from .pair import NetnsHandle, create_pair
 from .support import MODE_ENV, netns_mode, netns_support
 from .user import UserNetnsPair
-
-NetnsHandle = NetnsPair | UserNetnsPair  # what the virtual-board contract calls a NetnsHandle
 
 __all__ = [
     "MODE_ENV",
@@ -44,6 +43,7 @@ __all__ = [
     "NetnsHandle",
     "NetnsPair",
     "UserNetnsPair",
+    "create_pair",
     "delete_names",
     "netns_mode",
     "netns_support",

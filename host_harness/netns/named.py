@@ -30,8 +30,6 @@ from .common import (
     run_ip,
     socket_in_netns,
 )
-from .support import netns_mode
-from .user import UserNetnsPair
 
 
 @dataclass
@@ -56,18 +54,12 @@ class NetnsPair(SubnetAddresses):
 
     @classmethod
     def create(cls, owner_pid: int | None = None, *, reaper: bool = True) -> NetnsPair:
-        """Create the pair.  With `owner_pid`, a detached reaper deletes it when that process dies.
+        """Create a named pair (root).  Use netns.create_pair(), which picks named or user namespaces.
 
-        Not root: returns a UserNetnsPair (same interface, `unshare -rn` holder) when unprivileged
-        user namespaces work.  Without `owner_pid` the calling process is the owner (no reaper;
-        reap_stale() cleans up after a crash).  `reaper=False` suppresses the watcher even with an
-        owner (tests of reap_stale).
+        With `owner_pid`, a detached reaper deletes it when that process dies; without, the calling process
+        is the owner (no reaper; reap_stale() cleans up after a crash).  `reaper=False` suppresses the
+        watcher even with an owner (tests of reap_stale).
         """
-        mode, why = netns_mode()
-        if mode is None:
-            raise NetnsError(why)
-        if mode == "user":
-            return UserNetnsPair.create(owner_pid)  # type: ignore[return-value]
         watch = owner_pid is not None and reaper
         owner = os.getpid() if owner_pid is None else owner_pid
         start = proc_start_ticks(owner)

@@ -19,14 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .backends.base import Backend
-from .errors import (
-    BoardCrashed,
-    BoardError,
-    BoardHung,
-    BoardTransportError,
-    annotate_traceback,
-)
+from ..transport.result import BoardCrashed, BoardError, BoardHung, BoardTransportError, parse_traceback
+from .backends import Backend
+from .tracebacks import annotate_traceback
 
 _MARK = "\x1eHILRET:"
 _IDENT = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
@@ -87,16 +82,16 @@ class BoardHandle:
     # -- facts ------------------------------------------------------------------------------------------
     @property
     def name(self) -> str:
-        return self._backend.board.name
+        return self._backend.definition.name
 
     @property
     def definition(self):
         """The host_harness.boards.Board read from boards/<name>.toml."""
-        return self._backend.board
+        return self._backend.definition
 
     @property
     def target(self) -> str:
-        return self._backend.board.target
+        return self._backend.definition.target
 
     @property
     def ip(self) -> str | None:
@@ -109,7 +104,7 @@ class BoardHandle:
         return self._backend.host_ip
 
     def has(self, capability: str) -> bool:
-        return self._backend.board.has(capability)
+        return self._backend.definition.has(capability)
 
     def host_socket(self, family: int = socket.AF_INET, type: int = socket.SOCK_STREAM) -> socket.socket:
         """A host socket that can reach the board (inside the host namespace for a virtual board)."""
@@ -141,11 +136,9 @@ class BoardHandle:
             self._sink(res.error.encode() if isinstance(res.error, str) else bytes(res.error))
             tb = annotate_traceback(res.error.replace("\r\n", "\n").strip(), roots=self._roots,
                                     inline_sources=inline, line_map=line_map)
-            from ..transport.result import parse_traceback  # lazily: the transport pulls in mpremote
-
             exc = (parse_traceback(res.error).exc_type or "").rsplit(".", 1)[-1]
             last = tb.splitlines()[-1] if tb else "(no traceback)"
-            raise BoardError(f"{what} raised on board {self.name}: {last}\n{tb}",
+            raise BoardError(f"{what} raised on board {self.name}: {last}\n{tb}", result=res,
                              board_traceback=tb, exc_type=exc, output=text)
         note = f"; recovered by {res.recovered_by}" if res.recovered_by else ""
         self._sink(f"\n[usocket-hil] {res.outcome}: {res.error}\n".encode())
@@ -153,10 +146,12 @@ class BoardHandle:
             self._on_reset()  # the board is fresh: redo per-test setup (sync channel) before the next call
         if res.outcome == "hung":
             raise BoardHung(f"board hung: {what} did not finish within {t:.1f} s on {self.name} "
-                            f"({res.error}{note})", output=text)
+                            f"({res.error}{note})", result=res, output=text)
         if res.outcome == "crashed":
-            raise BoardCrashed(f"board crashed: {what} on {self.name}: {res.error}{note}", output=text)
-        raise BoardTransportError(f"board link lost: {what} on {self.name}: {res.error}", output=text)
+            raise BoardCrashed(f"board crashed: {what} on {self.name}: {res.error}{note}", result=res,
+                               output=text)
+        raise BoardTransportError(f"board link lost: {what} on {self.name}: {res.error}", result=res,
+                                  output=text)
 
     def exec(self, code: str, timeout: float | None = None) -> ExecOutput:
         """Run `code` (statements); return its output, raise BoardError/BoardHung/BoardCrashed otherwise."""
@@ -232,10 +227,7 @@ class BoardHandle:
     def reset(self, hard: bool = False) -> None:
         """Soft reset (fresh interpreter state, deployed files kept); hard=True power-cycles/restarts."""
         with self._lock:
-            if hard:
-                self._backend.hard_reset()
-            else:
-                self._backend.soft_reset()
+            self._backend.reset("hard" if hard else "soft")
         self._sink(f"\n[usocket-hil] {'hard' if hard else 'soft'} reset\n".encode())
         self._on_reset()
 

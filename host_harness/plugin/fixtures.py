@@ -38,21 +38,19 @@ def _hil_backend(request: pytest.FixtureRequest):
 
 
 def _reset(hs: HilSession, state: TestState, hard: bool, why: str) -> None:
-    """Reset before a test; a soft reset that fails escalates to a hard reset (a wedged board)."""
+    """Reset before a test, climbing the board's reset ladder (soft -> hard -> power) until one works."""
+    from ..board import StepError
+
     backend = hs.acquire()
-    steps = ["hard"] if hard else ["soft", "hard"]
-    errors = []
-    for step in steps:
-        state.log.write(f"[usocket-hil] {step} reset before the test ({why})\n".encode())
-        try:
-            backend.hard_reset() if step == "hard" else backend.soft_reset()
-            return
-        except Exception as exc:  # noqa: BLE001 - any failure: try the next step, then report them all
-            errors.append(f"{step} reset: {exc}")
-            why = "the soft reset failed"
-    hs.needs_reset = True
-    pytest.fail(f"usocket-hil: board {hs.board.name} could not be reset before the test: {'; '.join(errors)}",
-                pytrace=False)
+    level = "hard" if hard else "soft"
+    state.log.write(f"[usocket-hil] {level} reset before the test ({why})\n".encode())
+    try:
+        worked = backend.reset(level)
+    except StepError as exc:
+        hs.needs_reset = True
+        pytest.fail(f"usocket-hil: {exc}", pytrace=False)
+    if worked.step != level:
+        state.log.write(f"[usocket-hil] {worked.line()}\n".encode())
 
 
 @pytest.fixture
@@ -63,6 +61,14 @@ def board(request: pytest.FixtureRequest, _hil_backend) -> BoardHandle:
     state = item.stash.get(TEST_STATE, None)
     if state is None:  # e.g. requested via getfixturevalue outside our hooks' view
         state = item.stash[TEST_STATE] = TestState(item.nodeid, options.test_timeout(item))
+    try:
+        revived = _hil_backend.ensure_up()
+    except Exception as exc:  # noqa: BLE001 - any failure to bring it back fails this test with the reason
+        pytest.fail(f"usocket-hil: board {hs.board.name} is gone and could not be restarted: {exc}",
+                    pytrace=False)
+    if revived:
+        state.log.write(f"[usocket-hil] {revived}\n".encode())
+        hs.session_log.write(f"[usocket-hil] before {item.nodeid}: {revived}\n".encode())
     mark = item.get_closest_marker("board_reset")
     if mark is not None:
         _reset(hs, state, bool(mark.kwargs.get("hard", False)), "@pytest.mark.board_reset")

@@ -15,7 +15,7 @@ import pytest
 from ..boards import Board
 from ..errors import HilError
 from . import options
-from .backends.base import Backend
+from .backends import Backend
 from .logs import SessionLog, TestLog
 from .sync import SyncServer
 

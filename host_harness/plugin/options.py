@@ -43,6 +43,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help=f"per-test board output logs (default {DEFAULT_LOG_DIR})")
     g.addoption("--board-timeout", metavar="S", type=float, default=DEFAULT_TIMEOUT,
                 help=f"per-test deadline for board work in seconds (default {DEFAULT_TIMEOUT:g})")
+    g.addoption("--firmware", metavar="FILE", default=None,
+                help="real ESP boards: flash this image (esptool) before the bring-up's deploy")
     g.addoption("--board-lib", metavar="PATH", action="append", default=[],
                 help="also put this module/folder on the board's /lib (repeatable)")
 
@@ -57,8 +59,16 @@ def board_name(config: pytest.Config) -> str:
 
 
 def resolve_board(config: pytest.Config) -> Board:
-    """The board definition; a bad name is a usage error (one line, no traceback)."""
+    """The board definition; a bad name is a usage error (one line, no traceback).  Without --board, a
+    --port that a running virtual board serves means that board's definition."""
     try:
+        port = config.getoption("--port")
+        if config.getoption("--board") is None and port:
+            from ..board.find import by_port
+
+            running = by_port(port)
+            if running is not None:
+                return load_board(running.definition)
         return load_board(board_name(config))
     except HilError as exc:
         raise pytest.UsageError(f"usocket-hil: {exc}") from None
@@ -82,8 +92,15 @@ def check_options(config: pytest.Config, board: Board) -> None:
 
 
 def needs_peer_host(config: pytest.Config, board: Board) -> bool:
-    """Real boards (or a board reached via --port) need --peer-host: we cannot guess the host's address."""
-    return board.kind == "serial" or (bool(config.getoption("--port")) and board.kind != "host")
+    """Real boards (or a board reached via --port) need --peer-host: we cannot guess the host's address --
+    except a running virtual board behind the port, whose namespace pair says it."""
+    port = config.getoption("--port")
+    if port and board.kind != "host":
+        from ..board.find import by_port
+
+        running = by_port(port)
+        return running is None or not running.host_ip
+    return board.kind == "serial"
 
 
 def marker_skip_reason(item: pytest.Item, board: Board) -> str | None:

@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from .errors import SyncTimeout
+from ..transport.result import SyncTimeout
 
 SocketFactory = Callable[[int, int], socket.socket]
 _MAX_FRAME = 65536

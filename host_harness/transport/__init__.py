@@ -1,30 +1,48 @@
-"""Board transport: `BoardSession` over mpremote's SerialTransport, exec with deadlines and outcomes."""
+"""Board transport: `BoardSession` over mpremote's SerialTransport, exec with deadlines and outcomes.
+
+result.py            the outcome family: ExecResult and the BoardError exceptions (no mpremote import)
+mpremote_adapter.py  mpremote's SerialTransport with deadline-bounded reads and writes (its internals)
+session.py           BoardSession: raw-REPL exec, binary-safe output, resync, hung-board recovery
+files.py             file operations over a session (fs_* under deadlines)
+urls/                pyserial URL schemes of our own (protocol_<scheme>.py), URL checks, open errors
+"""
 
 from .result import (
-    BoardCrashedError,
-    BoardExecError,
-    BoardHungError,
-    BoardOutcomeError,
+    BoardCrashed,
+    BoardError,
+    BoardHung,
+    BoardTransportError,
     ExecResult,
     Outcome,
     RecoveryStep,
+    SyncTimeout,
     Traceback,
     parse_traceback,
 )
-from .session import BoardSession, BoardValueError, HardReset, RemoteFileError
+
+
+def __getattr__(name: str):
+    # The session pulls in mpremote and pyserial: load it only when asked for.
+    if name in ("BoardSession", "BoardValueError", "HardReset", "RemoteFileError"):
+        from . import session
+
+        return getattr(session, name)
+    raise AttributeError(name)
+
 
 __all__ = [
-    "BoardCrashedError",
-    "BoardExecError",
-    "BoardHungError",
-    "BoardOutcomeError",
+    "BoardCrashed",
+    "BoardError",
+    "BoardHung",
     "BoardSession",
+    "BoardTransportError",
     "BoardValueError",
     "ExecResult",
     "HardReset",
     "Outcome",
     "RecoveryStep",
     "RemoteFileError",
+    "SyncTimeout",
     "Traceback",
     "parse_traceback",
 ]

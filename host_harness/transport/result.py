@@ -1,21 +1,25 @@
-"""What one exec on a board produced: an ExecResult with one of five outcomes, plus traceback parsing.
+"""The one outcome family of the harness: what one exec on a board produced, and the exceptions for it.
 
-The outcome names are a contract shared with the pytest plugin and the CLI (exit codes in commands/exec.py).
+`ExecResult` carries one of five outcomes (ok, error, hung, crashed, transport); `ExecResult.check()` and the
+pytest plugin raise the matching `BoardError` subclass.  No mpremote import here: the CLI, the plugin, the
+board layer and the cpython board all share this module without pulling in a serial stack.
+Exit codes are not part of this family: host_harness/cli.py maps exception classes to them.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from ..errors import HilError, TransportError
 
 Outcome = Literal["ok", "error", "hung", "crashed", "transport"]
 
-# Which step of the hung-board recovery brought the raw REPL back (None: nothing did).
-# "re-enter": the board reset itself and the raw REPL was entered again; "reconnect": the port was reopened.
-RecoveryStep = Literal["ctrl-c", "soft-reset", "hard-reset", "re-enter", "reconnect"]
+# Which step brought the raw REPL back after a hang or a crash (None: nothing did).
+# "re-enter": the board reset itself and the raw REPL was entered again; "reconnect": the port was reopened;
+# "power-cycle": the board (a virtual board's supervisor) was started again from scratch.
+RecoveryStep = Literal["ctrl-c", "soft-reset", "hard-reset", "re-enter", "reconnect", "power-cycle"]
 
 # `File "<stdin>", line 3, in <module>` (MicroPython and CPython), or `File "<stdin>", line 1` (SyntaxError).
 _FRAME = re.compile(r'^\s*File "(?P<file>[^"]*)", line (?P<line>\d+)')
@@ -61,15 +65,43 @@ def parse_traceback(text: str) -> Traceback:
     return Traceback(exc_type, exc_msg, board_line, file, line)
 
 
+def source_lines(code: bytes | str) -> int:
+    """How many lines the sent code has (a final newline does not start a line)."""
+    data = code.encode() if isinstance(code, str) else code
+    return max(1, data.count(b"\n") + (0 if data.endswith(b"\n") else 1))
+
+
+def error_result(text: str, *, stdout: bytes = b"", duration: float = 0.0, code: bytes | str | None = None
+                 ) -> ExecResult:
+    """An `error` ExecResult from a board traceback.
+
+    MicroPython's lexer reports a syntax error at the end of the input (an unclosed bracket) on the line
+    after the last one (py/lexer.c appends a newline at end of input); with `code` given such a line is
+    reported as the last line of the code, "at end of input".
+    """
+    tb = parse_traceback(text)
+    board_line, line = tb.board_line, tb.line
+    if code is not None and tb.exc_type == "SyntaxError" and board_line is not None:
+        last = source_lines(code)
+        if board_line > last:
+            text = re.sub(rf'(File "<stdin>", line ){board_line}\b', rf"\g<1>{last} (at end of input)", text)
+            board_line = last
+            if tb.file == "<stdin>":
+                line = last
+    return ExecResult("error", stdout=stdout, error=text, duration=duration, exc_type=tb.exc_type,
+                      exc_message=tb.exc_message, board_line=board_line, error_file=tb.file, error_line=line)
+
+
 @dataclass(frozen=True)
 class ExecResult:
-    """The result of `BoardSession.exec`.
+    """The result of one exec on a board.
 
     outcome:   ok | error | hung | crashed | transport
-    stdout:    raw bytes the program printed (boards cook print() to \\r\\n; see `text()`)
+    stdout:    raw bytes the program printed, binary included (boards cook print() to \\r\\n; see `text()`)
     error:     the board's traceback for `error`; for hung/crashed/transport a one-line explanation
     exc_type, exc_message, board_line: parsed from the traceback (`error` only)
     recovered_by: for hung/crashed, which step brought the raw REPL back (None: it is not back)
+    exit_status: the program ended with sys.exit(n) (only where the caller asked for it to be caught)
     """
 
     outcome: Outcome
@@ -82,6 +114,7 @@ class ExecResult:
     error_file: str | None = None
     error_line: int | None = None
     recovered_by: RecoveryStep | None = None
+    exit_status: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -91,8 +124,12 @@ class ExecResult:
         """stdout as UTF-8 (invalid bytes replaced), \\r\\n turned into \\n."""
         return self.stdout.decode("utf-8", "replace").replace("\r\n", "\n")
 
+    def with_note(self, note: str, **changes) -> ExecResult:
+        """A copy whose one-line explanation ends with `note` (e.g. how the board was brought back)."""
+        return replace(self, error=f"{self.error}; {note}" if self.error else note, **changes)
+
     def summary(self) -> str:
-        """One line describing a non-ok outcome (for logs and CLI errors)."""
+        """One line describing the outcome (for logs and CLI errors)."""
         if self.outcome == "ok":
             return f"ok in {self.duration:.2f} s"
         if self.outcome == "error":
@@ -105,35 +142,42 @@ class ExecResult:
         return self.error
 
     def check(self) -> ExecResult:
-        """Return self if ok, else raise the HilError matching the outcome."""
+        """Return self if ok, else raise the BoardError matching the outcome."""
         if self.outcome == "ok":
             return self
-        if self.outcome == "transport":
-            raise TransportError(self.summary())
-        cls = {"error": BoardExecError, "hung": BoardHungError, "crashed": BoardCrashedError}[self.outcome]
-        raise cls(self.summary(), result=self)
+        cls = {"error": BoardError, "hung": BoardHung, "crashed": BoardCrashed,
+               "transport": BoardTransportError}[self.outcome]
+        raise cls(self.summary(), result=self, exc_type=self.exc_type or "", output=self.text())
 
-class BoardOutcomeError(HilError):
-    """A non-ok exec outcome raised as an error; `result` carries the full ExecResult."""
 
-    def __init__(self, message: str, *, result: ExecResult | None = None) -> None:
+class BoardError(HilError):
+    """Code run on the board did not succeed; the base of every board outcome that is not ok.
+
+    `result`: the ExecResult (None when raised without one); `board_traceback`: the board's text (the plugin
+    annotates it with host source lines); `exc_type`: e.g. "AssertionError"; `output`: what the board printed.
+    In a pytest run these are test failures like any other exception.
+    """
+
+    def __init__(self, message: str, *, result: ExecResult | None = None, board_traceback: str = "",
+                 exc_type: str = "", output: str = "") -> None:
         super().__init__(message)
         self.result = result
+        self.board_traceback = board_traceback or (result.error if result and result.outcome == "error" else "")
+        self.exc_type = exc_type
+        self.output = output
 
 
-class BoardExecError(BoardOutcomeError):
-    """The code raised an exception on the board."""
-
-    exit_code = 1
+class BoardHung(BoardError):
+    """The code did not finish before its deadline (the board has been recovered, or says it was not)."""
 
 
-class BoardHungError(BoardOutcomeError):
-    """The code did not finish before its deadline."""
-
-    exit_code = 3
+class BoardCrashed(BoardError):
+    """The board reset or died while running the code (it has been brought back, or says it was not)."""
 
 
-class BoardCrashedError(BoardOutcomeError):
-    """The board reset or died while running the code."""
+class BoardTransportError(BoardError, TransportError):
+    """The link to the board went away, or the code never reached it."""
 
-    exit_code = 4
+
+class SyncTimeout(BoardError):
+    """A sync.wait() deadline passed without the board publishing the name."""

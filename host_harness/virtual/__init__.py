@@ -10,9 +10,8 @@ from __future__ import annotations
 import atexit
 import itertools
 import os
+import re
 import shutil
-import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from . import manager
 __all__ = ["VirtualBoard"]
 
 _counter = itertools.count(1)
+EPHEMERAL_NAME = re.compile(r"^t\d+-\d+$")  # unnamed VirtualBoards: t<owner pid>-<n>, private to their owner
 
 
 class VirtualBoard:
@@ -58,36 +58,56 @@ class VirtualBoard:
             return self
         atexit.register(self.close)
         try:
-            netns_argv = netns_info = None
             if self.network:
-                from ..netns import NetnsPair, netns_support
+                from ..netns import create_pair, netns_support
 
                 ok, why = netns_support()
                 if not ok:
                     raise HilError(f"virtual board network needs network namespaces: {why} "
                                    "(or start it with network=False / --no-network)")
-                self.netns = NetnsPair.create(owner_pid=os.getpid())
-                netns_argv = self.netns.board_argv([])
-                netns_info = {"names": list(self.netns.names), "board_ip": self.netns.board_ip,
-                              "host_ip": self.netns.host_ip, "owner": os.getpid()}
-            self._proc = manager.launch(
-                self.board, self.name, directory=self.state_dir, flash_dir=self.flash_dir, tcp=self.tcp,
-                netns_argv=netns_argv, netns_info=netns_info, parent_pid=os.getpid(),
-                model_dir=self.model_dir,
-            )
-            state = manager.wait_ready(self._proc, self.name, self.state_dir, self.start_timeout)
+                self.netns = create_pair(owner_pid=os.getpid())
+            self._launch()
         except BaseException:
             self.close()
             raise
+        return self
+
+    def _launch(self) -> None:
+        netns_argv = netns_info = None
+        if self.netns is not None:
+            netns_argv = self.netns.board_argv([])
+            netns_info = {"names": list(self.netns.names), "board_ip": self.netns.board_ip,
+                          "host_ip": self.netns.host_ip, "owner": os.getpid()}
+        self._proc = manager.launch(
+            self.board, self.name, directory=self.state_dir, flash_dir=self.flash_dir, tcp=self.tcp,
+            netns_argv=netns_argv, netns_info=netns_info, parent_pid=os.getpid(),
+            model_dir=self.model_dir,
+        )
+        state = manager.wait_ready(self._proc, self.name, self.state_dir, self.start_timeout)
         self.pid = self._proc.pid
         self.port_url = state["port_url"]
         self.socket_url = state.get("socket_url")
         self.board_ip = state.get("board_ip")
         self.host_ip = state.get("host_ip")
-        return self
 
-    def close(self) -> None:
-        """Stop the supervisor (and so the interpreter), the namespaces, and ephemeral files.  Idempotent."""
+    def alive(self) -> bool:
+        """The supervisor (and so the board) is running."""
+        return self._proc is not None and self._proc.poll() is None
+
+    def exit_reason(self) -> str:
+        """How the supervisor ended (for the message that says the board was restarted)."""
+        rc = None if self._proc is None else self._proc.poll()
+        if rc is None:
+            return "running"
+        return f"killed by signal {-rc}" if rc < 0 else f"exit status {rc}"
+
+    def restart(self) -> None:
+        """Power-cycle: start a new supervisor with the same name, flash folder and namespace pair (so the
+        board keeps its files and IP); for a supervisor that died or stopped answering."""
+        self._stop_supervisor()
+        self._launch()
+
+    def _stop_supervisor(self) -> None:
         proc, self._proc = self._proc, None
         if proc is not None:
             manager.stop_pid(proc.pid, self.name, self.state_dir)
@@ -95,6 +115,10 @@ class VirtualBoard:
                 proc.wait(5)
             except Exception:  # noqa: BLE001  (already reaped by stop_pid)
                 pass
+
+    def close(self) -> None:
+        """Stop the supervisor (and so the interpreter), the namespaces, and ephemeral files.  Idempotent."""
+        self._stop_supervisor()
         netns, self.netns = self.netns, None
         if netns is not None:
             netns.close()
@@ -134,20 +158,9 @@ class VirtualBoard:
 
     def hard_reset(self, timeout: float = 10.0) -> None:
         """Restart the interpreter (a fresh VM in friendly mode, as after power-cycling)."""
-        before = self.state()
         if self.pid is None:
             raise HilError(f"virtual board '{self.name}' is not running")
-        os.kill(self.pid, signal.SIGUSR1)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            now = manager.read_state(self.name, self.state_dir) or {}
-            if now.get("hard_resets", 0) > before.get("hard_resets", 0) and now.get("board_pid"):
-                return
-            if self._proc is not None and self._proc.poll() is not None:
-                break
-            time.sleep(0.02)
-        raise HilError(f"virtual board '{self.name}' did not come back from a hard reset "
-                       f"within {timeout:.0f} s")
+        manager.hard_reset(self.name, self.state_dir, timeout)
 
     def __repr__(self) -> str:
         return f"VirtualBoard({self.board.name!r}, name={self.name!r}, port={self.port_url!r})"

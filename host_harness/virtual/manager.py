@@ -227,3 +227,22 @@ def stop(name: str, directory: Path | None = None, timeout: float = 10.0) -> dic
         except (ImportError, HilError):
             pass
     return state
+
+
+def hard_reset(name: str, directory: Path | None = None, timeout: float = 10.0) -> None:
+    """Ask board `name`'s supervisor to restart its interpreter (SIGUSR1) and wait until it has."""
+    before = read_state(name, directory)
+    pid = before.get("pid") if before else None
+    if not (pid_alive(pid) and _is_supervisor(pid, name)):
+        raise HilError(f"virtual board '{name}' is not running (its supervisor is gone)")
+    os.kill(pid, signal.SIGUSR1)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = read_state(name, directory) or {}
+        if now.get("hard_resets", 0) > before.get("hard_resets", 0) and now.get("board_pid"):
+            return
+        if not pid_alive(pid):
+            break
+        _reap(pid)
+        time.sleep(0.02)
+    raise HilError(f"virtual board '{name}' did not come back from a hard reset within {timeout:.0f} s")

@@ -29,7 +29,7 @@ from host_harness.peers import (
     TlsWrongHost,
     UdpEcho,
 )
-from host_harness.plugin.errors import BoardError
+from host_harness.pytest_plugin import BoardError
 
 CASES_DIR = Path(__file__).parent / "cases"
 SOURCE_NBYTES = 16 * 1024  # read() to EOF holds it whole on the board

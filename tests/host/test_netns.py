@@ -71,7 +71,7 @@ def nothing_left() -> Iterator[None]:
 
 @pytest.fixture
 def pair() -> Iterator[NetnsPair]:
-    p = NetnsPair.create()
+    p = netns.create_pair()
     _created.update(p.names)
     try:
         yield p
@@ -80,7 +80,7 @@ def pair() -> Iterator[NetnsPair]:
 
 
 def test_create_and_close_is_idempotent() -> None:
-    p = NetnsPair.create()
+    p = netns.create_pair()
     _created.update(p.names)
     assert set(p.names) <= set(netns.ours())
     assert all(n.startswith(f"uhil-{os.getpid()}-") for n in p.names)
@@ -114,7 +114,7 @@ def test_no_default_route_in_either_namespace(pair: NetnsPair) -> None:
 
 def test_root_namespace_is_untouched() -> None:
     before = _root_snapshot()
-    p = NetnsPair.create()
+    p = netns.create_pair()
     _created.update(p.names)
     try:
         during = _root_snapshot()
@@ -196,7 +196,7 @@ def test_off_subnet_connect_is_unreachable_and_sends_nothing(pair: NetnsPair) ->
 
 
 def test_socket_in_a_closed_pair_is_a_clear_error() -> None:
-    p = NetnsPair.create()
+    p = netns.create_pair()
     _created.update(p.names)
     p.close()
     with pytest.raises(NetnsError, match="does not exist"):
@@ -205,9 +205,9 @@ def test_socket_in_a_closed_pair_is_a_clear_error() -> None:
 
 _CHILD = textwrap.dedent("""
     import json, os, sys, time
-    from host_harness.netns import NetnsPair
+    from host_harness.netns import create_pair
     mode = sys.argv[1]
-    p = NetnsPair.create(owner_pid=os.getpid() if mode == "owned" else None)
+    p = create_pair(owner_pid=os.getpid() if mode == "owned" else None)
     print(json.dumps({"names": p.names, "subnet": p.subnet,
                       "reaper": p.reaper.pid if p.reaper else None}), flush=True)
     if mode == "owned":
@@ -276,9 +276,9 @@ def test_kill_9_of_the_owner_lets_the_reaper_delete_the_pair() -> None:
 def test_reap_stale_removes_pairs_of_dead_owners_only() -> None:
     sleeper = subprocess.Popen(["sleep", "30"])
     try:
-        stale = NetnsPair.create(owner_pid=sleeper.pid, reaper=False)
+        stale = netns.create_pair(owner_pid=sleeper.pid, reaper=False)
         _created.update(stale.names)
-        live = NetnsPair.create()
+        live = netns.create_pair()
         _created.update(live.names)
     finally:
         sleeper.kill()
@@ -310,7 +310,7 @@ def test_create_with_a_dead_owner_is_a_clear_error() -> None:
     p = subprocess.Popen(["true"])
     p.wait(10)
     with pytest.raises(NetnsError, match="does not exist"):
-        NetnsPair.create(owner_pid=p.pid)
+        netns.create_pair(owner_pid=p.pid)
 
 
 # -- the unprivileged variant (unshare -rn + nsenter) ----------------------------------------------
@@ -325,7 +325,7 @@ def test_user_namespace_pair_forced_as_root(monkeypatch: pytest.MonkeyPatch) -> 
     if netns.netns_mode()[0] != "user":
         pytest.skip(f"unprivileged user namespaces unavailable: {netns.netns_mode()[1]}")
     before = _root_snapshot()
-    p = NetnsPair.create()
+    p = netns.create_pair()
     assert isinstance(p, netns.UserNetnsPair)
     holder, keeper = p.holder.pid, p.keeper_pid
     try:
@@ -362,8 +362,8 @@ def test_user_namespace_pair_dies_with_its_owner() -> None:
     env = {**os.environ, netns.MODE_ENV: "user"}
     code = textwrap.dedent("""
         import json, os, time
-        from host_harness.netns import NetnsPair
-        p = NetnsPair.create(owner_pid=os.getpid())
+        from host_harness.netns import create_pair
+        p = create_pair(owner_pid=os.getpid())
         print(json.dumps([p.holder.pid, p.keeper_pid]), flush=True)
         time.sleep(60)
     """)
@@ -389,7 +389,7 @@ _NOBODY_SCRIPT = textwrap.dedent("""
     from host_harness.peers import TcpEcho
     mode = netns.netns_mode()
     print("mode", mode[0] or mode[1])
-    p = netns.NetnsPair.create()
+    p = netns.create_pair()
     with TcpEcho(p.host_ip, socket_factory=p.host_socket) as e:
         code = ("import socket\\ns = socket.socket()\\n"
                 f"s.connect(socket.getaddrinfo({p.host_ip!r}, {e.port})[0][-1])\\n"

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(not SUPPORTED, reason=f"network namespaces unava
 
 @pytest.fixture(scope="module")
 def pair() -> Iterator[NetnsPair]:
-    p = NetnsPair.create()
+    p = netns.create_pair()
     try:
         yield p
     finally:

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from host_harness.plugin import layout
-from host_harness.plugin.errors import SyncTimeout
 from host_harness.plugin.sync import SyncServer, recv_frame, send_frame
+from host_harness.transport.result import SyncTimeout
 
 HILSYNC = layout.DEVICE_HELPERS / "hilsync.py"
 

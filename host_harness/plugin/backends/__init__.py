@@ -1,4 +1,4 @@
-"""Board backends: virtual (VirtualBoard + BoardSession), serial (--port URL), cpython (kind "host")."""
+"""The plugin's board backends: thin over host_harness.board (open_board with the plugin's options)."""
 
 from __future__ import annotations
 
@@ -6,27 +6,23 @@ from pathlib import Path
 
 import pytest
 
+from ...board import RunningBoard, open_board
 from ...boards import Board
-from .base import Backend
+from .. import layout
+
+Backend = RunningBoard  # what the plugin's fixtures hold
 
 
 def make_backend(config: pytest.Config, board: Board, *, log) -> Backend:
+    """The board for this run, not yet started (the plugin starts it on first use and logs the start)."""
     libs = [Path(p).resolve() for p in config.getoption("--board-lib")]
-    port = config.getoption("--port")
-    if board.kind == "host":
-        from .cpython import CpythonBackend
-
-        return CpythonBackend(board, extra_libs=libs, log=log)
-    if port:
-        from .serial import SerialBackend
-
-        ssid = config.getoption("--wlan-ssid")
-        wlan = (ssid, config.getoption("--wlan-key") or "") if ssid else None
-        return SerialBackend(board, url=port, extra_libs=libs, peer_host=config.getoption("--peer-host"),
-                             board_ip=config.getoption("--board-ip"), wlan=wlan, log=log)
-    from .virtual import VirtualBackend
-
-    return VirtualBackend(board, extra_libs=libs, log=log)
+    ssid = config.getoption("--wlan-ssid")
+    firmware = config.getoption("--firmware")
+    return open_board(
+        board, config.getoption("--port"), extras=layout.plugin_extras(libs), verify=layout.VERIFY_MODULES,
+        roots=layout.roots(board.target, libs), peer_host=config.getoption("--peer-host"),
+        board_ip=config.getoption("--board-ip"), wlan=(ssid, config.getoption("--wlan-key") or "") if ssid
+        else None, firmware=Path(firmware) if firmware else None, log=log, start=False)
 
 
 __all__ = ["Backend", "make_backend"]

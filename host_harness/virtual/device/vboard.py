@@ -47,6 +47,12 @@ class _PowerOff(Exception):
     pass
 
 
+class _Reset(BaseException):
+    # machine.reset(): not a SystemExit (code that catches that must not stop a reset, and the raw REPL
+    # must not answer with its end-of-output markers: a real board just reboots).
+    pass
+
+
 def _rx():
     # One byte from the host.  A SIGINT that lands while we wait is a stray (sent just as user code
     # finished); a real board would not see it, so retry.
@@ -171,8 +177,7 @@ def _kbd_intr(c):
 
 
 def _machine_reset():
-    _tx(b"\r\n")
-    sys.exit(_RC_HARD)
+    raise _Reset()
 
 
 def _machine_soft_reset():
@@ -200,6 +205,8 @@ def _execute(src, filename, mode, g, print_eof):
             _mp.kbd_intr(3)
     except SystemExit:
         ret = _FORCED_EXIT
+    except _Reset:
+        raise
     except BaseException as e:  # KeyboardInterrupt included: it is the user's Ctrl-C
         exc = e
     if print_eof:
@@ -510,6 +517,8 @@ def main():
             mode = "friendly" if ret == _TO_FRIENDLY else "raw"
     except _PowerOff:
         sys.exit(0)
+    except _Reset:
+        sys.exit(_RC_HARD)  # the supervisor power-cycles: a fresh VM, boot.py, main.py, the boot banner
 
 
 main()

@@ -1,8 +1,6 @@
-"""Exceptions a HIL test sees, and the board-traceback annotation that shows board-side source lines.
+"""Board tracebacks annotated with the host source lines of the board-side files they name.
 
-Board outcomes are test failures, not HilErrors: a failing assertion on the board must fail the test the
-same way a host assertion does.  Crash and hang get their own types so a report never shows "board crashed"
-as an ordinary assertion failure.
+The exceptions a HIL test sees are host_harness.transport.result's BoardError family.
 """
 
 from __future__ import annotations
@@ -10,34 +8,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
-
-
-class BoardError(Exception):
-    """Code run on the board raised; `board_traceback` is the board's text, annotated with source lines."""
-
-    def __init__(self, message: str, *, board_traceback: str = "", exc_type: str = "",
-                 output: str = "") -> None:
-        super().__init__(message)
-        self.board_traceback = board_traceback
-        self.exc_type = exc_type  # e.g. "AssertionError", "OSError"
-        self.output = output  # what the board printed during the failing operation
-
-
-class BoardCrashed(BoardError):
-    """The board reset or died while running code (it has been brought back)."""
-
-
-class BoardHung(BoardError):
-    """The board did not finish within its deadline (it has been recovered)."""
-
-
-class BoardTransportError(BoardError):
-    """The link to the board went away."""
-
-
-class SyncTimeout(BoardError):
-    """A sync.wait() deadline passed without the board publishing the name."""
-
 
 _FILE_LINE = re.compile(r'^(\s*)File "([^"]+)", line (\d+)(.*)$')
 

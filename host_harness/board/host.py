@@ -1,8 +1,10 @@
-"""cpython backend (boards/cpython.toml, kind "host"): CPython 3.11 as the target, in its own namespace pair.
+"""host kind (boards/cpython.toml, kind "host"): CPython 3.11 as the target, in its own namespace pair.
 
-The code runs in a subprocess (cpython_agent.py) whose sys.path mirrors a board's /lib (usocket_port,
-ports/cpython glue, device cases, hilsync), so `board.exec`/`board.call` mean the same as on a board.
-Soft and hard reset both start a fresh interpreter: the closest CPython gets to a board's reset.
+The code runs in a subprocess (cpython_agent.py) whose sys.path is a staged copy of a board's /lib (the deploy
+set of host_harness.deploy.deploy_sources, as symlinks), so `exec` means the same as on a board.
+Bring-up: deployed (the staged /lib) -> online (namespace pair) -> booted is folded into online (the
+interpreter starts inside the namespace).  Soft and hard reset both start a fresh interpreter: the closest
+CPython gets to a board's reset.
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from ...errors import HilError
-from ...transport.result import ExecResult
-from .. import layout
-from .base import Backend
+from ..deploy import deploy_sources
+from ..errors import HilError
+from ..transport.result import ExecResult
+from .base import RunningBoard
 
 _AGENT = Path(__file__).with_name("cpython_agent.py")
 _START_TIMEOUT = 10.0
@@ -30,37 +32,53 @@ _TIMEOUT = object()  # _read_reply: the deadline passed
 _EOF = object()  # _read_reply: the process went away
 
 
-class CpythonBackend(Backend):
-    def __init__(self, board, *, extra_libs=(), use_netns: bool | None = None, log=None) -> None:
-        super().__init__(board=board)
-        if log is not None:
-            self.log = log
-        self._extra_libs = list(extra_libs)
+class HostBoard(RunningBoard):
+    def __init__(self, definition, *, extras=(), roots=(), use_netns: bool | None = None, log=None) -> None:
+        super().__init__(definition, log=log)
+        self._extras = [Path(p) for p in extras]
+        self.device_roots = list(roots)
         self._use_netns = use_netns
         self._pair = None
         self._proc: subprocess.Popen | None = None
         self._ctl_r = -1
         self._stage: tempfile.TemporaryDirectory | None = None
 
-    # -- lifecycle ------------------------------------------------------------------------------------
-    def start(self) -> None:
-        from ... import netns
+        self.bring_up.add("deployed", self._stage_lib, 10.0)
+        self.bring_up.add("online", self._online, _START_TIMEOUT + 15.0)
+        self.ladder.add("soft", self._restart, _START_TIMEOUT)
+        self.ladder.add("hard", self._restart, _START_TIMEOUT)
 
+    # -- lifecycle ------------------------------------------------------------------------------------
+    def _stage_lib(self, deadline: float) -> str:
+        """A /lib look-alike of symlinks (first one wins, as a later file of the same name is shadowed)."""
         self._stage = tempfile.TemporaryDirectory(prefix="uhil-cpython-lib-")
         stage = Path(self._stage.name)
-        self.device_roots = layout.stage_links(stage, "cpython", self._extra_libs)
+        sources = deploy_sources("cpython", self._extras)
+        for src, dest in sources:
+            link = stage / dest
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if not (link.exists() or link.is_symlink()):
+                os.symlink(src.resolve(), link)
+        return f"{len(sources)} files staged in {stage}"
+
+    def _online(self, deadline: float) -> str:
+        if self._proc is not None:  # after a reset: the interpreter is already fresh and in its namespace
+            return "interpreter running"
+        from .. import netns
+
         ok, why = netns.netns_support()
         want = self._use_netns if self._use_netns is not None else ok
         if want and not ok:
             raise HilError(f"board cpython: network namespaces unavailable: {why}")
         if want:
-            self._pair = netns.NetnsPair.create(owner_pid=os.getpid())
+            self._pair = netns.create_pair(owner_pid=os.getpid())
             self.ip, self.host_ip = self._pair.board_ip, self._pair.host_ip
             self.socket_factory = self._pair.host_socket
         else:
             # No namespaces (unprivileged run): the board and its peers share loopback.
             self.ip = self.host_ip = "127.0.0.1"
         self._spawn()
+        return f"interpreter in {'its own namespace' if self._pair else 'this namespace'}, ip {self.ip}"
 
     def _spawn(self) -> None:
         assert self._stage is not None
@@ -85,7 +103,7 @@ class CpythonBackend(Backend):
             os.close(ctl_w)
         self._ctl_r = ctl_r
         os.set_blocking(self._proc.stdout.fileno(), False)
-        res = self.exec("import usocket_target\n" if layout.has_port("cpython") else "pass\n", _START_TIMEOUT)
+        res = self.exec("import usocket_target\n", _START_TIMEOUT)
         if not res.ok:
             out = (res.stdout.decode(errors="replace") + res.error).strip().splitlines()
             raise HilError(f"board cpython did not start: {out[-1] if out else res.outcome}")
@@ -107,12 +125,10 @@ class CpythonBackend(Backend):
             os.close(self._ctl_r)
             self._ctl_r = -1
 
-    def soft_reset(self) -> None:
-        self.hard_reset()
-
-    def hard_reset(self) -> None:
+    def _restart(self, deadline: float) -> str:
         self._kill()
         self._spawn()
+        return "fresh interpreter"
 
     def close(self) -> None:
         self._kill()
@@ -124,7 +140,7 @@ class CpythonBackend(Backend):
             self._stage = None
 
     # -- running code ---------------------------------------------------------------------------------
-    def exec(self, code: str, timeout: float) -> ExecResult:
+    def exec(self, code: str, timeout: float, *, on_output=None, catch_exit: bool = False) -> ExecResult:
         t0 = time.monotonic()
         if self._proc is None or self._proc.poll() is not None:
             return ExecResult("transport", error="the cpython board process is not running", duration=0.0)
@@ -140,7 +156,8 @@ class CpythonBackend(Backend):
             # Deadline: interrupt like Ctrl-C, then restart the interpreter either way (a fresh VM).
             os.kill(self._proc.pid, signal.SIGINT)
             self._read_reply(out, time.monotonic() + _INTERRUPT_GRACE)
-            self.hard_reset()
+            self._kill()
+            self._spawn()
             return ExecResult("hung", bytes(out), f"no result within {timeout:.1f} s; interpreter restarted",
                              time.monotonic() - t0)
         if reply is _EOF:
@@ -153,7 +170,8 @@ class CpythonBackend(Backend):
         assert self._proc is not None
         code = self._proc.wait(5)
         self._drain(out)
-        self.hard_reset()
+        self._kill()
+        self._spawn()
         how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
         return ExecResult("crashed", bytes(out), f"interpreter died ({how}); restarted", time.monotonic() - t0)
 

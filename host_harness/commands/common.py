@@ -1,0 +1,66 @@
+"""What several commands share: --board/--port on the board layer, and checked numeric options."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+PORT_HELP = ("the board's port: /dev/ttyUSB0, a pty path, socket://HOST:PORT, rfc2217://HOST:PORT "
+             "(not needed for a running virtual board named by --board)")
+BOARD_HELP = ("board file (boards/NAME.toml, see `usocket-hil boards`) or the id of a running virtual board "
+              "(vb1); a running virtual board needs no --port")
+
+
+def positive_seconds(text: str) -> float:
+    """argparse type: a finite number of seconds > 0 (a negative or zero deadline is refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
+def count(minimum: int):
+    """argparse type: an integer >= minimum."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+    return parse
+
+
+def add_board_args(p: argparse.ArgumentParser, *, open_timeout: bool = True) -> None:
+    p.add_argument("--board", metavar="NAME", help=BOARD_HELP)
+    p.add_argument("--port", metavar="URL", help=PORT_HELP)
+    if open_timeout:
+        p.add_argument("--open-timeout", type=positive_seconds, default=5.0, metavar="S",
+                       help="deadline to open the port and reach the raw REPL (default 5 s)")
+
+
+def open_from_args(args: argparse.Namespace, *, enter_raw: bool = True, **kwargs):
+    """The board --board/--port name, opened (not deployed): a running virtual board, or a port."""
+    from ..board import open_board, resolve
+    from ..board.identify import UNKNOWN
+    from ..errors import HilError
+
+    if not args.board and not args.port:
+        raise HilError(f"{args.command} needs --port URL or --board NAME (see `usocket-hil {args.command} "
+                       "--help`)")
+    definition, running = resolve(args.board, args.port)
+    if definition is not None and definition.kind == "host":
+        raise HilError(f"board {definition.name} runs on the host: there is no board to {args.command}")
+    if definition is not None and running is None and not args.port:
+        raise HilError(f"no running virtual board '{definition.name}': start one with `usocket-hil virtual up "
+                       f"--board {definition.name}`, or pass --port URL" if definition.is_virtual else
+                       f"--port is required for {definition.kind} board {definition.name}")
+    kwargs.setdefault("deploy", False)
+    kwargs.setdefault("online", False)
+    return open_board(definition or UNKNOWN, args.port, running=running, start_virtual=False,
+                      check_target=definition is not None, open_timeout=getattr(args, "open_timeout", 5.0),
+                      enter_raw=enter_raw, **kwargs)

@@ -1,0 +1,93 @@
+"""Board addresses are pyserial URLs; this package is where the harness's own URL schemes live.
+
+pyserial opens `scheme://...` by importing `<package>.protocol_<scheme>` from each entry of
+`serial.protocol_handler_packages` (pyserial's serial/__init__.py, serial_for_url).  `register()` adds this
+package to that list, so a transport for a new scheme (telnet://, webrepl://, ...) is one new module here,
+`protocol_<scheme>.py` with a `Serial` class, and every layer above (mpremote, BoardSession, the board layer,
+the CLI) reaches it unchanged.  Built into pyserial already: a device path, socket://, rfc2217://, loop://.
+
+`check_url()` refuses malformed URLs with one line saying what to write, before pyserial turns them into
+messages about its internals (e.g. `socket://bad` -> "'<=' not supported between 'int' and 'NoneType'").
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import urllib.parse
+
+import serial
+
+from ...errors import TransportError
+
+PACKAGE = __name__
+# Schemes whose URL must be HOST:PORT (pyserial's protocol_socket / protocol_rfc2217 parse it unchecked).
+HOST_PORT_SCHEMES = ("socket", "rfc2217")
+
+
+def register() -> None:
+    """Make pyserial find this package's protocol handlers (idempotent)."""
+    if PACKAGE not in serial.protocol_handler_packages:
+        serial.protocol_handler_packages.append(PACKAGE)
+
+
+def scheme(url: str) -> str | None:
+    return url.split("://", 1)[0].lower() if "://" in url else None
+
+
+def check_url(url: str) -> None:
+    """A TransportError naming the fix when `url` cannot be a board address; None when it may be one."""
+    if not url or not url.strip():
+        raise TransportError("the port is empty: give a device (/dev/ttyUSB0), a pty path or a URL "
+                             "(socket://HOST:PORT, rfc2217://HOST:PORT)")
+    kind = scheme(url)
+    if kind is None:
+        if not os.path.exists(url):
+            raise TransportError(f"cannot open {url}: no such port (is the board plugged in? "
+                                 "`usocket-hil boards` lists attached ports and running virtual boards)")
+        return
+    if kind in HOST_PORT_SCHEMES:
+        parts = urllib.parse.urlsplit(url)
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        if not parts.hostname or port is None or not 0 < port < 65536:
+            raise TransportError(f"cannot open {url}: a {kind}:// port must be {kind}://HOST:PORT "
+                                 f"with PORT 1-65535 (e.g. {kind}://127.0.0.1:2217)")
+        return
+    register()
+    if not any(_has_handler(pkg, kind) for pkg in serial.protocol_handler_packages):
+        raise TransportError(f"cannot open {url}: unknown URL scheme {kind}:// (use a device path, "
+                             "socket://HOST:PORT or rfc2217://HOST:PORT)")
+
+
+def _has_handler(package: str, kind: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(f"{package}.protocol_{kind}") is not None
+    except (ImportError, ValueError):  # a package in the list that does not import
+        return False
+
+
+def explain_open_error(url: str, exc: BaseException) -> str:
+    """pyserial's open failure as one line that says what to do."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    err = getattr(exc, "errno", None)
+    if "exclusively lock" in text or err in (errno.EBUSY, errno.EAGAIN):
+        return f"cannot open {url}: the port is busy (another program has it open: close it and retry)"
+    if err == errno.EACCES or "Permission denied" in text:
+        return (f"cannot open {url}: permission denied (add your user to the group owning the device, "
+                "e.g. `dialout`, then log in again)")
+    if err == errno.ENOENT or "No such file" in text:
+        return f"cannot open {url}: no such port (is the board plugged in? see `usocket-hil boards`)"
+    if err == errno.ENOTTY or "Inappropriate ioctl" in text:
+        return f"cannot open {url}: it is not a serial port (give the board's tty, e.g. /dev/ttyUSB0)"
+    if err == errno.ECONNREFUSED or "Connection refused" in text:
+        return f"cannot open {url}: connection refused (is the board's server running on that port?)"
+    if "timed out" in text:
+        return f"cannot open {url}: no answer (check the host and port)"
+    if "Name or service not known" in text or "getaddrinfo" in text:
+        return f"cannot open {url}: unknown host name (use a numeric address or localhost)"
+    return f"cannot open {url}: {text[:160]}"

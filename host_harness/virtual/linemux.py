@@ -1,0 +1,166 @@
+"""The supervisor's serial line: one console multiplexed between the host side (pty master, or a TCP
+client, which takes the line over as reopening a port does) and the interpreter's stdin/stdout pipes.
+
+Data path:  host --pty master / TCP--> [LineMux] --stdin pipe--> micropython (vboard.py)
+            host <--pty master / TCP-- [LineMux] <--stdout pipe-- micropython (stdout and stderr)
+Buffers have high-water marks so neither side can make the supervisor grow without bound.  A control pipe
+from the board says when user code runs ("A") and when the REPL reads ("D"): only then is a 0x03 byte
+turned into SIGINT, as a real board's interrupt character is armed only during execution.
+A mixin of Supervisor (supervisor.py), which owns the fds; the interpreter's life cycle is interpreter.py.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import time
+
+OUT_HIGH_WATER = 64 * 1024  # stop reading the board's output while this much waits for the host
+IN_HIGH_WATER = 64 * 1024  # stop reading the host while this much waits for the board
+# A SIGINT in the interpreter's first moments (before MicroPython installs its handler) kills it, so a
+# Ctrl-C that arrives this soon after a spawn is held back until the window has passed.
+SPAWN_GRACE_S = 0.5
+
+
+class LineMux:
+    """Moves bytes between the host side and the interpreter; relays an armed Ctrl-C as SIGINT."""
+
+    def drain_ctl(self) -> None:
+        try:
+            data = os.read(self.pipes["ctl"][0], 4096)
+        except BlockingIOError:
+            return
+        if data:
+            self.armed = data[-1:] == b"A"
+
+    def from_host(self, data: bytes) -> None:
+        self.drain_ctl()  # the board may have just started running code
+        if b"\x03" not in data or not self.armed:
+            self.inbuf += data
+            return
+        for part_index, part in enumerate(data.split(b"\x03")):
+            if part_index:
+                self.interrupt()
+            self.inbuf += part
+
+    def interrupt(self) -> None:
+        # A real board's interrupt character never reaches its input buffer while code runs.
+        if time.monotonic() - self.spawned_at < SPAWN_GRACE_S:
+            self.pending_sigint = True
+            return
+        self.send_sigint()
+
+    def send_sigint(self) -> None:
+        self.pending_sigint = False
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.kill(self.proc.pid, signal.SIGINT)
+            except ProcessLookupError:
+                pass
+
+    def from_board(self, data: bytes) -> None:
+        self.tail.append(data)
+        # One serial line: a TCP client, when connected, is the console; otherwise the pty is.
+        if self.client is not None:
+            self.tcp_out += data
+        else:
+            self.pty_out += data
+
+    def accept(self) -> None:
+        assert self.listener is not None
+        try:
+            conn, _ = self.listener.accept()
+        except BlockingIOError:
+            return
+        if self.client is not None:  # a new connection takes the line over, as reopening a port does
+            self.drop_client()
+        conn.setblocking(False)
+        self.client = conn
+        self.tcp_out.clear()
+
+    def drop_client(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+            self.tcp_out.clear()
+
+    def pump(self, timeout: float) -> None:
+        stdin_w = self.pipes["stdin"][1]
+        out_r = self.pipes["stdout"][0]
+        ctl_r = self.pipes["ctl"][0]
+        # A fresh selector per round: which fds to watch depends on the buffers' fill levels.
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.wake_r, selectors.EVENT_READ, "wake")
+            sel.register(ctl_r, selectors.EVENT_READ, "ctl")
+            backlog = len(self.pty_out) + len(self.tcp_out)
+            if backlog < OUT_HIGH_WATER:
+                sel.register(out_r, selectors.EVENT_READ, "out")
+            master_ev = (selectors.EVENT_READ if len(self.inbuf) < IN_HIGH_WATER else 0) | (
+                selectors.EVENT_WRITE if self.pty_out else 0)
+            if master_ev:
+                sel.register(self.master, master_ev, "master")
+            if self.inbuf:
+                sel.register(stdin_w, selectors.EVENT_WRITE, "stdin")
+            if self.listener is not None:
+                sel.register(self.listener, selectors.EVENT_READ, "listen")
+            if self.client is not None:
+                ev = (selectors.EVENT_READ if len(self.inbuf) < IN_HIGH_WATER else 0) | (
+                    selectors.EVENT_WRITE if self.tcp_out else 0)
+                if ev:
+                    sel.register(self.client, ev, "client")
+            events = sel.select(timeout)
+        order = {"wake": 0, "ctl": 1}  # control first: arming must be known before a 0x03 is judged
+        for key, mask in sorted(events, key=lambda e: order.get(e[0].data, 2)):
+            what = key.data
+            if what == "wake":
+                try:
+                    os.read(self.wake_r, 512)
+                except BlockingIOError:
+                    pass
+            elif what == "ctl":
+                self.drain_ctl()
+            elif what == "out":
+                try:
+                    data = os.read(out_r, 65536)
+                except BlockingIOError:
+                    data = b""
+                if data:
+                    self.from_board(data)
+            elif what == "master":
+                if mask & selectors.EVENT_READ:
+                    try:
+                        data = os.read(self.master, 65536)
+                    except (BlockingIOError, OSError):
+                        data = b""
+                    if data:
+                        self.from_host(data)
+                if mask & selectors.EVENT_WRITE and self.pty_out:
+                    try:
+                        n = os.write(self.master, self.pty_out)
+                        del self.pty_out[:n]
+                    except BlockingIOError:
+                        pass
+            elif what == "stdin":
+                try:
+                    n = os.write(stdin_w, self.inbuf)
+                    del self.inbuf[:n]
+                except BlockingIOError:
+                    pass
+            elif what == "listen":
+                self.accept()
+            elif what == "client" and self.client is not None:
+                try:
+                    if mask & selectors.EVENT_READ:
+                        data = self.client.recv(65536)
+                        if not data:
+                            self.drop_client()
+                            continue
+                        self.from_host(data)
+                    if mask & selectors.EVENT_WRITE and self.tcp_out:
+                        n = self.client.send(self.tcp_out)
+                        del self.tcp_out[:n]
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    self.drop_client()

@@ -1,0 +1,190 @@
+"""CLI defects found trying usocket-hil as a new user (issue 9): each test failed before its fix.
+
+Run as a user runs the CLI: subprocesses, exit codes, one line on stderr per root cause.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from host_harness.netns import netns_support
+
+CLI = str(Path(sys.executable).with_name("usocket-hil"))
+
+
+def hil(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
+
+def one_line(p: subprocess.CompletedProcess) -> str:
+    lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, p.stderr
+    assert "Traceback" not in p.stderr + p.stdout
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """A virtual-esp32 board started by `virtual up` (in its own namespace when this machine allows)."""
+    d = tmp_path_factory.mktemp("state")
+    env = {"USOCKET_HIL_STATE": str(d)}
+    args = ["virtual", "up", "--board", "virtual-esp32", "--name", "e1"]
+    if not netns_support()[0]:
+        args.append("--no-network")
+    up = hil(*args, env=env)
+    assert up.returncode == 0, up.stderr
+    try:
+        yield {"env": env, "port": str(d / "e1.tty"), "dir": d}
+    finally:
+        down = hil("virtual", "down", "--all", env=env)
+        assert down.returncode == 0, down.stderr
+
+
+def test_exec_by_board_name_without_port(state) -> None:
+    for name in ("e1", "virtual-esp32"):  # the board id, or the board file of the one running board
+        p = hil("exec", "--board", name, "print(6 * 7)", env=state["env"])
+        assert (p.returncode, p.stdout) == (0, "42\n"), p.stderr
+
+
+def test_deploy_detects_target_from_the_virtual_board_file(state) -> None:
+    p = hil("deploy", "--port", state["port"], "--py", env=state["env"])
+    assert p.returncode == 0, p.stderr
+    assert "detected target esp32" in p.stdout and "virtual-esp32" in p.stdout
+    glue = (state["dir"] / "e1.flash" / "lib" / "usocket_target.py").read_text()
+    assert glue == (Path(__file__).parents[2] / "ports" / "esp32" / "usocket_target.py").read_text()
+
+
+def test_deploy_wrong_target_writes_nothing(tmp_path: Path) -> None:
+    env = {"USOCKET_HIL_STATE": str(tmp_path)}
+    up = hil("virtual", "up", "--board", "virtual-unix", "--no-network", "--name", "u1", env=env)
+    assert up.returncode == 0, up.stderr
+    try:
+        p = hil("deploy", "--board", "esp32-devkitc", "--port", str(tmp_path / "u1.tty"), env=env)
+        assert p.returncode == 2
+        line = one_line(p)
+        assert "target unix" in line and "nothing was written" in line and "--board virtual-unix" in line
+        assert not (tmp_path / "u1.flash" / "lib").exists()
+    finally:
+        hil("virtual", "down", "--all", env=env)
+
+
+@pytest.mark.parametrize("port, says", [
+    ("/dev/nonexistent", "no such port"),
+    ("socket://bad", "socket://HOST:PORT"),
+    ("socket://127.0.0.1:1", "connection refused"),
+    ("/dev/null", "not a serial port"),
+])
+def test_test_command_one_cause_one_line(port: str, says: str, tmp_path: Path) -> None:
+    p = hil("test", "--board", "esp32-devkitc", "--port", port, "--report-dir", str(tmp_path))
+    assert p.returncode == 2
+    assert says in one_line(p)
+    assert p.stdout == ""  # no suite started, no table of FAIL rows
+    assert "not supported between" not in p.stderr
+
+
+def test_exec_pyserial_internals_do_not_leak() -> None:
+    p = hil("exec", "--port", "socket://bad", "1")
+    assert p.returncode == 2
+    line = one_line(p)
+    assert "'<=' not supported" not in line and "socket://HOST:PORT" in line
+
+
+@pytest.mark.parametrize("args", [
+    ("exec", "--port", "/dev/null", "--timeout", "-1", "1"),
+    ("exec", "--port", "/dev/null", "--open-timeout", "-5", "1"),
+    ("exec", "--port", "/dev/null", "--timeout", "nan", "1"),
+    ("deploy", "--port", "/dev/null", "--open-timeout", "-1"),
+    ("repl", "--port", "/dev/null", "--open-timeout", "-1"),
+    ("virtual", "up", "--timeout", "-3"),
+    ("virtual", "up", "--timeout", "0"),
+    ("flash", "--board", "esp32-devkitc", "--connect-attempts", "0", "x.bin"),
+])
+def test_numeric_options_are_validated(args: tuple[str, ...]) -> None:
+    p = hil(*args)
+    assert p.returncode == 2
+    assert "must be" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_flash_dir_file_or_missing_is_one_line(tmp_path: Path) -> None:
+    env = {"USOCKET_HIL_STATE": str(tmp_path / "state")}
+    f = tmp_path / "afile"
+    f.write_text("x")
+    p = hil("virtual", "up", "--no-network", "--flash-dir", str(f), env=env)
+    assert p.returncode == 2 and "is a file" in one_line(p)
+    p = hil("virtual", "up", "--no-network", "--flash-dir", str(tmp_path / "missing" / "x"), env=env)
+    assert p.returncode == 2 and "does not exist" in one_line(p)
+    assert not (tmp_path / "missing").exists()  # nothing created silently
+
+
+def test_help_lists_exit_codes_environment_and_describes_virtual() -> None:
+    p = hil("--help")
+    assert p.returncode == 0
+    for text in ("exit codes", "130", "USOCKET_HIL_STATE", "MICROPYTHON", "USOCKET_HIL_NETNS"):
+        assert text in p.stdout
+    for action in ("up", "down", "list"):
+        h = hil("virtual", action, "--help")
+        assert h.returncode == 0
+        described = h.stdout.split("\n\n")[1]
+        assert not described.startswith(("positional", "options")), h.stdout
+
+
+def test_ctrl_c_at_start_up_is_exit_130_without_traceback() -> None:
+    """SIGINT within the first tens of milliseconds (while our modules import): 130, no traceback.
+
+    Not earlier than 40 ms: before that CPython itself is still initialising (its `site` import), where no
+    code of ours can run yet and CPython prints its own fatal-error message."""
+    for delay in (0.04, 0.05, 0.06, 0.08, 0.1, 0.15):
+        proc = subprocess.Popen([CLI, "boards"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        if proc.returncode == 0:
+            continue  # it finished first
+        assert proc.returncode in (130, -signal.SIGINT), (delay, proc.returncode, err)
+        assert "Traceback" not in err, (delay, err)
+
+
+def test_virtual_list_columns_align(state) -> None:
+    p = hil("virtual", "list", env=state["env"])
+    head, row = p.stdout.splitlines()[:2]
+    for col in ("BOARD", "STATUS", "CRASHES"):
+        assert row[head.index(col) - 2:head.index(col)] == "  ", p.stdout
+
+
+def test_test_command_prints_no_pytest_command_line_and_one_count(tmp_path: Path) -> None:
+    p = hil("test", "--board", "cpython", "-k", "getaddrinfo", "--report-dir", str(tmp_path), timeout=300)
+    assert "-m pytest" not in p.stdout and "--junitxml" not in p.stdout
+    assert "conformance:" not in p.stdout  # the test count that disagreed with the clause counts
+    assert "cpython: " in p.stdout and " clauses pass" in p.stdout
+
+
+def test_ctrl_c_mid_exec_is_130_and_the_board_stays_usable(state) -> None:
+    proc = subprocess.Popen([CLI, "exec", "--board", "e1", "print('spin')\nwhile True:\n    pass"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **state["env"]})
+    assert proc.stdout.readline() == "spin\n"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and err.strip() == "usocket-hil: interrupted", err
+    p = hil("exec", "--board", "e1", "print('still here')", env=state["env"])
+    assert (p.returncode, p.stdout) == (0, "still here\n"), p.stderr
+
+
+def test_flash_identity_only_summary_says_it_once() -> None:
+    from types import SimpleNamespace
+
+    from host_harness.commands.flash import _summary
+
+    r = SimpleNamespace(board="b", port="p", error=None, outcome="checked", attempts=[], duration=0.1, bytes_written=0,
+                        log_path="l", identity={"status": "error", "reason": "no REPL"})
+    line = _summary(r)
+    assert "identity checked" not in line and "identity error: no REPL" in line
