@@ -73,6 +73,9 @@ if not hasattr(_t, "connected"):
     _t.connected = connected
     del connected
 
+if not hasattr(_t, "TX_MAX"):
+    _t.TX_MAX = 0  # bytes per native write (0: no cap); WiPy's driver needs one (ports/wipy)
+
 if not hasattr(_t, "recv"):
     def recv(s, n):
         d = s.recv(n)
@@ -290,8 +293,11 @@ class socket(_t.Base):
         off = 0
         dl = None
         while off < total:
+            w = mv
+            if _t.TX_MAX and total - off > _t.TX_MAX:
+                w = memoryview(buf)[off:off + _t.TX_MAX]  # the glue's cap on one native write
             try:
-                n = s.write(mv) if self._m & _NS else s.send(mv)
+                n = s.write(w) if self._m & _NS else s.send(w)
             except OSError as e:
                 n = _t.errno_of(e)
                 if n != _t.EAGAIN:
