@@ -42,6 +42,13 @@ WLAN = (os.environ.get("USOCKET_HIL_WLAN_SSID", "usocket-hil"),
 _ENV_KEY = re.compile(r"""env(?:\[|\.get\()\s*["'](\w+)["']""")
 
 
+# Interpreter features a case module may NEED (its module-level NEEDS tuple) and why a board without the
+# capability of that name cannot load it: the module is never imported there and its cases are n/a.
+NEEDS_WHY = {"async": "this firmware's compiler has no async/await (cc3200: MICROPY_PY_ASYNC_AWAIT 0)",
+             "float": "this firmware has no float (cc3200: MICROPY_FLOAT_IMPL_NONE)"}
+_needs: dict[str, tuple[str, ...]] = {}
+
+
 def _discover() -> list[tuple[str, str, tuple[str, ...], frozenset[str]]]:
     """(module, case, clauses, env keys it reads) for every case, read from source (nothing imported)."""
     found = []
@@ -52,6 +59,8 @@ def _discover() -> list[tuple[str, str, tuple[str, ...], frozenset[str]]]:
             targets = [getattr(t, "id", None) for t in getattr(node, "targets", ())]
             if isinstance(node, ast.Assign) and "CLAUSES" in targets:
                 clauses = ast.literal_eval(node.value)
+            if isinstance(node, ast.Assign) and "NEEDS" in targets:
+                _needs[path.stem] = ast.literal_eval(node.value)
         for node in tree.body:
             if isinstance(node, ast.FunctionDef) and node.name.startswith("case_"):
                 keys = frozenset(_ENV_KEY.findall(ast.get_source_segment(path.read_text(), node) or ""))
@@ -123,6 +132,9 @@ def _check_sink(result: dict, sink: TcpSink) -> None:
     pytest.param(m, c, keys, marks=pytest.mark.clauses(*clauses), id=f"{m}.{c.removeprefix('case_')}")
     for m, c, clauses, keys in CASES])
 def test_case(board, peer_factory, module: str, case: str, keys: frozenset[str]) -> None:
+    for need in _needs.get(module, ()):
+        if not board.has(need):
+            pytest.skip(NEEDS_WHY[need])
     env, peers = _env(board, peer_factory, keys)
     try:
         result = board.call(module, case, env)
@@ -130,8 +142,19 @@ def test_case(board, peer_factory, module: str, case: str, keys: frozenset[str])
         if "Skip:" in str(exc):
             pytest.skip(str(exc).split("Skip:", 1)[1].strip().splitlines()[0])
         raise
+    finally:
+        _unload(board, module)
     if isinstance(result, dict) and "sink_sha256" in result:
         _check_sink(result, peers["sink"])
+
+
+def _unload(board, module: str) -> None:
+    """Drop the case module on the board again: a small heap (WiPy: 48 KiB) holds one case module at a time,
+    not the whole suite's."""
+    try:
+        board.exec(f"import sys, gc\nsys.modules.pop({module!r}, None)\ngc.collect()", timeout=10)
+    except BoardError:
+        pass  # a board that just failed is recovered by the next test's fixture
 
 
 def test_every_case_names_its_clauses() -> None:

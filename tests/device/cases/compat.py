@@ -120,16 +120,60 @@ def sha256_hex(data):
     return binascii.hexlify(hashlib.sha256(data).digest()).decode()
 
 
+def _buffering_hashlib():
+    # WiPy's hashlib buffers a whole message in the heap unless the constructor is given its length
+    # (ports/cc3200/mods/modhashlib.c; docs/wipy/general.rst); elsewhere a second argument is a TypeError.
+    try:
+        hashlib.sha256(b"abcd", 4)
+        return True
+    except TypeError:
+        return False
+
+
+_SIZED = _buffering_hashlib()
+
+
 class Sha:
-    def __init__(self):
-        self.h = hashlib.sha256()
+    """SHA-256 of a stream of chunks.  Give `total` (the stream's length) where it is known: on a hashlib that
+    buffers (WiPy) the engine then gets the length up front and every chunk but the last as a multiple of 4
+    bytes, so nothing is held in the heap."""
+
+    def __init__(self, total=None):
         self.n = 0
+        self.total = total if _SIZED and total else None
+        self.h = None if self.total else hashlib.sha256()
+        self.tail = b""
 
     def update(self, b):
-        self.h.update(b)
         self.n += len(b)
+        if self.total is None:
+            self.h.update(b)
+            return
+        last = self.n >= self.total
+        mv = memoryview(b)
+        if self.tail:  # complete the carried 1-3 bytes to 4 first
+            k = 4 - len(self.tail)
+            self.tail += bytes(mv[:k])
+            mv = mv[k:]
+            if len(self.tail) < 4 and not last:
+                return
+            self._feed(self.tail)
+            self.tail = b""
+        k = len(mv) if last else len(mv) & ~3
+        if k:
+            self._feed(mv[:k])
+        if k < len(mv):
+            self.tail = bytes(mv[k:])
+
+    def _feed(self, piece):
+        if self.h is None:
+            self.h = hashlib.sha256(piece, self.total)
+        else:
+            self.h.update(piece)
 
     def hex(self):
+        if self.h is None:
+            self.h = hashlib.sha256()
         return binascii.hexlify(self.h.digest()).decode()
 
 

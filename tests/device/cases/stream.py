@@ -44,7 +44,7 @@ def case_echo_send_recv(env):
     s = connect(env["echo"])
     data = random_bytes(_TOTAL)
     tx = 0
-    rx = Sha()
+    rx = Sha(_TOTAL)
     sent_hash = sha256_hex(data)
     sends = 0
     # interleave: send a random chunk (send() may be short), then drain what has come back
@@ -66,7 +66,7 @@ def case_echo_send_recv(env):
 def case_echo_write_read(env):
     s = connect(env["echo"])
     data = random_bytes(_TOTAL)
-    rx = Sha()
+    rx = Sha(_TOTAL)
     off = 0
     for n in _chunks(len(data)):
         w = s.write(data[off:off + n])
@@ -84,7 +84,7 @@ def case_echo_readinto(env):
     s = connect(env["echo"])
     data = random_bytes(_TOTAL)
     buf = bytearray(4096)
-    rx = Sha()
+    rx = Sha(_TOTAL)
     off = 0
     for n in _chunks(len(data), 1, 4096):
         s.sendall(data[off:off + n])
@@ -126,8 +126,8 @@ def case_sink_upload(env):
     # Generated and hashed chunk by chunk: a board's heap need not hold the whole upload.
     s = connect(env["sink"], timeout=10)
     total = 96 * 1024
-    tx = Sha()
-    for n in _chunks(total, 1, 16384):
+    tx = Sha(total)
+    for n in _chunks(total, 1, 4096):
         block = random_bytes(n)
         if randint(0, 1):
             check(s.sendall(block) is None, "sendall returns None")
@@ -141,9 +141,9 @@ def case_sink_upload(env):
 def case_source_download(env):
     total = env["source_nbytes"]
     s = connect(env["source"], timeout=10)
-    rx = Sha()
+    rx = Sha(total)
     while rx.n < total:
-        d = s.read(min(total - rx.n, randint(1, 16384)))
+        d = s.read(min(total - rx.n, randint(1, 4096)))
         check(d, "EOF after %d of %d" % (rx.n, total))
         rx.update(d)
     check(s.read() == b"", "read() to EOF after all data must be b''")
@@ -205,9 +205,9 @@ def case_bulk_upload(env):
     # block by block so a small heap copes; the host compares our hash with the sink's record.
     total = env["bulk_nbytes"]
     s = connect(env["sink"], timeout=20)
-    tx = Sha()
+    tx = Sha(total)
     while tx.n < total:
-        block = random_bytes(min(total - tx.n, randint(1024, 16384)))
+        block = random_bytes(min(total - tx.n, randint(1024, 4096)))  # (4 KiB: small heaps)
         check(s.write(block) == len(block), "short blocking write")
         tx.update(block)
     s.close()
@@ -219,9 +219,9 @@ def case_bulk_download(env):
     # per chunk), random sizes, until EOF; SHA-256 compared with the peer's.
     total = env["bulk_nbytes"]
     s = connect(env["bulk"], timeout=20)
-    buf = bytearray(16384)
+    buf = bytearray(4096)  # (a small board's heap: WiPy has 48 KiB)
     mv = memoryview(buf)
-    rx = Sha()
+    rx = Sha(total)
     while True:
         n = s.readinto(buf, randint(1, len(buf)))
         if not n:

@@ -2,7 +2,7 @@
 # Radio.c), station side only: connect(ssid, password="", *, channel=0, bssid=None, timeout=None) blocks
 # and raises ConnectionError("No network with that ssid") / ConnectionError("Authentication failure");
 # ipv4_address is None until connected.  The "access point" is wlan_env.py.
-import time
+import utime as time  # the interpreter's own (time.py here is CircuitPython's)
 
 import cp_builtins  # noqa: F401  (ConnectionError)
 import wlan_env

@@ -1,0 +1,10 @@
+# Port model (wipy): what the cc3200 interpreter lacks, enforced by the virtual board (vboard.py).
+# ports/cc3200/mpconfigport.h sets no MICROPY_FLOAT_IMPL (py/mpconfig.h's default: MICROPY_FLOAT_IMPL_NONE, so
+# py/parsenum.c refuses a float literal with "decimal numbers not supported") and MICROPY_PY_ASYNC_AWAIT (0)
+# (py/lexer.c has no async/await keywords: `async def` is two names in a row, "invalid syntax").
+NO_FLOAT = True
+NO_ASYNC = True
+# MICROPY_USE_INTERNAL_ERRNO (1): the errno numbers are the Linux ones this build folds to.
+ERRNO_FOLD = False
+# machine.unique_id(): the NWP's MAC address (ports/cc3200/mods/modmachine.c, sl_NetCfgGet); a TI OUI here.
+UNIQUE_ID = b"\xd4\x36\x39\x00\x00\x01"
