@@ -11,6 +11,7 @@
 #   b"A" armed (user code runs with Ctrl-C as interrupt), b"D" disarmed (REPL reads Ctrl-C as a byte).
 
 import builtins
+import gc
 import io
 import os
 import sys
@@ -160,6 +161,8 @@ def _machine_soft_reset():
 #   ERRNO_FOLD           the firmware's errno numbers differ from this build's, whose compiler folds a literal
 #                        `errno.NAME` to its own value: such code is compiled as `(errno,)[0].NAME`
 #   UNIQUE_ID            machine.unique_id()
+#   PRELOAD              model modules imported at start-up: on the board they are C in flash, so compiling
+#                        them must not fragment the heap in the middle of the user's imports
 # `import uX` reaches the model's X where the model has one (MicroPython >= 1.21 maps u-names to builtins).
 # The model's own modules import the interpreter's modules unchanged.
 _fw = None
@@ -339,6 +342,10 @@ def _load_firmware():
         setattr(_fw, k, fw.get(k, False))
     _fw.HIDDEN = fw.get("HIDDEN", ())
     _fw.UNIQUE_ID = fw.get("UNIQUE_ID")
+    for m in fw.get("PRELOAD", ()):
+        __import__(m)
+    fw = src = None
+    gc.collect()
     builtins.__import__ = _import
 
 

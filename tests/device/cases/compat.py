@@ -26,6 +26,18 @@ import usocket_port as usocket
 MICROPYTHON = sys.implementation.name in ("micropython", "circuitpython")
 
 
+# How big a buffer a case may allocate in one piece.  A small board (WiPy 1.0: 48 KiB of heap, fragmented by
+# compiling the modules it imports) has no 8 KiB block free; boards with room keep the larger sizes.
+try:
+    import gc
+    _HEAP = gc.mem_free() + gc.mem_alloc()
+except (ImportError, AttributeError):  # CPython
+    _HEAP = 1 << 30
+SMALL = _HEAP < 256 * 1024
+BLOCK = 1024 if SMALL else 4096  # largest single buffer
+TOTAL = 2 * 1024 if SMALL else 16 * 1024  # data a case holds whole (sent, and compared with its echo)
+
+
 class Skip(Exception):
     """The target cannot run this case; args[0] says why."""
 
@@ -116,8 +128,6 @@ def expect_exc(fn, exc, what):
     raise AssertionError("%s: no exception, expected %s" % (what, exc.__name__))
 
 
-def sha256_hex(data):
-    return binascii.hexlify(hashlib.sha256(data).digest()).decode()
 
 
 def _buffering_hashlib():
@@ -234,3 +244,9 @@ def free_port_bind(s, env):
             if e.args[0] != err("EADDRINUSE"):
                 raise
     raise AssertionError("no free port found in 50 tries")
+
+
+def sha256_hex(data):
+    h = Sha(len(data))  # (sized: WiPy's hashlib would otherwise copy all of data into its buffer)
+    h.update(data)
+    return h.hex()

@@ -7,7 +7,7 @@
 #            {"sink_sha256": h, "sink_bytes": n} must be compared by the host with sink.result(k)
 #   source : TcpSource, sends env["source_nbytes"] seeded bytes (SHA-256 env["source_sha256"]), then EOF
 #   reset  : ResetAfter(n=env["reset_after"]), echoes n bytes then aborts with RST
-from compat import Sha, Skip, check, connect, err, randint, random_bytes, sha256_hex
+from compat import BLOCK, TOTAL, Sha, Skip, check, connect, err, randint, random_bytes, sha256_hex
 
 CLAUSES = {
     "case_echo_send_recv": ("socket.send", "socket.send.count", "socket.recv", "socket.connect",
@@ -27,10 +27,10 @@ CLAUSES = {
     "case_bulk_download": ("socket.readinto", "socket.readinto.no-short-reads", "ext.integrity", "ext.bulk"),
 }
 
-_TOTAL = 16 * 1024  # held whole (sent and echoed): small enough for a board without PSRAM
+_TOTAL = TOTAL  # held whole (sent and echoed); compat sizes it to the board's heap
 
 
-def _chunks(total, lo=1, hi=4096):
+def _chunks(total, lo=1, hi=BLOCK):
     out = []
     left = total
     while left:
@@ -49,12 +49,12 @@ def case_echo_send_recv(env):
     sends = 0
     # interleave: send a random chunk (send() may be short), then drain what has come back
     while tx < len(data):
-        n = s.send(data[tx:tx + randint(1, 4096)])
+        n = s.send(data[tx:tx + randint(1, BLOCK)])
         check(type(n) is int and n > 0, "send returned %r" % (n,))
         tx += n
         sends += 1
         while rx.n < tx:
-            d = s.recv(randint(1, 8192))
+            d = s.recv(randint(1, 2 * BLOCK))
             check(d, "EOF from echo after %d bytes" % rx.n)
             rx.update(d)
     s.close()
@@ -83,10 +83,10 @@ def case_echo_write_read(env):
 def case_echo_readinto(env):
     s = connect(env["echo"])
     data = random_bytes(_TOTAL)
-    buf = bytearray(4096)
+    buf = bytearray(BLOCK)
     rx = Sha(_TOTAL)
     off = 0
-    for n in _chunks(len(data), 1, 4096):
+    for n in _chunks(len(data), 1, BLOCK):
         s.sendall(data[off:off + n])
         if n == len(buf) or randint(0, 1):
             got = s.readinto(memoryview(buf)[:n]) if n < len(buf) else s.readinto(buf)
@@ -127,7 +127,7 @@ def case_sink_upload(env):
     s = connect(env["sink"], timeout=10)
     total = 96 * 1024
     tx = Sha(total)
-    for n in _chunks(total, 1, 4096):
+    for n in _chunks(total, 1, BLOCK):
         block = random_bytes(n)
         if randint(0, 1):
             check(s.sendall(block) is None, "sendall returns None")
@@ -143,7 +143,7 @@ def case_source_download(env):
     s = connect(env["source"], timeout=10)
     rx = Sha(total)
     while rx.n < total:
-        d = s.read(min(total - rx.n, randint(1, 4096)))
+        d = s.read(min(total - rx.n, randint(1, BLOCK)))
         check(d, "EOF after %d of %d" % (rx.n, total))
         rx.update(d)
     check(s.read() == b"", "read() to EOF after all data must be b''")
@@ -207,7 +207,7 @@ def case_bulk_upload(env):
     s = connect(env["sink"], timeout=20)
     tx = Sha(total)
     while tx.n < total:
-        block = random_bytes(min(total - tx.n, randint(1024, 4096)))  # (4 KiB: small heaps)
+        block = random_bytes(min(total - tx.n, randint(BLOCK // 4, BLOCK)))
         check(s.write(block) == len(block), "short blocking write")
         tx.update(block)
     s.close()
@@ -219,7 +219,7 @@ def case_bulk_download(env):
     # per chunk), random sizes, until EOF; SHA-256 compared with the peer's.
     total = env["bulk_nbytes"]
     s = connect(env["bulk"], timeout=20)
-    buf = bytearray(4096)  # (a small board's heap: WiPy has 48 KiB)
+    buf = bytearray(BLOCK)
     mv = memoryview(buf)
     rx = Sha(total)
     while True:

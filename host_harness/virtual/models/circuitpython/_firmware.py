@@ -7,3 +7,5 @@ HIDDEN = ("socket", "usocket", "uerrno", "utime", "uselect", "ussl", "utls", "uh
           "uos", "usys", "ustruct", "urandom", "uio", "ure", "uasyncio", "ucollections", "uarray", "uzlib",
           "uheapq", "uplatform")
 ERRNO_FOLD = True
+# C modules on the board: imported by the virtual board before any user code (vboard.py, PRELOAD).
+PRELOAD = ("socketpool", "wifi", "ssl", "errno", "time")

@@ -5,3 +5,5 @@ ERRNO_FOLD = True
 # machine.unique_id(): the base MAC from efuse (ports/esp32/modmachine.c, esp_efuse_mac_get_default); the
 # station MAC of network.py here.
 UNIQUE_ID = b"\x24\x0a\xc4\x00\x00\x01"
+# C modules on the board: imported by the virtual board before any user code (vboard.py, PRELOAD).
+PRELOAD = ("socket", "errno", "network")

@@ -8,3 +8,5 @@ NO_ASYNC = True
 ERRNO_FOLD = False
 # machine.unique_id(): the NWP's MAC address (ports/cc3200/mods/modmachine.c, sl_NetCfgGet); a TI OUI here.
 UNIQUE_ID = b"\xd4\x36\x39\x00\x00\x01"
+# C modules on the board: imported by the virtual board before any user code (vboard.py, PRELOAD).
+PRELOAD = ("socket", "ssl", "errno", "hashlib", "network")
