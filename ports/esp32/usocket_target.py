@@ -111,8 +111,9 @@ def connect_network(ssid, key, timeout_ms=20000):
     import network
     w = network.WLAN(network.STA_IF)
     w.active(True)
-    if not w.isconnected():
-        w.connect(ssid, key)
+    if w.isconnected() or w.status() == getattr(network, "STAT_CONNECTING", 1001):
+        w.disconnect()  # join with these arguments: a station already up may be on another network or key
+    w.connect(ssid, key)
     fail = {getattr(network, "STAT_NO_AP_FOUND", 201): "no access point named %r" % (ssid,),
             getattr(network, "STAT_WRONG_PASSWORD", 202): "wrong password for %r" % (ssid,),
             getattr(network, "STAT_ASSOC_FAIL", 203): "association with %r failed" % (ssid,),

@@ -164,14 +164,15 @@ def connect_network(ssid, key, timeout_ms=20000):
     (the cc3200 reports a wrong key or a missing AP only as a timeout)."""
     from network import WLAN
     w = WLAN(mode=WLAN.STA)
-    if not w.isconnected():
-        try:
-            w.connect(ssid, auth=(WLAN.WPA2, key), timeout=timeout_ms)
-        except OSError as e:
-            if errno_of(e) == ETIMEDOUT:
-                raise OSError(ETIMEDOUT, "wlan: no connection to %r within %d ms (missing AP or wrong key)"
-                              % (ssid, timeout_ms))
-            raise
+    if w.isconnected():
+        w.disconnect()  # join with these arguments: a station already up may be on another network or key
+    try:
+        w.connect(ssid, auth=(WLAN.WPA2, key), timeout=timeout_ms)
+    except OSError as e:
+        if errno_of(e) == ETIMEDOUT:
+            raise OSError(ETIMEDOUT, "wlan: no connection to %r within %d ms (missing AP or wrong key)"
+                          % (ssid, timeout_ms))
+        raise
     t0 = ticks_ms()
     while not w.isconnected():
         if ticks_diff(ticks_ms(), t0) > timeout_ms:

@@ -260,6 +260,14 @@ try:
 except OSError as e:
     print("@@BAD", e.args[0], e.args[1])
 print("@@IP", t.connect_network("usocket-hil", "usocket-hil-key", 3000))
+# already joined: the arguments still count (a wrong key, another network), then the right ones again
+for ssid, key in (("usocket-hil", "wrong-key"), ("other-net", "usocket-hil-key")):
+    try:
+        t.connect_network(ssid, key, 300)
+        print("@@JOINED", ssid, key)
+    except OSError as e:
+        print("@@REFUSED", ssid, key)
+print("@@IP", t.connect_network("usocket-hil", "usocket-hil-key", 3000))
 """
 
 
@@ -268,6 +276,8 @@ print("@@IP", t.connect_network("usocket-hil", "usocket-hil-key", 3000))
 def test_connect_network(target: str, tmp_path: Path) -> None:
     r = run_mp(target, NET_PROG, tmp_path, env={"VBOARD_IP": "10.213.0.2", "VBOARD_HOST_IP": "10.213.0.1"})
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith("@@")]
-    assert len(lines) == 2, r.stdout + r.stderr
+    assert len(lines) == 5, r.stdout + r.stderr
     assert lines[0].startswith("@@BAD ") and any(w in lines[0] for w in ("wrong", "within", "Authentication")), lines[0]
     assert lines[1] == "@@IP 10.213.0.2"
+    assert lines[2:4] == ["@@REFUSED usocket-hil wrong-key", "@@REFUSED other-net usocket-hil-key"], lines
+    assert lines[4] == "@@IP 10.213.0.2"

@@ -17,7 +17,10 @@ def case_asyncio_echo(env):
     try:
         import asyncio
     except ImportError:
-        import uasyncio as asyncio
+        try:
+            import uasyncio as asyncio
+        except ImportError:
+            raise Skip("no asyncio in this firmware (CircuitPython's is the separate adafruit asyncio library)")
     if not hasattr(asyncio, "StreamReader"):
         raise Skip("this firmware's asyncio has no streams")
     s = usocket.socket()
