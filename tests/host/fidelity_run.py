@@ -1,0 +1,46 @@
+"""Running a port model the way docs/fidelity.md's rows are pinned: a MicroPython program over the model alone
+(`model_rows`), or source sent through a virtual board's raw REPL (`vboard_exec`), which is where the
+interpreter features of each firmware (float, async, hidden modules, errno folding) are enforced."""
+
+from __future__ import annotations
+
+import ast
+import os
+import socket
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from test_core_direct import MICROPYTHON
+from test_port_models import MODELS, run_mp
+
+from host_harness.virtual.supervisor import VBOARD_PY
+
+
+def model_rows(target: str, code: str, tmp: Path, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run `code` over the model (plus glue and core) and return the dict it printed after '@@'."""
+    r = run_mp(target, code, tmp, *args, env=env)
+    row = next((ln[2:] for ln in r.stdout.splitlines() if ln.startswith("@@")), None)
+    assert row, r.stdout + r.stderr
+    return ast.literal_eval(row)
+
+
+def vboard_exec(target: str, code: str, tmp: Path, heapsize: str = "512k") -> tuple[str, str]:
+    """(stdout, exception text) of `code` run through the raw REPL of a virtual board with the target's model."""
+    assert MICROPYTHON is not None
+    flash = tmp / f"flash-{target}"
+    flash.mkdir(exist_ok=True)
+    env = {**os.environ, "VBOARD_MODE": "raw", "VBOARD_FS": str(flash), "VBOARD_MODEL": str(MODELS / target)}
+    r = subprocess.run([MICROPYTHON, "-X", f"heapsize={heapsize}", str(VBOARD_PY)], input=code.encode() + b"\x04",
+                       capture_output=True, timeout=60, env=env)
+    out = r.stdout.decode(errors="replace")
+    assert "OK" in out, out + r.stderr.decode(errors="replace")
+    body = out.split("OK", 1)[1].split("\x04")
+    return body[0].replace("\r\n", "\n"), body[1].replace("\r\n", "\n")
+
+
+def closed_port() -> int:
+    """A loopback port where nothing listens (bound, then closed)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
