@@ -4,8 +4,8 @@
 # CircuitPython's (time.py here: no ticks_ms).  errno: newlib numbers, which differ from the ones this build's
 # compiler folds a literal `errno.NAME` to.  No `machine` in CircuitPython: unique_id is
 # microcontroller.cpu.uid there, not modelled.
-HIDDEN = ("socket", "usocket", "asyncio", "uerrno", "utime", "uselect", "ussl", "utls", "uhashlib", "ubinascii", "ujson",
-          "uos", "usys", "ustruct", "urandom", "uio", "ure", "uasyncio", "ucollections", "uarray", "uzlib",
+HIDDEN = ("socket", "usocket", "asyncio", "uerrno", "utime", "uselect", "ussl", "utls", "uhashlib", "ubinascii",
+          "ujson", "uos", "usys", "ustruct", "urandom", "uio", "ure", "uasyncio", "ucollections", "uarray", "uzlib",
           "uheapq", "uplatform")
 ERRNO_FOLD = True
 # C modules on the board: imported by the virtual board before any user code (vboard.py, PRELOAD).
