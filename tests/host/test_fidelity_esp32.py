@@ -160,3 +160,13 @@ def test_e14_interpreter(tmp_path: Path) -> None:
                                     "print(errno.ETIMEDOUT, usocket is socket, len(machine.unique_id()), 1.5)\n"
                                     "async def f():\n    pass\n", tmp_path)
     assert exc == "" and out.split() == ["116", "True", "6", "1.5"]
+
+
+def test_e15_heap(tmp_path: Path) -> None:
+    import tomllib
+
+    from test_port_models import ROOT
+    board = tomllib.loads((ROOT / "boards" / "virtual-esp32.toml").read_text())
+    assert board["virtual"]["heapsize"] == "264k"  # 2 x ~112 KiB (64-bit) + the virtual board and model modules
+    out, exc = vboard_exec("esp32", "import gc\nprint(gc.mem_free() + gc.mem_alloc())\n", tmp_path, "264k")
+    assert exc == "" and 256 * 1024 < int(out) <= 264 * 1024
