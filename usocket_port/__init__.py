@@ -58,8 +58,10 @@ else:
 if not hasattr(_t, "connected"):
     def connected(s, a):
         # After a would-block connect and a POLLOUT wait, a second connect() tells (Linux, lwIP): EISCONN done,
-        # EALREADY/EINPROGRESS/EAGAIN pending, anything else the connect's own failure (raised).  Needs the
-        # glue's EISCONN (missing from some `errno` modules).
+        # EALREADY/EINPROGRESS/EAGAIN pending, anything else the connect's own failure (raised).  lwIP says
+        # ENOTCONN there after a refusal (the RST freed the pcb; esp-lwip api_msg.c, err.c has no
+        # ECONNREFUSED): raised as ECONNRESET, what its SO_ERROR says.  Needs the glue's EISCONN (missing
+        # from some `errno` modules).
         try:
             s.connect(a)
         except OSError as e:
@@ -68,6 +70,9 @@ if not hasattr(_t, "connected"):
                 return True
             if n == _t.EALREADY or n == _t.EINPROGRESS or n == _t.EAGAIN:
                 return False
+            import errno
+            if n == getattr(errno, "ENOTCONN", 0):
+                raise OSError(errno.ECONNRESET) from None
             raise
         return True
     _t.connected = connected

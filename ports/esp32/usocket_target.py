@@ -12,11 +12,11 @@
 #     from the module;
 #   * a refused non-blocking connect: lwIP frees the pcb on the RST, so the second connect() (the core's
 #     "is it connected?" after POLLOUT) says ENOTCONN (ERR_CLSD; esp-lwip src/api/api_msg.c, err.c has no
-#     ECONNREFUSED): connected() reports it as ECONNRESET, what SO_ERROR says for the same RST;
+#     ECONNREFUSED): the core's default connected() reports it as ECONNRESET, what SO_ERROR says;
 #   * IPPROTO_SEC: a plain TCP socket, then connect-then-wrap with the firmware's TLS (tls/ssl module): the
 #     core's default secure() (usocket_port/_mptls.py).
 # Left to the core's defaults for MicroPython sockets (docs/usocket_port.md, "Glue interface"): addr/unaddr
-# (tuples), errno numbers, recv/recv_into/recvfrom/recvfrom_into, wait/poll (select.poll), fileno,
+# (tuples), errno numbers, connected, recv/recv_into/recvfrom/recvfrom_into, wait/poll (select.poll), fileno,
 # secure.
 # No float literals (shared rule), const() for constants.
 import errno as _e
@@ -72,23 +72,6 @@ def new(af, type, proto):
     s = _so.socket(af, type, proto)
     s.setblocking(False)
     return s
-
-
-def connected(s, a):
-    # After a would-block connect and a POLLOUT wait, a second connect() tells: EISCONN done,
-    # EALREADY/EINPROGRESS pending, ENOTCONN the pcb lwIP freed on a refusal (raised as ECONNRESET).
-    try:
-        s.connect(a)
-    except OSError as e:
-        n = errno_of(e)
-        if n == EISCONN:
-            return True
-        if n == _e.EALREADY or n == _e.EINPROGRESS or n == _e.EAGAIN:
-            return False
-        if n == _e.ENOTCONN:
-            raise OSError(_e.ECONNRESET)
-        raise
-    return True
 
 
 # ---- setsockopt ----------------------------------------------------------------------------------------

@@ -16,10 +16,30 @@ from test_port_models import MODELS, run_mp
 
 from host_harness.virtual.supervisor import VBOARD_PY
 
+# MicroPython helpers prepended to every row program: err(fn) -> ("ok", result) or the OSError's number;
+# limit(new, exc) -> (sockets opened, args[0] of what the firmware raised at the next one), all closed again.
+HELPERS = r"""
+def err(fn):
+    try:
+        return ("ok", fn())
+    except OSError as e:
+        return e.args[0]
+def limit(new, exc=OSError):
+    keep = []
+    try:
+        for i in range(40):
+            keep.append(new())
+    except exc as x:
+        return (len(keep), x.args[0])
+    finally:
+        for k in keep:
+            k.close()
+"""
+
 
 def model_rows(target: str, code: str, tmp: Path, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run `code` over the model (plus glue and core) and return the dict it printed after '@@'."""
-    r = run_mp(target, code, tmp, *args, env=env)
+    r = run_mp(target, HELPERS + code, tmp, *args, env=env)
     row = next((ln[2:] for ln in r.stdout.splitlines() if ln.startswith("@@")), None)
     assert row, r.stdout + r.stderr
     return ast.literal_eval(row)

@@ -17,7 +17,7 @@ PROG = r"""
 import sys, errno, time, socketpool, wifi, ssl
 echo, bad_tls = int(sys.argv[1]), int(sys.argv[2])
 r = {}
-def err(fn):
+def err(fn):  # (with the exception's type: BrokenPipeError and gaierror are OSErrors too)
     try:
         return ("ok", fn())
     except OSError as e:
@@ -58,14 +58,7 @@ try:
     pool.getaddrinfo("a" * 64 + ".invalid", 80)
 except pool.gaierror as x:
     r["gai_fail"] = (isinstance(x, OSError), x.args)
-keep = []
-try:
-    for i in range(20):
-        keep.append(pool.socket())
-except RuntimeError as x:
-    r["limit"] = (len(keep), str(x))
-for k in keep:
-    k.close()
+r["limit"] = limit(pool.socket, RuntimeError)
 ctx = ssl.create_default_context()
 try:
     ctx.load_verify_locations(cafile="ca.pem")

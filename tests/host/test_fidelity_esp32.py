@@ -16,11 +16,6 @@ PROG = r"""
 import sys, select, socket, errno, time, network
 echo, refused = int(sys.argv[1]), int(sys.argv[2])
 r = {}
-def err(fn):
-    try:
-        return ("ok", fn())
-    except OSError as e:
-        return e.args[0]
 E = errno  # (a literal `errno.X` is folded by this unix compiler to its own numbers; the virtual board fixes that)
 r["errno"] = (E.EAGAIN, E.ETIMEDOUT, E.EINPROGRESS, E.EALREADY, E.ENOTCONN, E.ECONNRESET, E.ECONNREFUSED, E.EBADF)
 r["errno_missing"] = [n for n in ("EISCONN", "EPIPE", "EINTR") if hasattr(errno, n)]
@@ -71,14 +66,7 @@ try:
 except ValueError:
     r["sendto_name"] = "ValueError"
 u.close()
-keep = []
-try:
-    for i in range(40):
-        keep.append(socket.socket())
-except OSError as x:
-    r["limit"] = (len(keep), x.args[0])
-for k in keep:
-    k.close()
+r["limit"] = limit(socket.socket)
 w = network.WLAN(network.STA_IF)
 r["wlan_inactive"] = err(lambda: w.connect("usocket-hil", "k"))
 r["stat"] = (network.STAT_IDLE, network.STAT_CONNECTING, network.STAT_GOT_IP, network.STAT_NO_AP_FOUND,

@@ -18,11 +18,6 @@ PROG = r"""
 import sys, select, socket, errno, ssl, hashlib, uhashlib, network
 echo, sink, udp, tls_port, refused = [int(a) for a in sys.argv[1:6]]
 r = {}
-def err(fn):
-    try:
-        return ("ok", fn())
-    except OSError as e:
-        return e.args[0]
 r["errno"] = sorted(k for k in dir(errno) if k[0] == "E")
 r["errorcode"] = hasattr(errno, "errorcode")
 r["consts"] = (socket.AF_INET, socket.SOCK_STREAM, socket.SOCK_DGRAM, socket.IPPROTO_SEC, socket.IPPROTO_TCP,
@@ -62,14 +57,7 @@ r["udp_pieces"] = [len(u.recvfrom(4000)[0]) for i in range(3)]
 u.close()
 r["gai"] = socket.getaddrinfo("127.0.0.1", 80)
 r["gai_fail"] = err(lambda: socket.getaddrinfo("a" * 64 + ".invalid", 80))
-keep = []
-try:
-    for i in range(20):
-        keep.append(socket.socket())
-except OSError as x:
-    r["limit"] = (len(keep), x.args[0])
-for k in keep:
-    k.close()
+r["limit"] = limit(socket.socket)
 def tls(**kw):
     t = ssl.wrap_socket(socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_SEC), **kw)
     t.settimeout(5)
