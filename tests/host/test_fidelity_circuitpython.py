@@ -11,11 +11,11 @@ import pytest
 from fidelity_run import model_rows, vboard_exec
 from test_core_direct import needs_mp
 
-from host_harness.peers import TcpEcho, TlsWrongCa
+from host_harness.peers import TcpEcho, TcpSource, TlsWrongCa
 
 PROG = r"""
 import sys, errno, time, socketpool, wifi, ssl
-echo, bad_tls = int(sys.argv[1]), int(sys.argv[2])
+echo, bad_tls, source = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[4])
 r = {}
 def err(fn):  # (with the exception's type: BrokenPipeError and gaierror are OSErrors too)
     try:
@@ -46,6 +46,15 @@ r["nb_recv"] = err(lambda: s.recv_into(buf))
 s.close()
 e = pool.socket(); e.settimeout(2); e.connect(("127.0.0.1", echo)); e.send(b"q"); e.recv_into(buf)
 e.close()
+for blocking in (True, False):
+    e = pool.socket(); e.settimeout(2); e.connect(("127.0.0.1", source))
+    got = 0
+    while got < 100:
+        got += e.recv_into(buf, min(8, 100 - got))
+    e.setblocking(blocking)
+    time.sleep(0.2)
+    r["eof_blocking" if blocking else "eof_nonblocking"] = err(lambda: e.recv_into(buf))
+    e.close()
 n = pool.socket(); n.setblocking(False)
 r["nb_connect"] = err(lambda: n.connect(("127.0.0.1", echo)))
 try:
@@ -91,9 +100,10 @@ print("@@" + repr(r))
 @pytest.fixture(scope="module")
 def rows(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("cp")
-    with TcpEcho("127.0.0.1") as echo, TlsWrongCa("127.0.0.1") as bad:
+    with TcpEcho("127.0.0.1") as echo, TlsWrongCa("127.0.0.1") as bad, TcpSource("127.0.0.1", nbytes=100) as src:
         (tmp / "ca.pem").write_text(bad.ca_pem)  # (a file: the unix micropython takes "-----..." for an option)
-        return model_rows("circuitpython", PROG, tmp, str(echo.address[1]), str(bad.address[1]), str(tmp / "ca.pem"))
+        return model_rows("circuitpython", PROG, tmp, str(echo.address[1]), str(bad.address[1]), str(tmp / "ca.pem"),
+                          str(src.address[1]))
 
 
 pytestmark = needs_mp
@@ -103,11 +113,11 @@ def test_c01_errno_newlib(rows: dict[str, Any]) -> None:
     assert rows["errno"] == (11, 116, 128, 104, 119)
 
 
-def test_c02_no_ticks(rows: dict[str, Any]) -> None:
+def test_c03_no_ticks(rows: dict[str, Any]) -> None:
     assert rows["time"] == ["monotonic", "monotonic_ns"]
 
 
-def test_c03_pool_constants(rows: dict[str, Any]) -> None:
+def test_c02_pool_constants(rows: dict[str, Any]) -> None:
     assert rows["consts"] == (2, 1, 2, 0xFFF, 4, 6, 1)
 
 
@@ -130,32 +140,52 @@ def test_c07_nonblocking_connect(rows: dict[str, Any]) -> None:
     assert rows["send_unconnected"] == "BrokenPipeError"
 
 
-def test_c08_getaddrinfo(rows: dict[str, Any]) -> None:
+def test_c08_eof(rows: dict[str, Any]) -> None:
+    assert rows["eof_blocking"] == ("ok", 0)
+    assert rows["eof_nonblocking"] == ("OSError", 128)  # ENOTCONN, not 0
+
+
+def test_c09_getaddrinfo(rows: dict[str, Any]) -> None:
     assert rows["gai"] == (2, 1, 6, "", ("127.0.0.1", 80))
     assert rows["gai_fail"] == (True, (-2, "Name or service not known"))
 
 
-def test_c09_socket_limit(rows: dict[str, Any]) -> None:
+def test_c10_socket_limit(rows: dict[str, Any]) -> None:
     assert rows["limit"] == (8, "Out of sockets")
 
 
-def test_c10_tls(rows: dict[str, Any]) -> None:
+def test_c11_tls(rows: dict[str, Any]) -> None:
     assert rows["cafile"] == "NotImplementedError"
     assert rows["tls_bad_ca"] == ("OSError", -9984)  # MBEDTLS_ERR_X509_CERT_VERIFY_FAILED
     assert rows["tls_methods"] == ["recv_into", "send"]
 
 
-def test_c11_wifi(rows: dict[str, Any]) -> None:
+def test_c12_wifi(rows: dict[str, Any]) -> None:
     assert rows["no_ap"] == "No network with that ssid"
     assert rows["bad_key"] == "Authentication failure"
     assert rows["same_ssid_any_key"] is True  # Radio.c: already on that SSID, the key is not looked at
     assert rows["stopped"] == (False, None)
 
 
-def test_c12_modules(tmp_path: Path) -> None:
+def test_c02_modules(tmp_path: Path) -> None:
     for name in ("socket", "usocket", "uerrno", "asyncio"):
         out, exc = vboard_exec("circuitpython", f"import {name}\n", tmp_path)
         assert exc.endswith(f"ImportError: no module named '{name}'\n"), exc
     out, exc = vboard_exec("circuitpython", "import errno, time\nprint(errno.ETIMEDOUT, hasattr(time, 'ticks_ms'))\n",
                            tmp_path)
     assert exc == "" and out == "116 False\n"  # the literal is not folded to this build's 110
+
+
+def test_c13_heap(tmp_path: Path) -> None:
+    import tomllib
+
+    from test_port_models import ROOT
+    board = tomllib.loads((ROOT / "boards" / "virtual-circuitpython.toml").read_text())
+    assert board["virtual"]["heapsize"] == "512k"  # below the Feather ESP32-S3's 2 MB of PSRAM
+    out, exc = vboard_exec("circuitpython", "import gc\nprint(gc.mem_free() + gc.mem_alloc())\n", tmp_path)
+    assert exc == "" and int(out) > 500 * 1024
+
+
+def test_c15_interpreter(tmp_path: Path) -> None:
+    out, exc = vboard_exec("circuitpython", "async def f():\n    return 1\nprint(1.5 * 2)\n", tmp_path)
+    assert exc == "" and out == "3.0\n"

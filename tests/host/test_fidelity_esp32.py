@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +11,11 @@ import pytest
 from fidelity_run import closed_port, model_rows, vboard_exec
 from test_core_direct import needs_mp
 
-from host_harness.peers import TcpEcho
+from host_harness.peers import TcpEcho, TcpSource
 
 PROG = r"""
 import sys, select, socket, errno, time, network
-echo, refused = int(sys.argv[1]), int(sys.argv[2])
+echo, refused, source, stuck = [int(a) for a in sys.argv[1:5]]
 r = {}
 E = errno  # (a literal `errno.X` is folded by this unix compiler to its own numbers; the virtual board fixes that)
 r["errno"] = (E.EAGAIN, E.ETIMEDOUT, E.EINPROGRESS, E.EALREADY, E.ENOTCONN, E.ECONNRESET, E.ECONNREFUSED, E.EBADF)
@@ -45,9 +46,28 @@ s.settimeout(2)
 s.write(b"x")
 s.recv(1)
 s.close()
-# EOF latch: the peer closes once, every later recv is b''
 e = socket.socket(); e.settimeout(2); e.connect(("127.0.0.1", echo)); e.write(b"q")
+p = select.poll(); p.register(e, select.POLLIN)
+r["poll_in"] = bool(p.poll(2000)) and p.poll(0)[0][1] & select.POLLIN
 e.recv(1)
+e.close()
+# EOF latch: the peer closes once, every later recv is b''
+e = socket.socket(); e.settimeout(2); e.connect(("127.0.0.1", source))
+n = 0
+while n < 100:
+    n += len(e.recv(100 - n))
+r["eof"] = (e.recv(10), e.recv(10), e.read(10))
+e.close()
+# sendall into a peer that never reads: ETIMEDOUT once a send falls short
+e = socket.socket(); e.settimeout(0.3); e.connect(("127.0.0.1", stuck))
+block = bytes(65536)
+r["sendall_full"] = None
+for i in range(2000):
+    try:
+        e.sendall(block)
+    except OSError as x:
+        r["sendall_full"] = x.args[0]
+        break
 e.close()
 n = socket.socket(); n.setblocking(False)
 r["nb_connect"] = err(lambda: n.connect(("127.0.0.1", refused)))
@@ -77,8 +97,12 @@ print("@@" + repr(r))
 
 @pytest.fixture(scope="module")
 def rows(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    with TcpEcho("127.0.0.1", max_connections=8) as echo:
-        return model_rows("esp32", PROG, tmp_path_factory.mktemp("esp32"), str(echo.address[1]), str(closed_port()))
+    with TcpEcho("127.0.0.1", max_connections=8) as echo, TcpSource("127.0.0.1", nbytes=100) as source, \
+            socket.socket() as stuck:
+        stuck.bind(("127.0.0.1", 0))
+        stuck.listen(1)  # never accepted, never read: the connection's buffers fill up
+        return model_rows("esp32", PROG, tmp_path_factory.mktemp("esp32"), str(echo.address[1]), str(closed_port()),
+                          str(source.address[1]), str(stuck.getsockname()[1]))
 
 
 pytestmark = needs_mp
@@ -115,42 +139,54 @@ def test_e07_read_would_block(rows: dict[str, Any]) -> None:
     assert rows["nb_read"] == (None, None)
 
 
-def test_e08_refused_connect(rows: dict[str, Any]) -> None:
+def test_e09_refused_connect(rows: dict[str, Any]) -> None:
     assert rows["nb_connect"] == 119  # EINPROGRESS: lwIP learns of the RST later
     assert rows["refused_again"] == (128, 128)  # ERR_CLSD -> ENOTCONN, never ECONNREFUSED
     assert rows["refused_blocking"] == 104  # SO_ERROR = err_to_errno(ERR_RST)
 
 
-def test_e09_socket_limit(rows: dict[str, Any]) -> None:
+def test_e08_eof_latched(rows: dict[str, Any]) -> None:
+    assert rows["eof"] == (b"", b"", b"")
+
+
+def test_e14_sendall_short_is_etimedout(rows: dict[str, Any]) -> None:
+    assert rows["sendall_full"] == 116
+
+
+def test_e15_poll(rows: dict[str, Any]) -> None:
+    assert rows["poll_in"]
+
+
+def test_e10_socket_limit(rows: dict[str, Any]) -> None:
     assert rows["limit"] == (10, 23)  # CONFIG_LWIP_MAX_SOCKETS, then ENFILE after the gc retry
 
 
-def test_e10_setsockopt(tmp_path: Path, rows: dict[str, Any]) -> None:
+def test_e11_setsockopt(tmp_path: Path, rows: dict[str, Any]) -> None:
     assert rows["setsockopt_bytes"] == "TypeError"  # mp_obj_get_int on the value
 
 
-def test_e11_getaddrinfo(rows: dict[str, Any]) -> None:
+def test_e12_getaddrinfo(rows: dict[str, Any]) -> None:
     assert rows["gai"] == (2, 1, 0, "127.0.0.1", ("127.0.0.1", 80))
     assert rows["gai_fail"] == -202  # EAI_FAIL, negated
 
 
-def test_e12_sendto_numeric_only(rows: dict[str, Any]) -> None:
+def test_e13_sendto_numeric_only(rows: dict[str, Any]) -> None:
     assert rows["sendto_name"] == "ValueError"
 
 
-def test_e13_wlan(rows: dict[str, Any]) -> None:
+def test_e17_wlan(rows: dict[str, Any]) -> None:
     assert rows["wlan_inactive"] == -20485  # ESP_ERR_WIFI_NOT_STARTED
     assert rows["stat"] == (1000, 1001, 1010, 201, 202)
 
 
-def test_e14_interpreter(tmp_path: Path) -> None:
+def test_e18_interpreter(tmp_path: Path) -> None:
     out, exc = vboard_exec("esp32", "import errno, usocket, socket, machine\n"
                                     "print(errno.ETIMEDOUT, usocket is socket, len(machine.unique_id()), 1.5)\n"
                                     "async def f():\n    pass\n", tmp_path)
     assert exc == "" and out.split() == ["116", "True", "6", "1.5"]
 
 
-def test_e15_heap(tmp_path: Path) -> None:
+def test_e19_heap(tmp_path: Path) -> None:
     import tomllib
 
     from test_port_models import ROOT

@@ -12,11 +12,11 @@ from fidelity_run import closed_port, model_rows, vboard_exec
 from test_core_direct import needs_mp
 from test_port_models import ROOT
 
-from host_harness.peers import TcpEcho, TcpSink, TlsServer, UdpEcho
+from host_harness.peers import TcpEcho, TcpSink, TlsExpired, TlsServer, TlsWrongCa, UdpEcho
 
 PROG = r"""
 import sys, select, socket, errno, ssl, hashlib, uhashlib, network
-echo, sink, udp, tls_port, refused = [int(a) for a in sys.argv[1:6]]
+echo, sink, udp, tls_port, refused, wrong_ca, expired = [int(a) for a in sys.argv[1:8]]
 r = {}
 r["errno"] = sorted(k for k in dir(errno) if k[0] == "E")
 r["errorcode"] = hasattr(errno, "errorcode")
@@ -40,6 +40,10 @@ r["nb_connect"] = err(lambda: c.connect(("127.0.0.1", echo)))
 c.close()
 c = socket.socket(); c.settimeout(5); c.connect(("127.0.0.1", echo)); c.setblocking(False)
 r["nb_read"] = (c.read(5), err(lambda: c.recv(5)))
+c.settimeout(1)
+import time
+t0 = time.ticks_ms()
+r["timeout"] = (err(lambda: c.recv(5)), time.ticks_diff(time.ticks_ms(), t0))
 c.settimeout(5)
 big = bytes(20000)
 c.write(big)
@@ -58,11 +62,11 @@ u.close()
 r["gai"] = socket.getaddrinfo("127.0.0.1", 80)
 r["gai_fail"] = err(lambda: socket.getaddrinfo("a" * 64 + ".invalid", 80))
 r["limit"] = limit(socket.socket)
-def tls(**kw):
+def tls(port=tls_port, **kw):
     t = ssl.wrap_socket(socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_SEC), **kw)
     t.settimeout(5)
     try:
-        t.connect(("127.0.0.1", tls_port))
+        t.connect(("127.0.0.1", port))
         return "ok"
     except OSError as e:
         return e.args[0]
@@ -70,7 +74,11 @@ def tls(**kw):
         t.close()
 r["tls_default"] = tls()
 r["tls12"] = tls(ssl_version=ssl.PROTOCOL_TLSv1_2)
-r["tls_fat_ca"] = tls(ssl_version=ssl.PROTOCOL_TLSv1_2, cert_reqs=ssl.CERT_REQUIRED, ca_certs="/flash/cert/ca.pem")
+req = {"ssl_version": ssl.PROTOCOL_TLSv1_2, "cert_reqs": ssl.CERT_REQUIRED, "ca_certs": "/flash/cert/ca.pem"}
+r["tls_fat_ca"] = tls(**req)
+import os
+os.putenv("VBOARD_NWP_FS", sys.argv[8])  # now the CA is in the network processor's store (as the FTP server puts it)
+r["tls_verify"] = (tls(**req), tls(wrong_ca, **req), tls(expired, **req))
 try:
     ssl.wrap_socket(socket.socket(), cert_reqs=ssl.CERT_REQUIRED)
 except ValueError as e:
@@ -99,13 +107,17 @@ print("@@" + repr(r))
 def rows(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("wipy")
     with TcpEcho("127.0.0.1") as echo, TcpSink("127.0.0.1") as sink, UdpEcho("127.0.0.1") as udp, \
-            TlsServer("127.0.0.1") as tls:
+            TlsServer("127.0.0.1") as tls, TlsWrongCa("127.0.0.1") as wrong_ca, TlsExpired("127.0.0.1") as expired:
         # a CA in the FAT file system only (where Python writes): the network processor never reads it
         fat = tmp / "flash" / "cert"
         fat.mkdir(parents=True)
         (fat / "ca.pem").write_text(tls.ca_pem)
+        store = tmp / "nwp-uploaded" / "cert"  # what an FTP upload of /flash/cert/ca.pem leaves (one CA: all peers)
+        store.mkdir(parents=True)
+        (store / "ca.pem").write_text(tls.ca_pem)
         return model_rows("wipy", PROG, tmp, *(str(p.address[1]) for p in (echo, sink, udp, tls)),
-                          str(closed_port()), env={"VBOARD_NWP_FS": str(tmp / "nwp")})
+                          str(closed_port()), str(wrong_ca.address[1]), str(expired.address[1]),
+                          str(store.parent), env={"VBOARD_NWP_FS": str(tmp / "nwp")})
 
 
 pytestmark = needs_mp
@@ -129,51 +141,60 @@ def test_w04_settimeout_int_only(rows: dict[str, Any]) -> None:
     assert rows["float_timeout"] == "TypeError"
 
 
-def test_w05_nonblocking_connect(rows: dict[str, Any]) -> None:
+def test_w06_nonblocking_connect(rows: dict[str, Any]) -> None:
     assert rows["nb_connect"] == 115  # SL_EALREADY reported as EINPROGRESS
 
 
-def test_w06_read_would_block(rows: dict[str, Any]) -> None:
+def test_w05_timeout_quanta(rows: dict[str, Any]) -> None:
+    assert rows["timeout"][0] == 110 and rows["timeout"][1] >= 980  # 20 ms quanta for 1 s, then ETIMEDOUT
+
+
+def test_w18_verification_codes(rows: dict[str, Any]) -> None:
+    # the right CA: connected; another CA: SL_ESEC_VERIFY_CERT_ERROR; expired: SL_ESECDATEERROR (negated)
+    assert rows["tls_verify"] == ("ok", 229, 461)
+
+
+def test_w07_read_would_block(rows: dict[str, Any]) -> None:
     assert rows["nb_read"] == (None, 11)
 
 
-def test_w07_socket_budget(rows: dict[str, Any]) -> None:
+def test_w08_socket_budget(rows: dict[str, Any]) -> None:
     assert rows["limit"] == (6, 10)  # SL_MAX_SOCKETS 8 less the telnet and FTP listeners; SL_ENSOCK negated
 
 
-def test_w08_recv_cap(rows: dict[str, Any]) -> None:
+def test_w09_recv_cap(rows: dict[str, Any]) -> None:
     assert rows["recv_cap"] == 0
 
 
-def test_w09_sl_send_length(rows: dict[str, Any]) -> None:
+def test_w10_sl_send_length(rows: dict[str, Any]) -> None:
     # _i16 length: 40000 is negative to the driver (error -(-25536)); 70000 is cut to 70000 mod 65536
     assert rows["send16"] == (25536, ("ok", 4464))
 
 
-def test_w10_sl_sendto_pieces(rows: dict[str, Any]) -> None:
+def test_w11_sl_sendto_pieces(rows: dict[str, Any]) -> None:
     assert rows["udp_pieces"] == [1472, 1472, 56]
 
 
-def test_w11_getaddrinfo(rows: dict[str, Any]) -> None:
+def test_w12_getaddrinfo(rows: dict[str, Any]) -> None:
     assert rows["gai"] == [(2, 1, 0, "", ("127.0.0.1", 80))]
     assert rows["gai_fail"] == 163  # positive SimpleLink DNS code
 
 
-def test_w12_setsockopt(rows: dict[str, Any]) -> None:
+def test_w13_setsockopt(rows: dict[str, Any]) -> None:
     # level/option straight to sl_SetSockOpt: no SO_REUSEADDR; SL_SO_KEEPALIVE (9) works
     assert rows["setsockopt"] == (92, 92, ("ok", None))
 
 
-def test_w13_poll_without_fd(rows: dict[str, Any]) -> None:
+def test_w14_poll_without_fd(rows: dict[str, Any]) -> None:
     assert rows["ioctl_fileno"] == -22  # MP_STREAM_GET_FILENO unsupported: poll goes through MP_STREAM_POLL
 
 
-def test_w14_tls_version(rows: dict[str, Any]) -> None:
+def test_w15_tls_version(rows: dict[str, Any]) -> None:
     assert rows["tls_default"] == 370  # SL_SO_SEC_METHOD_TLSV1 against a TLS 1.2 server
     assert rows["tls12"] == 453  # TLS 1.2 negotiated; CERT_NONE: connected without verification (raised)
 
 
-def test_w15_ca_only_in_nwp_store(rows: dict[str, Any]) -> None:
+def test_w19_ca_only_in_nwp_store(rows: dict[str, Any]) -> None:
     assert rows["tls_fat_ca"] == 454  # SL_ESECNOCAFILE: the FAT file is invisible to the network processor
 
 
@@ -182,7 +203,7 @@ def test_w16_wrap_socket_args(rows: dict[str, Any]) -> None:
     assert rows["ssl_consts"] == (0, 2, 0, 1, 2, 3)
 
 
-def test_w17_hashlib(rows: dict[str, Any]) -> None:
+def test_w20_hashlib(rows: dict[str, Any]) -> None:
     assert rows["hash_algos"] == ["sha1", "sha256"]
     assert rows["hash_sized"] and rows["hash_sized_more"] == 1  # EPERM once block_size bytes are in
     assert rows["hash_misaligned"] is False  # an intermediate chunk not a multiple of 4: wrong hash
@@ -190,12 +211,12 @@ def test_w17_hashlib(rows: dict[str, Any]) -> None:
     assert rows["hash_buffered"] == (True, 3)  # without block_size everything stays in the heap
 
 
-def test_w18_wlan(rows: dict[str, Any]) -> None:
+def test_w23_wlan(rows: dict[str, Any]) -> None:
     assert rows["wlan_ap"] == (2, 1)  # boots as an access point; connect() there is EPERM
     assert rows["wlan_wrong_key"] == 110  # a wrong key shows only as ETIMEDOUT
 
 
-def test_w19_no_float_no_async(tmp_path: Path) -> None:
+def test_w21_no_float_no_async(tmp_path: Path) -> None:
     out, exc = vboard_exec("wipy", "print('never')\nx = 1.5\n", tmp_path)
     assert out == "" and exc.endswith('File "<stdin>", line 2\nSyntaxError: decimal numbers not supported\n')
     out, exc = vboard_exec("wipy", "async def f():\n    pass\n", tmp_path)
@@ -208,13 +229,13 @@ def test_w19_no_float_no_async(tmp_path: Path) -> None:
     assert exc == "" and out == "30 2 a.5 1\n"
 
 
-def test_w20_modules_and_unique_id(tmp_path: Path) -> None:
+def test_i1_i4_modules_and_unique_id(tmp_path: Path) -> None:
     out, exc = vboard_exec("wipy", "import usocket, socket, uerrno, errno, machine\n"
                                    "print(usocket is socket, uerrno is errno, machine.unique_id())\n", tmp_path)
     assert exc == "" and out == "True True b'\\xd469\\x00\\x00\\x01'\n"
 
 
-def test_w21_heap(tmp_path: Path) -> None:
+def test_w22_heap(tmp_path: Path) -> None:
     board = tomllib.loads((ROOT / "boards" / "virtual-wipy.toml").read_text())
     assert board["virtual"]["heapsize"] == "144k"  # 2 x 48 KiB (64-bit) + the virtual board and model modules
     assert board["board"]["mpy_arch"] == "none"  # plain .py, compiled on the board, as on wipy1
