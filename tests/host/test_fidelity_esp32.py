@@ -194,3 +194,12 @@ def test_e19_heap(tmp_path: Path) -> None:
     assert board["virtual"]["heapsize"] == "264k"  # 2 x ~112 KiB (64-bit) + the virtual board and model modules
     out, exc = vboard_exec("esp32", "import gc\nprint(gc.mem_free() + gc.mem_alloc())\n", tmp_path, "264k")
     assert exc == "" and 256 * 1024 < int(out) <= 264 * 1024
+
+
+def test_i2_errno_not_folded_in_py_modules(tmp_path: Path) -> None:
+    flash = tmp_path / "flash-esp32"
+    flash.mkdir()
+    (flash / "errmod.py").write_text("import errno\nT = errno.ETIMEDOUT\n\ndef f():\n    return errno.ENOTCONN\n")
+    out, exc = vboard_exec("esp32", "import errmod\nfrom errmod import f\nprint(errmod.T, f(), errmod.__name__)\n"
+                                    "import errmod as again\nprint(again is errmod)\n", tmp_path)
+    assert exc == "" and out == "116 128 errmod\nTrue\n"  # newlib's numbers, not the unix build's 110/107

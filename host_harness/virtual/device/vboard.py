@@ -159,7 +159,8 @@ def _machine_soft_reset():
 #   NO_FLOAT / NO_ASYNC  float literals / async-await refused at compile time with the firmware's SyntaxError
 #   HIDDEN               modules the firmware does not have (ImportError for user code)
 #   ERRNO_FOLD           the firmware's errno numbers differ from this build's, whose compiler folds a literal
-#                        `errno.NAME` to its own value: such code is compiled as `(errno,)[0].NAME`
+#                        `errno.NAME` to its own value: such code (REPL source, plain .py modules) is compiled
+#                        as `(errno,)[0].NAME`
 #   UNIQUE_ID            machine.unique_id()
 #   PRELOAD              model modules imported at start-up: on the board they are C in flash, so compiling
 #                        them must not fragment the heap in the middle of the user's imports
@@ -168,6 +169,7 @@ def _machine_soft_reset():
 _fw = None
 _real_import = builtins.__import__
 _aliases = {}
+_checked = set()
 _where = [None, "", 0]  # the SyntaxError this layer raised, and its file and line
 
 
@@ -296,7 +298,8 @@ def _source_of(name):
 
 
 def _import(name, g=None, loc=None, fromlist=(), level=0):
-    if level == 0 and name not in sys.modules:
+    # (_checked: names already looked at, so a builtin imported in a hot path, e.g. select, costs one lookup)
+    if level == 0 and name not in sys.modules and name not in _checked:
         f = g.get("__file__", "") if g else ""
         if not f.startswith(_MODEL_MOUNT):  # (covers _COMMON_MOUNT too)
             name = _firmware_import(name)
@@ -316,16 +319,44 @@ def _firmware_import(name):
                 a = name
             _aliases[name] = a
         name = a
+    if name in sys.modules:
+        return name  # (an alias of a loaded module)
+    p = _source_of(name)
+    if p is None:
+        _checked.add(name)  # a builtin (or absent): nothing to compile, ever
+        return name
     if _fw.NO_FLOAT or _fw.NO_ASYNC:
-        p = _source_of(name)
-        if p is not None:
-            st = [1, None]
-            with open(p) as f:
-                for ln in f:  # line by line: a small heap need not hold the source twice
-                    bad = _scan(ln, None, st)
-                    if bad:
-                        _refuse(bad, p)
+        st = [1, None]
+        with open(p) as f:
+            for ln in f:  # line by line: a small heap need not hold the source twice
+                bad = _scan(ln, None, st)
+                if bad:
+                    _refuse(bad, p)
+    if _fw.ERRNO_FOLD and "." not in name and not p.endswith("__init__.py"):
+        _load_unfolded(name, p)
     return name
+
+
+def _load_unfolded(name, path):
+    # A plain .py module that writes `errno.NAME` is compiled here with the name resolved at run time (see
+    # _firmware_source), into a fresh module object; every other module goes through the interpreter's import.
+    with open(path) as f:
+        src = f.read()
+    if "errno." not in src:
+        return
+    code = compile(_firmware_source(src, path), path, "exec")
+    src = None
+    m = _real_import("_vboard_blank")  # models/_common/_vboard_blank.py: an empty module to fill
+    del sys.modules["_vboard_blank"]
+    d = m.__dict__
+    d["__name__"] = name
+    d["__file__"] = path
+    sys.modules[name] = m
+    try:
+        exec(code, d)
+    except BaseException:
+        del sys.modules[name]
+        raise
 
 
 def _load_firmware():
