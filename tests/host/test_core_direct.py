@@ -33,7 +33,7 @@ CORE = ROOT / "usocket_port" / "__init__.py"
 GLUES = {"unix": ROOT / "ports" / "unix", "cpython": ROOT / "ports" / "cpython"}
 SEED = Path("/work/shared/reference/seed-usocket.rst")
 # Case modules run directly here; tls_verify and netup need the plugin's TLS peers and board network.
-MODULES = ("api", "stream", "timing", "udp", "programs")
+MODULES = ("api", "api_errors", "stream", "transfer", "timing", "udp", "programs", "programs_async")
 HEAPSIZE = "512k"  # as the virtual-unix board
 SOURCE_NBYTES = 65536
 BULK_NBYTES = 1 << 20  # the conformance suite moves 16 MiB each way; here 1 MiB keeps the direct test fast

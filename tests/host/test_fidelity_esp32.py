@@ -191,9 +191,10 @@ def test_e19_heap(tmp_path: Path) -> None:
 
     from test_port_models import ROOT
     board = tomllib.loads((ROOT / "boards" / "virtual-esp32.toml").read_text())
-    assert board["virtual"]["heapsize"] == "264k"  # 2 x ~112 KiB (64-bit) + the virtual board and model modules
-    out, exc = vboard_exec("esp32", "import gc\nprint(gc.mem_free() + gc.mem_alloc())\n", tmp_path, "264k")
-    assert exc == "" and 256 * 1024 < int(out) <= 264 * 1024
+    # user code gets 2 x ~112 KiB (64-bit), whatever the virtual board and the model modules take themselves
+    out, exc = vboard_exec("esp32", "import gc\ngc.collect()\nprint(gc.mem_free())\n", tmp_path,
+                           board["virtual"]["heapsize"])
+    assert exc == "" and 224 * 1024 <= int(out) < 228 * 1024, out
 
 
 def test_i2_errno_not_folded_in_py_modules(tmp_path: Path) -> None:

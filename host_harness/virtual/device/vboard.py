@@ -164,12 +164,16 @@ def _machine_soft_reset():
 #   UNIQUE_ID            machine.unique_id()
 #   PRELOAD              model modules imported at start-up: on the board they are C in flash, so compiling
 #                        them must not fragment the heap in the middle of the user's imports
+#   HEAP                 bytes of heap user code gets (the firmware's heap, scaled for this 64-bit build): what
+#                        the interpreter's heap has beyond that after start-up (this program and the preloaded
+#                        model modules live in flash on the board) is taken by one ballast block
 # `import uX` reaches the model's X where the model has one (MicroPython >= 1.21 maps u-names to builtins).
 # The model's own modules import the interpreter's modules unchanged.
 _fw = None
 _real_import = builtins.__import__
 _aliases = {}
 _checked = set()
+_ballast = []  # the heap the board does not have (HEAP)
 _where = [None, "", 0]  # the SyntaxError this layer raised, and its file and line
 
 
@@ -375,8 +379,11 @@ def _load_firmware():
     _fw.UNIQUE_ID = fw.get("UNIQUE_ID")
     for m in fw.get("PRELOAD", ()):
         __import__(m)
+    heap = fw.get("HEAP")
     fw = src = None
     gc.collect()
+    if heap and gc.mem_free() > heap:
+        _ballast.append(bytearray(gc.mem_free() - heap))
     builtins.__import__ = _import
 
 

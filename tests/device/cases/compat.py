@@ -98,6 +98,17 @@ def reuse(s):
         s.setsockopt(usocket.SOL_SOCKET, opt, 1)
 
 
+def chunks(total, lo=1, hi=BLOCK):
+    """Random chunk sizes from lo to hi that add up to total."""
+    out = []
+    left = total
+    while left:
+        n = min(left, randint(lo, hi))
+        out.append(n)
+        left -= n
+    return out
+
+
 def check(cond, msg):
     if not cond:
         raise AssertionError(msg)

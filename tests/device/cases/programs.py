@@ -3,7 +3,7 @@
 #   dialer  : control peer; we send b"<ip> <port> <count> <size>\n", it connects to us count times, sends size
 #             random bytes, expects them echoed, closes, and finally answers b"OK <count>\n" (or b"FAIL ...")
 #   udp_echo: see udp.py
-from compat import Skip, check, free_port_bind, random_bytes, recv_line, reuse
+from compat import TOTAL, Skip, check, free_port_bind, random_bytes, recv_line, reuse
 
 import usocket_port as usocket
 
@@ -102,7 +102,7 @@ def case_ipproto_sec_echo(env):
     s = usocket.socket(usocket.AF_INET, usocket.SOCK_STREAM, usocket.IPPROTO_SEC)
     s.settimeout(10)
     s.connect(env["tls_echo"])
-    data = random_bytes(3000)
+    data = random_bytes(min(3000, TOTAL))  # (compat sizes it for a small heap)
     s.write(data)
     got = s.read(len(data))
     check(got == data, "TLS echo corrupted (%d bytes back)" % len(got))

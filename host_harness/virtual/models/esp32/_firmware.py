@@ -7,3 +7,6 @@ ERRNO_FOLD = True
 UNIQUE_ID = b"\x24\x0a\xc4\x00\x00\x01"
 # C modules on the board: imported by the virtual board before any user code (vboard.py, PRELOAD).
 PRELOAD = ("socket", "errno", "network")
+# An ESP32 without PSRAM: 56 KiB grown on demand "once (double it)" (ports/esp32/mpconfigport.h) -> ~112 KiB,
+# doubled for this 64-bit build.
+HEAP = 2 * 112 * 1024
