@@ -194,7 +194,7 @@ def test_e19_heap(tmp_path: Path) -> None:
     # user code gets 2 x ~112 KiB (64-bit), whatever the virtual board and the model modules take themselves
     out, exc = vboard_exec("esp32", "import gc\ngc.collect()\nprint(gc.mem_free())\n", tmp_path,
                            board["virtual"]["heapsize"])
-    assert exc == "" and 224 * 1024 <= int(out) < 228 * 1024, out
+    assert exc == "" and 220 * 1024 <= int(out) < 228 * 1024, out  # (less what this exec itself holds)
 
 
 def test_i2_errno_not_folded_in_py_modules(tmp_path: Path) -> None:

@@ -241,7 +241,7 @@ def test_w22_heap(tmp_path: Path) -> None:
     # user code gets 2 x 48 KiB (64-bit), whatever the virtual board and the model modules take themselves
     out, exc = vboard_exec("wipy", "import gc\ngc.collect()\nprint(gc.mem_free())\n", tmp_path,
                            board["virtual"]["heapsize"])
-    assert exc == "" and 96 * 1024 <= int(out) < 100 * 1024, out
+    assert exc == "" and 92 * 1024 <= int(out) < 100 * 1024, out  # (less what this exec itself holds)
 
 
 # ---- W10's consequence, and the glue's answer to it ------------------------------------------------------------
