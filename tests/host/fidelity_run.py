@@ -39,7 +39,7 @@ def limit(new, exc=OSError):
 
 def model_rows(target: str, code: str, tmp: Path, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run `code` over the model (plus glue and core) and return the dict it printed after '@@'."""
-    r = run_mp(target, HELPERS + code, tmp, *args, env=env)
+    r = run_mp(target, HELPERS + RESET_PROBE + code, tmp, *args, env=env)
     row = next((ln[2:] for ln in r.stdout.splitlines() if ln.startswith("@@")), None)
     assert row, r.stdout + r.stderr
     return ast.literal_eval(row)
@@ -64,3 +64,20 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# MicroPython: the errno (or the first data) of recv on a socket whose peer answered 8 bytes with an RST;
+# `sock` is connected to a host_harness.peers.ResetAfter(n=8).
+RESET_PROBE = r"""
+def after_reset(sock, recv):
+    sock.send(b"12345678")
+    got = 0
+    while got < 8:
+        got += len(recv(8 - got))
+    import time
+    time.sleep(0.3)
+    try:
+        return ("data", recv(8))
+    except OSError as e:
+        return e.args[0]
+"""

@@ -11,11 +11,11 @@ import pytest
 from fidelity_run import model_rows, vboard_exec
 from test_core_direct import needs_mp
 
-from host_harness.peers import TcpEcho, TcpSource, TlsWrongCa
+from host_harness.peers import ResetAfter, TcpEcho, TcpSource, TlsWrongCa
 
 PROG = r"""
 import sys, errno, time, socketpool, wifi, ssl
-echo, bad_tls, source = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[4])
+echo, bad_tls, source, reset = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[4]), int(sys.argv[5])
 r = {}
 def err(fn):  # (with the exception's type: BrokenPipeError and gaierror are OSErrors too)
     try:
@@ -55,6 +55,14 @@ for blocking in (True, False):
     time.sleep(0.2)
     r["eof_blocking" if blocking else "eof_nonblocking"] = err(lambda: e.recv_into(buf))
     e.close()
+x = pool.socket(); x.settimeout(2); x.connect(("127.0.0.1", reset))
+def cp_recv(k):
+    b = bytearray(k)
+    return bytes(b[:x.recv_into(b)])
+r["peer_reset"] = after_reset(x, cp_recv)
+x.setblocking(False)
+r["peer_reset_nb"] = err(lambda: x.recv_into(bytearray(8)))
+x.close()
 n = pool.socket(); n.setblocking(False)
 r["nb_connect"] = err(lambda: n.connect(("127.0.0.1", echo)))
 try:
@@ -100,10 +108,11 @@ print("@@" + repr(r))
 @pytest.fixture(scope="module")
 def rows(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("cp")
-    with TcpEcho("127.0.0.1") as echo, TlsWrongCa("127.0.0.1") as bad, TcpSource("127.0.0.1", nbytes=100) as src:
+    with TcpEcho("127.0.0.1") as echo, TlsWrongCa("127.0.0.1") as bad, TcpSource("127.0.0.1", nbytes=100) as src, \
+            ResetAfter("127.0.0.1", n=8) as reset:
         (tmp / "ca.pem").write_text(bad.ca_pem)  # (a file: the unix micropython takes "-----..." for an option)
         return model_rows("circuitpython", PROG, tmp, str(echo.address[1]), str(bad.address[1]), str(tmp / "ca.pem"),
-                          str(src.address[1]))
+                          str(src.address[1]), str(reset.address[1]))
 
 
 pytestmark = needs_mp
@@ -143,6 +152,13 @@ def test_c07_nonblocking_connect(rows: dict[str, Any]) -> None:
 def test_c08_eof(rows: dict[str, Any]) -> None:
     assert rows["eof_blocking"] == ("ok", 0)
     assert rows["eof_nonblocking"] == ("OSError", 128)  # ENOTCONN, not 0
+
+
+def test_c08_peer_reset(rows: dict[str, Any]) -> None:
+    # lwip_recv: -1/ECONNRESET once (blocking: the loop goes round), then 0: a blocking read sees EOF,
+    # a non-blocking one ENOTCONN -- an RST cannot be told from a FIN
+    assert rows["peer_reset"] == ("data", b"")
+    assert rows["peer_reset_nb"] == ("OSError", 128)
 
 
 def test_c09_getaddrinfo(rows: dict[str, Any]) -> None:

@@ -11,11 +11,11 @@ import pytest
 from fidelity_run import closed_port, model_rows, vboard_exec
 from test_core_direct import needs_mp
 
-from host_harness.peers import TcpEcho, TcpSource
+from host_harness.peers import ResetAfter, TcpEcho, TcpSource
 
 PROG = r"""
 import sys, select, socket, errno, time, network
-echo, refused, source, stuck = [int(a) for a in sys.argv[1:5]]
+echo, refused, source, stuck, reset = [int(a) for a in sys.argv[1:6]]
 r = {}
 E = errno  # (a literal `errno.X` is folded by this unix compiler to its own numbers; the virtual board fixes that)
 r["errno"] = (E.EAGAIN, E.ETIMEDOUT, E.EINPROGRESS, E.EALREADY, E.ENOTCONN, E.ECONNRESET, E.ECONNREFUSED, E.EBADF)
@@ -87,6 +87,9 @@ except ValueError:
     r["sendto_name"] = "ValueError"
 u.close()
 r["limit"] = limit(socket.socket)
+x = socket.socket(); x.settimeout(2); x.connect(("127.0.0.1", reset))
+r["peer_reset"] = after_reset(x, x.recv)
+x.close()
 w = network.WLAN(network.STA_IF)
 r["wlan_inactive"] = err(lambda: w.connect("usocket-hil", "k"))
 r["stat"] = (network.STAT_IDLE, network.STAT_CONNECTING, network.STAT_GOT_IP, network.STAT_NO_AP_FOUND,
@@ -98,11 +101,11 @@ print("@@" + repr(r))
 @pytest.fixture(scope="module")
 def rows(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     with TcpEcho("127.0.0.1", max_connections=8) as echo, TcpSource("127.0.0.1", nbytes=100) as source, \
-            socket.socket() as stuck:
+            socket.socket() as stuck, ResetAfter("127.0.0.1", n=8) as reset:
         stuck.bind(("127.0.0.1", 0))
         stuck.listen(1)  # never accepted, never read: the connection's buffers fill up
         return model_rows("esp32", PROG, tmp_path_factory.mktemp("esp32"), str(echo.address[1]), str(closed_port()),
-                          str(source.address[1]), str(stuck.getsockname()[1]))
+                          str(source.address[1]), str(stuck.getsockname()[1]), str(reset.address[1]))
 
 
 pytestmark = needs_mp
@@ -137,6 +140,10 @@ def test_e06_new_socket_state(rows: dict[str, Any]) -> None:
 
 def test_e07_read_would_block(rows: dict[str, Any]) -> None:
     assert rows["nb_read"] == (None, None)
+
+
+def test_e08_peer_reset(rows: dict[str, Any]) -> None:
+    assert rows["peer_reset"] == 104  # ECONNRESET (lwIP ERR_RST)
 
 
 def test_e09_refused_connect(rows: dict[str, Any]) -> None:

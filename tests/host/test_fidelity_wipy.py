@@ -12,11 +12,11 @@ from fidelity_run import closed_port, model_rows, vboard_exec
 from test_core_direct import needs_mp
 from test_port_models import ROOT
 
-from host_harness.peers import TcpEcho, TcpSink, TlsExpired, TlsServer, TlsWrongCa, UdpEcho
+from host_harness.peers import ResetAfter, TcpEcho, TcpSink, TlsExpired, TlsServer, TlsWrongCa, UdpEcho
 
 PROG = r"""
 import sys, select, socket, errno, ssl, hashlib, uhashlib, network
-echo, sink, udp, tls_port, refused, wrong_ca, expired = [int(a) for a in sys.argv[1:8]]
+echo, sink, udp, tls_port, refused, wrong_ca, expired, reset = [int(a) for a in sys.argv[1:9]]
 r = {}
 r["errno"] = sorted(k for k in dir(errno) if k[0] == "E")
 r["errorcode"] = hasattr(errno, "errorcode")
@@ -77,7 +77,7 @@ r["tls12"] = tls(ssl_version=ssl.PROTOCOL_TLSv1_2)
 req = {"ssl_version": ssl.PROTOCOL_TLSv1_2, "cert_reqs": ssl.CERT_REQUIRED, "ca_certs": "/flash/cert/ca.pem"}
 r["tls_fat_ca"] = tls(**req)
 import os
-os.putenv("VBOARD_NWP_FS", sys.argv[8])  # now the CA is in the network processor's store (as the FTP server puts it)
+os.putenv("VBOARD_NWP_FS", sys.argv[9])  # now the CA is in the network processor's store (as the FTP server puts it)
 r["tls_verify"] = (tls(**req), tls(wrong_ca, **req), tls(expired, **req))
 try:
     ssl.wrap_socket(socket.socket(), cert_reqs=ssl.CERT_REQUIRED)
@@ -95,6 +95,9 @@ r["hash_early"] = err(lambda: h.digest())
 h = hashlib.sha256(); h.update(b"ab"); h.update(b"c")
 r["hash_buffered"] = (h.digest() == uhashlib.sha256(b"abc").digest(), len(h._buf))
 r["hash_algos"] = sorted(n for n in ("md5", "sha1", "sha256") if hasattr(hashlib, n))
+x = socket.socket(); x.settimeout(2); x.connect(("127.0.0.1", reset))
+r["peer_reset"] = after_reset(x, x.recv)
+x.close()
 w = network.WLAN()
 r["wlan_ap"] = (w.mode(), err(lambda: w.connect("usocket-hil", auth=(network.WLAN.WPA2, "k"))))
 w = network.WLAN(mode=network.WLAN.STA)
@@ -107,7 +110,8 @@ print("@@" + repr(r))
 def rows(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("wipy")
     with TcpEcho("127.0.0.1") as echo, TcpSink("127.0.0.1") as sink, UdpEcho("127.0.0.1") as udp, \
-            TlsServer("127.0.0.1") as tls, TlsWrongCa("127.0.0.1") as wrong_ca, TlsExpired("127.0.0.1") as expired:
+            TlsServer("127.0.0.1") as tls, TlsWrongCa("127.0.0.1") as wrong_ca, TlsExpired("127.0.0.1") as expired, \
+            ResetAfter("127.0.0.1", n=8) as reset:
         # a CA in the FAT file system only (where Python writes): the network processor never reads it
         fat = tmp / "flash" / "cert"
         fat.mkdir(parents=True)
@@ -117,7 +121,7 @@ def rows(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         (store / "ca.pem").write_text(tls.ca_pem)
         return model_rows("wipy", PROG, tmp, *(str(p.address[1]) for p in (echo, sink, udp, tls)),
                           str(closed_port()), str(wrong_ca.address[1]), str(expired.address[1]),
-                          str(store.parent), env={"VBOARD_NWP_FS": str(tmp / "nwp")})
+                          str(reset.address[1]), str(store.parent), env={"VBOARD_NWP_FS": str(tmp / "nwp")})
 
 
 pytestmark = needs_mp
@@ -156,6 +160,10 @@ def test_w18_verification_codes(rows: dict[str, Any]) -> None:
 
 def test_w07_read_would_block(rows: dict[str, Any]) -> None:
     assert rows["nb_read"] == (None, 11)
+
+
+def test_w07_peer_reset(rows: dict[str, Any]) -> None:
+    assert rows["peer_reset"] == 104  # as the host kernel reports it (see the ledger: SimpleLink's code unknown)
 
 
 def test_w08_socket_budget(rows: dict[str, Any]) -> None:
