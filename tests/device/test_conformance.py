@@ -149,8 +149,8 @@ def test_case(board, peer_factory, module: str, case: str, keys: frozenset[str])
         _check_sink(result, peers["sink"])
 
 
-SMALL_HEAP = 256 * 1024  # as tests/device/cases/compat.py SMALL
-_heap_of: dict[str, int] = {}  # board name -> its heap in bytes
+SMALL_HEAP = 256 * 1024  # free bytes, as tests/device/cases/compat.py SMALL
+_heap_of: dict[str, int] = {}  # board name -> its free heap in bytes
 _module_on: dict[str, str] = {}  # board name -> the case module its heap last held
 
 
@@ -159,7 +159,7 @@ def _fresh_heap(board, module: str) -> None:
     such a board runs one program at a time: compiling module after module fragments it past any use."""
     if board.name not in _heap_of:
         try:
-            out = board.exec("import gc\nprint(gc.mem_free() + gc.mem_alloc())", timeout=10).text
+            out = board.exec("import gc\ngc.collect()\nprint(gc.mem_free())", timeout=10).text
             _heap_of[board.name] = int(out.split()[-1])
         except (BoardError, ValueError, IndexError):
             _heap_of[board.name] = 1 << 30  # CPython: no gc.mem_free, no such limit

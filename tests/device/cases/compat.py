@@ -27,13 +27,14 @@ MICROPYTHON = sys.implementation.name in ("micropython", "circuitpython")
 
 
 # How big a buffer a case may allocate in one piece.  A small board (WiPy 1.0: 48 KiB of heap, fragmented by
-# compiling the modules it imports) has no 8 KiB block free; boards with room keep the larger sizes.
+# compiling the modules it imports; an ESP32 without PSRAM) has no 8 KiB block free; boards with room keep the
+# larger sizes.  (Free heap, not total: a virtual board holds back what the real one does not have.)
 try:
     import gc
-    _HEAP = gc.mem_free() + gc.mem_alloc()
+    _FREE = gc.mem_free()
 except (ImportError, AttributeError):  # CPython
-    _HEAP = 1 << 30
-SMALL = _HEAP < 256 * 1024
+    _FREE = 1 << 30
+SMALL = _FREE < 256 * 1024
 BLOCK = 1024 if SMALL else 4096  # largest single buffer
 TOTAL = 2 * 1024 if SMALL else 16 * 1024  # data a case holds whole (sent, and compared with its echo)
 
