@@ -58,8 +58,10 @@ else:
 if not hasattr(_t, "connected"):
     def connected(s, a):
         # After a would-block connect and a POLLOUT wait, a second connect() tells (Linux, lwIP): EISCONN done,
-        # EALREADY/EINPROGRESS/EAGAIN pending, anything else the connect's own failure (raised).  Needs the
-        # glue's EISCONN (missing from some `errno` modules).
+        # EALREADY/EINPROGRESS/EAGAIN pending, anything else the connect's own failure (raised).  lwIP says
+        # ENOTCONN there after a refusal (the RST freed the pcb; esp-lwip api_msg.c, err.c has no
+        # ECONNREFUSED): raised as ECONNRESET, what its SO_ERROR says.  Needs the glue's EISCONN (missing
+        # from some `errno` modules).
         try:
             s.connect(a)
         except OSError as e:
@@ -68,10 +70,16 @@ if not hasattr(_t, "connected"):
                 return True
             if n == _t.EALREADY or n == _t.EINPROGRESS or n == _t.EAGAIN:
                 return False
+            import errno
+            if n == getattr(errno, "ENOTCONN", 0):
+                raise OSError(errno.ECONNRESET) from None
             raise
         return True
     _t.connected = connected
     del connected
+
+if not hasattr(_t, "TX_MAX"):
+    _t.TX_MAX = 0  # bytes per native write (0: no cap); WiPy's driver needs one (ports/wipy)
 
 if not hasattr(_t, "recv"):
     def recv(s, n):
@@ -290,8 +298,11 @@ class socket(_t.Base):
         off = 0
         dl = None
         while off < total:
+            w = mv
+            if _t.TX_MAX and total - off > _t.TX_MAX:
+                w = memoryview(buf)[off:off + _t.TX_MAX]  # the glue's cap on one native write
             try:
-                n = s.write(mv) if self._m & _NS else s.send(mv)
+                n = s.write(w) if self._m & _NS else s.send(w)
             except OSError as e:
                 n = _t.errno_of(e)
                 if n != _t.EAGAIN:

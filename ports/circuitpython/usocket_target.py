@@ -248,11 +248,13 @@ def connect_network(ssid, key, timeout_ms=20000):
     """Join `ssid` with wifi.radio; returns the board's IP.  OSError(EIO, text) for a missing AP or a wrong
     password (ConnectionError on CircuitPython), OSError(ETIMEDOUT, text) past timeout_ms."""
     t0 = ticks_ms()
-    if wifi.radio.ipv4_address is None:
-        try:
-            wifi.radio.connect(ssid, key, timeout=timeout_ms // 1000 or 1)
-        except ConnectionError as e:
-            raise OSError(EIO, "wifi: %s (%r)" % (e, ssid))
+    if wifi.radio.ipv4_address is not None:
+        # Radio.c's connect() returns at once for the SSID it is on, whatever the key: leave it first
+        wifi.radio.stop_station()
+    try:
+        wifi.radio.connect(ssid, key, timeout=timeout_ms // 1000 or 1)
+    except ConnectionError as e:
+        raise OSError(EIO, "wifi: %s (%r)" % (e, ssid))
     while wifi.radio.ipv4_address is None:
         if ticks_diff(ticks_ms(), t0) > timeout_ms:
             raise OSError(_e.ETIMEDOUT, "wifi: no IP from %r within %d ms" % (ssid, timeout_ms))

@@ -10,6 +10,9 @@
 #   * b'' is latched after FIN by the firmware: that already is the EOF the core expects;
 #   * no recv_into/recvfrom_into: the core's defaults synthesise them; SOL_SOCKET 0xfff, SO_REUSEADDR 4 come
 #     from the module;
+#   * a refused non-blocking connect: lwIP frees the pcb on the RST, so the second connect() (the core's
+#     "is it connected?" after POLLOUT) says ENOTCONN (ERR_CLSD; esp-lwip src/api/api_msg.c, err.c has no
+#     ECONNREFUSED): the core's default connected() reports it as ECONNRESET, what SO_ERROR says;
 #   * IPPROTO_SEC: a plain TCP socket, then connect-then-wrap with the firmware's TLS (tls/ssl module): the
 #     core's default secure() (usocket_port/_mptls.py).
 # Left to the core's defaults for MicroPython sockets (docs/usocket_port.md, "Glue interface"): addr/unaddr
@@ -91,8 +94,9 @@ def connect_network(ssid, key, timeout_ms=20000):
     import network
     w = network.WLAN(network.STA_IF)
     w.active(True)
-    if not w.isconnected():
-        w.connect(ssid, key)
+    if w.isconnected() or w.status() == getattr(network, "STAT_CONNECTING", 1001):
+        w.disconnect()  # join with these arguments: a station already up may be on another network or key
+    w.connect(ssid, key)
     fail = {getattr(network, "STAT_NO_AP_FOUND", 201): "no access point named %r" % (ssid,),
             getattr(network, "STAT_WRONG_PASSWORD", 202): "wrong password for %r" % (ssid,),
             getattr(network, "STAT_ASSOC_FAIL", 203): "association with %r failed" % (ssid,),

@@ -9,6 +9,12 @@
 #   * timeouts are whole seconds natively: the core never hands one to the firmware (it waits itself with
 #     select.poll), so the only sub-second values the core ever uses are its own ms deadlines;
 #   * sendall is only send: the core loops itself; recv reads at most 16000 bytes per call;
+#   * sl_Send sends in 1460-byte chunks (1386 on a secure socket) and, non-blocking, reports "nothing sent"
+#     when a later chunk finds no NWP buffer although the earlier ones went out (drivers/cc3100/src/socket.c,
+#     driver.c _SlDrvDataWriteOp): TX_MAX caps every native write at one chunk, so a write is all or nothing;
+#   * ssl.wrap_socket defaults to TLS 1.0 only (SL_SO_SEC_METHOD_TLSV1, modssl.c): new() asks for TLS 1.2;
+#   * the NWP reads the CA from its own hidden file system, which only the FTP server writes: tls_setup()
+#     names the uploaded file, it cannot put one there (see CA_UPLOAD);
 #   * getaddrinfo takes exactly 2 args and fails with POSITIVE SimpleLink DNS codes (e.g. 163): negated
 #     here so the seed's "negative number" rule holds;
 #   * IPPROTO_SEC is native: socket(AF_INET, SOCK_STREAM, IPPROTO_SEC) + ssl.wrap_socket() BEFORE connect;
@@ -55,8 +61,12 @@ EALREADY = _n("EALREADY")
 EISCONN = _n("EISCONN")
 _ESECSNOVERIFY = const(453)  # SL_ESECSNOVERIFY, negated: connected without server verification
 _ESECDATEERROR = const(461)  # SL_ESECDATEERROR, negated: connected, but the certificate's dates are bad
-_CERT_DIR = "/flash/cert/"  # the NWP reads CA/cert/key from its own /cert/ (modssl.c strips "/flash")
-CA_PATH = "/flash/cert/ca.pem"  # where tls_setup() expects the CA on this target
+TX_MAX = const(1386)  # bytes per native write: one sl_Send chunk on a secure socket (1460 plain)
+CA_PATH = "/flash/cert/ca.pem"  # the one CA name the FTP server stores for the NWP (ftp/updater.c)
+# Why a CA written by Python never reaches the NWP (tests/device/cases/tls_verify.py skips with it unless the
+# host uploaded the CA over FTP and says so in env["ca_uploaded"]).
+CA_UPLOAD = "WiPy's network processor reads the CA from its hidden file system, which only the FTP server " \
+            "writes (ports/cc3200/ftp/updater.c: upload to /flash/cert/ca.pem; docs/wipy/general.rst)"
 # ports/cc3200/mods/modssl.c hands SimpleLink only the CA file: the network processor checks the chain and
 # dates, never the certificate's host name.
 NO_HOSTNAME_CHECK = "WiPy's network processor (SimpleLink) does not check certificate host names " \
@@ -94,19 +104,15 @@ _tls_ca = None  # CA file under /flash/cert/ (None: CERT_NONE, WiPy's default)
 
 def tls_setup(ca_path=None, hostname=None):
     """THE call that turns certificate checking on for IPPROTO_SEC sockets (docs/ports.md).  On WiPy the CA
-    must be a PEM file under /flash/cert/ (the network processor reads it there; usually
-    /flash/cert/ca.pem).  The CC3200 network processor cannot check host names: a hostname is refused with
-    OSError(EOPNOTSUPP) rather than silently not checked."""
+    must have been uploaded over FTP to /flash/cert/ca.pem: the network processor reads it from its own
+    hidden file system (CA_UPLOAD), so the file is not visible to Python and is not opened here.  Any other
+    path is refused with OSError(EINVAL).  The CC3200 network processor cannot check host names: a hostname
+    is refused with OSError(EOPNOTSUPP) rather than silently not checked."""
     global _tls_ca
     if hostname is not None:
         raise OSError(EOPNOTSUPP, "WiPy's network processor cannot check certificate host names")
-    if ca_path is not None:
-        if type(ca_path) is not str or not ca_path.startswith(_CERT_DIR):
-            raise OSError(EINVAL, "the CA file must live under /flash/cert/ on WiPy, got %r" % (ca_path,))
-        try:
-            open(ca_path).close()
-        except OSError:
-            raise OSError(EINVAL, "cannot read CA file %r" % (ca_path,))
+    if ca_path is not None and ca_path != CA_PATH:
+        raise OSError(EINVAL, "on WiPy the CA is %r, uploaded over FTP (got %r)" % (CA_PATH, ca_path))
     _tls_ca = ca_path
 
 
@@ -114,11 +120,12 @@ def new(af, type, proto):
     s = _so.socket(af, type, proto)
     if proto == _IPPROTO_SEC:
         import ssl
+        v = getattr(ssl, "PROTOCOL_TLSv1_2", 3)  # SL_SO_SEC_METHOD_TLSV1_2, not the TLS 1.0 default
         try:
             if _tls_ca is None:
-                s = ssl.wrap_socket(s)
+                s = ssl.wrap_socket(s, ssl_version=v)
             else:
-                s = ssl.wrap_socket(s, cert_reqs=ssl.CERT_REQUIRED, ca_certs=_tls_ca)
+                s = ssl.wrap_socket(s, cert_reqs=ssl.CERT_REQUIRED, ca_certs=_tls_ca, ssl_version=v)
         except Exception:
             s.close()
             raise
@@ -157,14 +164,15 @@ def connect_network(ssid, key, timeout_ms=20000):
     (the cc3200 reports a wrong key or a missing AP only as a timeout)."""
     from network import WLAN
     w = WLAN(mode=WLAN.STA)
-    if not w.isconnected():
-        try:
-            w.connect(ssid, auth=(WLAN.WPA2, key), timeout=timeout_ms)
-        except OSError as e:
-            if errno_of(e) == ETIMEDOUT:
-                raise OSError(ETIMEDOUT, "wlan: no connection to %r within %d ms (missing AP or wrong key)"
-                              % (ssid, timeout_ms))
-            raise
+    if w.isconnected():
+        w.disconnect()  # join with these arguments: a station already up may be on another network or key
+    try:
+        w.connect(ssid, auth=(WLAN.WPA2, key), timeout=timeout_ms)
+    except OSError as e:
+        if errno_of(e) == ETIMEDOUT:
+            raise OSError(ETIMEDOUT, "wlan: no connection to %r within %d ms (missing AP or wrong key)"
+                          % (ssid, timeout_ms))
+        raise
     t0 = ticks_ms()
     while not w.isconnected():
         if ticks_diff(ticks_ms(), t0) > timeout_ms:

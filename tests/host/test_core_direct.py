@@ -32,7 +32,7 @@ CORE = ROOT / "usocket_port" / "__init__.py"
 GLUES = {"unix": ROOT / "ports" / "unix", "cpython": ROOT / "ports" / "cpython"}
 SEED = ROOT / "docs" / "seed" / "usocket.rst"  # the seed contract, vendored (docs/seed/README.md)
 # Case modules run directly here; tls_verify and netup need the plugin's TLS peers and board network.
-MODULES = ("api", "stream", "timing", "udp", "programs")
+MODULES = ("api", "api_errors", "stream", "transfer", "timing", "udp", "programs", "programs_async")
 HEAPSIZE = "512k"  # as the virtual-unix board
 SOURCE_NBYTES = 65536
 BULK_NBYTES = 1 << 20  # the conformance suite moves 16 MiB each way; here 1 MiB keeps the direct test fast

@@ -83,9 +83,13 @@ def test_ipproto_sec_certificate_checking(target: str, peer_cls: type, tmp_path:
     with peer_cls("127.0.0.1") as peer:
         flash = tmp_path / "flash"
         (flash / "cert").mkdir(parents=True)
-        (flash / "cert" / "ca.pem").write_text(peer.ca_pem)
+        # WiPy: the CA is where the FTP server puts it, the network processor's own file system (nwp_fs.py)
+        store = tmp_path / "nwp" if target == "wipy" else flash
+        (store / "cert").mkdir(parents=True, exist_ok=True)
+        (store / "cert" / "ca.pem").write_text(peer.ca_pem)
         ca = "/flash/cert/ca.pem" if target == "wipy" else str(flash / "cert" / "ca.pem")
-        r = run_mp(target, TLS_PROG, tmp_path, str(peer.address[1]), ca, str(flash))
+        r = run_mp(target, TLS_PROG, tmp_path, str(peer.address[1]), ca, str(flash),
+                   env={"VBOARD_NWP_FS": str(tmp_path / "nwp")})
         line = next((ln for ln in r.stdout.splitlines() if ln.startswith("@@")), None)
         assert line, r.stdout + r.stderr
         accepted = line.startswith("@@ACCEPTED")
@@ -193,7 +197,7 @@ def test_wipy_model_quirks(tmp_path: Path) -> None:
     assert q["errno"] == ["EINVAL", "EIO", "ENODEV", "EPERM", "ETIMEDOUT"]
     assert q["consts"] == ["AF_INET", "IPPROTO_SEC", "IPPROTO_TCP", "IPPROTO_UDP", "SOCK_DGRAM", "SOCK_STREAM"]
     assert q["no_ca"] == "invalid argument(s) value"
-    assert q["limit"] == (10, 10)
+    assert q["limit"] == (6, 10)  # SL_MAX_SOCKETS 8 less the telnet and FTP listeners
     assert q["dns"] > 0  # positive SimpleLink DNS code; the glue negates it
 
 
@@ -256,6 +260,14 @@ try:
 except OSError as e:
     print("@@BAD", e.args[0], e.args[1])
 print("@@IP", t.connect_network("usocket-hil", "usocket-hil-key", 3000))
+# already joined: the arguments still count (a wrong key, another network), then the right ones again
+for ssid, key in (("usocket-hil", "wrong-key"), ("other-net", "usocket-hil-key")):
+    try:
+        t.connect_network(ssid, key, 300)
+        print("@@JOINED", ssid, key)
+    except OSError as e:
+        print("@@REFUSED", ssid, key)
+print("@@IP", t.connect_network("usocket-hil", "usocket-hil-key", 3000))
 """
 
 
@@ -264,6 +276,8 @@ print("@@IP", t.connect_network("usocket-hil", "usocket-hil-key", 3000))
 def test_connect_network(target: str, tmp_path: Path) -> None:
     r = run_mp(target, NET_PROG, tmp_path, env={"VBOARD_IP": "10.213.0.2", "VBOARD_HOST_IP": "10.213.0.1"})
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith("@@")]
-    assert len(lines) == 2, r.stdout + r.stderr
+    assert len(lines) == 5, r.stdout + r.stderr
     assert lines[0].startswith("@@BAD ") and any(w in lines[0] for w in ("wrong", "within", "Authentication")), lines[0]
     assert lines[1] == "@@IP 10.213.0.2"
+    assert lines[2:4] == ["@@REFUSED usocket-hil wrong-key", "@@REFUSED other-net usocket-hil-key"], lines
+    assert lines[4] == "@@IP 10.213.0.2"

@@ -11,6 +11,7 @@
 #   b"A" armed (user code runs with Ctrl-C as interrupt), b"D" disarmed (REPL reads Ctrl-C as a byte).
 
 import builtins
+import gc
 import io
 import os
 import sys
@@ -116,6 +117,9 @@ def _print_exception(exc):
     sys.print_exception(exc, buf)
     marker = 'File "' + _SELF + '"'
     lines = [ln for ln in buf.getvalue().split("\n") if marker not in ln]
+    if exc is _where[0]:  # a SyntaxError of the firmware's compiler: where, as the firmware prints it
+        lines.insert(len(lines) - 2, '  File "%s", line %d' % (_where[1], _where[2]))
+        _where[0] = None
     _cooked("\n".join(lines))
 
 
@@ -184,6 +188,239 @@ def _machine_soft_reset():
     raise SystemExit()
 
 
+# --- firmware features (docs/fidelity.md) --------------------------------------------------------
+# A port model folder may hold _firmware.py: what that firmware's interpreter has and lacks.
+#   NO_FLOAT / NO_ASYNC  float literals / async-await refused at compile time with the firmware's SyntaxError
+#   HIDDEN               modules the firmware does not have (ImportError for user code)
+#   ERRNO_FOLD           the firmware's errno numbers differ from this build's, whose compiler folds a literal
+#                        `errno.NAME` to its own value: such code (REPL source, plain .py modules) is compiled
+#                        as `(errno,)[0].NAME`
+#   UNIQUE_ID            machine.unique_id()
+#   PRELOAD              model modules imported at start-up: on the board they are C in flash, so compiling
+#                        them must not fragment the heap in the middle of the user's imports
+#   HEAP                 bytes of heap user code gets (the firmware's heap, scaled for this 64-bit build): what
+#                        the interpreter's heap has beyond that after start-up (this program and the preloaded
+#                        model modules live in flash on the board) is taken by one ballast block
+# `import uX` reaches the model's X where the model has one (MicroPython >= 1.21 maps u-names to builtins).
+# The model's own modules import the interpreter's modules unchanged.
+_fw = None
+_real_import = builtins.__import__
+_aliases = {}
+_checked = set()
+_ballast = []  # the heap the board does not have (HEAP)
+_where = [None, "", 0]  # the SyntaxError this layer raised, and its file and line
+
+
+def _ident(c):
+    return c.isalpha() or c.isdigit() or c == "_"
+
+
+def _string_end(src, i, q, st):
+    # Index just past the string quote q that is open at src[i]; len(src) when it runs on (st[1] keeps it open).
+    n = len(src)
+    while i < n:
+        ch = src[i]
+        if ch == "\\":
+            i += 1
+        elif ch == "\n":
+            st[0] += 1
+        elif src.startswith(q, i):
+            st[1] = None
+            return i + len(q)
+        i += 1
+    st[1] = q if len(q) == 3 else None
+    return n
+
+
+def _scan(src, fix, st):
+    # Walk the tokens of src, a whole source or its next line (st = [line, open triple quote]; strings and
+    # comments skipped).  Returns (line, message) for the first construct the firmware refuses, else None;
+    # with fix, the positions of `errno.` names go into the list fix.
+    i = 0
+    n = len(src)
+    prev = " "
+    if st[1]:
+        i = _string_end(src, 0, st[1], st)
+    while i < n:
+        c = src[i]
+        if c == "\n":
+            st[0] += 1
+        elif c == "#":
+            j = src.find("\n", i)
+            i = n if j < 0 else j
+            continue
+        elif c == "'" or c == '"':
+            q = src[i:i + 3]
+            if q != c * 3:
+                q = c
+            i = _string_end(src, i + len(q), q, st)
+            prev = c
+            continue
+        elif c.isdigit() or (c == "." and src[i + 1:i + 2].isdigit() and not _ident(prev) and prev not in ")]}"):
+            j = i + 1
+            if c == "0" and src[j:j + 1] in ("x", "X", "o", "O", "b", "B"):
+                while j < n and _ident(src[j]):
+                    j += 1
+            else:
+                while j < n and (src[j].isdigit() or src[j] == "_"):
+                    j += 1
+                if (c == "." or src[j:j + 1] in (".", "e", "E", "j", "J")) and _fw.NO_FLOAT:
+                    return st[0], "decimal numbers not supported"
+            i = j
+            prev = "0"
+            continue
+        elif _ident(c):
+            j = i + 1
+            while j < n and _ident(src[j]):
+                j += 1
+            w = src[i:j]
+            if w == "async" or w == "await":
+                k = j
+                while k < n and src[k] in " \t":
+                    k += 1
+                e = k
+                while e < n and _ident(src[e]):
+                    e += 1
+                nxt = src[k:e]
+                if _fw.NO_ASYNC and (nxt in ("def", "for", "with") if w == "async" else nxt != ""):
+                    return st[0], "invalid syntax"  # no such keywords: two names in a row
+            elif w == "errno" and fix is not None and prev != "." and src[j:j + 1] == ".":
+                fix.append(i)
+            i = j
+            prev = "a"
+            continue
+        if c not in " \t\r\n":
+            prev = c
+        i += 1
+    return None
+
+
+def _refuse(bad, filename):
+    e = SyntaxError(bad[1])
+    _where[0], _where[1], _where[2] = e, filename, bad[0]
+    raise e
+
+
+def _firmware_source(src, filename):
+    # What the firmware's compiler would refuse (raised as its SyntaxError), else src ready for this compiler.
+    if type(src) is not str:
+        src = src.decode()
+    fix = [] if _fw.ERRNO_FOLD else None
+    bad = _scan(src, fix, [1, None])
+    if bad:
+        _refuse(bad, filename)
+    if fix:
+        out = []
+        at = 0
+        for i in fix:
+            out.append(src[at:i])
+            out.append("(errno,)[0]")
+            at = i + 5
+        out.append(src[at:])
+        src = "".join(out)
+    return src
+
+
+def _source_of(name):
+    # The .py file `import name` would load (MicroPython prefers .py to .mpy), or None.
+    rel = "/" + name.replace(".", "/")
+    for d in sys.path:
+        for tail in (".py", "/__init__.py"):
+            p = (d or ".") + rel + tail
+            try:
+                os.stat(p)
+                return p
+            except OSError:
+                pass
+    return None
+
+
+def _import(name, g=None, loc=None, fromlist=(), level=0):
+    # (_checked: names already looked at, so a builtin imported in a hot path, e.g. select, costs one lookup)
+    if level == 0 and name not in sys.modules and name not in _checked:
+        f = g.get("__file__", "") if g else ""
+        if not f.startswith(_MODEL_MOUNT):  # (covers _COMMON_MOUNT too)
+            name = _firmware_import(name)
+    return _real_import(name, g, loc, fromlist, level)
+
+
+def _firmware_import(name):
+    if name in _fw.HIDDEN:
+        raise ImportError("no module named '%s'" % name)
+    if name[:1] == "u":
+        a = _aliases.get(name)
+        if a is None:
+            try:
+                os.stat(_MODEL_MOUNT + "/" + name[1:] + ".py")
+                a = name[1:]
+            except OSError:
+                a = name
+            _aliases[name] = a
+        name = a
+    if name in sys.modules:
+        return name  # (an alias of a loaded module)
+    p = _source_of(name)
+    if p is None:
+        _checked.add(name)  # a builtin (or absent): nothing to compile, ever
+        return name
+    if _fw.NO_FLOAT or _fw.NO_ASYNC:
+        st = [1, None]
+        with open(p) as f:
+            for ln in f:  # line by line: a small heap need not hold the source twice
+                bad = _scan(ln, None, st)
+                if bad:
+                    _refuse(bad, p)
+    if _fw.ERRNO_FOLD and "." not in name and not p.endswith("__init__.py"):
+        _load_unfolded(name, p)
+    return name
+
+
+def _load_unfolded(name, path):
+    # A plain .py module that writes `errno.NAME` is compiled here with the name resolved at run time (see
+    # _firmware_source), into a fresh module object; every other module goes through the interpreter's import.
+    with open(path) as f:
+        src = f.read()
+    if "errno." not in src:
+        return
+    code = compile(_firmware_source(src, path), path, "exec")
+    src = None
+    m = _real_import("_vboard_blank")  # models/_common/_vboard_blank.py: an empty module to fill
+    del sys.modules["_vboard_blank"]
+    d = m.__dict__
+    d["__name__"] = name
+    d["__file__"] = path
+    sys.modules[name] = m
+    try:
+        exec(code, d)
+    except BaseException:
+        del sys.modules[name]
+        raise
+
+
+def _load_firmware():
+    global _fw
+    try:
+        with open(_MODEL_MOUNT + "/_firmware.py") as f:
+            src = f.read()
+    except OSError:
+        return
+    fw = {}
+    exec(src, fw)
+    _fw = _Module()
+    for k in ("NO_FLOAT", "NO_ASYNC", "ERRNO_FOLD"):
+        setattr(_fw, k, fw.get(k, False))
+    _fw.HIDDEN = fw.get("HIDDEN", ())
+    _fw.UNIQUE_ID = fw.get("UNIQUE_ID")
+    for m in fw.get("PRELOAD", ()):
+        __import__(m)
+    heap = fw.get("HEAP")
+    fw = src = None
+    gc.collect()
+    if heap and gc.mem_free() > heap:
+        _ballast.append(bytearray(gc.mem_free() - heap))
+    builtins.__import__ = _import
+
+
 # --- execution ----------------------------------------------------------------------------------
 
 def _execute(src, filename, mode, g, print_eof):
@@ -192,6 +429,8 @@ def _execute(src, filename, mode, g, print_eof):
     ret = 0
     exc = None
     try:
+        if _fw is not None:
+            src = _firmware_source(src, filename)
         code = compile(src, filename, mode)
         src = None
         if mode == "exec":
@@ -487,7 +726,12 @@ def _setup():
     builtins.print = _print
     builtins.__repl_print__ = _repl_print
     _wrap(_mp, "micropython", {"kbd_intr": _kbd_intr})
-    _wrap(_machine, "machine", {"soft_reset": _machine_soft_reset, "reset": _machine_reset})
+    machine = {"soft_reset": _machine_soft_reset, "reset": _machine_reset}
+    if model:
+        _load_firmware()
+        if _fw is not None and _fw.UNIQUE_ID is not None:
+            machine["unique_id"] = lambda: _fw.UNIQUE_ID
+    _wrap(_machine, "machine", machine)
 
 
 def _soft_reboot(mode):

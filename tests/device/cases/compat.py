@@ -26,6 +26,19 @@ import usocket_port as usocket
 MICROPYTHON = sys.implementation.name in ("micropython", "circuitpython")
 
 
+# How big a buffer a case may allocate in one piece.  A small board (WiPy 1.0: 48 KiB of heap, fragmented by
+# compiling the modules it imports; an ESP32 without PSRAM) has no 8 KiB block free; boards with room keep the
+# larger sizes.  (Free heap, not total: a virtual board holds back what the real one does not have.)
+try:
+    import gc
+    _FREE = gc.mem_free()
+except (ImportError, AttributeError):  # CPython
+    _FREE = 1 << 30
+SMALL = _FREE < 256 * 1024
+BLOCK = 1024 if SMALL else 4096  # largest single buffer
+TOTAL = 2 * 1024 if SMALL else 16 * 1024  # data a case holds whole (sent, and compared with its echo)
+
+
 class Skip(Exception):
     """The target cannot run this case; args[0] says why."""
 
@@ -86,6 +99,17 @@ def reuse(s):
         s.setsockopt(usocket.SOL_SOCKET, opt, 1)
 
 
+def chunks(total, lo=1, hi=BLOCK):
+    """Random chunk sizes from lo to hi that add up to total."""
+    out = []
+    left = total
+    while left:
+        n = min(left, randint(lo, hi))
+        out.append(n)
+        left -= n
+    return out
+
+
 def check(cond, msg):
     if not cond:
         raise AssertionError(msg)
@@ -116,20 +140,62 @@ def expect_exc(fn, exc, what):
     raise AssertionError("%s: no exception, expected %s" % (what, exc.__name__))
 
 
-def sha256_hex(data):
-    return binascii.hexlify(hashlib.sha256(data).digest()).decode()
+
+
+def _buffering_hashlib():
+    # WiPy's hashlib buffers a whole message in the heap unless the constructor is given its length
+    # (ports/cc3200/mods/modhashlib.c; docs/wipy/general.rst); elsewhere a second argument is a TypeError.
+    try:
+        hashlib.sha256(b"abcd", 4)
+        return True
+    except TypeError:
+        return False
+
+
+_SIZED = _buffering_hashlib()
 
 
 class Sha:
-    def __init__(self):
-        self.h = hashlib.sha256()
+    """SHA-256 of a stream of chunks.  Give `total` (the stream's length) where it is known: on a hashlib that
+    buffers (WiPy) the engine then gets the length up front and every chunk but the last as a multiple of 4
+    bytes, so nothing is held in the heap."""
+
+    def __init__(self, total=None):
         self.n = 0
+        self.total = total if _SIZED and total else None
+        self.h = None if self.total else hashlib.sha256()
+        self.tail = b""
 
     def update(self, b):
-        self.h.update(b)
         self.n += len(b)
+        if self.total is None:
+            self.h.update(b)
+            return
+        last = self.n >= self.total
+        mv = memoryview(b)
+        if self.tail:  # complete the carried 1-3 bytes to 4 first
+            k = 4 - len(self.tail)
+            self.tail += bytes(mv[:k])
+            mv = mv[k:]
+            if len(self.tail) < 4 and not last:
+                return
+            self._feed(self.tail)
+            self.tail = b""
+        k = len(mv) if last else len(mv) & ~3
+        if k:
+            self._feed(mv[:k])
+        if k < len(mv):
+            self.tail = bytes(mv[k:])
+
+    def _feed(self, piece):
+        if self.h is None:
+            self.h = hashlib.sha256(piece, self.total)
+        else:
+            self.h.update(piece)
 
     def hex(self):
+        if self.h is None:
+            self.h = hashlib.sha256()
         return binascii.hexlify(self.h.digest()).decode()
 
 
@@ -190,3 +256,9 @@ def free_port_bind(s, env):
             if e.args[0] != err("EADDRINUSE"):
                 raise
     raise AssertionError("no free port found in 50 tries")
+
+
+def sha256_hex(data):
+    h = Sha(len(data))  # (sized: WiPy's hashlib would otherwise copy all of data into its buffer)
+    h.update(data)
+    return h.hex()

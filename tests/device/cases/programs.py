@@ -3,8 +3,7 @@
 #   dialer  : control peer; we send b"<ip> <port> <count> <size>\n", it connects to us count times, sends size
 #             random bytes, expects them echoed, closes, and finally answers b"OK <count>\n" (or b"FAIL ...")
 #   udp_echo: see udp.py
-#   echo    : see stream.py (asyncio client)
-from compat import MICROPYTHON, Skip, check, free_port_bind, random_bytes, recv_line, reuse
+from compat import TOTAL, Skip, check, free_port_bind, random_bytes, recv_line, reuse
 
 import usocket_port as usocket
 
@@ -14,7 +13,6 @@ CLAUSES = {
     "case_accept_loop_echo_server": ("socket.bind", "socket.listen", "socket.accept", "socket.recv",
                                      "socket.sendall", "program.echo-server"),
     "case_udp_request_response": ("socket.sendto", "socket.recvfrom", "program.udp-client"),
-    "case_asyncio_echo": ("ext.asyncio", "ext.poll"),
     "case_ipproto_sec_echo": ("const.IPPROTO_SEC", "ext.ipproto-sec"),
 }
 
@@ -96,40 +94,6 @@ def case_udp_request_response(env):
     raise AssertionError("no UDP response")
 
 
-def case_asyncio_echo(env):
-    if not MICROPYTHON:
-        raise Skip("asyncio streams over a raw socket object are MicroPython's API (CPython uses its own)")
-    try:
-        import asyncio
-    except ImportError:
-        import uasyncio as asyncio
-    if not hasattr(asyncio, "StreamReader"):
-        raise Skip("this firmware's asyncio has no streams")
-    s = usocket.socket()
-    s.settimeout(5)
-    s.connect(env["echo"])
-    s.setblocking(False)
-    result = {}
-
-    async def main():
-        r = asyncio.StreamReader(s)
-        w = asyncio.StreamWriter(s, {})
-        data = random_bytes(6000)
-        w.write(data)
-        await w.drain()
-        got = await asyncio.wait_for(r.readexactly(len(data)), 5)
-        check(got == data, "asyncio echo corrupted")
-        w.write(b"line\n")
-        await w.drain()
-        ln = await asyncio.wait_for(r.readline(), 5)
-        check(ln == b"line\n", "asyncio readline %r" % (ln,))
-        result["bytes"] = len(data)
-
-    asyncio.run(main())
-    s.close()
-    return result
-
-
 def case_ipproto_sec_echo(env):
     # WiPy's IPPROTO_SEC: a socket created with it does a TLS client handshake in connect() (no certificate
     # verification, WiPy's CERT_NONE default); then the usual methods carry TLS.  env["tls_echo"]: TLS echo.
@@ -138,7 +102,7 @@ def case_ipproto_sec_echo(env):
     s = usocket.socket(usocket.AF_INET, usocket.SOCK_STREAM, usocket.IPPROTO_SEC)
     s.settimeout(10)
     s.connect(env["tls_echo"])
-    data = random_bytes(3000)
+    data = random_bytes(min(3000, TOTAL))  # (compat sizes it for a small heap)
     s.write(data)
     got = s.read(len(data))
     check(got == data, "TLS echo corrupted (%d bytes back)" % len(got))

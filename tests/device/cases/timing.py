@@ -1,6 +1,7 @@
 # Blocking, non-blocking and timeout cases.  Timeouts must fire within _SLACK_MS of their value (measured
 # with ticks_ms on MicroPython, monotonic on CPython) and surface as plain OSError(ETIMEDOUT).
 from compat import (
+    BLOCK,
     check,
     connect,
     elapsed_ms,
@@ -114,15 +115,15 @@ def case_nonblocking(env):
     check(got == b"hello\n", "non-blocking read got %r" % (got,))
     # Non-blocking write returns the count written (short once buffers fill), or None when nothing fits;
     # it never raises EAGAIN.  We never read the echo, so both directions' buffers fill up (bounded loop).
-    chunk = bytes(32 * 1024)
+    chunk = bytes(BLOCK)
     short = None
-    for i in range(1000):
+    for i in range(40000):
         n = s.write(chunk)
         check(n is None or (type(n) is int and 0 < n <= len(chunk)), "non-blocking write count %r" % (n,))
         if n is None or n < len(chunk):
             short = (i, n)
             break
-    check(short is not None, "1000 non-blocking writes of 32 KiB never came back short")
+    check(short is not None, "40000 non-blocking writes of %d bytes never came back short" % BLOCK)
     s.settimeout(0)
     s.close()
     return {"short_write": short}

@@ -18,7 +18,7 @@
 #     sdkconfig; verify on hardware).
 import io
 import select
-import time
+import utime as time  # the interpreter's own (time.py here is CircuitPython's)
 import usocket as _u
 
 import cp_builtins  # noqa: F401  (BrokenPipeError, ConnectionError)

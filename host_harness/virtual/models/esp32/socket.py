@@ -12,6 +12,10 @@
 #     does not change it); socket() retries once after gc.collect() on ENFILE (23), accept() does not;
 #   * setsockopt switches on the option only (level ignored): SO_REUSEADDR/SO_BROADCAST/TCP_NODELAY take an
 #     int (a bytes value is a TypeError), unknown options print a warning and do nothing;
+#   * a refused connect (esp-lwip src/api/api_msg.c err_tcp(): the RST frees the pcb, pending_err ERR_RST):
+#     blocking, connect() raises what SO_ERROR says, err_to_errno(ERR_RST) = ECONNRESET (104; lwIP's table in
+#     src/api/err.c has no ECONNREFUSED); non-blocking, connect() says EINPROGRESS (lwIP learns of the RST
+#     later) and every later connect() ENOTCONN (128: lwip_netconn_do_connect() on a NULL pcb is ERR_CLSD);
 #   * sendall() = send loop, ETIMEDOUT if short; sendto() that cannot send ends in ETIMEDOUT even when
 #     non-blocking; getaddrinfo failures are OSError(-202) (lwIP EAI_FAIL, the usual DNS failure).
 # Not reproduced: the finaliser (this unix build runs no __del__ on Python classes), so a socket that is
@@ -152,6 +156,7 @@ class socket(io.IOBase):
         self._state = _NEW if type == SOCK_STREAM else _CONNECTED
         self._ms = _FOREVER  # timeout in ms, -1 blocking, 0 non-blocking (O_NONBLOCK)
         self._fd = s.fileno()
+        self._pcb_gone = False  # err_tcp() freed the pcb (refused connect): connect() is ERR_CLSD from now on
 
     def __repr__(self):
         return "<socket state=%d timeout=%d fd=%d type=%d>" % (self._state, self._ms, self._fd, self._type)
@@ -229,14 +234,28 @@ class socket(io.IOBase):
     def connect(self, address):
         sa = _resolve(address)
         s = self._n()
+        if self._pcb_gone:
+            raise OSError(_e.ENOTCONN)  # ERR_CLSD: the refused attempt freed the pcb
+        first = self._state == _NEW
         self._state = _CONNECTED
         try:
             s.connect(sa)
             return
         except OSError as e:
             n = e.args[0]
-            if n != _lx.EINPROGRESS or self._ms == 0:
-                raise _os(e)  # non-blocking: EINPROGRESS (119), or the failure
+            if self._ms == 0:
+                if first and (n == _lx.EINPROGRESS or n == _lx.ECONNREFUSED):
+                    # lwIP's tcp_connect() only sends the SYN: the refusal shows later, after POLLOUT
+                    self._pcb_gone = n == _lx.ECONNREFUSED
+                    raise OSError(_e.EINPROGRESS)
+                if n != _lx.ECONNREFUSED:
+                    raise _os(e)  # EALREADY (120), EISCONN (127)...
+                self._pcb_gone = True
+                raise OSError(_e.ENOTCONN)  # the second connect() after an RST: ERR_CLSD
+            if n == _lx.ECONNREFUSED:
+                raise OSError(_e.ECONNRESET)  # SO_ERROR = err_to_errno(ERR_RST)
+            if n != _lx.EINPROGRESS:
+                raise _os(e)
         # Blocking connect is emulated: select() in 100 ms quanta, then SO_ERROR (here: a second connect()).
         i = 0
         while self._more(i):
@@ -244,6 +263,9 @@ class socket(io.IOBase):
                 try:
                     s.connect(sa)
                 except OSError as e:
+                    if e.args[0] == _lx.ECONNREFUSED:
+                        self._pcb_gone = True
+                        raise OSError(_e.ECONNRESET)  # SO_ERROR = err_to_errno(ERR_RST)
                     if e.args[0] != _lx.EISCONN:
                         raise _os(e)
                 return
@@ -451,3 +473,4 @@ class _Accepted(socket):
         self._state = _CONNECTED
         self._ms = _FOREVER
         self._fd = ns.fileno()
+        self._pcb_gone = False

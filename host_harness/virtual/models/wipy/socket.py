@@ -3,24 +3,38 @@
 #   * constants AF_INET SOCK_STREAM SOCK_DGRAM IPPROTO_TCP IPPROTO_UDP IPPROTO_SEC(100) only; setsockopt
 #     passes level/option to sl_SetSockOpt (SL_SOL_SOCKET 1: SL_SO_KEEPALIVE 9, SL_SO_RCVTIMEO 20,
 #     SL_SO_NONBLOCKING 24, SL_SO_SECMETHOD 25; anything else: SL_ENOPROTOOPT -> OSError(92));
-#   * at most MOD_NETWORK_MAX_SOCKETS = 10 sockets; one more fails as sl_Socket does, SL_ENSOCK (-10),
-#     negated by socket_make_new() -> OSError(10) (verify on hardware);
+#   * SL_MAX_SOCKETS = 8 network-processor sockets (drivers/cc3100/inc/simplelink.h), 2 of them held by the
+#     telnet and FTP servers' listeners that serverstask.c starts at boot: 6 for the user; one more fails as
+#     sl_Socket does, SL_ENSOCK (-10), negated by socket_make_new() -> OSError(10) (verify on hardware);
 #   * settimeout() takes whole seconds only (mp_obj_get_int: a float is a TypeError); timeouts are emulated
 #     with non-blocking mode in SOCKET_TIMEOUT_QUANTA_MS = 20 ms steps -> ETIMEDOUT (110), non-blocking ->
 #     EAGAIN (11), non-blocking connect -> EINPROGRESS (115) while SimpleLink says SL_EALREADY;
 #   * SimpleLink's negative errors become positive OSError numbers (convert_sl_errno);
 #   * recv/recvfrom take no flags and read at most WLAN_MAX_RX_SIZE = 16000 bytes; sendall is send;
 #     read() is read1 (one recv);
+#   * sl_Send (drivers/cc3100/src/socket.c) takes an _i16 length and sends it in chunks of 1460 bytes
+#     (1386 on a secure socket, _SlPayloadByProtocolLUT); when the NWP is non-blocking and its TX buffers are
+#     full (_SlDrvDataWriteOp, driver.c) a chunk fails with SL_EAGAIN although the chunks before it went out,
+#     and the caller is told nothing was sent: a retry duplicates them.  A length of 32768..65535 is negative
+#     to the driver (the real one then walks past the buffer; the model stops at its end) and ends in
+#     OSError(-length16); a larger one is cut to length mod 65536.  sl_SendTo splits a datagram the same way
+#     (1472 bytes a piece);
 #   * IPPROTO_SEC: after ssl.wrap_socket(), connect() does TCP + the TLS handshake "in the NWP" (here: the
-#     unix port's mbedTLS over the same descriptor).  CA from the ca_certs file (PEM, converted to DER here
-#     with binascii: the unix build takes DER only).  Chain and dates are checked; the board never checks
+#     unix port's mbedTLS over the same descriptor).  The method is ssl_version (SL_SO_SECMETHOD), by default
+#     SL_SO_SEC_METHOD_TLSV1: TLS 1.0 only.  mbedTLS 3.6 speaks no TLS < 1.2, so the model treats every server
+#     as TLS 1.2-only (the harness's TLS peers are): SSLv3/TLSv1/TLSv1_1 fail the handshake as the NWP reports
+#     the server's protocol_version alert, OSError(370) SL_ESEC_PROTOCOL_VERSION (verify on hardware); TLSv1_2
+#     (3) and SSLv3_TLSV1_2 (4) negotiate TLS 1.2.  The CA is read from the NWP's own hidden file system
+#     (nwp_fs.py), never from the FAT file system: modssl.c strips "/flash" and the NWP opens "/cert/ca.pem",
+#     which only the FTP server writes (ftp/updater.c).  PEM, converted to DER here with binascii (the unix
+#     build takes DER only).  Chain and dates are checked; the board never checks
 #     the host name (the SDK's SimpleLink has no domain-name option) but this model must (see _handshake).
 #     Without verification connect() raises OSError(453)
 #     although the link is up: modsocket.c compares the negated errno with SL_ESECSNOVERIFY (-453).
 #     A chain failure is OSError(229) SL_ESEC_VERIFY_CERT_ERROR, an expired peer OSError(461)
 #     SL_ESECDATEERROR, "connected with certificate date verification error" (both: verify on hardware).
-# Not reproduced: float-less firmware (this interpreter has floats; ports/wipy is checked for float
-# literals by tests/host/test_no_floats.py instead).
+# The float-less, async-less interpreter is enforced by the virtual board (host_harness/virtual/device/
+# vboard.py, docs/fidelity.md), not here.
 import binascii
 import io
 import select
@@ -28,6 +42,7 @@ import time
 import usocket as _u
 
 from micropython import const
+import nwp_fs
 from unix_sockaddr import poll_one as _poll, unaddr as _unaddr  # models/_common
 
 AF_INET = const(2)
@@ -37,7 +52,12 @@ IPPROTO_SEC = const(100)
 IPPROTO_TCP = const(6)
 IPPROTO_UDP = const(17)
 
-_MAX_SOCKETS = const(10)
+_MAX_SOCKETS = const(6)  # SL_MAX_SOCKETS 8 - telnet and FTP listeners
+_CHUNK = const(1460)  # TCP over IPv4 (_SlPayloadByProtocolLUT)
+_CHUNK_SEC = const(1386)  # secure TCP over IPv4
+_CHUNK_UDP = const(1472)
+_ESEC_PROTOCOL_VERSION = const(370)  # SL_ESEC_PROTOCOL_VERSION, negated
+_ESECNOCAFILE = const(454)
 _QUANTUM_MS = const(20)
 _MAX_RX = const(16000)
 _EAGAIN = const(11)
@@ -86,14 +106,17 @@ class _SD:
         self.type = type
         self.sec = proto == IPPROTO_SEC
         self.ca = None  # CA file name (CERT_REQUIRED)
+        self.method = 1  # SL_SO_SECMETHOD: SL_SO_SEC_METHOD_TLSV1 unless ssl_version says otherwise
         self.tls = None
         self.tcp_up = False
         self.timeout_ms = -1  # cc3200 default: blocking (timeout_ms 0 in the C struct means blocking there)
 
 
 def _der(path):
-    with open(path) as f:
-        pem = f.read()
+    # The NWP opens the CA by its name in its own file system ("/flash/cert/ca.pem" -> "/cert/ca.pem").
+    pem = nwp_fs.read(path[6:])
+    if pem is None:
+        raise OSError(_ESECNOCAFILE)
     i = pem.find("-----BEGIN CERTIFICATE-----")
     j = pem.find("-----END CERTIFICATE-----")
     if i < 0 or j < i:
@@ -140,6 +163,7 @@ class socket(io.IOBase):
     def _secured(self, cert_req, ca, method):
         d = self._n()
         d.ca = ca
+        d.method = method
         t = _Shared(d)
         t._cert_req = cert_req
         return t
@@ -231,13 +255,15 @@ class socket(io.IOBase):
 
     def _handshake(self, d):
         import tls
+        if d.method < 3:
+            return _ESEC_PROTOCOL_VERSION  # a TLS <= 1.1 ClientHello to a TLS 1.2 server (see the header)
         ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
         if self._cert_req:
             ctx.verify_mode = tls.CERT_REQUIRED
             try:
                 ctx.load_verify_locations(_der(d.ca))
-            except OSError:
-                return 454  # SL_ESECNOCAFILE
+            except OSError as e:
+                return e.args[0]  # SL_ESECNOCAFILE / SL_ESECBADCAFILE
         else:
             ctx.verify_mode = tls.CERT_NONE
         d.s.setblocking(True)
@@ -280,14 +306,35 @@ class socket(io.IOBase):
         return self._loop(op, select.POLLIN, n)
 
     def _send(self, d, buf):
+        # sl_Send(sd, buf, (_i16)len, 0): chunk by chunk; the first chunk the NWP cannot take fails the call.
+        n = len(buf) & 0xFFFF
+        if n & 0x8000:
+            n -= 0x10000
         if not len(buf):
             return 0
-        if d.tls is not None:
-            r = d.tls.write(buf)
-            if r is None:
-                raise OSError(_EAGAIN)
-            return r
-        return d.s.send(buf)
+        mv = memoryview(buf)
+        limit = n if n > 0 else len(buf)
+        step = _CHUNK_SEC if d.tls is not None else _CHUNK
+        off = 0
+        while off < limit:
+            if d.timeout_ms >= 0 and not _poll(d.s, select.POLLOUT, 0):
+                raise OSError(_EAGAIN)  # SL_EAGAIN: no TX buffer (the chunks before this one are gone)
+            self._chunk(d, mv[off:off + step if off + step < limit else limit])
+            off += step
+        if n <= 0:
+            raise OSError(-n)  # the driver's negative return, negated by check_timedout()
+        return n
+
+    def _chunk(self, d, piece):
+        # One chunk into the NWP: it takes all of it once it has a buffer (blocking until then).
+        d.s.setblocking(True)
+        try:
+            if d.tls is not None:
+                d.tls.write(piece)
+            else:
+                d.s.write(piece)
+        finally:
+            d.s.setblocking(False)
 
     def send(self, buf):
         return self._loop(self._send, select.POLLOUT, buf)
@@ -298,7 +345,11 @@ class socket(io.IOBase):
         sa = _sockaddr(address, _u.SOCK_DGRAM)
 
         def op(d, a):
-            return d.s.sendto(a, sa)
+            # sl_SendTo: one datagram per 1472-byte piece
+            mv = memoryview(a)
+            for i in range(0, len(mv), _CHUNK_UDP):
+                d.s.sendto(mv[i:i + _CHUNK_UDP], sa)
+            return len(mv)
 
         return self._loop(op, select.POLLOUT, buf)
 
@@ -310,7 +361,9 @@ class socket(io.IOBase):
             d.s.setsockopt(_u.SOL_SOCKET, _u.SO_KEEPALIVE, value)
         elif opt == 24:  # SL_SO_NONBLOCKING
             self.settimeout(0 if value else None)
-        elif opt in (20, 25, 26):  # RCVTIMEO / SECMETHOD / SECURE_MASK: accepted by the NWP
+        elif opt == 25:  # SL_SO_SECMETHOD: the method byte
+            d.method = value if type(value) is int else bytes(value)[0]
+        elif opt in (20, 26):  # RCVTIMEO / SECURE_MASK: accepted by the NWP
             pass
         else:
             raise OSError(_ENOPROTOOPT)

@@ -1,0 +1,12 @@
+# Port model (circuitpython): what CircuitPython 9 lacks, enforced by the virtual board (vboard.py).
+# No `socket`/`usocket` (networking is socketpool on wifi.radio), no `asyncio` in the firmware (it is the
+# separate Adafruit_CircuitPython_asyncio library, not modelled) and no u-prefixed module names; `time` is
+# CircuitPython's (time.py here: no ticks_ms).  errno: newlib numbers, which differ from the ones this build's
+# compiler folds a literal `errno.NAME` to.  No `machine` in CircuitPython: unique_id is
+# microcontroller.cpu.uid there, not modelled.
+HIDDEN = ("socket", "usocket", "asyncio", "uerrno", "utime", "uselect", "ussl", "utls", "uhashlib", "ubinascii",
+          "ujson", "uos", "usys", "ustruct", "urandom", "uio", "ure", "uasyncio", "ucollections", "uarray", "uzlib",
+          "uheapq", "uplatform")
+ERRNO_FOLD = True
+# C modules on the board: imported by the virtual board before any user code (vboard.py, PRELOAD).
+PRELOAD = ("socketpool", "wifi", "ssl", "errno", "time")

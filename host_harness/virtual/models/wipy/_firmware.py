@@ -1,0 +1,15 @@
+# Port model (wipy): what the cc3200 interpreter lacks, enforced by the virtual board (vboard.py).
+# ports/cc3200/mpconfigport.h sets no MICROPY_FLOAT_IMPL (py/mpconfig.h's default: MICROPY_FLOAT_IMPL_NONE, so
+# py/parsenum.c refuses a float literal with "decimal numbers not supported") and MICROPY_PY_ASYNC_AWAIT (0)
+# (py/lexer.c has no async/await keywords: `async def` is two names in a row, "invalid syntax").
+NO_FLOAT = True
+NO_ASYNC = True
+# MICROPY_USE_INTERNAL_ERRNO (1): the errno numbers are the Linux ones this build folds to.
+ERRNO_FOLD = False
+# machine.unique_id(): the NWP's MAC address (ports/cc3200/mods/modmachine.c, sl_NetCfgGet); a TI OUI here.
+UNIQUE_ID = b"\xd4\x36\x39\x00\x00\x01"
+# C modules on the board: imported by the virtual board before any user code (vboard.py, PRELOAD).
+PRELOAD = ("socket", "ssl", "errno", "hashlib", "network")
+# The WiPy's heap, at least 48 KiB (bootmgr/flc.h: the image may take 192 KiB of the SRAM, "at least 48KB for the
+# heap"), doubled for this 64-bit build (8-byte objects, 32-byte GC blocks against 4 and 16).
+HEAP = 2 * 48 * 1024

@@ -1,0 +1,83 @@
+"""Running a port model the way docs/fidelity.md's rows are pinned: a MicroPython program over the model alone
+(`model_rows`), or source sent through a virtual board's raw REPL (`vboard_exec`), which is where the
+interpreter features of each firmware (float, async, hidden modules, errno folding) are enforced."""
+
+from __future__ import annotations
+
+import ast
+import os
+import socket
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from test_core_direct import MICROPYTHON
+from test_port_models import MODELS, run_mp
+
+from host_harness.virtual.supervisor import VBOARD_PY
+
+# MicroPython helpers prepended to every row program: err(fn) -> ("ok", result) or the OSError's number;
+# limit(new, exc) -> (sockets opened, args[0] of what the firmware raised at the next one), all closed again.
+HELPERS = r"""
+def err(fn):
+    try:
+        return ("ok", fn())
+    except OSError as e:
+        return e.args[0]
+def limit(new, exc=OSError):
+    keep = []
+    try:
+        for i in range(40):
+            keep.append(new())
+    except exc as x:
+        return (len(keep), x.args[0])
+    finally:
+        for k in keep:
+            k.close()
+"""
+
+
+def model_rows(target: str, code: str, tmp: Path, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run `code` over the model (plus glue and core) and return the dict it printed after '@@'."""
+    r = run_mp(target, HELPERS + RESET_PROBE + code, tmp, *args, env=env)
+    row = next((ln[2:] for ln in r.stdout.splitlines() if ln.startswith("@@")), None)
+    assert row, r.stdout + r.stderr
+    return ast.literal_eval(row)
+
+
+def vboard_exec(target: str, code: str, tmp: Path, heapsize: str = "512k") -> tuple[str, str]:
+    """(stdout, exception text) of `code` run through the raw REPL of a virtual board with the target's model."""
+    assert MICROPYTHON is not None
+    flash = tmp / f"flash-{target}"
+    flash.mkdir(exist_ok=True)
+    env = {**os.environ, "VBOARD_MODE": "raw", "VBOARD_FS": str(flash), "VBOARD_MODEL": str(MODELS / target)}
+    r = subprocess.run([MICROPYTHON, "-X", f"heapsize={heapsize}", str(VBOARD_PY)], input=code.encode() + b"\x04",
+                       capture_output=True, timeout=60, env=env)
+    out = r.stdout.decode(errors="replace")
+    assert "OK" in out, out + r.stderr.decode(errors="replace")
+    body = out.split("OK", 1)[1].split("\x04")
+    return body[0].replace("\r\n", "\n"), body[1].replace("\r\n", "\n")
+
+
+def closed_port() -> int:
+    """A loopback port where nothing listens (bound, then closed)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# MicroPython: the errno (or the first data) of recv on a socket whose peer answered 8 bytes with an RST;
+# `sock` is connected to a host_harness.peers.ResetAfter(n=8).
+RESET_PROBE = r"""
+def after_reset(sock, recv):
+    sock.send(b"12345678")
+    got = 0
+    while got < 8:
+        got += len(recv(8 - got))
+    import time
+    time.sleep(0.3)
+    try:
+        return ("data", recv(8))
+    except OSError as e:
+        return e.args[0]
+"""
