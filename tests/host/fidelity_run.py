@@ -14,7 +14,7 @@ from typing import Any
 from test_core_direct import MICROPYTHON
 from test_port_models import MODELS, run_mp
 
-from host_harness.virtual.supervisor import VBOARD_PY
+from host_harness.virtual.interpreter import VBOARD_PY
 
 # MicroPython helpers prepended to every row program: err(fn) -> ("ok", result) or the OSError's number;
 # limit(new, exc) -> (sockets opened, args[0] of what the firmware raised at the next one), all closed again.
