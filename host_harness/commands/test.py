@@ -67,7 +67,7 @@ def _run_suite(args: argparse.Namespace, board_name: str) -> int:
     report_dir: Path = args.report_dir
     cmd = [
         sys.executable, "-m", "pytest", str(device_tests_dir()),
-        "-p", "no:cacheprovider", "-q", "--rootdir", str(device_tests_dir()),
+        "-p", "no:cacheprovider", "-qq", "--rootdir", str(device_tests_dir()),
         "--board", board_name,
         f"--junitxml={report_dir / f'junit-{board_name}.xml'}", "-o", f"junit_suite_name={board_name}",
         f"--clause-report={report_dir / f'clauses-{board_name}.json'}",
