@@ -189,6 +189,16 @@ def test_test_command_prints_no_pytest_command_line_and_one_count(tmp_path: Path
                         f"report: {tmp_path}/conformance.md; JUnit: {tmp_path}/junit-<board>.xml\n")
 
 
+def test_test_command_runs_on_a_running_virtual_board_by_id(state, tmp_path: Path) -> None:
+    """`test --board e1` (the id `virtual up` printed): the suite runs on that board, no board of its own."""
+    p = hil("test", "--board", "e1", "-k", "getaddrinfo", "--report-dir", str(tmp_path), env=state["env"],
+            timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("== e1 (virtual-esp32)\n") and "\ne1: " in p.stdout, p.stdout
+    log = (tmp_path / "board-logs" / "e1" / "session.log").read_text()
+    assert f"bringing up virtual-esp32 on {state['port']}" in log, log
+
+
 def test_ctrl_c_mid_exec_is_130_and_the_board_stays_usable(state) -> None:
     proc = subprocess.Popen([CLI, "exec", "--board", "e1", "print('spin')\nwhile True:\n    pass"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
