@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ..board.steps import BRINGUP_FAILED
 from ..boards import load_board
 from ..errors import HilError
 from ..report import FAIL, build_table, load_clauses, load_results, render_markdown, summary_counts
@@ -133,23 +134,32 @@ def run(args: argparse.Namespace) -> int:
     args.report_dir.mkdir(parents=True, exist_ok=True)
 
     codes = {name: _run_suite(args, name, *targets[name]) for name in boards}
-    # pytest exit 1 = some test failed (the table shows which); anything else is an error of the run itself.
-    broken = {n: c for n, c in codes.items() if c not in (0, 1)}
+    # pytest exit 1 = some test failed (the table shows which); BRINGUP_FAILED = the board never came up
+    # (the plugin printed why, once); anything else is an error of the run itself.
+    down = [n for n, c in codes.items() if c == BRINGUP_FAILED]
+    broken = {n: c for n, c in codes.items() if c not in (0, 1, BRINGUP_FAILED)}
+    shown = [n for n in boards if n not in down]
 
-    clauses = load_clauses()
-    runs = {name: load_results(args.report_dir / f"clauses-{name}.json") for name in boards}
-    table = build_table(clauses, runs)
-    markdown = render_markdown(table, boards)
-    (args.report_dir / "conformance.md").write_text(markdown)
-    print()
-    print(markdown)
     any_fail = False
-    for name in boards:
-        c = summary_counts(table, name)
-        any_fail |= c[FAIL] > 0
-        print(f"{name}: {c['pass']} clauses pass, {c[FAIL]} fail, {c['n/a']} not on this target, "
-              f"{c['untested']} untested")
-    print(f"report: {args.report_dir / 'conformance.md'}; JUnit: {args.report_dir}/junit-<board>.xml")
+    if shown:
+        clauses = load_clauses()
+        runs = {name: load_results(args.report_dir / f"clauses-{name}.json") for name in shown}
+        table = build_table(clauses, runs)
+        markdown = render_markdown(table, shown)
+        (args.report_dir / "conformance.md").write_text(markdown)
+        print()
+        print(markdown)
+        for name in shown:
+            c = summary_counts(table, name)
+            any_fail |= c[FAIL] > 0
+            print(f"{name}: {c['pass']} clauses pass, {c[FAIL]} fail, {c['n/a']} not on this target, "
+                  f"{c['untested']} untested")
+        print(f"report: {args.report_dir / 'conformance.md'}; JUnit: {args.report_dir}/junit-<board>.xml")
+    for name in down:
+        print(f"usocket-hil: no suite ran on {name}: its board did not come up (the line above says why; "
+              f"log {args.report_dir / 'board-logs' / name / 'session.log'})", file=sys.stderr)
     for name, code in broken.items():
         print(f"usocket-hil: the suite on {name} did not complete (pytest exit {code})", file=sys.stderr)
+    if down:
+        return 2
     return 1 if any_fail or broken or any(codes.values()) else 0

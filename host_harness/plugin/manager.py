@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ..board import StepError
+from ..board.steps import BRINGUP_FAILED, StepError
 from ..boards import Board
 from ..errors import HilError
 from . import options
@@ -45,11 +45,6 @@ class TestState:
                 fn()
             except Exception as exc:  # noqa: BLE001 - must not mask the hang/crash being reported
                 self.log.write(f"[usocket-hil] re-setup after reset failed: {exc}\n".encode())
-
-
-# pytest's exit status when the board did not come up (pytest's own INTERRUPTED: the session was stopped;
-# also usocket-hil's "port or transport error").
-BRINGUP_FAILED = 2
 
 
 class HilSession:

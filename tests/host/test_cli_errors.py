@@ -98,6 +98,18 @@ def test_test_command_one_cause_one_line(port: str, says: str, tmp_path: Path) -
     assert "not supported between" not in p.stderr
 
 
+def test_test_command_board_that_never_comes_up_is_one_cause(tmp_path: Path) -> None:
+    """A virtual board whose interpreter never answers: the suite stops at its bring-up (one line from the
+    plugin, one from the command), exit 2, no table of untested clauses."""
+    p = hil("test", "--board", "virtual-unix", "--report-dir", str(tmp_path), env={"MICROPYTHON": "/bin/false"},
+            timeout=300)
+    assert p.returncode == 2, p.stdout + p.stderr
+    said = [line for line in p.stdout.splitlines() if "did not come up" in line]
+    assert len(said) == 1 and "virtual-unix" in said[0], p.stdout
+    assert "no suite ran on virtual-unix" in one_line(p)
+    assert "| clause" not in p.stdout and "untested" not in p.stdout, p.stdout
+
+
 def test_exec_pyserial_internals_do_not_leak() -> None:
     p = hil("exec", "--port", "socket://bad", "1")
     assert p.returncode == 2
