@@ -119,5 +119,5 @@ def run_list(args: argparse.Namespace) -> int:
     # Each column as wide as its widest cell: board names and IPs have no fixed length.
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
-        print(" ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + " " + row[-1])
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1])
     return 0

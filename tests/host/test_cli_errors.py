@@ -250,4 +250,5 @@ def test_flash_identity_only_summary_says_it_once() -> None:
     r = SimpleNamespace(board="b", port="p", error=None, outcome="checked", attempts=[], duration=0.1, bytes_written=0,
                         log_path="l", identity={"status": "error", "reason": "no REPL"})
     line = summary_line(r)
+    assert "identity checked" not in line and "identity error: no REPL" in line
     assert line == "b p: identity error: no REPL [0.1 s, log: l]"  # the identity outcome, once, nothing else
