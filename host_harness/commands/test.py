@@ -102,6 +102,9 @@ def _run_suite(args: argparse.Namespace, name: str, board_name: str, port: str |
         cmd += ["-k", args.k]
     if args.exitfirst:
         cmd.append("-x")
+    # A suite that ends before writing its results must not leave the last run's results to be reported.
+    for stale in (report_dir / f"clauses-{name}.json", report_dir / f"junit-{name}.xml"):
+        stale.unlink(missing_ok=True)
     print(f"== {name}" if name == board_name else f"== {name} ({board_name})", flush=True)
     proc = subprocess.Popen(cmd)
     try:

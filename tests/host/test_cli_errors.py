@@ -220,6 +220,17 @@ def test_test_command_prints_no_pytest_command_line_and_one_count(tmp_path: Path
                         f"report: {tmp_path}/conformance.md; JUnit: {tmp_path}/junit-<board>.xml\n")
 
 
+def test_test_command_never_reports_the_previous_run(tmp_path: Path) -> None:
+    """A suite that ends before writing results (here: pytest refuses its command line) shows its clauses untested,
+    not the results an earlier run left in the same report folder."""
+    first = hil("test", "--board", "cpython", "-k", "getaddrinfo", "--report-dir", str(tmp_path), timeout=300)
+    assert first.returncode == 0 and "cpython: 0 clauses pass" not in first.stdout, first.stdout
+    again = hil("test", "--board", "cpython", "-k", "getaddrinfo", "--report-dir", str(tmp_path), timeout=300,
+                env={"PYTEST_ADDOPTS": "--no-such-option"})  # pytest stops at its command line
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert "\ncpython: 0 clauses pass, 0 fail, 0 not on this target, " in again.stdout, again.stdout
+
+
 def test_test_command_runs_on_a_running_virtual_board_by_id(state, tmp_path: Path) -> None:
     """`test --board e1` (the id `virtual up` printed): the suite runs on that board, no board of its own."""
     p = hil("test", "--board", "e1", "-k", "getaddrinfo", "--report-dir", str(tmp_path), env=state["env"],
