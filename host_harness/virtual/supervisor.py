@@ -114,6 +114,7 @@ class Supervisor:
         self.master = self.slave = -1
         self.pipes: dict[str, tuple[int, int]] = {}
         self.created: list[Path] = []  # files we made (and so remove); never another board's
+        self.services = None  # services.ServiceHost: the firmware's network servers (telnet, FTP, WebREPL)
 
     # -- set-up ---------------------------------------------------------------------------------
 
@@ -136,7 +137,9 @@ class Supervisor:
         os.set_blocking(self.pipes["ctl"][0], False)
         for fd in (self.pipes["stdin"][0], self.pipes["stdout"][1], self.pipes["ctl"][1]):
             os.set_inheritable(fd, False)  # Popen passes them explicitly
-        if self.want_tcp:
+        from .services import offered
+
+        if self.want_tcp or ((self.want_network or self.netns_argv) and offered(self.board)):  # services attach to the console here
             self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             self.listener.bind(("127.0.0.1", 0))
             self.listener.listen(1)
@@ -151,6 +154,19 @@ class Supervisor:
             self.netns_argv = self.pair.board_argv([])
             self.netns_info = {"names": list(self.pair.names), "board_ip": self.pair.board_ip,
                                "host_ip": self.pair.host_ip, "owner": "supervisor"}
+
+    def start_services(self) -> None:
+        from ..netns import netns_mode
+        from .services import ServiceHost, offered
+
+        if not (offered(self.board) and self.netns_info and self.listener is not None):
+            return
+        if netns_mode()[0] != "named":
+            _log(f"network services ({', '.join(offered(self.board))}) need named namespaces (root): not started")
+            return
+        self.services = ServiceHost(self.board, flash_dir=self.flash_dir, netns_info=self.netns_info,
+                                    console_port=self.listener.getsockname()[1], micropython=self.micropython)
+        self.services.start()
 
     # -- the interpreter ------------------------------------------------------------------------
 
@@ -215,6 +231,8 @@ class Supervisor:
         now = time.monotonic()
         if self.expected_exit == "shutdown":
             return
+        if self.services is not None:
+            self.services.on_reset(hard=self.expected_exit == "hard" or rc not in (RC_SOFT_RAW, RC_SOFT_FRIENDLY))
         if self.expected_exit == "hard" or rc == RC_HARD:
             self.expected_exit = None
             self.counters["hard_resets"] += 1
@@ -241,7 +259,7 @@ class Supervisor:
     # -- state ----------------------------------------------------------------------------------
 
     def socket_url(self) -> str | None:
-        if self.listener is None:
+        if self.listener is None or not self.want_tcp:
             return None
         return f"socket://127.0.0.1:{self.listener.getsockname()[1]}"
 
@@ -261,6 +279,7 @@ class Supervisor:
             "host_ip": info.get("host_ip"),
             "netns": info.get("names"),
             "flash_dir": str(self.flash_dir),
+            "services": self.services.urls() if self.services is not None else {},
             "heapsize": self.board.heapsize,
             **self.counters,
         })
@@ -419,9 +438,10 @@ class Supervisor:
         signal.signal(signal.SIGCHLD, lambda *_: None)  # only to wake select
         try:
             self.setup()
+            self.start_services()
             self.spawn("friendly")
             _log(f"board '{self.name}' ({self.board.name}) ready on {self.link_path}"
-                 + (f" and {self.socket_url()}" if self.listener else "")
+                 + (f" and {self.socket_url()}" if self.socket_url() else "")
                  + (f"; board ip {self.netns_info['board_ip']}" if self.netns_info else ""))
             while not self.stop:
                 if self.parent_pid and os.getppid() != self.parent_pid:
@@ -434,6 +454,8 @@ class Supervisor:
                         self.kill_board()
                     else:
                         self.counters["hard_resets"] += 1
+                        if self.services is not None:
+                            self.services.on_reset(hard=True)
                         self.discard_input()
                         self.spawn("friendly")
                 if self.proc is not None and self.proc.poll() is not None:
@@ -458,6 +480,8 @@ class Supervisor:
     def shutdown(self) -> None:
         self.expected_exit = "shutdown"
         self.kill_board()
+        if self.services is not None:
+            self.services.close()
         for sock in (self.client, self.listener):
             if sock is not None:
                 sock.close()
