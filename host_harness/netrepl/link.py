@@ -69,8 +69,11 @@ class NetSerial(SerialBase):
     def in_waiting(self) -> int:
         if not self.is_open:
             raise PortNotOpenError()
-        if not self._buf:
-            self._buf += self._recv_some(0)
+        for _ in range(64):  # take what has arrived (several frames or segments), never wait
+            chunk = self._recv_some(0)
+            if not chunk:
+                break
+            self._buf += chunk
         return len(self._buf)
 
     def read(self, size: int = 1) -> bytes:

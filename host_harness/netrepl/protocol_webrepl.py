@@ -114,15 +114,13 @@ class Serial(NetSerial):
 
     # -- frames ---------------------------------------------------------------------------------------
     def _recv_frame(self, timeout: float | None) -> bytes:
-        """The next text frame's bytes (b"" on timeout); binary frames go to self.binary."""
+        """The next text frame's bytes; b"" on timeout or after a binary frame (kept in self.binary)."""
         ws = self.ws
         if ws is None:
             raise serial.SerialException("WebREPL session is closed")
-        end = None if timeout is None else time.monotonic() + timeout
         while True:
-            left = None if end is None else max(0.0, end - time.monotonic())
             try:
-                frame = ws.recv(timeout=left, decode=False)
+                frame = ws.recv(timeout=timeout, decode=False)
             except TimeoutError:
                 return b""
             except ConnectionClosed:
@@ -131,8 +129,7 @@ class Serial(NetSerial):
             if self._is_text(ws):
                 return bytes(frame)
             self.binary.append(bytes(frame))
-            if end is not None and time.monotonic() >= end:
-                return b""
+            return b""  # the caller looks at self.binary (file protocol) or reads on
 
     @staticmethod
     def _is_text(ws: ClientConnection) -> bool:

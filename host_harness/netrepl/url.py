@@ -77,6 +77,7 @@ def connect(u: NetUrl, timeout: float) -> socket.socket:
         sock.settimeout(timeout)
         sock.connect((u.host, u.port))
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.settimeout(None)  # the connect had its deadline; reads and writes set their own
     except ConnectionRefusedError:
         sock.close()
         raise serial.SerialException(

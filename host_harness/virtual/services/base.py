@@ -98,6 +98,7 @@ class Service(threading.Thread):
 
     def open_console(self) -> socket.socket:
         c = socket.create_connection(("127.0.0.1", self.console_port), timeout=5)
+        c.settimeout(None)  # the connect has a deadline; reads wait for the board as long as the session lasts
         c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return c
 

@@ -131,8 +131,10 @@ class WebreplServer(Service):
             return
         try:
             self.session(ws)
-        except (_SessionEnded, ConnectionClosed, OSError):
-            pass
+        except (_SessionEnded, ConnectionClosed, OSError) as exc:
+            log.debug("webrepl session ended: %r", exc)
+        except Exception as exc:  # noqa: BLE001  (logged: one bad session must not take the server down)
+            log.warning("webrepl session failed: %r", exc)
         finally:
             self.busy.release()
             with contextlib.suppress(Exception):
@@ -193,8 +195,8 @@ class WebreplServer(Service):
         try:
             while data := console.recv(65536):
                 ws.send(data, text=True)
-        except (OSError, ConnectionClosed):
-            pass
+        except (OSError, ConnectionClosed) as exc:
+            log.debug("webrepl console pump ended: %r", exc)
         with contextlib.suppress(Exception):
             ws.close()
 
