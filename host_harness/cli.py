@@ -15,7 +15,7 @@ from . import __version__
 from .errors import HilError
 
 # Order here is the order in --help.
-COMMAND_MODULES = ("virtual", "boards", "exec", "repl", "deploy", "flash", "test")
+COMMAND_MODULES = ("virtual", "boards", "exec", "repl", "deploy", "flash", "test", "bridge")
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:

@@ -139,7 +139,8 @@ class Supervisor:
             os.set_inheritable(fd, False)  # Popen passes them explicitly
         from .services import offered
 
-        if self.want_tcp or ((self.want_network or self.netns_argv) and offered(self.board)):  # services attach to the console here
+        # Network services (services/) attach to the console through this listener.
+        if self.want_tcp or ((self.want_network or self.netns_argv) and offered(self.board)):
             self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             self.listener.bind(("127.0.0.1", 0))
             self.listener.listen(1)
