@@ -141,9 +141,14 @@ def _kbd_intr(c):
         _arm(_user_intr)
 
 
+class _HardReset(BaseException):
+    # Not SystemExit: _execute takes that for a soft reset; this one must end the interpreter.
+    pass
+
+
 def _machine_reset():
     _tx(b"\r\n")
-    sys.exit(_RC_HARD)
+    raise _HardReset()
 
 
 def _machine_soft_reset():
@@ -169,6 +174,8 @@ def _execute(src, filename, mode, g, print_eof):
         finally:
             _arm(False)
             _mp.kbd_intr(3)
+    except _HardReset:
+        sys.exit(_RC_HARD)
     except SystemExit:
         ret = _FORCED_EXIT
     except BaseException as e:  # KeyboardInterrupt included: it is the user's Ctrl-C

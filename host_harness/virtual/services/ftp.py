@@ -27,8 +27,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ...netrepl.firmware import IMAGE_PATH, IMG_SIZE
 from .base import Service
-from .nwp import HIDDEN, IMAGE_PATH, IMG_SIZE, NetworkProcessor
+from .nwp import HIDDEN, NetworkProcessor
 
 PORT = 21
 DATA_PORT = 2024

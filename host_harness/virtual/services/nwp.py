@@ -20,17 +20,15 @@ Reproduced:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
-import re
 from pathlib import Path
 
-IMG_SIZE = 192 * 1024
+from ...netrepl.firmware import IMAGE_PATH, image_version, md5_ok
+
 FACTORY, UPDATE1, UPDATE2 = 0, 1, 2
 READY, CHECK = "ready", "check"
 SLOT_FILES = {FACTORY: "factimg.bin", UPDATE1: "updtimg1.bin", UPDATE2: "updtimg2.bin"}
-IMAGE_PATH = "/flash/sys/mcuimg.bin"
 _SPECIAL = {  # updater.c UPDATER_*_PATH -> where the NWP keeps it (None: the image slots)
     IMAGE_PATH: None,
     "/flash/sys/servicepack.ucf": ".nwp/sys/servicepack.ucf",
@@ -40,25 +38,6 @@ _SPECIAL = {  # updater.c UPDATER_*_PATH -> where the NWP keeps it (None: the im
     "/flash/cert/private.key": "flash/cert/private.key",
 }
 HIDDEN = (".nwp", "flash")  # top-level names of the flash dir that are NWP storage, not FatFS
-_BANNER = re.compile(rb"MicroPython (v[0-9][^\s\x00]{0,40}) on ([0-9-]{10})")
-
-
-def image_version(data: bytes) -> str | None:
-    """The MICROPY_GIT_TAG a firmware image carries in its banner string, if any."""
-    m = _BANNER.search(data)
-    return m.group(1).decode("ascii", "replace") if m else None
-
-
-def md5_ok(data: bytes) -> bool:
-    """bootmgr_verify(): the last 32 bytes are the lower-case hex MD5 of everything before them."""
-    return len(data) > 32 and hashlib.md5(data[:-32]).hexdigest().encode() == data[-32:].lower()
-
-
-def sign(payload: bytes) -> bytes:
-    """An image as the cc3200 build signs it: payload + its hex MD5 (what bootmgr_verify checks)."""
-    return payload + hashlib.md5(payload).hexdigest().encode()
-
-
 class NetworkProcessor:
     def __init__(self, flash_dir: Path, factory_version: str) -> None:
         self.flash_dir = flash_dir
@@ -70,6 +49,7 @@ class NetworkProcessor:
             (flash_dir / d).mkdir(exist_ok=True)
         self.factory_version = factory_version
         self.last_boot = "factory"
+        self.booted = factory_version
 
     # -- boot info ----------------------------------------------------------------------------------
     def _info_path(self) -> Path:
@@ -135,9 +115,14 @@ class NetworkProcessor:
             info["status"] = READY
             self._write_info(info)
         self.last_boot = outcome
+        self.booted = self._active_version()
         return outcome
 
     def running_version(self) -> str:
+        """The version of the image the last boot() started (an uploaded image runs only after a reset)."""
+        return self.booted
+
+    def _active_version(self) -> str:
         info = self.boot_info()
         if info["active"] == FACTORY:
             return self.factory_version
