@@ -57,6 +57,10 @@ def resolve_ports(board, ports: list[str], every: bool) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     board = load_board(args.board)
+    if args.port and all(p.startswith("wipy://") for p in args.port):  # WiPy: FTP + reset (netrepl/firmware.py)
+        from ..netrepl.firmware import flash_command
+
+        return flash_command(board, args)
     if args.connect_attempts < 1:
         raise HilError("--connect-attempts must be at least 1")
     image = None

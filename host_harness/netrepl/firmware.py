@@ -129,3 +129,26 @@ def update(url: str, image: bytes, *, boot_timeout: float = 60.0) -> UpdateResul
     else:
         outcome = "unknown"
     return UpdateResult(outcome, before, after, expected, time.monotonic() - start, warning)
+
+
+def flash_command(board, args) -> int:
+    """`usocket-hil flash --board B --port wipy://... IMAGE`: one line per board, non-zero unless updated."""
+    if board.target != "wipy":
+        raise FirmwareError(f"board '{board.name}' is target '{board.target}'; wipy:// updates WiPy boards only")
+    if args.firmware is None:
+        raise FirmwareError("no firmware file given (usocket-hil flash --board NAME --port wipy://IP mcuimg.bin)")
+    try:
+        image = args.firmware.read_bytes()
+    except OSError as exc:
+        raise FirmwareError(f"cannot read {args.firmware}: {exc.strerror}") from None
+    failed = []
+    for port in args.port:
+        result = update(port, image)
+        if result.warning:
+            print(f"{board.name} {port}: warning: {result.warning}")
+        print(f"{board.name} {port}: {result.summary()}")
+        if not result.ok:
+            failed.append(port)
+    if failed:
+        raise FirmwareError(f"firmware not running on {', '.join(failed)} (see above)")
+    return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import time
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,9 +63,31 @@ def netns_path(name: str) -> Path:
     return Path(name) if os.sep in name else NETNS_DIR / name
 
 
+# A board's one-client server listens again only after its previous client is gone (telnet.c re-creates its
+# listening socket in the next servers cycle); a refusal this soon after is retried.
+REFUSED_GRACE_S = 1.0
+
+
 def connect(u: NetUrl, timeout: float) -> socket.socket:
     """A connected TCP socket to the URL's host, created inside `netns=` when given.  SerialException on failure,
     with the reason a user can act on (refused: the server takes one client at a time, or is not running)."""
+    end = time.monotonic() + min(REFUSED_GRACE_S, timeout)
+    while True:
+        try:
+            return _connect_once(u, timeout)
+        except _Refused:
+            if time.monotonic() >= end:
+                raise serial.SerialException(
+                    f"{u.where()}: connection refused (no server there, or it is busy with another client: "
+                    "the board serves one at a time)") from None
+            time.sleep(0.05)
+
+
+class _Refused(Exception):
+    pass
+
+
+def _connect_once(u: NetUrl, timeout: float) -> socket.socket:
     _check_host(u.host)
     try:
         if u.netns:
@@ -80,9 +103,7 @@ def connect(u: NetUrl, timeout: float) -> socket.socket:
         sock.settimeout(None)  # the connect had its deadline; reads and writes set their own
     except ConnectionRefusedError:
         sock.close()
-        raise serial.SerialException(
-            f"{u.where()}: connection refused (no server there, or it is busy with another client: "
-            "the board serves one at a time)") from None
+        raise _Refused() from None
     except TimeoutError:
         sock.close()
         raise serial.SerialException(f"{u.where()}: no answer within {timeout:g} s") from None
