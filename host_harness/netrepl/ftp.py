@@ -167,10 +167,11 @@ class WipyFtp:
             raise FtpError(f"{self.where}: delete {path}: {_text(exc)}") from None
 
     def put(self, path: str, data: bytes, *, callback: Callable[[bytes], object] | None = None) -> None:
-        """Upload `data` to `path` so that `path` is either the old file or the complete new one."""
+        """Upload `data` to `path` so that `path` is either the old file or the complete new one.
+        `callback` sees each block after it is sent (progress)."""
         part = path + ".part"
         try:
-            self.ftp.storbinary(f"STOR {part}", io.BytesIO(data), blocksize=4096, callback=callback)
+            self._store(part, data, callback)
             got = self.size(part)
             if got != len(data):
                 raise FtpError(f"{self.where}: upload of {path} interrupted: the board holds {got} of "
@@ -180,10 +181,32 @@ class WipyFtp:
         except FtpError:
             self._discard(part)
             raise
-        except (OSError, EOFError, ftplib.Error) as exc:
+        except Exception as exc:  # noqa: BLE001  (the link, the server, or the caller's callback)
             self._discard(part)
             raise FtpError(f"{self.where}: upload of {path} failed ({_text(exc)}); {path} was left "
                            "unchanged") from None
+
+    def _store(self, path: str, data: bytes, callback: Callable[[bytes], object] | None) -> None:
+        """STOR with the reply read even when sending fails (the server answers 226 to a cut connection too)."""
+        self.ftp.voidcmd("TYPE I")
+        conn = self.ftp.transfercmd(f"STOR {path}")
+        failure: BaseException | None = None
+        try:
+            for i in range(0, len(data), 4096):
+                block = data[i:i + 4096]
+                conn.sendall(block)
+                if callback is not None:
+                    callback(block)
+        except BaseException as exc:  # noqa: BLE001  (re-raised after the reply is read)
+            failure = exc
+        finally:
+            conn.close()
+        try:
+            self.ftp.voidresp()
+        except ftplib.Error as exc:
+            failure = failure or exc
+        if failure is not None:
+            raise failure
 
     def _discard(self, part: str) -> None:
         with contextlib.suppress(OSError, EOFError, ftplib.Error):
@@ -191,7 +214,7 @@ class WipyFtp:
 
     def put_special(self, path: str, data: bytes) -> None:
         """Upload to a network-processor path (firmware image, certificates): written in place."""
-        self._do(f"upload {path}", lambda: self.ftp.storbinary(f"STOR {path}", io.BytesIO(data), blocksize=4096))
+        self._do(f"upload {path}", lambda: self._store(path, data, None))
 
 
 def board_path(remote: str) -> str:
