@@ -187,6 +187,8 @@ class WebreplServer(Service):
                 else:
                     files.feed(data)
         finally:
+            with contextlib.suppress(OSError):
+                console.shutdown(socket.SHUT_RDWR)  # wakes the pump's recv (close alone would not)
             console.close()
             pump.join(2)
 
