@@ -21,7 +21,7 @@ import os
 import posixpath
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -318,12 +318,13 @@ def _exec(session: BoardSession, code: str, what: str, timeout: float) -> str:
 
 def deploy(session: BoardSession, files: Sequence[DeployFile], *, force: bool = False,
            verify: Sequence[str] | None = None, prune: Sequence[str] = (),
-           timeout: float = 30.0) -> DeployReport:
+           timeout: float = 30.0, writer: Callable[[Sequence[DeployFile]], None] | None = None) -> DeployReport:
     """Copy `files` to the board over `session`, skipping those whose sha256 already matches.
 
     files:  the DeployFiles (a board's whole set: `deploy_board`).
     verify: modules to import afterwards (default: the top-level modules the files provide under /lib).
     prune:  board folders we own; .py/.mpy files in them that are not in `files` are removed.
+    writer: copies the changed files another way than REPL writes (a WiPy's FTP server, netrepl/ftp.py).
     """
     start = time.monotonic()
     report = DeployReport()
@@ -354,7 +355,10 @@ def deploy(session: BoardSession, files: Sequence[DeployFile], *, force: bool = 
     finish = _finish_program(stale, modules) if stale or modules else ""
     what_finish = " and ".join(w for w in ("removing stale files" if stale else "", importing) if w)
     programs: list[tuple[str, int]] = []
-    if changed:
+    if changed and writer is not None:
+        writer(changed)
+        report.bytes_copied = sum(len(f.data) for f in changed)
+    elif changed:
         parents = sorted({posixpath.dirname(f.remote) for f in changed} - {"/"}, key=lambda p: p.count("/"))
         dirs: list[str] = []
         for p in parents:  # every ancestor, shallowest first
@@ -382,4 +386,9 @@ def deploy_board(session: BoardSession, board: Board, *, force: bool = False, py
                  core: Path | None = None, glue: Path | None = None) -> DeployReport:
     """Deploy usocket_port + the board's glue to /lib and import them."""
     files = board_files(board, py=py, core=core, glue=glue)
-    return deploy(session, files, force=force, prune=OWNED_DIRS)
+    writer = None
+    if session.url.startswith("wipy://"):  # a WiPy reached over telnet takes its files over FTP
+        from .netrepl.ftp import deploy_writer
+
+        writer = deploy_writer(session.url)
+    return deploy(session, files, force=force, prune=OWNED_DIRS, writer=writer)

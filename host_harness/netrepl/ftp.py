@@ -19,7 +19,7 @@ import ftplib
 import io
 import posixpath
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ..errors import TransportError
 from .url import NetUrl, connect, parse
@@ -224,3 +224,26 @@ def board_path(remote: str) -> str:
 
 def _text(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def deploy_writer(url: str) -> Callable[[Sequence], None]:
+    """For deploy(): writes DeployFiles (board paths) over the FTP server of the WiPy at `url`."""
+
+    def write(files: Sequence) -> None:
+        with WipyFtp.from_url(url) as ftp:
+            for d in sorted({posixpath.dirname(board_path(f.remote)) for f in files}):
+                ftp.makedirs(d)
+            for f in files:
+                ftp.put(board_path(f.remote), f.data)
+
+    return write
+
+
+def install_ca(url: str, pem: str | bytes) -> None:
+    """tls_setup()'s CA on a WiPy: /flash/cert/ca.pem in the network processor's store (updater.c CA_FILE),
+    which only FTP writes; a REPL write lands in FatFS, where the network processor never looks."""
+    data = pem.encode() if isinstance(pem, str) else pem
+    if b"-----BEGIN CERTIFICATE-----" not in data:
+        raise FtpError("the CA must be a PEM certificate (-----BEGIN CERTIFICATE-----)")
+    with WipyFtp.from_url(url) as ftp:
+        ftp.put_special("/flash/cert/ca.pem", data)

@@ -143,3 +143,30 @@ def test_an_oversized_image_is_refused_before_upload(wipy) -> None:
 def test_the_servers_updater_refuses_past_img_size(ftp: WipyFtp) -> None:
     with pytest.raises(ftplib.error_temp, match="^451"):
         ftp.ftp.storbinary("STOR /flash/sys/mcuimg.bin", io.BytesIO(b"y" * (192 * 1024 + 1)))
+
+
+def test_deploy_to_a_wipy_goes_over_ftp(wipy) -> None:
+    from host_harness.boards import load_board
+    from host_harness.deploy import deploy_board
+
+    board = load_board("virtual-wipy")
+    url = telnet_url(wipy)
+    with BoardSession(url) as session:
+        with WipyFtp.from_url(url):  # FTP busy with another client: the deploy must fail, so it uses FTP
+            with pytest.raises(FtpError, match="one client at a time"):
+                deploy_board(session, board, force=True)
+        report = deploy_board(session, board, force=True)
+        assert "/lib/usocket_port/__init__.mpy" in report.copied and report.verified
+        assert (wipy.flash_dir / "lib" / "usocket_port" / "__init__.mpy").is_file()
+        again = deploy_board(session, board)
+        assert again.copied == [] and set(again.skipped) == set(report.copied)
+        assert session.exec("import usocket_port\nprint(usocket_port.socket)").ok
+
+
+def test_install_ca_checks_it_is_a_certificate(wipy) -> None:
+    from host_harness.netrepl.ftp import install_ca
+
+    with pytest.raises(FtpError, match="PEM certificate"):
+        install_ca(telnet_url(wipy), "not a certificate")
+    install_ca(telnet_url(wipy), "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n")
+    assert (wipy.flash_dir / "flash" / "cert" / "ca.pem").read_text().startswith("-----BEGIN CERTIFICATE-----")
