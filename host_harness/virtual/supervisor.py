@@ -142,6 +142,7 @@ class Supervisor:
         # Network services (services/) attach to the console through this listener.
         if self.want_tcp or ((self.want_network or self.netns_argv) and offered(self.board)):
             self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # a console: no Nagle delays
             self.listener.bind(("127.0.0.1", 0))
             self.listener.listen(1)
             self.listener.setblocking(False)

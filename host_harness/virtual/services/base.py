@@ -75,7 +75,8 @@ class Service(threading.Thread):
         s = self.board_socket()
         try:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind((self.board_ip, port))
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # inherited by accepted connections:
+            s.bind((self.board_ip, port))  # raw-paste's one-byte window grants must not wait for Nagle
             s.listen(backlog)
         except OSError:
             s.close()

@@ -105,6 +105,7 @@ class WebreplServer(Service):
         s = self.board_socket()
         try:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             s.bind((self.board_ip, config["port"]))
             s.listen(1)
         except OSError as exc:
