@@ -22,7 +22,9 @@ def bridge(url: str, link: Path) -> Iterator[subprocess.Popen]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         first = proc.stdout.readline().strip()  # type: ignore[union-attr]
-        assert first == str(link), proc.stderr.read() if proc.poll() is not None else first  # type: ignore[union-attr]
+        if first != str(link):
+            proc.wait(10)
+            pytest.fail(f"bridge did not start: {first!r} {proc.stderr.read()!r}")  # type: ignore[union-attr]
         yield proc
     finally:
         proc.send_signal(signal.SIGTERM)
