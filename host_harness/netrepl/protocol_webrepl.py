@@ -29,16 +29,12 @@ from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
 
 from .link import NetSerial
-from .url import REFUSED_GRACE_S, NetUrl, connect
+from .url import Busy, NetUrl, connect, while_busy
 
 PASSWORD_PROMPT = b"Password: "
 CONNECTED = b"\r\nWebREPL connected\r\n"
 DENIED = b"\r\nAccess denied\r\n"
 PASSWORD_MAX = 9  # webrepl_passwd[10] in modwebrepl.c
-
-
-class _Busy(Exception):
-    """The board closed the connection before its password prompt (it serves another client)."""
 
 
 class _Connection(ClientConnection):
@@ -74,16 +70,9 @@ class Serial(NetSerial):
             raise serial.SerialException(f"{u.where()}: a WebREPL password has 1 to {PASSWORD_MAX} characters")
         # The board rejects a client while dupterm still holds the previous one, which it lets go only once it
         # has read that one's end: a rejection right after another session is retried for a moment.
-        end = time.monotonic() + REFUSED_GRACE_S
-        while True:
-            try:
-                return self._open_once(u, password)
-            except _Busy:
-                if time.monotonic() >= end:
-                    raise serial.SerialException(
-                        f"{u.where()}: the board closed the session before the password prompt (another "
-                        "WebREPL client connected? it takes one at a time)") from None
-                time.sleep(0.1)
+        while_busy(lambda: self._open_once(u, password),
+                   f"{u.where()}: the board closed the session before the password prompt (another WebREPL "
+                   "client connected? it takes one at a time)")
 
     def _open_once(self, u: NetUrl, password: str) -> None:
         sock = connect(u, self.OPEN_TIMEOUT)
@@ -119,7 +108,7 @@ class Serial(NetSerial):
                 except serial.SerialException:
                     if DENIED in got:
                         return DENIED
-                    raise _Busy() from None
+                    raise Busy() from None
 
         wait_for(PASSWORD_PROMPT)
         del got[:]

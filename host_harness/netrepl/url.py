@@ -7,8 +7,10 @@ import os
 import socket
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import serial
 
@@ -63,28 +65,35 @@ def netns_path(name: str) -> Path:
     return Path(name) if os.sep in name else NETNS_DIR / name
 
 
+T = TypeVar("T")
+
 # A board's one-client server listens again only after its previous client is gone (telnet.c re-creates its
 # listening socket in the next servers cycle); a refusal this soon after is retried.
 REFUSED_GRACE_S = 1.0
 
 
-def connect(u: NetUrl, timeout: float) -> socket.socket:
-    """A connected TCP socket to the URL's host, created inside `netns=` when given.  SerialException on failure,
-    with the reason a user can act on (refused: the server takes one client at a time, or is not running)."""
-    end = time.monotonic() + min(REFUSED_GRACE_S, timeout)
+class Busy(Exception):
+    """The board's one-client server turned us away (refused, or closed before its prompt)."""
+
+
+def while_busy(attempt: Callable[[], T], message: str, grace: float = REFUSED_GRACE_S) -> T:
+    """`attempt()`, retried for `grace` s while it raises Busy; then SerialException(message)."""
+    end = time.monotonic() + grace
     while True:
         try:
-            return _connect_once(u, timeout)
-        except _Refused:
+            return attempt()
+        except Busy:
             if time.monotonic() >= end:
-                raise serial.SerialException(
-                    f"{u.where()}: connection refused (no server there, or it is busy with another client: "
-                    "the board serves one at a time)") from None
+                raise serial.SerialException(message) from None
             time.sleep(0.05)
 
 
-class _Refused(Exception):
-    pass
+def connect(u: NetUrl, timeout: float) -> socket.socket:
+    """A connected TCP socket to the URL's host, created inside `netns=` when given.  SerialException on failure,
+    with the reason a user can act on (refused: the server takes one client at a time, or is not running)."""
+    return while_busy(lambda: _connect_once(u, timeout),
+                      f"{u.where()}: connection refused (no server there, or it is busy with another client: "
+                      "the board serves one at a time)", min(REFUSED_GRACE_S, timeout))
 
 
 def _connect_once(u: NetUrl, timeout: float) -> socket.socket:
@@ -103,7 +112,7 @@ def _connect_once(u: NetUrl, timeout: float) -> socket.socket:
         sock.settimeout(None)  # the connect had its deadline; reads and writes set their own
     except ConnectionRefusedError:
         sock.close()
-        raise _Refused() from None
+        raise Busy() from None
     except TimeoutError:
         sock.close()
         raise serial.SerialException(f"{u.where()}: no answer within {timeout:g} s") from None
