@@ -120,3 +120,24 @@ def _connect_once(u: NetUrl, timeout: float) -> socket.socket:
         sock.close()
         raise serial.SerialException(f"{u.where()}: {exc.strerror or exc}") from None
     return sock
+
+
+def socket_factory_for(url: str) -> Callable[[int, int], socket.socket] | None:
+    """For host peers of a board reached at `url`: sockets in the URL's `netns=` namespace (a virtual board's
+    host side, where its peers must listen), or None when the URL names none."""
+    try:
+        ns = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).get("netns", [None])[-1]
+    except ValueError:
+        return None
+    if not ns:
+        return None
+    path = netns_path(ns)
+    return lambda family=socket.AF_INET, type=socket.SOCK_STREAM: socket_in_netns(path, family, type)
+
+
+def board_ip_of(url: str) -> str | None:
+    """The board's address when it is reached over the network (wipy://IP, webrepl://IP), else None."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("wipy", "webrepl") or not parts.hostname:
+        return None
+    return parts.hostname

@@ -181,6 +181,7 @@ class BoardSession:
         self._last_read = b""  # what a failed wait received, for error messages
         self._t: SerialTransport | None = None
         self._closed = False  # close() was called: never reopen
+        self._resending = False  # exec is re-sending code whose link was lost before it started
         self._open()
         if enter_raw:
             err = self._resync(open_timeout, allow_reopen=False, settle=0.05)
@@ -408,6 +409,17 @@ class BoardSession:
                               error=f"board reset while running the code ({str(exc)[:80]!r})")
         except _LINK_ERRORS as exc:
             if phase == "send":
+                left = timeout - (time.monotonic() - start)
+                if not self._resending and isinstance(exc, OSError) and left > 0:
+                    # The link went before the code started -- a network REPL's session dropped between execs
+                    # (WLAN event, idle timeout): reconnect (a new login) and send it once more.
+                    self._close_transport()
+                    if self._resync(min(left, self.open_timeout)) is None:
+                        self._resending = True
+                        try:
+                            return self.exec(code, timeout - (time.monotonic() - start), on_output=on_output)
+                        finally:
+                            self._resending = False
                 return self._link_failure(start, f"{self.url}: {_one_line(exc)}")
             duration = time.monotonic() - start
             self._close_transport()

@@ -51,6 +51,12 @@ class SerialBackend(Backend):
         self.ip = board_ip
         self.wlan = wlan
         self.session = None
+        from ...netrepl.url import board_ip_of, socket_factory_for
+
+        self.ip = board_ip or board_ip_of(url)  # a board reached over the network has the URL's address
+        factory = socket_factory_for(url)  # a network REPL URL with netns=: the peers listen in that namespace
+        if factory is not None:
+            self.socket_factory = factory
 
     def describe(self) -> str:
         return f"{self.board.name} on {self.url}"
@@ -98,8 +104,13 @@ class SerialBackend(Backend):
         extra = [(src, dest) for src, dest in layout.expand(layout.extra_device_files(self._extra_libs))
                  if src.suffix == ".py"]
         files = dep.board_files(self.board) + dep.build_files(extra, mpy_arch=arch)
+        writer = None
+        if self.url.startswith("wipy://"):  # a WiPy over telnet takes its files over FTP
+            from ...netrepl.ftp import deploy_writer
+
+            writer = deploy_writer(self.url)
         report = dep.deploy(self.session, files, prune=dep.OWNED_DIRS,
-                            verify=["usocket_port", "hilsync"])
+                            verify=["usocket_port", "hilsync"], writer=writer)
         self.log(f"[usocket-hil] deploy to {self.describe()}: {report.summary()}\n".encode())
 
     # -- Backend ----------------------------------------------------------------------------------------
