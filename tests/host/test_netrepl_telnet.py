@@ -132,3 +132,16 @@ def test_the_idle_timeout_ends_a_silent_session(monkeypatch: pytest.MonkeyPatch)
             while time.monotonic() - start < 15:
                 port.read(64)
         assert 4.5 < time.monotonic() - start < 10
+
+
+def test_a_session_dropped_between_execs_is_reopened_for_the_next(wipy) -> None:
+    with BoardSession(telnet_url(wipy)) as session:
+        session.exec("import network").check()
+        events = (wipy.flash_dir / ".nwp" / "wlan")
+        before = events.stat().st_size if events.exists() else 0
+        with open(events, "ab") as f:  # what the WLAN model writes on connect/disconnect
+            f.write(b"e")
+        assert events.stat().st_size == before + 1
+        time.sleep(0.5)  # the server drops the session
+        r = session.exec("print('after the drop')")
+        assert r.outcome == "ok" and r.text().strip() == "after the drop"  # a new login, the code sent again
