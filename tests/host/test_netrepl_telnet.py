@@ -145,3 +145,17 @@ def test_a_session_dropped_between_execs_is_reopened_for_the_next(wipy) -> None:
         time.sleep(0.5)  # the server drops the session
         r = session.exec("print('after the drop')")
         assert r.outcome == "ok" and r.text().strip() == "after the drop"  # a new login, the code sent again
+
+
+def test_cli_errors_are_one_line(wipy, capsys: pytest.CaptureFixture[str]) -> None:
+    from host_harness import cli
+
+    assert cli.main(["exec", "--port", telnet_url(wipy, password="bad"), "print(1)"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "login refused: wrong user or password" in err
+    with open_port(telnet_url(wipy)):
+        assert cli.main(["exec", "--port", telnet_url(wipy), "print(1)"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "connection refused" in err and "one at a time" in err
+    assert cli.main(["exec", "--port", telnet_url(wipy), "print(1)"]) == 0
+    assert capsys.readouterr().out.strip() == "1"

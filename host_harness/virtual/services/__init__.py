@@ -28,6 +28,7 @@ import logging
 import os
 import re
 import subprocess
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,7 @@ class ServiceHost:
         self.board_socket: Callable[[], Any] = lambda: socket_in_netns(NETNS_DIR / board_ns)
         self.console_port = console_port
         self.services: dict[str, Service] = {}
+        self._lock = threading.Lock()
         self.nwp: NetworkProcessor | None = None
         self.version = interpreter_version(micropython) if self.names else "v?"
         if "telnet" in self.names:
@@ -116,7 +118,7 @@ class ServiceHost:
 
     def _publish_sockets(self) -> None:
         if self.nwp is not None:
-            with contextlib.suppress(OSError):
+            with self._lock, contextlib.suppress(OSError):  # the servers' threads share one file
                 self.nwp.set_server_sockets(sum(s.sockets for s in self.services.values()))
 
     def urls(self) -> dict[str, str]:
