@@ -80,3 +80,14 @@ def test_bridge_reports_a_bad_url_in_one_line(tmp_path: Path) -> None:
 def test_malformed_urls(url: str) -> None:
     r = subprocess.run([str(BIN / "usocket-hil"), "bridge", url], capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_the_bridge_logs_in_again_after_the_board_drops_the_session(tmp_path: Path) -> None:
+    with wipy_board() as vb, bridge(telnet_url(vb), tmp_path / "wipy.tty") as proc:
+        link = tmp_path / "wipy.tty"
+        assert mpremote(link, "exec", "print('before')").stdout.strip() == "before"
+        with open(vb.flash_dir / ".nwp" / "wlan", "ab") as f:  # a WLAN event (what the WLAN model writes)
+            f.write(b"e")
+        r = mpremote(link, "exec", "print('after')")
+        assert (r.returncode, r.stdout.strip()) == (0, "after"), r.stderr
+    assert proc.stderr is not None and "session dropped" in proc.stderr.read()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import serial
@@ -159,3 +160,25 @@ def test_cli_errors_are_one_line(wipy, capsys: pytest.CaptureFixture[str]) -> No
     assert err.count("\n") == 1 and "connection refused" in err and "one at a time" in err
     assert cli.main(["exec", "--port", telnet_url(wipy), "print(1)"]) == 0
     assert capsys.readouterr().out.strip() == "1"
+
+
+def test_virtual_up_json_lists_the_services(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from netrepl_helpers import require_named_netns
+
+    from host_harness import cli
+
+    require_named_netns()
+    monkeypatch.setenv("USOCKET_HIL_STATE", str(tmp_path / "state"))
+    assert cli.main(["virtual", "up", "--board", "virtual-wipy", "--name", "netrepl1", "--json"]) == 0
+    try:
+        state = json.loads(capsys.readouterr().out)
+        ip, ns = state["board_ip"], next(n for n in state["netns"] if n.endswith("-h"))
+        assert state["services"] == {"telnet": f"wipy://{ip}:23?netns={ns}",
+                                     "ftp": f"ftp://micro:python@{ip}:21/?netns={ns}"}
+        assert cli.main(["exec", "--port", state["services"]["telnet"], "print(2+3)"]) == 0
+        assert capsys.readouterr().out.strip() == "5"
+    finally:
+        assert cli.main(["virtual", "down", "netrepl1"]) == 0
