@@ -6,6 +6,10 @@ package to that list, so a transport for a new scheme (telnet://, webrepl://, ..
 `protocol_<scheme>.py` with a `Serial` class, and every layer above (mpremote, BoardSession, the board layer,
 the CLI) reaches it unchanged.  Built into pyserial already: a device path, socket://, rfc2217://, loop://.
 
+Ours: wipy://HOST[:23][?user=&password=&netns=] (WiPy 1.0 telnet REPL, protocol_wipy.py) and
+webrepl://HOST[:8266][?password=&netns=] (WebREPL, protocol_webrepl.py), both over netserial.NetSerial;
+network.py parses their URLs and connects (in the URL's `netns=` namespace when given).
+
 `check_url()` refuses malformed URLs with one line saying what to write, before pyserial turns them into
 messages about its internals (e.g. `socket://bad` -> "'<=' not supported between 'int' and 'NoneType'").
 """

@@ -4,7 +4,9 @@
 #     passes level/option to sl_SetSockOpt (SL_SOL_SOCKET 1: SL_SO_KEEPALIVE 9, SL_SO_RCVTIMEO 20,
 #     SL_SO_NONBLOCKING 24, SL_SO_SECMETHOD 25; anything else: SL_ENOPROTOOPT -> OSError(92));
 #   * at most MOD_NETWORK_MAX_SOCKETS = 10 sockets; one more fails as sl_Socket does, SL_ENSOCK (-10),
-#     negated by socket_make_new() -> OSError(10) (verify on hardware);
+#     negated by socket_make_new() -> OSError(10) (verify on hardware); the telnet and FTP servers' sockets
+#     count too (telnet.c/ftp.c open theirs on the same network processor; the virtual board's servers
+#     publish their count in /.nwp/sockets, host_harness/virtual/services/nwp.py);
 #   * settimeout() takes whole seconds only (mp_obj_get_int: a float is a TypeError); timeouts are emulated
 #     with non-blocking mode in SOCKET_TIMEOUT_QUANTA_MS = 20 ms steps -> ETIMEDOUT (110), non-blocking ->
 #     EAGAIN (11), non-blocking connect -> EINPROGRESS (115) while SimpleLink says SL_EALREADY;
@@ -57,6 +59,15 @@ _HANDSHAKE_MS = const(10000)
 _open = [0]
 
 
+def _full():
+    try:
+        with open("/.nwp/sockets") as f:
+            servers = int(f.read())
+    except (OSError, ValueError):
+        servers = 0
+    return _open[0] + servers >= _MAX_SOCKETS
+
+
 def _sockaddr(address, kind):
     # netutils_parse_inet_addr(): (numeric ip, port); "" is INADDR_ANY; names are ValueError.
     host, port = address
@@ -103,7 +114,7 @@ def _der(path):
 
 class socket(io.IOBase):
     def __init__(self, family=AF_INET, type=SOCK_STREAM, proto=IPPROTO_TCP, fileno=None):
-        if _open[0] >= _MAX_SOCKETS:
+        if _full():
             raise OSError(_ENSOCK)
         try:
             s = _u.socket(family, type, 6 if proto == IPPROTO_SEC else proto)
@@ -176,7 +187,7 @@ class socket(io.IOBase):
             return d.s.accept()
 
         ns, sa = self._loop(op, select.POLLIN, None)
-        if _open[0] >= _MAX_SOCKETS:
+        if _full():
             ns.close()
             raise OSError(_ENSOCK)
         _open[0] += 1
