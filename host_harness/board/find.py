@@ -64,3 +64,15 @@ def by_name(name: str) -> RunningVirtual | None:
         raise HilError(f"{len(matches)} virtual '{name}' boards are running ({', '.join(v.name for v in matches)}):"
                        f" pick one with --board ID or --port URL")
     return matches[0] if matches else None
+
+
+def check_same_target(running: RunningVirtual, definition) -> None:
+    """TargetMismatch unless board file `definition` is the running virtual board's target."""
+    from ..boards import load_board
+    from .identify import TargetMismatch
+
+    own = load_board(running.definition)
+    if own.target != definition.target:
+        raise TargetMismatch(f"virtual board {running.name} is {own.name} (target {own.target}), but board "
+                             f"file {definition.name} is target {definition.target}; nothing was written: "
+                             f"pass --board {own.name}")

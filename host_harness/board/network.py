@@ -23,6 +23,7 @@ from pathlib import Path
 from ..boards import Board
 from ..errors import HilError
 from ..transport.urls import scheme
+from .find import check_same_target
 from .serial import SerialBoard
 
 NETWORK_SCHEMES = ("wipy", "webrepl")
@@ -45,7 +46,7 @@ class NetworkBoard(SerialBoard):
             self.socket_factory = factory
         if self.running is not None:  # a virtual board's services: its board file is its identity
             self._check_target = False
-            _same_target(self.running, definition)
+            check_same_target(self.running, definition)
             if self.host_ip is None:
                 self.host_ip = self.running.host_ip
         self.is_wipy = scheme(url) == "wipy"
@@ -80,13 +81,15 @@ class NetworkBoard(SerialBoard):
     def deploy(self, *, force: bool = False, py: bool = False):
         from ..deploy import deploy_board
 
+        lib = self.lib_dir()
         writer = None
         if self.is_wipy:
             from ..netrepl.ftp import deploy_writer
 
-            writer = deploy_writer(self.url)
+            # A real WiPy's REPL sees /flash as FTP does; the virtual one's "/" is FTP's /flash.
+            writer = deploy_writer(self.url, "" if lib == WIPY_FLASH_LIB else "/flash")
         self.last_deploy = deploy_board(self.session, self.definition, self.extras, force=force, py=py,
-                                        verify=self.verify, lib=self.lib_dir(), writer=writer)
+                                        verify=self.verify, lib=lib, writer=writer)
         return self.last_deploy
 
     def install_ca(self, pem: str | bytes) -> bool:
@@ -123,14 +126,3 @@ class NetworkBoard(SerialBoard):
         if not result.ok:
             raise FirmwareError(f"{self.firmware.name}: {result.summary()}")
         return f"{self.firmware.name}: {result.summary()}"
-
-
-def _same_target(running, definition: Board) -> None:
-    from ..boards import load_board
-    from .identify import TargetMismatch
-
-    own = load_board(running.definition)
-    if own.target != definition.target:
-        raise TargetMismatch(f"virtual board {running.name} is {own.name} (target {own.target}), but board "
-                             f"file {definition.name} is target {definition.target}; nothing was written: "
-                             f"pass --board {own.name}")

@@ -217,24 +217,25 @@ class WipyFtp:
         self._do(f"upload {path}", lambda: self._store(path, data, None))
 
 
-def board_path(remote: str) -> str:
-    """FTP path of a file the REPL sees at `remote` on a virtual WiPy, whose "/" is the flash volume."""
-    return posixpath.join("/flash", remote.lstrip("/"))
+def ftp_path(remote: str, repl_root: str) -> str:
+    """FTP path of a file the REPL sees at `remote`.  `repl_root` is the FTP folder the REPL's "/" is: "" on a
+    real WiPy (its REPL sees /flash as FTP does), "/flash" on the virtual one, whose "/" is the flash volume."""
+    return posixpath.join(repl_root or "/", remote.lstrip("/"))
 
 
 def _text(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def deploy_writer(url: str) -> Callable[[Sequence], None]:
-    """For deploy(): writes DeployFiles (board paths) over the FTP server of the WiPy at `url`."""
+def deploy_writer(url: str, repl_root: str) -> Callable[[Sequence], None]:
+    """For deploy(): writes DeployFiles (REPL paths, placed by ftp_path) over the FTP server of the WiPy at `url`."""
 
     def write(files: Sequence) -> None:
         with WipyFtp.from_url(url) as ftp:
-            for d in sorted({posixpath.dirname(board_path(f.remote)) for f in files}):
+            for d in sorted({posixpath.dirname(ftp_path(f.remote, repl_root)) for f in files}):
                 ftp.makedirs(d)
             for f in files:
-                ftp.put(board_path(f.remote), f.data)
+                ftp.put(ftp_path(f.remote, repl_root), f.data)
 
     return write
 

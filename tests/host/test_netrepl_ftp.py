@@ -179,3 +179,17 @@ def test_install_ca_checks_it_is_a_certificate(wipy) -> None:
         install_ca(telnet_url(wipy), "not a certificate")
     install_ca(telnet_url(wipy), "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n")
     assert (wipy.flash_dir / "flash" / "cert" / "ca.pem").read_text().startswith("-----BEGIN CERTIFICATE-----")
+
+
+def test_libraries_go_where_the_wipy_keeps_them(wipy) -> None:
+    """/lib on the virtual WiPy (its "/" is FTP's /flash); /flash/lib when the board's sys.path has it, as the
+    cc3200 firmware's does (ports/cc3200/mptask.c), and then REPL and FTP paths are the same."""
+    from host_harness.board import open_board
+    from host_harness.netrepl.ftp import ftp_path
+
+    assert ftp_path("/lib/usocket_port/__init__.mpy", "/flash") == "/flash/lib/usocket_port/__init__.mpy"
+    assert ftp_path("/flash/lib/usocket_target.py", "") == "/flash/lib/usocket_target.py"
+    with open_board("virtual-wipy", telnet_url(wipy), deploy=False, online=False) as board:
+        assert board.lib_dir() == "/lib"
+        assert board.exec("import sys\nsys.path.append('/flash/lib')", 10).ok  # the firmware's sys.path
+        assert board.lib_dir() == "/flash/lib"

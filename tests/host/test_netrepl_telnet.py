@@ -207,3 +207,19 @@ def test_virtual_up_json_lists_the_services(tmp_path: Path, monkeypatch: pytest.
         assert capsys.readouterr().out.strip() == "5"
     finally:
         assert cli.main(["virtual", "down", "netrepl1"]) == 0
+
+
+def test_the_reset_ladder_over_telnet(wipy) -> None:
+    """A board reached over telnet resets as the board layer's network kind says: soft keeps the session (the
+    cc3200's servers survive it), hard is the virtual board's power cycle and a new login."""
+    from host_harness.board import open_board
+
+    with open_board("virtual-wipy", telnet_url(wipy), deploy=False, online=False) as board:
+        assert board.exec("x = 1", 10).ok
+        assert board.reset("soft", only=True).ok
+        assert "NameError" in board.exec("print(x)", 10).error
+        hard_before = wipy.state()["hard_resets"]
+        outcome = board.reset("hard", only=True)
+        assert outcome.ok and "new login" in outcome.detail
+        assert wipy.state()["hard_resets"] == hard_before + 1
+        assert board.exec("print('back')", 10).text().strip() == "back"
