@@ -1,6 +1,6 @@
 """Benchmark: per-test overhead over the network REPLs against the pty, measured in the same run.
 
-Three virtual boards, each driven through host_harness.transport.BoardSession (what the pytest plugin uses):
+Three virtual boards, each opened through the board layer (host_harness.board.open_board, what the pytest plugin uses):
   pty      virtual-wipy over its pseudo-terminal (the baseline)
   telnet   the same virtual-wipy over wipy:// (its telnet server, from the board's host-side namespace)
   webrepl  virtual-esp32 over webrepl:// (its WebREPL, started by boot.py)
@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from host_harness.boards import load_board  # noqa: E402
 from host_harness.errors import HilError  # noqa: E402
-from host_harness.transport import BoardSession  # noqa: E402
+from host_harness.board import RunningBoard, open_board  # noqa: E402
 from host_harness.virtual import VirtualBoard  # noqa: E402
 
 CASE = "def case(n):\n" + "".join(f"    v{i} = n * {i} + {i}  # filler to make a realistic case size\n"
@@ -33,12 +33,12 @@ CASE = "def case(n):\n" + "".join(f"    v{i} = n * {i} + {i}  # filler to make a
 GOAL = 2.0
 
 
-def per_test(session: BoardSession, tests: int) -> float:
+def per_test(board: RunningBoard, tests: int) -> float:
     start = time.perf_counter()
     for _ in range(tests):
-        if session.exec(CASE).text().strip() != "156":
+        if board.exec(CASE, 30).text().strip() != "156":
             raise HilError("the case printed the wrong result")
-        if session.exec("print(r)").text().strip() != "156":
+        if board.exec("print(r)", 30).text().strip() != "156":
             raise HilError("reading the result back failed")
     return (time.perf_counter() - start) / tests
 
@@ -61,6 +61,7 @@ def main() -> int:
                 VirtualBoard(load_board("virtual-esp32"), network=True, flash_dir=flash) as esp:
             urls = {"pty": wipy.port_url, "telnet": wipy.state()["services"]["telnet"],
                     "webrepl": esp.state()["services"]["webrepl"].replace("PASSWORD", "bench")}
+            definitions = {"pty": "virtual-wipy", "telnet": "virtual-wipy", "webrepl": "virtual-esp32"}
             times: dict[str, list[float]] = {k: [] for k in urls}
             order = list(urls)
             for rnd in range(args.rounds):
@@ -68,15 +69,16 @@ def main() -> int:
                     deadline = time.monotonic() + 10
                     while True:  # WebREPL listens once boot.py has run
                         try:
-                            session = BoardSession(urls[name], open_timeout=5)
+                            board = open_board(definitions[name], urls[name], deploy=False, online=False,
+                                               check_target=False, open_timeout=5)
                             break
                         except HilError:
                             if time.monotonic() > deadline:
                                 raise
                             time.sleep(0.2)
-                    with session:
-                        per_test(session, 3)  # warm-up
-                        times[name].append(per_test(session, args.tests))
+                    with board:
+                        per_test(board, 3)  # warm-up
+                        times[name].append(per_test(board, args.tests))
     except HilError as exc:
         print(f"netrepl bench: error: {exc}")
         return 1

@@ -7,7 +7,9 @@ do that).  Why a separate process: the board must outlive one mpremote invocatio
 This module is the process: set-up of the fds, the state file, signals and the main loop.  The serial line
 (pty/TCP <-> the interpreter's pipes, Ctrl-C relay) is linemux.py; the interpreter's life cycle (spawn,
 soft/hard reset, crash restart) is interpreter.py.  The stdin pipe is created once and survives interpreter
-restarts, so no byte the host sent is lost across a soft reset.
+restarts, so no byte the host sent is lost across a soft reset.  A board whose firmware serves the network
+(services/: WiPy telnet + FTP, ESP32 WebREPL) gets them started here, attached to the console through the
+TCP listener; interpreter.py tells them of every reset.
 """
 
 from __future__ import annotations
