@@ -23,9 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from host_harness.board import RunningBoard, open_board  # noqa: E402
 from host_harness.boards import load_board  # noqa: E402
 from host_harness.errors import HilError  # noqa: E402
-from host_harness.board import RunningBoard, open_board  # noqa: E402
 from host_harness.virtual import VirtualBoard  # noqa: E402
 
 CASE = "def case(n):\n" + "".join(f"    v{i} = n * {i} + {i}  # filler to make a realistic case size\n"
