@@ -2,6 +2,8 @@
 
 Without --port/--all the one attached port matching the board is used. Several ports are flashed
 at once, each with its own progress line and log file. Exit status is non-zero if any board failed.
+A network port (wipy://IP) is updated by the board layer's network kind instead (board/network.py: FTP
+upload, reset, the running version checked; a rejected image is reported as rolled back).
 """
 
 from __future__ import annotations
