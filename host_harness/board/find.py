@@ -29,24 +29,15 @@ def _same_port(a: str, b: str) -> bool:
 def by_port(url: str) -> RunningVirtual | None:
     """The running virtual board serving `url` (its pty symlink or real pty path, its socket:// URL, or a
     network REPL URL of its services: one whose `netns=` is the board's host-side namespace)."""
-    ns = _url_netns(url)
+    from ..transport.urls.network import netns_of
+
+    ns = netns_of(url)
     for vb in running():
         if _same_port(url, vb.port_url) or (vb.socket_url and url == vb.socket_url):
             return vb
         if ns and os.path.basename(ns) in vb.netns:
             return vb
     return None
-
-
-def _url_netns(url: str) -> str | None:
-    import urllib.parse
-
-    if "://" not in url:
-        return None
-    try:
-        return urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).get("netns", [None])[-1] or None
-    except ValueError:
-        return None
 
 
 def by_name(name: str) -> RunningVirtual | None:

@@ -22,11 +22,10 @@ from pathlib import Path
 
 from ..boards import Board
 from ..errors import HilError
-from ..transport.urls import scheme
+from ..transport.urls import NETWORK_SCHEMES, scheme
 from .find import check_same_target
 from .serial import SerialBoard
 
-NETWORK_SCHEMES = ("wipy", "webrepl")
 WIPY_FLASH_LIB = "/flash/lib"  # ports/cc3200/mptask.c: sys.path is "", /flash, /flash/lib
 
 

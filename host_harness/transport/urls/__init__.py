@@ -27,6 +27,9 @@ from ...errors import TransportError
 PACKAGE = __name__
 # Schemes whose URL must be HOST:PORT (pyserial's protocol_socket / protocol_rfc2217 parse it unchecked).
 HOST_PORT_SCHEMES = ("socket", "rfc2217")
+# Ours that reach a board's REPL over the network (protocol_<scheme>.py over netserial.NetSerial): the URL's
+# host is the board's address (board/network.py drives such boards).
+NETWORK_SCHEMES = ("wipy", "webrepl")
 
 
 def register() -> None:
@@ -63,7 +66,7 @@ def check_url(url: str) -> None:
     register()
     if not any(_has_handler(pkg, kind) for pkg in serial.protocol_handler_packages):
         raise TransportError(f"cannot open {url}: unknown URL scheme {kind}:// (use a device path, "
-                             "socket://HOST:PORT or rfc2217://HOST:PORT)")
+                             "socket://HOST:PORT, rfc2217://HOST:PORT, wipy://IP or webrepl://IP)")
 
 
 def _has_handler(package: str, kind: str) -> bool:

@@ -122,13 +122,20 @@ def _connect_once(u: NetUrl, timeout: float) -> socket.socket:
     return sock
 
 
+def netns_of(url: str) -> str | None:
+    """The `netns=` namespace a URL's connections are made from, if it names one."""
+    if "://" not in url:
+        return None
+    try:
+        return urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).get("netns", [None])[-1] or None
+    except ValueError:
+        return None
+
+
 def socket_factory_for(url: str) -> Callable[[int, int], socket.socket] | None:
     """For host peers of a board reached at `url`: sockets in the URL's `netns=` namespace (a virtual board's
     host side, where its peers must listen), or None when the URL names none."""
-    try:
-        ns = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).get("netns", [None])[-1]
-    except ValueError:
-        return None
+    ns = netns_of(url)
     if not ns:
         return None
     path = netns_path(ns)
@@ -137,7 +144,9 @@ def socket_factory_for(url: str) -> Callable[[int, int], socket.socket] | None:
 
 def board_ip_of(url: str) -> str | None:
     """The board's address when it is reached over the network (wipy://IP, webrepl://IP), else None."""
+    from . import NETWORK_SCHEMES
+
     parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("wipy", "webrepl") or not parts.hostname:
+    if parts.scheme not in NETWORK_SCHEMES or not parts.hostname:
         return None
     return parts.hostname
