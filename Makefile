@@ -32,6 +32,7 @@ test: $(STAMP) system-deps
 bench: $(STAMP) system-deps
 	$(BIN)/python bench/datapath.py
 	$(BIN)/python bench/deploy_flash.py
+	$(BIN)/python bench/netrepl.py
 
 clean:
 	rm -rf $(VENV) reports build *.egg-info

@@ -9,7 +9,7 @@ imports nothing beyond `sys` before main() has its handler in place.
 import sys
 
 # Order here is the order in --help.
-COMMAND_MODULES = ("virtual", "boards", "exec", "repl", "deploy", "flash", "test")
+COMMAND_MODULES = ("virtual", "boards", "exec", "repl", "deploy", "flash", "test", "bridge")
 
 EXIT_HELP = """exit codes (every command):
   0    success

@@ -64,7 +64,7 @@ _ESECDATEERROR = const(461)  # SL_ESECDATEERROR, negated: connected, but the cer
 TX_MAX = const(1386)  # bytes per native write: one sl_Send chunk on a secure socket (1460 plain)
 CA_PATH = "/flash/cert/ca.pem"  # the one CA name the FTP server stores for the NWP (ftp/updater.c)
 # Why a CA written by Python never reaches the NWP (tests/device/cases/tls_verify.py skips with it unless the
-# host uploaded the CA over FTP and says so in env["ca_uploaded"]).
+# host installed the CA over FTP: env["ca_installed"], host_harness/board/network.py).
 CA_UPLOAD = "WiPy's network processor reads the CA from its hidden file system, which only the FTP server " \
             "writes (ports/cc3200/ftp/updater.c: upload to /flash/cert/ca.pem; docs/wipy/general.rst)"
 # ports/cc3200/mods/modssl.c hands SimpleLink only the CA file: the network processor checks the chain and

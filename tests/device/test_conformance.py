@@ -108,6 +108,8 @@ def _env(board, peer_factory, keys: frozenset[str]) -> tuple[dict[str, Any], dic
             peers[key] = peer_factory(cls)
             env[key] = peers[key].address
             env["ca_pem"] = peers[key].ca_pem
+    if "ca_installed" in keys:  # where only the board layer can write it (a WiPy's CA goes over FTP)
+        env["ca_installed"] = board.install_ca(env["ca_pem"])
     if "refused" in keys:
         env["refused"] = _closed_port(board)
     return env, peers
