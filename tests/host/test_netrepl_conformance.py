@@ -23,9 +23,9 @@ def test_the_suite_over_telnet_with_deploy_over_ftp(tmp_path: Path) -> None:
         # No --peer-host: the board layer takes the host IP of the virtual board whose namespace the URL names.
         r = run_suite("virtual-wipy", telnet_url(vb), None, tmp_path)
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
-        assert "virtual-wipy: 83 clauses pass, 0 fail" in r.stdout
+        assert "virtual-wipy: 82 clauses pass, 0 fail" in r.stdout  # n/a: async (cc3200 has none), host names (the NWP checks none)
         assert "| `ext.ipproto-sec.verify` | pass |" in r.stdout  # with the CA installed over FTP
-        assert (vb.flash_dir / "lib" / "usocket_port" / "__init__.mpy").is_file()
+        assert (vb.flash_dir / "lib" / "usocket_port" / "__init__.py").is_file()  # the WiPy deploys .py
         log = (tmp_path / "board-logs" / "virtual-wipy" / "session.log").read_text()
         assert f"on {telnet_url(vb)}" in log
 
