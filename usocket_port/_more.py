@@ -15,14 +15,17 @@ import usocket_port as _c
 # Same values as in usocket_port/__init__.py.
 _BOUND = const(2)
 _LISTEN = const(4)
+_SEC = const(8)
+_NS = const(16)
 _SHIFT = const(5)
 _RD = const(1)
 _WR = const(4)
-_CHUNK = const(512)  # read() to EOF grows by this much per native call
+_CHUNK = const(1024)  # read() to EOF reads at most this much per native call
 _BACKLOG = const(2)
 _STREAM_POLL = const(3)  # MicroPython stream ioctl requests (py/stream.h)
 _STREAM_CLOSE = const(4)
 _STREAM_FILENO = const(10)
+_POLLNVAL = const(0x20)  # MP_STREAM_POLL_NVAL
 
 # The socket methods defined here (named __all__: a name the firmware already interns).
 __all__ = ("bind", "listen", "accept", "sendto", "recvfrom", "recvfrom_into", "setsockopt", "setblocking",
@@ -36,8 +39,6 @@ def _bad(code, v):
                                   "getaddrinfo() (got %r)" % (v,))
     if code == 1:
         return OSError(_t.EINVAL, "port must be an int in 1-65535 (0 allowed only for bind), got %r" % (v,))
-    if code == 2:
-        return TypeError("a bytes-like object is required, not str")
     if code == 3:
         return TypeError(v + " must be an int")
     if code == 4:
@@ -58,7 +59,23 @@ def _bad(code, v):
         if type(v[0]) is not str:
             return TypeError("host must be a str")
         return OSError(_t.EINVAL, "port must be an int in 0-65535, got %r" % (v[1],))
+    if code == 13:
+        return OSError(_en("ENOTCONN"), "a listening socket has no data: accept() a connection")
+    if code == 14:
+        return TypeError("readinto needs a writable buffer (bytearray, memoryview of one), not a read-only one")
+    if code == 15:
+        return OSError(_t.EOPNOTSUPP, "recv flags: this target has only %s" % (v,))
     return ValueError("makefile() supports only the binary modes 'rb', 'wb', 'rwb'")
+
+
+def _en(name):
+    # A named errno of the target that the core does not keep: the glue's, its errno module's, or its
+    # fallback table (cc3200's errno module lacks most names).
+    n = getattr(_t, name, None)
+    if n is None:
+        import errno
+        n = getattr(errno, name, None)
+    return n if n is not None else _t.ERRNO[name]
 
 
 # Glue functions a glue may leave out (docs/usocket_port.md, "Glue interface"): these defaults fit every
@@ -175,15 +192,46 @@ def _sendto(s, a):
 
 def sendto(self, buf, address):
     if isinstance(buf, str):
-        raise _bad(2, None)
+        buf = buf.encode()  # str has the buffer protocol on MicroPython: its UTF-8 bytes
     a = _c._addr(address, False)
     return self._io(_sendto, _WR, (buf, a))
 
 
-def recvfrom(self, bufsize):
+def recvfrom(self, bufsize, flags=0):
     n = _nbytes(bufsize, "bufsize")
-    data, na = self._io(_recvfrom, _RD, n)
+    if flags:
+        data, na = _flagged(self, _recvfrom, n, flags)
+    else:
+        data, na = self._io(_recvfrom, _RD, n)
     return data, _unaddr(na)
+
+
+def _peek(s, n):
+    return s.recv(n, _c.MSG_PEEK)
+
+
+def _peekfrom(s, n):
+    return s.recvfrom(n, _c.MSG_PEEK)
+
+
+def _flagged(self, f, n, flags):
+    # recv/recvfrom with flags.  MSG_DONTWAIT: one try whatever the timeout (the core's own: the native
+    # socket is always non-blocking), so it exists on every target.  MSG_PEEK: the native flag, where the
+    # target's socket has one (not on TLS sockets); any other bit -> OSError(EOPNOTSUPP).
+    if type(flags) is not int:
+        raise _bad(3, "flags")
+    pk = getattr(_c, "MSG_PEEK", 0)
+    if flags & ~(pk | _c.MSG_DONTWAIT) or flags & pk and self._m & _SEC:
+        raise _bad(15, "MSG_DONTWAIT" + (" and MSG_PEEK (not on IPPROTO_SEC)" if pk else ""))
+    if flags & pk:
+        f = _peek if f is _t.recv else _peekfrom
+    if flags & _c.MSG_DONTWAIT:
+        s = self._n()
+        try:
+            return f(s, n)
+        except OSError as e:
+            raise OSError(_t.errno_of(e)) from None
+    return self._io(f, _RD, n)
 
 
 def recvfrom_into(self, buf, nbytes=0):
@@ -221,40 +269,54 @@ def makefile(self, mode="rb", buffering=0):
 
 
 def fileno(self):
-    return _fileno(self._n())
+    s = self._s
+    return _fileno(s) if s is not None else -1  # closed: -1, as MicroPython's and CPython's own sockets
 
 
 def read(self, size=-1):
+    # One buffer, filled in place (no list of chunks, no join): read(n) reads into a bytearray of n once
+    # the first native read came short; read() to EOF grows one bytearray by what each read brought.
+    # The result is bytes (one copy at the end): peak about twice the data, never more.
     if size is None:
         size = -1
     if type(size) is not int:
         raise _bad(3, "size")
     self._n()
+    if self._m & _LISTEN:
+        raise _bad(13, None)
     if size == 0:
         return b""
-    want = size if size > 0 else _CHUNK
-    parts = []
-    got = 0
-    while True:
+    if size > 0:
         try:
-            d = self._io(_t.recv, _RD, want)
+            d = self._io(_t.recv, _RD, size)
         except OSError as e:
             if e.args[0] == _t.EAGAIN and _nb(self):
-                if not parts:
-                    return None  # non-blocking, nothing there yet (MicroPython stream convention)
+                return None  # non-blocking, nothing there yet (MicroPython stream convention)
+            raise
+        k = len(d)
+        if k == size or not k:
+            return d  # the common case: one native call, no copy (or EOF)
+        b = bytearray(size)
+        b[:k] = d
+        d = None
+        n = self._rd(memoryview(b)[k:], None, False)
+        k += n or 0
+        return bytes(b) if k == size else bytes(memoryview(b)[:k])
+    out = bytearray()
+    c = bytearray(_CHUNK)
+    while True:
+        try:
+            n = self._rd(c, None, True)
+        except OSError as e:
+            if e.args[0] == _t.EAGAIN and _nb(self):
+                if not out:
+                    return None
                 break
             raise
-        if not d:
+        if not n:
             break  # EOF
-        if size > 0 and not parts and len(d) == size:
-            return d  # the common case: one native call, no copy
-        parts.append(d)
-        got += len(d)
-        if size > 0:
-            if got >= size:
-                break
-            want = size - got
-    return b"".join(parts)
+        out += memoryview(c)[:n] if n < _CHUNK else c
+    return bytes(out)
 
 
 def readline(self):
@@ -281,7 +343,9 @@ def ioctl(self, req, arg):
         self.close()
         return 0
     if s is None:
-        return -_t.EBADF
+        # A closed socket: poll reports POLLNVAL, as MicroPython's own sockets do (ports/esp32/modsocket.c
+        # socket_stream_ioctl, extmod/modlwip.c); it has no fd any more.
+        return _POLLNVAL if req == _STREAM_POLL else -_t.EBADF
     if req == _STREAM_FILENO:
         fd = _fileno(s)
         return fd if fd >= 0 else -_t.EINVAL
@@ -291,3 +355,28 @@ def ioctl(self, req, arg):
 
 
 del const
+
+
+def _wrap(self, host):
+    # ssl.wrap_socket() of install()'s `ssl` module (usocket_port/_ssl.py): TLS client handshake on this
+    # connected plain stream socket now, within its timeout.  The glue's wrap(), else -- where the glue
+    # has no secure() of its own -- MicroPython's `tls` module; a target whose TLS can only start inside
+    # connect() (WiPy) says so.
+    s = self._n()
+    if self._m & _SEC:
+        return
+    f = getattr(_t, "wrap", None)
+    if f is None:
+        if hasattr(_t, "secure"):
+            raise OSError(_t.EOPNOTSUPP, "TLS starts inside connect() on this target: "
+                                         "use socket(AF_INET, SOCK_STREAM, IPPROTO_SEC)")
+        from usocket_port import _mptls
+        f = _mptls.secure
+    to = (self._m >> _SHIFT) - 1
+    try:
+        s = f(s, host, to if to > 0 else -1)
+    except OSError as e:
+        self._s = None
+        raise OSError(_t.errno_of(e)) from None
+    self._s = s
+    self._m = self._m & ~_NS | _SEC | (_NS if hasattr(s, "readinto") else 0)

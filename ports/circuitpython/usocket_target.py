@@ -89,6 +89,7 @@ class _S:
         self.n = n
         self.sec = sec
         self.p = None  # address of a connect that has not run yet
+        self.a = None  # the address connected to (wrap() connects again, with TLS)
         self.e = None  # its failure, kept for connected()
 
     def close(self):
@@ -106,9 +107,12 @@ class _S:
 
     def connect(self, a):
         self.p = a
+        self.a = a
         raise OSError(_e.EINPROGRESS)
 
     def send(self, b):
+        if self.p is not None:
+            _pending(self)  # a write right after a non-blocking connect: not EPIPE
         return self.n.send(b)
 
     def sendto(self, b, a):
@@ -119,6 +123,13 @@ class _S:
 
     def setblocking(self, flag):
         self.n.setblocking(flag)
+
+
+def _pending(s):
+    # A send/recv while the connect has not run: run it now (the only connect CircuitPython has), then
+    # the op; its failure is the op's failure.
+    _finish(s, _CONNECT_MS)
+    connected(s, None)
 
 
 def _finish(s, ms):
@@ -156,6 +167,8 @@ def connected(s, a):
 
 
 def recv_into(s, mv):
+    if s.p is not None:
+        _pending(s)
     try:
         return s.n.recv_into(mv)
     except OSError as e:
@@ -171,9 +184,10 @@ PEER_RESET_IS_EOF = ("CircuitPython espressif reports a peer reset as EAGAIN the
 
 
 def recv(s, n):
+    # Synthesised from recv_into: one buffer and the bytes the API must return (no slice copy between).
     b = bytearray(n)
-    k = recv_into(s, memoryview(b))
-    return bytes(b[:k]) if k < n else bytes(b)
+    k = recv_into(s, b)
+    return bytes(b) if k == n else bytes(memoryview(b)[:k])
 
 
 def recvfrom_into(s, mv):
@@ -183,7 +197,7 @@ def recvfrom_into(s, mv):
 def recvfrom(s, n):
     b = bytearray(n)
     k, a = s.n.recvfrom_into(b)
-    return bytes(b[:k]), a
+    return bytes(b) if k == n else bytes(memoryview(b)[:k]), a
 
 
 def wait(s, ev, ms):
@@ -204,8 +218,22 @@ def poll(s, ev):
     return r[0][1] if r else 0
 
 
-def secure(s, host):
+def secure(s, host, ms):
     return s  # wrapped before connect in _finish()
+
+
+def wrap(s, host, ms):
+    # ssl.wrap_socket() on a connected socket (usocket_port/_ssl.py): CircuitPython's handshake only runs
+    # inside SSLSocket.connect(), so the plain connection (nothing sent on it yet) is replaced by a TLS
+    # one to the same address: a fresh socket, wrapped, connected within ms.
+    s.n.close()
+    s.n = _pool.socket(_pool.AF_INET, _pool.SOCK_STREAM)
+    s.n.setblocking(False)
+    s.sec = True
+    s.p = s.a
+    _finish(s, ms)
+    connected(s, None)
+    return s
 
 
 # ---- TLS configuration ---------------------------------------------------------------------------------

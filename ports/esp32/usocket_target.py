@@ -40,7 +40,7 @@ _IPPROTO_SEC = const(100)  # emulated, value as on WiPy
 CONSTANTS = [("IPPROTO_SEC", _IPPROTO_SEC)]
 for _k in ("AF_INET", "AF_INET6", "SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW", "IPPROTO_IP", "IPPROTO_TCP",
            "IPPROTO_UDP", "SOL_SOCKET", "SO_REUSEADDR", "SO_BROADCAST", "SO_BINDTODEVICE", "TCP_NODELAY",
-           "IP_ADD_MEMBERSHIP"):
+           "IP_ADD_MEMBERSHIP", "MSG_PEEK", "MSG_DONTWAIT"):
     if hasattr(_so, _k):
         CONSTANTS.append((_k, getattr(_so, _k)))
 del _k
