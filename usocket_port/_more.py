@@ -16,11 +16,11 @@ import usocket_port as _c
 _BOUND = const(2)
 _LISTEN = const(4)
 _SEC = const(8)
-_NS = const(16)
+_NS = const(16)  # the native object is a MicroPython stream (readinto/write/read)
 _SHIFT = const(5)
 _RD = const(1)
 _WR = const(4)
-_CHUNK = const(1024)  # read() to EOF reads at most this much per native call
+_CHUNK = const(4096)  # read() to EOF of a non-stream socket: its reused chunk buffer
 _BACKLOG = const(2)
 _STREAM_POLL = const(3)  # MicroPython stream ioctl requests (py/stream.h)
 _STREAM_CLOSE = const(4)
@@ -245,6 +245,8 @@ def setsockopt(self, level, optname, value):
     s = self._n()
     if isinstance(value, str):
         raise _bad(10, None)
+    if optname == -1:
+        return  # SO_REUSEADDR where the stack has no such option (usocket_port/__init__.py)
     try:
         # A glue may adapt the value (ESP32's lwIP binding takes ints only); else the native call.
         getattr(_t, "setsockopt", _native_setsockopt)(s, level, optname, value)
@@ -274,9 +276,8 @@ def fileno(self):
 
 
 def read(self, size=-1):
-    # One buffer, filled in place (no list of chunks, no join): read(n) reads into a bytearray of n once
-    # the first native read came short; read() to EOF grows one bytearray by what each read brought.
-    # The result is bytes (one copy at the end): peak about twice the data, never more.
+    # read(n): one bytearray of n, filled in place once the first native read came short (the result is
+    # bytes: one copy at the end).  Peak about twice the data, never more.
     if size is None:
         size = -1
     if type(size) is not int:
@@ -302,21 +303,46 @@ def read(self, size=-1):
         n = self._rd(memoryview(b)[k:], None, False)
         k += n or 0
         return bytes(b) if k == size else bytes(memoryview(b)[:k])
+    # To EOF.  MicroPython streams: each native read() returns everything that has arrived, grown in one
+    # buffer and handed over as bytes without a copy (py/stream.c stream_readall); joined once at EOF, not
+    # at all when one read brought everything.  Other sockets (CircuitPython, CPython): recv_into one
+    # reused chunk buffer appended to one bytearray (grown in place, no per-chunk objects), one bytes copy
+    # at the end.
+    ns = self._m & _NS
+    parts = []
     out = bytearray()
-    c = bytearray(_CHUNK)
+    c = None if ns else bytearray(_CHUNK)
     while True:
         try:
-            n = self._rd(c, None, True)
+            if ns:
+                d = self._io(_readall, _RD, None)
+                n = len(d)
+            else:
+                n = self._rd(c, None, True)
         except OSError as e:
             if e.args[0] == _t.EAGAIN and _nb(self):
-                if not out:
+                if not parts and not out:
                     return None
                 break
             raise
         if not n:
             break  # EOF
-        out += memoryview(c)[:n] if n < _CHUNK else c
-    return bytes(out)
+        if ns:
+            parts.append(d)
+        else:
+            out += memoryview(c)[:n] if n < _CHUNK else c
+    if not ns:
+        return bytes(out)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _readall(s, n):
+    # A MicroPython stream's own read(): all that is there now, grown in one buffer it then hands over as
+    # bytes without a copy (py/stream.c stream_readall); None = would block.
+    d = s.read()
+    if d is None:
+        raise OSError(_t.EAGAIN)
+    return d
 
 
 def readline(self):

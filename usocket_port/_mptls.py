@@ -45,10 +45,13 @@ def tls_setup(ca_path=None, hostname=None):
 
 
 def secure(s, host, ms):
-    try:
-        import tls as m
-    except ImportError:
-        import ssl as m
+    import sys
+    m = getattr(sys.modules.get("usocket_port._ssl"), "_tls", None)  # after install(): the native one
+    if m is None:
+        try:
+            import tls as m
+        except ImportError:
+            import ssl as m
     ctx = m.SSLContext(m.PROTOCOL_TLS_CLIENT)
     if _ca is None:
         ctx.verify_mode = m.CERT_NONE

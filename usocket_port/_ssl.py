@@ -8,6 +8,11 @@
 # Server-side TLS and per-call certificates are refused with OSError(EOPNOTSUPP) rather than ignored.
 import usocket_target as _t
 
+import usocket_port as _c
+
+_native = None  # the firmware's own ssl (else tls) module, set by install()
+_tls = None  # the firmware's own tls (else ssl) module, for usocket_port/_mptls.py
+
 CERT_NONE = 0
 CERT_OPTIONAL = 1
 CERT_REQUIRED = 2
@@ -20,9 +25,27 @@ def _no(what):
                                          "usocket_port.tls_setup(ca_path, hostname))")
 
 
+def __getattr__(name):
+    # Names this shim lacks come from the firmware's own module (a glue's ssl.create_default_context()...).
+    if _native is None:
+        raise AttributeError(name)
+    return getattr(_native, name)
+
+
 def wrap_socket(sock, server_side=False, key=None, cert=None, cert_reqs=CERT_NONE, cadata=None,
                 server_hostname=None, do_handshake=True, keyfile=None, certfile=None, ca_certs=None,
-                do_handshake_on_connect=True):
+                do_handshake_on_connect=True, **kw):
+    if not isinstance(sock, _c.socket):
+        # A native socket (a glue's own TLS path, e.g. WiPy's IPPROTO_SEC): the firmware's wrap_socket.
+        a = {}
+        for k, v in (("server_side", server_side), ("keyfile", keyfile), ("certfile", certfile),
+                     ("ca_certs", ca_certs), ("server_hostname", server_hostname)):
+            if v:
+                a[k] = v
+        if cert_reqs:
+            a["cert_reqs"] = cert_reqs
+        a.update(kw)
+        return _native.wrap_socket(sock, **a)
     if server_side:
         raise _no("server-side TLS")
     if key or cert or cadata or keyfile or certfile or ca_certs:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from host_harness.peers import (
+    AppHttp,
     DialBack,
     HttpHello,
     ResetAfter,
@@ -29,6 +30,7 @@ from host_harness.peers import (
     TlsWrongHost,
     UdpEcho,
 )
+from host_harness.peers.mosquitto import Mosquitto
 from host_harness.plugin.errors import BoardError
 
 CASES_DIR = Path(__file__).parent / "cases"
@@ -60,6 +62,12 @@ def _discover() -> list[tuple[str, str, tuple[str, ...], frozenset[str]]]:
 
 
 CASES = _discover()
+
+
+def _fresh_heap(keys: frozenset[str]) -> list[pytest.MarkDecorator]:
+    """A case that needs one 100 KB object (the HTTP body) starts on a freshly reset board: a heap that
+    earlier cases left fragmented has no 100 KB hole, whatever socket layer reads the body."""
+    return [pytest.mark.board_reset] if "app_http" in keys else []
 
 
 def _closed_port(board) -> tuple[str, int]:
@@ -99,6 +107,12 @@ def _env(board, peer_factory, keys: frozenset[str]) -> tuple[dict[str, Any], dic
             peers[key] = peer_factory(cls)
             env[key] = peers[key].address
             env["ca_pem"] = peers[key].ca_pem
+    if "mqtt" in keys or "mqtt_tls" in keys:
+        peers["mqtt"] = peer_factory(Mosquitto)
+        env.update(mqtt=peers["mqtt"].address, mqtt_tls=peers["mqtt"].tls_address)
+    if "app_http" in keys:
+        peers["app_http"] = peer_factory(AppHttp, max_connections=32)
+        env.update(app_http=peers["app_http"].address, app_http_big_sha256=peers["app_http"].big_sha256)
     if "refused" in keys:
         env["refused"] = _closed_port(board)
     return env, peers
@@ -120,7 +134,8 @@ def _check_sink(result: dict, sink: TcpSink) -> None:
 @pytest.mark.board_has("network")
 @pytest.mark.board_timeout(120)
 @pytest.mark.parametrize(("module", "case", "keys"), [
-    pytest.param(m, c, keys, marks=pytest.mark.clauses(*clauses), id=f"{m}.{c.removeprefix('case_')}")
+    pytest.param(m, c, keys, marks=[pytest.mark.clauses(*clauses)] + _fresh_heap(keys),
+                 id=f"{m}.{c.removeprefix('case_')}")
     for m, c, clauses, keys in CASES])
 def test_case(board, peer_factory, module: str, case: str, keys: frozenset[str]) -> None:
     env, peers = _env(board, peer_factory, keys)
