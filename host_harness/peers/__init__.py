@@ -12,9 +12,9 @@ from host_harness.peers.certs import CertAuthority, CertKey, TlsMaterial, materi
 from host_harness.peers.dialer import DialBack
 from host_harness.peers.faults import HalfClose, NeverAccept, ResetAfter, SlowReader
 from host_harness.peers.http import HttpHello
+from host_harness.peers.relay import TcpRelay
 from host_harness.peers.tcp import TcpEcho, TcpSink, TcpSource, seeded_bytes
 from host_harness.peers.tls import MtlsServer, TlsExpired, TlsServer, TlsWrongCa, TlsWrongHost
-from host_harness.peers.relay import TcpRelay
 from host_harness.peers.udp import UdpEcho
 
 __all__ = [
