@@ -134,23 +134,14 @@ _B_RO = const(14)
 def install():
     # `import socket` / `import usocket` (and `ssl`/`ussl`/`tls`) give usocket_port from now on, so an
     # unmodified library gets one behaviour on every target (docs/usocket_port.md, "install()").
-    from usocket_port import _install
-    _install.run()
+    from usocket_port import _more
+    _more.install()
 
 
 def _bad(code, v=None):
     # The exception for bad input, built in _more so its message texts cost no RAM until needed.
     from usocket_port import _more
     return _more._bad(code, v)
-
-
-def _ro(mv):
-    # True for a read-only memoryview (of bytes/str): MicroPython's views have no .readonly.
-    try:
-        mv[0] = mv[0]
-    except TypeError:
-        return True
-    return False
 
 
 def _addr(a, bind):
@@ -171,25 +162,18 @@ def _addr(a, bind):
 
 
 def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
-    # MicroPython's 2-6 argument form (ports/esp32/modsocket.c); results are the seed's IPv4 5-tuples
-    # [(AF_INET, type, proto, canonname, (ipv4_str, port)), ...]; failure -> OSError(negative number).
-    # Filters as the C library applies them: af other than 0/AF_INET gives [] (the address format is
-    # IPv4-only); type 0 or SOCK_STREAM gives TCP entries, SOCK_DGRAM UDP ones, any other type [].
-    # flags is accepted and ignored.  (`type` is the argument's name, as in CPython: no type() here.)
+    # [(AF_INET, SOCK_STREAM, IPPROTO_TCP, canonname, (ipv4_str, port)), ...]; failure -> OSError(negative
+    # number).  MicroPython's 2-6 argument form (ports/esp32/modsocket.c): the af/type/proto filters are
+    # in _more.  (`type` is the argument's name, as in CPython: no type() here.)
+    if af or type or proto:
+        from usocket_port import _more
+        return _more.getaddrinfo(host, port, af, type, proto)
     if host.__class__ is not str or port.__class__ is not int or port < 0 or port > 65535:
         raise _bad(_B_GAI, (host, port))
-    if af.__class__ is not int or type.__class__ is not int or proto.__class__ is not int:
-        raise _bad(_B_INT, "af, type and proto")
-    if af and af != AF_INET or type and type != SOCK_STREAM and type != SOCK_DGRAM:
-        return []
     try:
-        r = _t.getaddrinfo(host, port)
+        return [(AF_INET, SOCK_STREAM, IPPROTO_TCP, e[3], e[4]) for e in _t.getaddrinfo(host, port)]
     except OSError as e:
         raise OSError(_t.errno_of(e)) from None
-    if not type:
-        type = SOCK_STREAM
-    p = proto or (IPPROTO_UDP if type == SOCK_DGRAM else IPPROTO_TCP)
-    return [(AF_INET, type, p, e[3], e[4]) for e in r]
 
 
 class socket(_t.Base):
@@ -323,17 +307,10 @@ class socket(_t.Base):
 
     def write(self, buf, off=None, max_len=None):
         # The stream write of py/stream.c (mp_stream_write_obj): write(buf), write(buf, max_len) or
-        # write(buf, off, max_len) -- at most max_len bytes of buf from off.
+        # write(buf, off, max_len) -- at most max_len bytes of buf from off (the slice: _more.slice).
         if off is not None:
-            if max_len is None:
-                off, max_len = 0, off
-            if off.__class__ is not int or max_len.__class__ is not int:
-                raise _bad(_B_INT, "off and max_len")
-            if off < 0 or max_len < 0:
-                raise _bad(_B_NEG, "off and max_len")
-            if isinstance(buf, str):
-                buf = buf.encode()
-            buf = memoryview(buf)[off:off + max_len]
+            from usocket_port import _more
+            buf = _more.slice(buf, off, max_len)
         return self._w(buf, 0)
 
     def _w(self, buf, how):
@@ -401,8 +378,13 @@ class socket(_t.Base):
         else:
             from usocket_port import _more
             mv = _more._into(buf, nbytes)
-        if isinstance(mv, (bytes, str)) or mv.__class__ is memoryview and len(mv) and _ro(mv):
-            raise _bad(_B_RO)  # at once, not when data arrives (or after the timeout)
+        if mv.__class__ is not bytearray and len(mv):
+            # A read-only buffer (bytes, str, a view of them) is a TypeError at once, not when data arrives
+            # or the timeout passes (MicroPython's views have no .readonly: try one harmless store).
+            try:
+                mv[0] = mv[0]
+            except TypeError:
+                raise _bad(_B_RO) from None
         want = len(mv)
         got = 0
         dl = None

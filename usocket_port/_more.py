@@ -126,6 +126,34 @@ def _unaddr(a):
 _unaddr = getattr(_t, "unaddr", _unaddr)
 
 
+def getaddrinfo(host, port, af, type, proto):
+    # getaddrinfo() with filters, as the C library applies them: af other than 0/AF_INET gives [] (the
+    # address format is IPv4-only); type 0 or SOCK_STREAM gives TCP entries, SOCK_DGRAM UDP ones, any
+    # other type [].  flags is accepted and ignored.
+    if af.__class__ is not int or type.__class__ is not int or proto.__class__ is not int:
+        raise _bad(3, "af, type and proto")
+    r = _c.getaddrinfo(host, port)
+    if af and af != _c.AF_INET or type and type != _c.SOCK_STREAM and type != _c.SOCK_DGRAM:
+        return []
+    if not type:
+        type = _c.SOCK_STREAM
+    p = proto or (_c.IPPROTO_UDP if type == _c.SOCK_DGRAM else _c.IPPROTO_TCP)
+    return [(_c.AF_INET, type, p, e[3], e[4]) for e in r]
+
+
+def slice(buf, off, max_len):
+    # write(buf, max_len) / write(buf, off, max_len) -> the part of buf to write (py/stream.c)
+    if max_len is None:
+        off, max_len = 0, off
+    if off.__class__ is not int or max_len.__class__ is not int:
+        raise _bad(3, "off and max_len")
+    if off < 0 or max_len < 0:
+        raise _bad(4, "off and max_len")
+    if isinstance(buf, str):
+        buf = buf.encode()
+    return memoryview(buf)[off:off + max_len]
+
+
 def _nbytes(n, what):
     if type(n) is not int:
         raise _bad(3, what)
@@ -406,3 +434,49 @@ def _wrap(self, host):
         raise OSError(_t.errno_of(e)) from None
     self._s = s
     self._m = self._m & ~_NS | _SEC | (_NS if hasattr(s, "readinto") else 0)
+
+
+def install():
+    # usocket_port.install() (docs/usocket_port.md, "install()").  `import` consults sys.modules before
+    # built-ins and the filesystem (MicroPython: py/builtinimport.c looks the name up in the loaded-modules
+    # dict first), so this beats MicroPython >= 1.21's built-in alias `usocket` -> `socket` (py/objmodule.c)
+    # as well as CPython's own modules.  `ssl`, `ussl` and `tls` become usocket_port/_ssl.py: a library that
+    # calls ssl.wrap_socket() on one of our sockets gets TLS through the glue.  Libraries written for
+    # MicroPython also import `ustruct`, `ubinascii`, `ujson`...: where the firmware lacks such a u-name
+    # (CPython, CircuitPython) it is given the plain module.
+    import sys
+
+    m = sys.modules
+    m["socket"] = _c
+    m["usocket"] = _c
+    from usocket_port import _ssl
+    if _ssl._native is None:
+        # The firmware's own TLS modules, taken before their names are ours: the shim hands `ssl` every
+        # native socket (glues wrap those) and every name it does not define itself; _mptls uses `tls`.
+        t = s = None
+        try:
+            t = __import__("tls")
+        except ImportError:
+            pass
+        try:
+            s = __import__("ssl")
+        except ImportError:
+            pass
+        _ssl._native = s or t
+        _ssl._tls = t or s
+    m["ssl"] = _ssl
+    m["ussl"] = _ssl
+    m["tls"] = _ssl
+    # (Only modules that never import socket: on CPython, `asyncio`/`select` users must keep the real one.)
+    for n in ("struct", "binascii", "json", "errno", "hashlib", "time", "io", "os", "random", "re",
+              "collections", "zlib"):
+        u = "u" + n
+        if u in m:
+            continue
+        try:
+            __import__(u)
+        except ImportError:
+            try:
+                m[u] = __import__(n)
+            except ImportError:
+                pass

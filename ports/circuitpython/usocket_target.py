@@ -46,12 +46,14 @@ _CONNECT_MS = const(10000)  # connect budget when the connect finishes outside a
 
 _pool = socketpool.SocketPool(wifi.radio)
 
-CONSTANTS = [("IPPROTO_SEC", _IPPROTO_SEC)]
-for _k in ("AF_INET", "AF_INET6", "SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW", "IPPROTO_IP", "IPPROTO_TCP",
-           "IPPROTO_UDP", "SOL_SOCKET", "SO_REUSEADDR", "TCP_NODELAY", "IP_MULTICAST_TTL"):
-    if hasattr(_pool, _k):
-        CONSTANTS.append((_k, getattr(_pool, _k)))
-del _k
+def CONSTANTS():
+    # Called once by the core (a function: no list stays in RAM).
+    out = [("IPPROTO_SEC", _IPPROTO_SEC)]
+    for n in ("AF_INET", "AF_INET6", "SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW", "IPPROTO_IP", "IPPROTO_TCP",
+              "IPPROTO_UDP", "SOL_SOCKET", "SO_REUSEADDR", "TCP_NODELAY", "IP_MULTICAST_TTL"):
+        if hasattr(_pool, n):
+            out.append((n, getattr(_pool, n)))
+    return out
 
 if hasattr(time, "ticks_ms"):  # the virtual board's port model runs on MicroPython
     ticks_ms = time.ticks_ms
