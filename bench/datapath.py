@@ -8,8 +8,9 @@ Sections (one table at the end):
             the same interpreter (the baseline).  Rounds alternate native/port; the best round counts.
             Peers are host_harness.peers in this process (TcpSource, TcpEcho, and an acknowledging sink so
             a write is timed until the peer has every byte, not until the kernel buffered it).
-  heap      MicroPython only: gc.mem_alloc() delta of `import usocket_port` (core + unix glue) as .mpy
-            (mpy-cross, as deployed) and as .py; heap per socket; and, for information, the heap once every
+  heap      MicroPython only: gc.mem_alloc() delta of `import usocket_port` with EVERY target's glue as
+            deployed (.mpy, -s names; bench/import_heap.py, the measurement tests/host/test_import_heap.py
+            shares), with the unix glue as .py; heap per socket; and, for information, the heap once every
             lazily loaded part of the core has been pulled in.
 Goals: throughput >= 0.9 x native, latency <= 1.25 x native, import <= 8 KiB, <= 200 B per socket.
 
@@ -42,6 +43,9 @@ from host_harness.mpy import mpy_cross_command  # noqa: E402
 from host_harness.netns import NetnsPair, netns_support  # noqa: E402
 from host_harness.peers import TcpEcho, TcpSource, registry  # noqa: E402
 from host_harness.peers.base import Connection, StreamPeer  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import import_heap  # noqa: E402  (bench/import_heap.py: the one import-heap measurement, every target's glue)
 
 CORE = ROOT / "usocket_port"
 GLUE = {"micropython": ROOT / "ports" / "unix", "cpython": ROOT / "ports" / "cpython"}
@@ -383,6 +387,10 @@ def heap(tmp: Path) -> dict[str, Any]:
         out[kind] = {"import": imp, "per_socket": per_sock, "native_socket": native, "all_loaded": full}
         if kind == "mpy":
             out["mpy_bytes"] = {str(p.relative_to(lib)): p.stat().st_size for p in sorted(lib.rglob("*.mpy"))}
+    try:
+        out["targets"] = import_heap.all_targets(tmp / "import-heap")
+    except import_heap.HeapProbeError as exc:
+        raise BenchError(str(exc)) from exc
     return out
 
 
@@ -409,10 +417,11 @@ def report(net_note: str, dp: dict[str, dict[str, dict]], hp: dict[str, Any], ar
         ratio = p_rtt / n_rtt
         rows.append((interp, f"round trip 64 B (x{args.rtts})", f"{n_rtt:8.1f} us", f"{p_rtt:8.1f} us",
                      f"{ratio:5.2f}x", f"<= {GOAL_LAT}x {_verdict(ratio <= GOAL_LAT)}"))
-    for kind in ("mpy", "py"):
-        h = hp[kind]
-        goal = f"<= {GOAL_IMPORT} B  {_verdict(h['import'] <= GOAL_IMPORT)}" if kind == "mpy" else "(info)"
-        rows.append(("micropython", f"heap: import usocket_port (.{kind})", "0 B", f"{h['import']} B", "", goal))
+    for target, n in hp["targets"].items():
+        rows.append(("micropython", f"heap: import usocket_port + {target} glue (.mpy, model loaded)", "0 B",
+                     f"{n} B", "", f"<= {GOAL_IMPORT} B  {_verdict(n <= GOAL_IMPORT)}"))
+    rows.append(("micropython", "heap: import usocket_port + unix glue (.py)", "0 B", f"{hp['py']['import']} B",
+                 "", "(info)"))
     h = hp["mpy"]
     rows.append(("micropython", "heap: per socket (incl. native)", f"{h['native_socket']} B",
                  f"{h['per_socket']} B", f"{h['per_socket'] / max(1, h['native_socket']):5.2f}x",

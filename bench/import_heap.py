@@ -9,6 +9,7 @@ they are the firmware's, not ours, so the delta is the layer itself (core + glue
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -63,15 +64,21 @@ def import_heap(target: str, tmp: Path) -> int:
     """Bytes of GC heap `import usocket_port` takes with `target`'s glue (.mpy), model modules preloaded."""
     from host_harness.micropython import find_micropython, micropython_env
 
-    lib = tmp / f"lib-{target}"
-    build(lib, target)
-    probe = tmp / "import_heap_probe.py"
-    probe.write_text(PROBE)
-    paths = [MODELS / target, MODELS / "_common"] if (MODELS / target).is_dir() else []
-    env = micropython_env(*paths, lib, frozen=True)
+    # Fixed relative names under a fresh folder: every path string the interpreter interns before the
+    # baseline (script, sys.path) is the same wherever the checkout or the temp folder is, so the qstr pools
+    # fill alike and the reading is reproducible.
+    work = tmp / f"heap-{target}"
+    build(work / "lib", target)
+    (work / "probe.py").write_text(PROBE)
+    paths = []
+    if (MODELS / target).is_dir():
+        shutil.copytree(MODELS / target, work / "model", ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(MODELS / "_common", work / "common", ignore=shutil.ignore_patterns("__pycache__"))
+        paths = ["model", "common"]
+    env = micropython_env(*paths, "lib", frozen=True)
     env.update({"USOCKET_HIL_WLAN_SSID": "x", "USOCKET_HIL_WLAN_KEY": "x"})
-    r = subprocess.run([find_micropython(), "-X", f"heapsize={HEAPSIZE}", str(probe), _NATIVE[target]],
-                       capture_output=True, text=True, timeout=60, env=env, cwd=tmp)
+    r = subprocess.run([find_micropython(), "-X", f"heapsize={HEAPSIZE}", "probe.py", _NATIVE[target]],
+                       capture_output=True, text=True, timeout=60, env=env, cwd=work)
     if r.returncode != 0 or "@@" not in r.stdout:
         raise HeapProbeError(f"import heap probe ({target}) failed: {(r.stderr or r.stdout).strip()[-400:]}")
     return int(r.stdout.split("@@")[1].split()[0])
