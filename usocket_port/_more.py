@@ -374,8 +374,27 @@ def _readall(s, n):
 
 
 def readline(self):
-    # Byte by byte (unbuffered: nothing read ahead is lost); the timeout applies per byte.
-    self._n()
+    # Unbuffered (nothing read ahead is lost), one deadline for the whole line.  MicroPython streams: the
+    # native readline() (C, byte by byte, returns what it has at "would block"; py/stream.c
+    # stream_unbuffered_readline), waited for and continued here.  Others: byte by byte through readinto.
+    s = self._n()
+    if self._m & _LISTEN:
+        raise _bad(13, None)
+    if self._m & _NS:
+        line = None
+        dl = None
+        while True:
+            try:
+                d = s.readline()
+            except OSError as e:
+                raise OSError(_t.errno_of(e)) from None
+            if d is not None:
+                line = line + d if line else d
+                if not d or d[-1] == 10:
+                    return line  # a whole line, or EOF (b"" / the last bytes without newline)
+            if _nb(self):
+                return line  # non-blocking: what is there (None if nothing)
+            dl = self._wait(_RD, dl, _t.EAGAIN)
     line = bytearray()
     one = bytearray(1)
     while True:
