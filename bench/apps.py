@@ -20,17 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
-import tempfile
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from datapath import HEAPSIZE, BenchError, Net, build_lib, open_net, run_child  # noqa: E402
+from datapath import HEAPSIZE, BenchError, Net, Nets, build_lib, run_bench, run_child  # noqa: E402
 
-from host_harness.applibs import AppLibError, ensure  # noqa: E402
-from host_harness.errors import HilError  # noqa: E402
+from host_harness.applibs import ensure  # noqa: E402
 from host_harness.micropython import find_micropython, micropython_env  # noqa: E402
 from host_harness.peers import AppHttp  # noqa: E402
 from host_harness.peers.mosquitto import Mosquitto  # noqa: E402
@@ -147,10 +143,6 @@ def report(note: str, best: dict[str, dict[str, int]], args: argparse.Namespace)
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
 
 
-def _sigterm(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--mqtt", type=int, default=200, help="MQTT round trips per round (default 200)")
@@ -160,26 +152,13 @@ def main(argv: list[str] | None = None) -> int:
     if not (1 <= args.mqtt <= 10000 and 1 <= args.gets <= 1000 and 1 <= args.rounds <= 20):
         print("apps: --mqtt 1-10000, --gets 1-1000, --rounds 1-20", file=sys.stderr)
         return 2
-    signal.signal(signal.SIGTERM, _sigterm)
-    net: Net | None = None
-    try:
-        with tempfile.TemporaryDirectory(prefix="usocket-bench-apps-") as tmpname:
-            tmp = Path(tmpname)
-            tmp.chmod(0o755)
-            net = open_net()
-            print(f"apps ({net.note}) ...", flush=True)
-            best = measure(net, tmp, args)
-            report(net.note, best, args)
-    except KeyboardInterrupt:
-        print("apps: interrupted; cleaned up", file=sys.stderr)
-        return 130
-    except (HilError, AppLibError, OSError) as exc:
-        print(f"apps: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        if net is not None and net.pair is not None:
-            net.pair.close()
-    return 0
+    return run_bench("apps", lambda tmp, nets: _run(tmp, nets, args))
+
+
+def _run(tmp: Path, nets: Nets, args: argparse.Namespace) -> None:
+    net = nets.open()
+    print(f"apps ({net.note}) ...", flush=True)
+    report(net.note, measure(net, tmp, args), args)
 
 
 if __name__ == "__main__":

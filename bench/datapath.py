@@ -30,6 +30,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -456,31 +457,55 @@ def main(argv: list[str] | None = None) -> int:
             and 64 <= args.chunk <= 65536):
         print("datapath: --mib 1-256, --rtts 1-100000, --rounds 1-20, --chunk 64-65536", file=sys.stderr)
         return 2
+    return run_bench("datapath", lambda tmp, nets: _run(tmp, nets, args))
+
+
+def _run(tmp: Path, nets: Nets, args: argparse.Namespace) -> None:
+    print("heap (micropython, .mpy and .py) ...", flush=True)
+    hp = heap(tmp)
+    lib = build_lib(tmp / "lib", mpy=True)
+    net = nets.open()
+    print(f"datapath ({net.note}) ...", flush=True)
+    dp = datapath(net, tmp, lib, args)
+    report(net.note, dp, hp, args)
+
+
+class Nets:
+    """The namespace pair a benchmark opens (at most one), closed by run_bench whatever happens."""
+
+    def __init__(self) -> None:
+        self.net: Net | None = None
+
+    def open(self) -> Net:
+        self.net = open_net()
+        return self.net
+
+    def close(self) -> None:
+        if self.net is not None and self.net.pair is not None:
+            self.net.pair.close()
+
+
+def run_bench(name: str, body: Callable[[Path, Nets], None]) -> int:
+    """Run body(tmp, nets) with a temp folder and cleanup on any exit (Ctrl-C, SIGTERM, errors): one-line
+    errors and the exit codes of the bench scripts (0 ok, 1 no measurement, 130 interrupted)."""
     signal.signal(signal.SIGTERM, _sigterm)
-    net: Net | None = None
+    nets = Nets()
     try:
-        with tempfile.TemporaryDirectory(prefix="usocket-bench-") as tmpname:
+        with tempfile.TemporaryDirectory(prefix=f"usocket-bench-{name}-") as tmpname:
             tmp = Path(tmpname)
             os.chmod(tmp, 0o755)  # the namespace helpers may run the interpreters as another user
-            print("heap (micropython, .mpy and .py) ...", flush=True)
-            hp = heap(tmp)
-            lib = build_lib(tmp / "lib", mpy=True)
-            net = open_net()
-            print(f"datapath ({net.note}) ...", flush=True)
-            dp = datapath(net, tmp, lib, args)
-            report(net.note, dp, hp, args)
+            body(tmp, nets)
     except KeyboardInterrupt:
-        print("datapath: interrupted; cleaned up", file=sys.stderr)
+        print(f"{name}: interrupted; cleaned up", file=sys.stderr)
         return 130
     except (HilError, OSError) as exc:
-        print(f"datapath: {exc}", file=sys.stderr)
+        print(f"{name}: {exc}", file=sys.stderr)
         return 1
     finally:
-        if net is not None and net.pair is not None:
-            net.pair.close()
+        nets.close()
         left = registry.live()
         if left:
-            print(f"datapath: peers left open: {left}", file=sys.stderr)
+            print(f"{name}: peers left open: {left}", file=sys.stderr)
     return 0
 
 
