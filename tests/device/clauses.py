@@ -103,6 +103,8 @@ CLAUSES = (
     ("ext.superset.readinto-read-only", "ext", "readinto/recv_into of a read-only buffer: TypeError at once"),
     ("ext.superset.poll-closed", "ext", "select.poll on a closed socket reports POLLNVAL"),
     ("ext.superset.listening-recv", "ext", "recv family on a listening socket: OSError(ENOTCONN)"),
+    ("ext.superset.write-while-connecting", "ext",
+     "write right after a non-blocking connect: a count or None until connected, never EPIPE"),
     ("ext.one-deadline", "ext", "settimeout(t) bounds connect + TLS handshake together (ETIMEDOUT)"),
     # -- application tier: unmodified third-party libraries through usocket_port.install() ------------------
     ("app.install", "app", "install(): import socket/usocket/ssl give usocket_port (beats the built-in alias)"),

@@ -27,6 +27,8 @@ CLAUSES = {
     "case_poll_closed": ("ext.superset.poll-closed", "ext.poll"),
     "case_listening_recv": ("ext.superset.listening-recv",),
     "case_tls_one_deadline": ("ext.one-deadline", "ext.errors.etimedout"),
+    "case_write_after_nonblocking_connect": ("ext.superset.write-while-connecting", "ext.errors.einprogress",
+                                             "socket.write.nonblocking-count"),
 }
 
 
@@ -185,3 +187,29 @@ def case_tls_one_deadline(env):
     s.close()
     check(1800 <= ms <= 3500, "IPPROTO_SEC connect with settimeout(2) gave up after %d ms" % ms)
     return {"ms": ms, "etimedout": err("ETIMEDOUT")}
+
+
+def case_write_after_nonblocking_connect(env):
+    # What asyncio libraries (mqtt_as) do: connect non-blocking, then write at once and retry while it
+    # "would block".  Never EPIPE: the write returns a count or None until the connection is up.
+    import select
+    s = usocket.socket()
+    s.setblocking(False)
+    expect_oserror(lambda: s.connect(env["echo"]), ("EINPROGRESS",), "non-blocking connect")
+    data = b"written while connecting\n"
+    off = 0
+    t0 = ticks_ms()
+    while off < len(data):
+        check(elapsed_ms(t0) < 10000, "write made no progress in 10 s")
+        n = s.write(data[off:])
+        check(n is None or type(n) is int, "non-blocking write returned %r" % (n,))
+        if n:
+            off += n
+        else:
+            p = select.poll()
+            p.register(s, select.POLLOUT)
+            p.poll(100)
+    s.settimeout(5)
+    check(recv_line(s) == data, "echo of what was written while connecting")
+    s.close()
+    return {"ms": elapsed_ms(t0)}
