@@ -94,14 +94,10 @@ class _S:
         self.a = None  # the address connected to (wrap() connects again, with TLS)
         self.e = None  # its failure, kept for connected()
 
-    def close(self):
-        self.n.close()
-
-    def bind(self, a):
-        self.n.bind(a)
-
-    def listen(self, backlog):
-        self.n.listen(backlog)
+    def __getattr__(self, name):
+        # close, bind, listen, setsockopt, setblocking, sendto: the socketpool Socket's own (one method
+        # instead of six wrappers: each resident function costs RAM)
+        return getattr(self.n, name)
 
     def accept(self):
         ns, a = self.n.accept()
@@ -116,15 +112,6 @@ class _S:
         if self.p is not None:
             _pending(self)  # a write right after a non-blocking connect: not EPIPE
         return self.n.send(b)
-
-    def sendto(self, b, a):
-        return self.n.sendto(b, a)
-
-    def setsockopt(self, level, opt, value):
-        self.n.setsockopt(level, opt, value)
-
-    def setblocking(self, flag):
-        self.n.setblocking(flag)
 
 
 def _pending(s):
