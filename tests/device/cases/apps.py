@@ -65,6 +65,8 @@ def _native(fn, env):
     try:
         with _Modules(False):
             return fn(env, False)
+    except Skip:
+        raise
     except ImportError as e:
         raise Skip("native: %s: %r" % (type(e).__name__, e))
     except Exception as e:  # the native socket's behaviour is not ours to pass or fail
