@@ -466,8 +466,6 @@ def install():
     import sys
 
     m = sys.modules
-    m["socket"] = _c
-    m["usocket"] = _c
     from usocket_port import _ssl
     if _ssl._native is None:
         # The firmware's own TLS modules, taken before their names are ours: the shim hands `ssl` every
@@ -483,6 +481,8 @@ def install():
             pass
         _ssl._native = s or t
         _ssl._tls = t or s
+    m["socket"] = _c  # (after the TLS modules: CPython's ssl imports socket)
+    m["usocket"] = _c
     m["ssl"] = _ssl
     m["ussl"] = _ssl
     m["tls"] = _ssl
