@@ -171,7 +171,7 @@ def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
     if host.__class__ is not str or port.__class__ is not int or port < 0 or port > 65535:
         raise _bad(_B_GAI, (host, port))
     try:
-        return [(AF_INET, SOCK_STREAM, IPPROTO_TCP, e[3], e[4]) for e in _t.getaddrinfo(host, port)]
+        return _t.getaddrinfo(host, port)  # the glue's entries: (AF_INET, SOCK_STREAM, IPPROTO_TCP, ...)
     except OSError as e:
         raise OSError(_t.errno_of(e)) from None
 

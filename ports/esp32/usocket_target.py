@@ -61,7 +61,7 @@ def getaddrinfo(host, port):
     out = []
     for f, t, p, c, a in _so.getaddrinfo(host, port):
         if f == _so.AF_INET and a is not None:  # IPv6 entries carry addr None on this port
-            out.append((f, t, p, c or "", (a[0], a[1])))
+            out.append((f, _so.SOCK_STREAM, _so.IPPROTO_TCP, c or "", (a[0], a[1])))  # lwIP leaves 0s
     return out
 
 

@@ -85,7 +85,7 @@ def getaddrinfo(host, port):
     except OSError as e:
         n = errno_of(e)
         raise OSError(-n if n > 0 else n)  # positive SimpleLink DNS codes -> the seed's negative numbers
-    return [(f, t, p, c or "", (a[0], a[1])) for f, t, p, c, a in r]
+    return [(f, _so.SOCK_STREAM, _so.IPPROTO_TCP, c or "", (a[0], a[1])) for f, t, p, c, a in r]  # proto 0 natively
 
 
 # ---- TLS configuration ---------------------------------------------------------------------------------
