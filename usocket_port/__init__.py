@@ -47,14 +47,29 @@ if "MSG_DONTWAIT" not in globals():
     MSG_DONTWAIT = 64  # the core does MSG_DONTWAIT itself (usocket_port/_more.py): Linux's value
 
 # THE call that turns certificate checking on for IPPROTO_SEC sockets on every target (docs/ports.md):
-# tls_setup(ca_path=None, hostname=None).  The glue's own, else the MicroPython `tls` module's (_mptls);
-# the def below is not executed (so costs no RAM) when the glue has one.
+# tls_setup(ca_path=None, hostname=None).  The glue's own, else the MicroPython `tls` module's (_mptls,
+# reached through __getattr__ below).
 if hasattr(_t, "tls_setup"):
     tls_setup = _t.tls_setup
-else:
-    def tls_setup(ca_path=None, hostname=None):
+
+
+def __getattr__(name):
+    # Module functions rarely called, loaded on first use (one resident function for all of them, PEP 562 /
+    # MicroPython's module __getattr__):
+    #   install()   `import socket` / `usocket` / `ssl`... give usocket_port from now on (_more.install;
+    #               docs/usocket_port.md, "install()");
+    #   tls_setup() where the glue has none: MicroPython's `tls` module (_mptls.tls_setup).
+    if name == "install":
+        from usocket_port import _more
+        return _more.install
+    if name == "tls_setup":
         from usocket_port import _mptls
-        _mptls.tls_setup(ca_path, hostname)
+        return _mptls.tls_setup
+    if name == "_more" or name == "_mptls" or name == "_ssl":
+        # A submodule not imported yet: MicroPython's `from usocket_port import _more` asks here first and
+        # would not fall back to importing it if this raised.
+        return __import__("usocket_port." + name, None, None, (name,))
+    raise AttributeError(name)
 
 # Glue functions a glue may leave out (docs/usocket_port.md, "Glue interface"): where the glue lacks one, the
 # core puts its default there, fit for every MicroPython port's socket (and CPython's).  Defined under `if`
@@ -129,13 +144,6 @@ _B_AF = const(6)
 _B_GAI = const(12)
 _B_LISTEN = const(13)
 _B_RO = const(14)
-
-
-def install():
-    # `import socket` / `import usocket` (and `ssl`/`ussl`/`tls`) give usocket_port from now on, so an
-    # unmodified library gets one behaviour on every target (docs/usocket_port.md, "install()").
-    from usocket_port import _more
-    _more.install()
 
 
 def _bad(code, v=None):
@@ -293,9 +301,9 @@ class socket(_t.Base):
             n = _t.errno_of(e)
             if n == _t.EINPROGRESS and to == 0:
                 raise OSError(n) from None
-            if dl is not None and (n == _t.ETIMEDOUT or n == _t.EAGAIN or _t.ticks_diff(dl, _t.ticks_ms()) <= 0):
-                # The deadline ran out somewhere inside (native timeout, TLS layer, another platform's
-                # number): one error for it, the target's ETIMEDOUT.
+            if dl is not None and _t.ticks_diff(dl, _t.ticks_ms()) <= 0:
+                # The deadline ran out somewhere inside (a native timeout set to what was left, the TLS
+                # layer, another platform's number): one error for it, the target's ETIMEDOUT.
                 n = _t.ETIMEDOUT
             raise OSError(n) from None
 
@@ -313,8 +321,8 @@ class socket(_t.Base):
             buf = _more.slice(buf, off, max_len)
         return self._w(buf, 0)
 
-    def _w(self, buf, how):
-        # One loop for write (how 0), sendall (1) and send (2): blocking, all of buf goes (one deadline for
+    def _w(self, buf, mode):
+        # One loop for write (mode 0), sendall (1) and send (2): blocking, all of buf goes (one deadline for
         # all of it; send stops after the first native call that took something).  Non-blocking, when
         # nothing more fits: write returns the count (None if nothing), sendall and send raise EAGAIN.
         # Any object with the buffer protocol, str included (its UTF-8 bytes), as MicroPython's sockets.
@@ -334,16 +342,16 @@ class socket(_t.Base):
                     raise OSError(n) from None
                 n = None
             if n is None:
-                if not how and self._m >> _SHIFT == 1:
+                if not mode and self._m >> _SHIFT == 1:
                     return off if off else None
                 dl = self._wait(_WR, dl, _t.EAGAIN)
             else:
                 off += n
-                if how == 2:
+                if mode == 2:
                     break
                 if off < total:
                     mv = memoryview(buf)[off:]
-        if how != 1:
+        if mode != 1:
             return off
 
     def recv(self, n, flags=0):
@@ -367,9 +375,9 @@ class socket(_t.Base):
     def readinto(self, buf, nbytes=None):
         return self._rd(buf, nbytes, False)
 
-    def _rd(self, buf, nbytes, once):
+    def _rd(self, buf, nbytes, mode):
         # readinto: no short reads unless EOF (blocking/timeout); non-blocking: what is there, None if
-        # nothing.  recv_into (once): the first native read that got something; non-blocking: EAGAIN.
+        # nothing.  recv_into (mode True): the first native read that got something; non-blocking: EAGAIN.
         s = self._n()
         if self._m & _LISTEN:
             raise _bad(_B_LISTEN)
@@ -400,12 +408,12 @@ class socket(_t.Base):
                     raise OSError(n) from None
                 n = None
             if n is None:
-                if not once and self._m >> _SHIFT == 1:
+                if not mode and self._m >> _SHIFT == 1:
                     return got if got else None
                 dl = self._wait(_RD, dl, _t.EAGAIN)
             elif n:
                 got += n
-                if once:
+                if mode:
                     break
                 if got < want:
                     m = memoryview(mv)[got:]  # a new view per short read, not per would-block retry
