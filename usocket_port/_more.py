@@ -446,6 +446,10 @@ def _wrap(self, host):
         from usocket_port import _mptls
         f = _mptls.secure
     to = (self._m >> _SHIFT) - 1
+    if to == 0:
+        # (asyncio.open_connection(ssl=...) wraps while its non-blocking connect is still under way)
+        raise OSError(_t.EOPNOTSUPP, "ssl.wrap_socket() needs a connected blocking or timeout socket: the "
+                                     "handshake here is not driven non-blocking")
     try:
         s = f(s, host, to if to > 0 else -1)
     except OSError as e:
