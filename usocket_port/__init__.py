@@ -283,10 +283,10 @@ class socket(_t.Base):
                 n = _t.errno_of(e)
                 if n != _t.EAGAIN and n != _t.EINPROGRESS:
                     raise
-                while True:
+                # Blocking/timeout: ask once before the first wait (a near peer has answered already: no
+                # poll); non-blocking: EINPROGRESS, as the seed says, even if it is done already.
+                while not (to and _t.connected(s, a)):
                     dl = self._wait(_WR, dl, _t.EINPROGRESS)
-                    if _t.connected(s, a):
-                        break
             if self._m & _SEC:
                 # The glue's secure(), else the MicroPython `tls` module (usocket_port/_mptls.py); it gets
                 # what is left of the deadline in ms (-1: none).

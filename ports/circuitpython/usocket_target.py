@@ -147,7 +147,7 @@ def new(af, type, proto):
 
 def connected(s, a):
     if s.p is not None:
-        _finish(s, _CONNECT_MS)
+        return False  # not run yet: the core's wait() runs it, with the socket's own time
     e = s.e
     if e is not None:
         s.e = None
