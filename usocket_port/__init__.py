@@ -41,8 +41,6 @@ del _e
 # Constants the target really has, with its own values (AF_INET, SOCK_*, IPPROTO_*, SOL_SOCKET, SO_*...).
 # The glue gives a list of (name, value) or a function returning one (then no list stays in its RAM).
 globals().update(_t.CONSTANTS() if callable(_t.CONSTANTS) else _t.CONSTANTS)
-if "SO_REUSEADDR" not in globals():
-    SO_REUSEADDR = -1  # a stack without it (cc3200): accepted and ignored by setsockopt (_more.py)
 if "MSG_DONTWAIT" not in globals():
     MSG_DONTWAIT = 64  # the core does MSG_DONTWAIT itself (usocket_port/_more.py): Linux's value
 

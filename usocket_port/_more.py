@@ -273,8 +273,6 @@ def setsockopt(self, level, optname, value):
     s = self._n()
     if isinstance(value, str):
         raise _bad(10, None)
-    if optname == -1:
-        return  # SO_REUSEADDR where the stack has no such option (usocket_port/__init__.py)
     try:
         # A glue may adapt the value (ESP32's lwIP binding takes ints only); else the native call.
         getattr(_t, "setsockopt", _native_setsockopt)(s, level, optname, value)
