@@ -35,6 +35,7 @@ from host_harness.plugin.errors import BoardError
 
 CASES_DIR = Path(__file__).parent / "cases"
 SOURCE_NBYTES = 16 * 1024  # read() to EOF holds it whole on the board
+BIG_SOURCE_NBYTES = 100 * 1024  # the issue's 100 KB body, read() to EOF in one piece
 BULK_NBYTES = 16 * 1024 * 1024  # the issue asks for at least 16 MiB of TCP per direction in the suite
 RESET_AFTER = 8
 # Station credentials for network bring-up: a virtual board's port model serves exactly these
@@ -67,7 +68,7 @@ CASES = _discover()
 def _fresh_heap(keys: frozenset[str]) -> list[pytest.MarkDecorator]:
     """A case that needs one 100 KB object (the HTTP body) starts on a freshly reset board: a heap that
     earlier cases left fragmented has no 100 KB hole, whatever socket layer reads the body."""
-    return [pytest.mark.board_reset] if "app_http" in keys else []
+    return [pytest.mark.board_reset] if "app_http" in keys or "big_source" in keys else []
 
 
 def _closed_port(board) -> tuple[str, int]:
@@ -91,6 +92,10 @@ def _env(board, peer_factory, keys: frozenset[str]) -> tuple[dict[str, Any], dic
         peers["source"] = peer_factory(TcpSource, nbytes=SOURCE_NBYTES, seed=7)
         env.update(source=peers["source"].address, source_nbytes=SOURCE_NBYTES,
                    source_sha256=peers["source"].sha256)
+    if "big_source" in keys:
+        peers["big_source"] = peer_factory(TcpSource, nbytes=BIG_SOURCE_NBYTES, seed=5)
+        env.update(big_source=peers["big_source"].address, big_source_nbytes=BIG_SOURCE_NBYTES,
+                   big_source_sha256=peers["big_source"].sha256)
     if "bulk" in keys or "bulk_nbytes" in keys:
         peers["bulk"] = peer_factory(TcpSource, nbytes=BULK_NBYTES, seed=11, chunk=65536)
         env.update(bulk=peers["bulk"].address, bulk_nbytes=BULK_NBYTES, bulk_sha256=peers["bulk"].sha256)

@@ -13,6 +13,7 @@ from compat import (
     free_port_bind,
     recv_line,
     reuse,
+    sha256_hex,
     ticks_ms,
 )
 
@@ -27,6 +28,7 @@ CLAUSES = {
     "case_poll_closed": ("ext.superset.poll-closed", "ext.poll"),
     "case_listening_recv": ("ext.superset.listening-recv",),
     "case_tls_one_deadline": ("ext.one-deadline", "ext.errors.etimedout"),
+    "case_read_100k_to_eof": ("ext.memory.read-100k", "socket.read.to-eof"),
     "case_write_after_nonblocking_connect": ("ext.superset.write-while-connecting", "ext.errors.einprogress",
                                              "socket.write.nonblocking-count"),
 }
@@ -213,3 +215,14 @@ def case_write_after_nonblocking_connect(env):
     check(recv_line(s) == data, "echo of what was written while connecting")
     s.close()
     return {"ms": elapsed_ms(t0)}
+
+
+def case_read_100k_to_eof(env):
+    # read() to EOF of a 100 KB stream in one piece, on a freshly reset board (the harness resets it first):
+    # one buffer grown by the firmware or one bytearray, never a list of chunks plus copies.
+    s = connect(env["big_source"], timeout=10)
+    d = s.read()
+    s.close()
+    check(len(d) == env["big_source_nbytes"], "read() to EOF gave %d bytes" % len(d))
+    check(sha256_hex(d) == env["big_source_sha256"], "read() to EOF: SHA-256 mismatch")
+    return {"bytes": len(d)}
