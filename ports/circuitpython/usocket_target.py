@@ -46,12 +46,14 @@ _CONNECT_MS = const(10000)  # connect budget when the connect finishes outside a
 
 _pool = socketpool.SocketPool(wifi.radio)
 
-CONSTANTS = [("IPPROTO_SEC", _IPPROTO_SEC)]
-for _k in ("AF_INET", "AF_INET6", "SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW", "IPPROTO_IP", "IPPROTO_TCP",
-           "IPPROTO_UDP", "SOL_SOCKET", "SO_REUSEADDR", "TCP_NODELAY", "IP_MULTICAST_TTL"):
-    if hasattr(_pool, _k):
-        CONSTANTS.append((_k, getattr(_pool, _k)))
-del _k
+def CONSTANTS():
+    # Called once by the core (a function: no list stays in RAM).
+    out = [("IPPROTO_SEC", _IPPROTO_SEC)]
+    for n in ("AF_INET", "AF_INET6", "SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW", "IPPROTO_IP", "IPPROTO_TCP",
+              "IPPROTO_UDP", "SOL_SOCKET", "SO_REUSEADDR", "TCP_NODELAY", "IP_MULTICAST_TTL"):
+        if hasattr(_pool, n):
+            out.append((n, getattr(_pool, n)))
+    return out
 
 if hasattr(time, "ticks_ms"):  # the virtual board's port model runs on MicroPython
     ticks_ms = time.ticks_ms
@@ -89,16 +91,13 @@ class _S:
         self.n = n
         self.sec = sec
         self.p = None  # address of a connect that has not run yet
+        self.a = None  # the address connected to (wrap() connects again, with TLS)
         self.e = None  # its failure, kept for connected()
 
-    def close(self):
-        self.n.close()
-
-    def bind(self, a):
-        self.n.bind(a)
-
-    def listen(self, backlog):
-        self.n.listen(backlog)
+    def __getattr__(self, name):
+        # close, bind, listen, setsockopt, setblocking, sendto: the socketpool Socket's own (one method
+        # instead of six wrappers: each resident function costs RAM)
+        return getattr(self.n, name)
 
     def accept(self):
         ns, a = self.n.accept()
@@ -106,19 +105,20 @@ class _S:
 
     def connect(self, a):
         self.p = a
+        self.a = a
         raise OSError(_e.EINPROGRESS)
 
     def send(self, b):
+        if self.p is not None:
+            _pending(self)  # a write right after a non-blocking connect: not EPIPE
         return self.n.send(b)
 
-    def sendto(self, b, a):
-        return self.n.sendto(b, a)
 
-    def setsockopt(self, level, opt, value):
-        self.n.setsockopt(level, opt, value)
-
-    def setblocking(self, flag):
-        self.n.setblocking(flag)
+def _pending(s):
+    # A send/recv while the connect has not run: run it now (the only connect CircuitPython has), then
+    # the op; its failure is the op's failure.
+    _finish(s, _CONNECT_MS)
+    connected(s, None)
 
 
 def _finish(s, ms):
@@ -147,7 +147,7 @@ def new(af, type, proto):
 
 def connected(s, a):
     if s.p is not None:
-        _finish(s, _CONNECT_MS)
+        return False  # not run yet: the core's wait() runs it, with the socket's own time
     e = s.e
     if e is not None:
         s.e = None
@@ -156,6 +156,8 @@ def connected(s, a):
 
 
 def recv_into(s, mv):
+    if s.p is not None:
+        _pending(s)
     try:
         return s.n.recv_into(mv)
     except OSError as e:
@@ -171,9 +173,10 @@ PEER_RESET_IS_EOF = ("CircuitPython espressif reports a peer reset as EAGAIN the
 
 
 def recv(s, n):
+    # Synthesised from recv_into: one buffer and the bytes the API must return (no slice copy between).
     b = bytearray(n)
-    k = recv_into(s, memoryview(b))
-    return bytes(b[:k]) if k < n else bytes(b)
+    k = recv_into(s, b)
+    return bytes(b) if k == n else bytes(memoryview(b)[:k])
 
 
 def recvfrom_into(s, mv):
@@ -183,7 +186,7 @@ def recvfrom_into(s, mv):
 def recvfrom(s, n):
     b = bytearray(n)
     k, a = s.n.recvfrom_into(b)
-    return bytes(b[:k]), a
+    return bytes(b) if k == n else bytes(memoryview(b)[:k]), a
 
 
 def wait(s, ev, ms):
@@ -204,8 +207,22 @@ def poll(s, ev):
     return r[0][1] if r else 0
 
 
-def secure(s, host):
+def secure(s, host, ms):
     return s  # wrapped before connect in _finish()
+
+
+def wrap(s, host, ms):
+    # ssl.wrap_socket() on a connected socket (usocket_port/_ssl.py): CircuitPython's handshake only runs
+    # inside SSLSocket.connect(), so the plain connection (nothing sent on it yet) is replaced by a TLS
+    # one to the same address: a fresh socket, wrapped, connected within ms.
+    s.n.close()
+    s.n = _pool.socket(_pool.AF_INET, _pool.SOCK_STREAM)
+    s.n.setblocking(False)
+    s.sec = True
+    s.p = s.a
+    _finish(s, ms)
+    connected(s, None)
+    return s
 
 
 # ---- TLS configuration ---------------------------------------------------------------------------------

@@ -95,7 +95,7 @@ def getaddrinfo(host, port):
     except OSError as e:
         n = errno_of(e)
         raise OSError(-n if n > 0 else n)  # positive SimpleLink DNS codes -> the seed's negative numbers
-    return [(f, t, p, c or "", (a[0], a[1])) for f, t, p, c, a in r]
+    return [(f, _so.SOCK_STREAM, _so.IPPROTO_TCP, c or "", (a[0], a[1])) for f, t, p, c, a in r]  # proto 0 natively
 
 
 # ---- TLS configuration ---------------------------------------------------------------------------------
@@ -154,7 +154,7 @@ def fileno(s):
     return -1  # SimpleLink descriptors are not file descriptors: poll goes through ioctl
 
 
-def secure(s, host):
+def secure(s, host, ms):
     return s  # the network processor did the handshake inside connect()
 
 
