@@ -54,16 +54,16 @@ if hasattr(_t, "tls_setup"):
 def __getattr__(name):
     # Module functions rarely called, loaded on first use (one resident function for all of them, PEP 562 /
     # MicroPython's module __getattr__):
-    #   install()   `import socket` / `usocket` / `ssl`... give usocket_port from now on (_more.install;
+    #   install()   `import socket` / `usocket` / `ssl`... give usocket_port from now on (_install.install;
     #               docs/usocket_port.md, "install()");
     #   tls_setup() where the glue has none: MicroPython's `tls` module (_mptls.tls_setup).
     if name == "install":
-        from usocket_port import _more
-        return _more.install
+        from usocket_port import _install
+        return _install.install
     if name == "tls_setup":
         from usocket_port import _mptls
         return _mptls.tls_setup
-    if name == "_more" or name == "_mptls" or name == "_ssl":
+    if name in ("_more", "_read", "_err", "_install", "_mptls", "_ssl"):
         # A submodule not imported yet: MicroPython's `from usocket_port import _more` asks here first and
         # would not fall back to importing it if this raised.
         return __import__("usocket_port." + name, None, None, (name,))
@@ -141,7 +141,7 @@ _SHIFT = const(5)
 _MAX_MS = const(0x1FFFFFE)  # ~9.3 h: (ms + 1) << _SHIFT stays a small int on 32-bit boards
 _RD = const(1)  # poll event bits, as select.POLLIN / POLLOUT
 _WR = const(4)
-# _bad() codes (the texts live in _more)
+# _bad() codes (the texts live in _err)
 _B_ADDR = const(0)
 _B_PORT = const(1)
 _B_INT = const(3)
@@ -153,9 +153,9 @@ _B_RO = const(14)
 
 
 def _bad(code, v=None):
-    # The exception for bad input, built in _more so its message texts cost no RAM until needed.
-    from usocket_port import _more
-    return _more._bad(code, v)
+    # The exception for bad input, built in _err so its message texts cost no RAM until needed.
+    from usocket_port import _err
+    return _err._bad(code, v)
 
 
 def _addr(a, bind):

@@ -106,6 +106,7 @@ CLAUSES = (
     ("ext.superset.write-while-connecting", "ext",
      "write right after a non-blocking connect: a count or None until connected, never EPIPE"),
     ("ext.memory.read-100k", "ext", "read() to EOF of a 100 KB body in one piece (one growing buffer)"),
+    ("ext.memory.stream-100k", "ext", "a 100 KB body read in chunks (readinto) and hashed as it arrives, in any heap"),
     ("ext.one-deadline", "ext", "settimeout(t) bounds connect + TLS handshake together (ETIMEDOUT)"),
     # -- application tier: unmodified third-party libraries through usocket_port.install() ------------------
     ("app.install", "app", "install(): import socket/usocket/ssl give usocket_port (beats the built-in alias)"),

@@ -36,6 +36,12 @@ s.settimeout(0.3)
 t0 = time.ticks_ms(); r["t300"] = (err(lambda: s.recv(1)), time.ticks_diff(time.ticks_ms(), t0))
 s.settimeout(0)
 r["nb_read"] = (s.read(1), s.readinto(bytearray(1)))
+r["readinto_ro"] = []
+for ro in (b"abcd", memoryview(b"abcd"), b""):
+    try:
+        s.readinto(ro)
+    except TypeError:
+        r["readinto_ro"].append("TypeError")
 r["setsockopt_bytes"] = None
 try:
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, b"\x01\x00\x00\x00")
@@ -140,6 +146,11 @@ def test_e06_new_socket_state(rows: dict[str, Any]) -> None:
 
 def test_e07_read_would_block(rows: dict[str, Any]) -> None:
     assert rows["nb_read"] == (None, None)
+
+
+def test_e20_readinto_read_only_at_once(rows: dict[str, Any]) -> None:
+    # non-blocking with nothing there: the buffer check comes first, so the answer is TypeError, not None
+    assert rows["readinto_ro"] == ["TypeError"] * 3
 
 
 def test_e08_peer_reset(rows: dict[str, Any]) -> None:

@@ -39,6 +39,12 @@ BLOCK = 1024 if SMALL else 4096  # largest single buffer
 TOTAL = 2 * 1024 if SMALL else 16 * 1024  # data a case holds whole (sent, and compared with its echo)
 
 
+def holds(n):
+    """True if the heap this board had free when compat was imported (right after a reset, for a case that wants
+    one big object) can hold an object of n bytes at all: a board with less cannot, whatever code reads it."""
+    return _FREE > n
+
+
 class Skip(Exception):
     """The target cannot run this case; args[0] says why."""
 

@@ -407,6 +407,9 @@ class socket(io.IOBase):
 
     def readinto(self, buf, nbytes=-1):
         mv = memoryview(buf)
+        # py/stream.c stream_readinto_write_generic asks for a writable buffer (mp_get_buffer_raise with
+        # MP_BUFFER_WRITE; py/objstr.c gives bytes/str none) before it reads: a TypeError at once, data or not.
+        mv[0:0] = b""
         if nbytes >= 0:
             mv = mv[:nbytes]
         if not len(mv):
