@@ -48,7 +48,7 @@ def build(dest: Path, target: str) -> dict[str, int]:
 
     (dest / "usocket_port").mkdir(parents=True, exist_ok=True)
     sources = [(p, f"usocket_port/{p.name}") for p in sorted(CORE.glob("*.py"))]
-    sources.append((ROOT / "ports" / target / "usocket_target.py", "usocket_target.py"))
+    sources += [(p, p.name) for p in sorted((ROOT / "ports" / target).glob("*.py"))]  # the glue (and its _more)
     sizes = {}
     for src, rel in sources:
         out = dest / (rel[: -len(".py")] + ".mpy")

@@ -44,25 +44,31 @@ globals().update(_t.CONSTANTS() if callable(_t.CONSTANTS) else _t.CONSTANTS)
 if "MSG_DONTWAIT" not in globals():
     MSG_DONTWAIT = 64  # the core does MSG_DONTWAIT itself (usocket_port/_more.py): Linux's value
 
-# THE call that turns certificate checking on for IPPROTO_SEC sockets on every target (docs/ports.md):
-# tls_setup(ca_path=None, hostname=None).  The glue's own, else the MicroPython `tls` module's (_mptls,
-# reached through __getattr__ below).
-if hasattr(_t, "tls_setup"):
-    tls_setup = _t.tls_setup
-
 
 def __getattr__(name):
     # Module functions rarely called, loaded on first use (one resident function for all of them, PEP 562 /
     # MicroPython's module __getattr__):
+    #   getaddrinfo()  (_more.getaddrinfo);
     #   install()   `import socket` / `usocket` / `ssl`... give usocket_port from now on (_install.install;
     #               docs/usocket_port.md, "install()");
-    #   tls_setup() where the glue has none: MicroPython's `tls` module (_mptls.tls_setup).
+    #   tls_setup() the glue's, else MicroPython's `tls` module's (_mptls.tls_setup).
+    if name == "getaddrinfo":
+        # getaddrinfo(host, port, af=0, type=0, proto=0, flags=0) (_more.getaddrinfo), kept here once loaded
+        from usocket_port import _more
+        f = globals()["getaddrinfo"] = _more.getaddrinfo
+        return f
     if name == "install":
         from usocket_port import _install
         return _install.install
     if name == "tls_setup":
-        from usocket_port import _mptls
-        return _mptls.tls_setup
+        # THE call that turns certificate checking on for IPPROTO_SEC sockets on every target (docs/ports.md):
+        # tls_setup(ca_path=None, hostname=None).  The glue's own (looked up now: a glue may load it lazily
+        # too), else the MicroPython `tls` module's.
+        f = getattr(_t, "tls_setup", None)
+        if f is None:
+            from usocket_port import _mptls
+            f = _mptls.tls_setup
+        return f
     if name in ("_more", "_read", "_err", "_install", "_mptls", "_ssl"):
         # A submodule not imported yet: MicroPython's `from usocket_port import _more` asks here first and
         # would not fall back to importing it if this raised.
@@ -147,7 +153,6 @@ _B_PORT = const(1)
 _B_INT = const(3)
 _B_NEG = const(4)
 _B_AF = const(6)
-_B_GAI = const(12)
 _B_LISTEN = const(13)
 _B_RO = const(14)
 
@@ -173,21 +178,6 @@ def _addr(a, bind):
         raise _bad(_B_PORT, port)
     # The glue's encoding (unix: raw sockaddr_in); without addr() the native address is the tuple itself.
     return _t.addr(ip, port) if hasattr(_t, "addr") else a
-
-
-def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
-    # [(AF_INET, SOCK_STREAM, IPPROTO_TCP, canonname, (ipv4_str, port)), ...]; failure -> OSError(negative
-    # number).  MicroPython's 2-6 argument form (ports/esp32/modsocket.c): the af/type/proto filters are
-    # in _more.  (`type` is the argument's name, as in CPython: no type() here.)
-    if af or type or proto:
-        from usocket_port import _more
-        return _more.getaddrinfo(host, port, af, type, proto)
-    if host.__class__ is not str or port.__class__ is not int or port < 0 or port > 65535:
-        raise _bad(_B_GAI, (host, port))
-    try:
-        return _t.getaddrinfo(host, port)  # the glue's entries: (AF_INET, SOCK_STREAM, IPPROTO_TCP, ...)
-    except OSError as e:
-        raise OSError(_t.errno_of(e)) from None
 
 
 class socket(_t.Base):

@@ -90,13 +90,22 @@ def _unaddr(a):
 _unaddr = getattr(_t, "unaddr", _unaddr)
 
 
-def getaddrinfo(host, port, af, type, proto):
-    # getaddrinfo() with filters, as the C library applies them: af other than 0/AF_INET gives [] (the
-    # address format is IPv4-only); type 0 or SOCK_STREAM gives TCP entries, SOCK_DGRAM UDP ones, any
-    # other type [].  flags is accepted and ignored.
+def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
+    # usocket_port.getaddrinfo(): [(AF_INET, SOCK_STREAM, IPPROTO_TCP, canonname, (ipv4_str, port)), ...];
+    # failure -> OSError(negative number).  MicroPython's 2-6 argument form (ports/esp32/modsocket.c) with
+    # filters, as the C library applies them: af other than 0/AF_INET gives [] (the address format is
+    # IPv4-only); type 0 or SOCK_STREAM gives TCP entries, SOCK_DGRAM UDP ones, any other type [].  flags is
+    # accepted and ignored.  (`type` is the argument's name, as in CPython: no type() here.)
+    if host.__class__ is not str or port.__class__ is not int or port < 0 or port > 65535:
+        raise _bad(12, (host, port))
     if af.__class__ is not int or type.__class__ is not int or proto.__class__ is not int:
         raise _bad(3, "af, type and proto")
-    r = _c.getaddrinfo(host, port)
+    try:
+        r = _t.getaddrinfo(host, port)  # the glue's entries: (AF_INET, SOCK_STREAM, IPPROTO_TCP, ...)
+    except OSError as e:
+        raise OSError(_t.errno_of(e)) from None
+    if not (af or type or proto):
+        return r
     if af and af != _c.AF_INET or type and type != _c.SOCK_STREAM and type != _c.SOCK_DGRAM:
         return []
     if not type:

@@ -195,7 +195,7 @@ def _fresh_heap(board, module: str, big_object: frozenset[str]) -> None:
         except (BoardError, ValueError, IndexError):
             _heap_of[board.name] = NO_HEAP_LIMIT  # CPython: no gc.mem_free, no such limit
     heap = _heap_of[board.name]
-    if (big_object and heap < NO_HEAP_LIMIT) or (heap < SMALL_HEAP and _module_on.get(board.name, module) != module):
+    if (big_object and heap < NO_HEAP_LIMIT) or (heap < SMALL_HEAP and _module_on.get(board.name) != module):
         board.reset()
         # the core first, on its own, as a program using it would start: its compilation peak does not stack on
         # the case module's

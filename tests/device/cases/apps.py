@@ -135,8 +135,8 @@ def _http(env, installed):
         check(sha256_hex(body) == env["app_http_big_sha256"], "GET /big: SHA-256 mismatch")
         body = None
     else:
-        # A heap smaller than the body (WiPy 1.0: 48 KiB, bootmgr/flc.h) cannot hold r.content: the library's
-        # stream=True, the body read from r.raw in chunks and hashed as it arrives.
+        # A heap that cannot hold the body (ESP32 without PSRAM, WiPy 1.0: docs/fidelity.md E19, W22) cannot
+        # hold r.content: the library's stream=True, the body read from r.raw in chunks, hashed as it arrives.
         r = urequests.get(base + "/big", stream=True)
         check(r.status_code == 200, "GET /big status %r" % (r.status_code,))
         h = Sha(big)

@@ -225,7 +225,8 @@ def case_read_100k_to_eof(env):
     # read() to EOF of a 100 KB stream in one piece, on a freshly reset board (the harness resets it first):
     # one buffer grown by the firmware or one bytearray, never a list of chunks plus copies.
     if not holds(env["big_source_nbytes"]):
-        raise Skip("the heap cannot hold a 100 KB object (WiPy 1.0: 48 KiB, bootmgr/flc.h): see read_100k_streamed")
+        raise Skip("this board's heap cannot hold a 100 KB object while it grows (ESP32 without PSRAM ~112 KiB, "
+                   "WiPy 1.0 48 KiB: docs/fidelity.md E19, W22); superset.read_100k_streamed reads it in chunks")
     s = connect(env["big_source"], timeout=10)
     d = s.read()
     s.close()
