@@ -1,10 +1,11 @@
 # usocket_target_more for WiPy 1.0: the parts of the glue (ports/wipy/usocket_target.py, whose header lists the
 # facts) used rarely, loaded on first use through usocket_target.__getattr__.
-import socket as _so
 import time
 
 import usocket_target as _t
-from usocket_target import EINVAL, EOPNOTSUPP, ETIMEDOUT, errno_of, ticks_diff, ticks_ms
+
+# (the native socket module as the glue imported it: after usocket_port.install(), `import socket` is ours)
+from usocket_target import EINVAL, EOPNOTSUPP, ETIMEDOUT, _so, errno_of, ticks_diff, ticks_ms
 
 # MicroPython's internal errno numbers (py/mperrno.h, MICROPY_USE_INTERNAL_ERRNO=1 on cc3200), for the names
 # the cc3200 `errno` module leaves out.  Cases and users look names up here when errno lacks them.

@@ -9,7 +9,7 @@
 # error otherwise, so the table shows what usocket_port adds.
 import sys
 
-from compat import BLOCK, MICROPYTHON, Sha, Skip, check, err, holds, randint, random_bytes, sha256_hex
+from compat import BLOCK, MICROPYTHON, SMALL, Sha, Skip, check, err, holds, randint, random_bytes, sha256_hex
 
 import usocket_port
 
@@ -82,8 +82,9 @@ def _mqtt(env, tls):
     c.sock.settimeout(10)  # no scenario may hang: a broker that stops answering is ETIMEDOUT
     topic = "usocket-hil/t%d" % randint(1, 1000000)
     c.subscribe(topic.encode(), 1)
-    p0 = random_bytes(10240)
-    p1 = random_bytes(10240)
+    n = 2048 if SMALL else 10240  # (a small board holds both payloads and both deliveries: 4 x n)
+    p0 = random_bytes(n)
+    p1 = random_bytes(n)
     c.publish(topic.encode(), p0, qos=0)
     c.publish(topic.encode(), p1, qos=1)  # returns once PUBACK came (delivering our own messages meanwhile)
     for _ in range(10):
