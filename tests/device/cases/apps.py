@@ -9,7 +9,7 @@
 # error otherwise, so the table shows what usocket_port adds.
 import sys
 
-from compat import BLOCK, MICROPYTHON, SMALL, Sha, Skip, check, err, holds, randint, random_bytes, sha256_hex
+from compat import MICROPYTHON, SMALL, Skip, check, err, holds, randint, random_bytes, sha256_hex, sha_stream
 
 import usocket_port
 
@@ -140,13 +140,7 @@ def _http(env, installed):
         # hold r.content: the library's stream=True, the body read from r.raw in chunks, hashed as it arrives.
         r = urequests.get(base + "/big", stream=True)
         check(r.status_code == 200, "GET /big status %r" % (r.status_code,))
-        h = Sha(big)
-        buf = bytearray(BLOCK)
-        while True:
-            n = r.raw.readinto(buf)
-            if not n:
-                break
-            h.update(memoryview(buf)[:n])
+        h = sha_stream(r.raw, big)
         r.close()
         check(h.n == big, "GET /big streamed: %d bytes" % h.n)
         check(h.hex() == env["app_http_big_sha256"], "GET /big streamed: SHA-256 mismatch")

@@ -209,6 +209,17 @@ class Sha:
         return binascii.hexlify(self.h.digest()).decode()
 
 
+def sha_stream(s, total):
+    """Read s (readinto) to EOF in BLOCK pieces, hashing as the data arrives; the Sha (its n: the count)."""
+    h = Sha(total)
+    buf = bytearray(BLOCK)
+    while True:
+        k = s.readinto(buf)
+        if not k:
+            return h
+        h.update(memoryview(buf)[:k])
+
+
 def random_bytes(n):
     try:
         import os

@@ -2,9 +2,7 @@
 # which third-party libraries call: the same meaning through usocket_port on every target.
 #   echo : TcpEcho; sink : TcpSink (the silent peer for the deadline case)
 from compat import (
-    BLOCK,
     MICROPYTHON,
-    Sha,
     Skip,
     check,
     connect,
@@ -17,6 +15,7 @@ from compat import (
     recv_line,
     reuse,
     sha256_hex,
+    sha_stream,
     ticks_ms,
 )
 
@@ -237,16 +236,10 @@ def case_read_100k_to_eof(env):
 
 def case_read_100k_streamed(env):
     # The same 100 KB stream in any heap: readinto one reused buffer, hashed as it arrives (compat.Sha sizes
-    # WiPy's hashlib up front so nothing is buffered).
+    # WiPy's hashlib up front so nothing is buffered): compat.sha_stream.
     n = env["big_source_nbytes"]
     s = connect(env["big_source"], timeout=10)
-    h = Sha(n)
-    buf = bytearray(BLOCK)
-    while True:
-        k = s.readinto(buf)
-        if not k:
-            break
-        h.update(memoryview(buf)[:k])
+    h = sha_stream(s, n)
     s.close()
     check(h.n == n, "streamed %d bytes of %d" % (h.n, n))
     check(h.hex() == env["big_source_sha256"], "streamed 100 KB: SHA-256 mismatch")
