@@ -42,20 +42,20 @@ del _e
 # The glue gives a list of (name, value) or a function returning one (then no list stays in its RAM).
 globals().update(_t.CONSTANTS() if callable(_t.CONSTANTS) else _t.CONSTANTS)
 if "MSG_DONTWAIT" not in globals():
-    MSG_DONTWAIT = 64  # the core does MSG_DONTWAIT itself (usocket_port/_more.py): Linux's value
+    MSG_DONTWAIT = 64  # the core does MSG_DONTWAIT itself (usocket_port/_args.py): Linux's value
 
 
 def __getattr__(name):
     # Module functions rarely called, loaded on first use (one resident function for all of them, PEP 562 /
     # MicroPython's module __getattr__):
-    #   getaddrinfo()  (_more.getaddrinfo);
+    #   getaddrinfo()  (_args.getaddrinfo);
     #   install()   `import socket` / `usocket` / `ssl`... give usocket_port from now on (_install.install;
     #               docs/usocket_port.md, "install()");
     #   tls_setup() the glue's, else MicroPython's `tls` module's (_mptls.tls_setup).
     if name == "getaddrinfo":
-        # getaddrinfo(host, port, af=0, type=0, proto=0, flags=0) (_more.getaddrinfo), kept here once loaded
-        from usocket_port import _more
-        f = globals()["getaddrinfo"] = _more.getaddrinfo
+        # getaddrinfo(host, port, af=0, type=0, proto=0, flags=0) (_args.getaddrinfo), kept here once loaded
+        from usocket_port import _args
+        f = globals()["getaddrinfo"] = _args.getaddrinfo
         return f
     if name == "install":
         from usocket_port import _install
@@ -69,7 +69,7 @@ def __getattr__(name):
             from usocket_port import _mptls
             f = _mptls.tls_setup
         return f
-    if name in ("_more", "_read", "_err", "_install", "_mptls", "_ssl"):
+    if name in ("_more", "_args", "_read", "_err", "_install", "_mptls", "_ssl"):
         # A submodule not imported yet: MicroPython's `from usocket_port import _more` asks here first and
         # would not fall back to importing it if this raised.
         return __import__("usocket_port." + name, None, None, (name,))
@@ -311,10 +311,10 @@ class socket(_t.Base):
 
     def write(self, buf, off=None, max_len=None):
         # The stream write of py/stream.c (mp_stream_write_obj): write(buf), write(buf, max_len) or
-        # write(buf, off, max_len) -- at most max_len bytes of buf from off (the slice: _more.slice).
+        # write(buf, off, max_len) -- at most max_len bytes of buf from off (the slice: _args.slice).
         if off is not None:
-            from usocket_port import _more
-            buf = _more.slice(buf, off, max_len)
+            from usocket_port import _args
+            buf = _args.slice(buf, off, max_len)
         return self._w(buf, 0)
 
     def _w(self, buf, mode):
@@ -362,8 +362,8 @@ class socket(_t.Base):
         if self._m & _LISTEN:
             raise _bad(_B_LISTEN)
         if flags:
-            from usocket_port import _more
-            return _more._flagged(self, _t.recv, n, flags)
+            from usocket_port import _args
+            return _args._flagged(self, _t.recv, n, flags)
         if n == 0:
             return b""
         return self._io(_t.recv, _RD, n)
@@ -383,8 +383,8 @@ class socket(_t.Base):
         if nbytes is None:
             mv = buf  # a memoryview only after a short read
         else:
-            from usocket_port import _more
-            mv = _more._into(buf, nbytes)
+            from usocket_port import _args
+            mv = _args._into(buf, nbytes)
         if mv.__class__ is not bytearray and len(mv):
             # A read-only buffer (bytes, str, a view of them) is a TypeError at once, not when data arrives
             # or the timeout passes (MicroPython's views have no .readonly: try one harmless store).
