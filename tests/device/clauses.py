@@ -111,7 +111,7 @@ CLAUSES = (
     # -- application tier: unmodified third-party libraries through usocket_port.install() ------------------
     ("app.install", "app", "install(): import socket/usocket/ssl give usocket_port (beats the built-in alias)"),
     ("app.mqtt", "app",
-     "umqtt.simple: connect, subscribe, publish QoS 0+1 10 KB (2 KiB on small boards), ping, disconnect"),
+     "umqtt.simple: connect, subscribe, publish QoS 0+1 10 KB (1 KiB on small boards), ping, disconnect"),
     ("app.mqtt-tls", "app", "umqtt.simple over TLS (ssl=True) to mosquitto's TLS listener"),
     ("app.http", "app", "urequests: GET 100 KB (SHA-256), POST json, 404, redirect"),
     ("app.asyncio", "app", "MicroPython asyncio open_connection/start_server over usocket_port"),

@@ -159,7 +159,7 @@ def test_case(board, peer_factory, module: str, case: str, keys: frozenset[str])
     for need in _needs.get(module, ()):
         if not board.has(need):
             pytest.skip(NEEDS_WHY[need])
-    _fresh_heap(board, module, _BIG_OBJECT & keys)
+    _fresh_heap(board, module, _BIG_OBJECT & keys, bool(_OWN_PROGRAM & keys))
     env, peers = _env(board, peer_factory, keys)
     try:
         result = board.call(module, case, env)
@@ -181,13 +181,17 @@ _module_on: dict[str, str] = {}  # board name -> the case module its heap last h
 
 
 _BIG_OBJECT = frozenset({"app_http", "big_source"})  # env keys of cases that want one 100 KB object
+# env keys of application-tier cases: on a small board each is a program of its own (a library compiled on the
+# board, its buffers), started in a fresh heap
+_OWN_PROGRAM = frozenset({"mqtt", "mqtt_tls", "app_http"})
 
 
-def _fresh_heap(board, module: str, big_object: frozenset[str]) -> None:
+def _fresh_heap(board, module: str, big_object: frozenset[str], own_program: bool) -> None:
     """On a small board (WiPy 1.0: 48 KiB) each case module starts in a fresh heap (a soft reset), as a user of
     such a board runs one program at a time: compiling module after module fragments it past any use.  A case
     that wants one 100 KB object (the HTTP body) starts fresh on every board: a heap earlier cases left
-    fragmented has no 100 KB hole, whatever socket layer reads the body."""
+    fragmented has no 100 KB hole, whatever socket layer reads the body; on a small board so does each
+    application-tier case."""
     if board.name not in _heap_of:
         try:
             out = board.exec("import gc\ngc.collect()\nprint(gc.mem_free())", timeout=10).text
@@ -195,7 +199,8 @@ def _fresh_heap(board, module: str, big_object: frozenset[str]) -> None:
         except (BoardError, ValueError, IndexError):
             _heap_of[board.name] = NO_HEAP_LIMIT  # CPython: no gc.mem_free, no such limit
     heap = _heap_of[board.name]
-    if (big_object and heap < NO_HEAP_LIMIT) or (heap < SMALL_HEAP and _module_on.get(board.name) != module):
+    small = heap < SMALL_HEAP
+    if (big_object and heap < NO_HEAP_LIMIT) or (small and (own_program or _module_on.get(board.name) != module)):
         board.reset()
         # the core first, on its own, as a program using it would start: its compilation peak does not stack on
         # the case module's

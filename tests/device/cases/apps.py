@@ -9,7 +9,7 @@
 # error otherwise, so the table shows what usocket_port adds.
 import sys
 
-from compat import MICROPYTHON, SMALL, Skip, check, err, holds, randint, random_bytes, sha256_hex, sha_stream
+from compat import BLOCK, MICROPYTHON, SMALL, Skip, check, err, holds, randint, random_bytes, sha256_hex, sha_stream
 
 import usocket_port
 
@@ -40,6 +40,10 @@ class _Modules:
         for n in _LIBS:
             sys.modules.pop(n, None)
         if self.install:
+            if SMALL:
+                # A program on a small board loads the code it will run before its buffers (else compiling
+                # it later fragments what the buffers need): the layer's parts these libraries use.
+                from usocket_port import _args, _more, _read  # noqa: F401
             usocket_port.install()
             check(sys.modules["socket"] is usocket_port, "install(): socket is not usocket_port")
             import usocket
@@ -82,7 +86,7 @@ def _mqtt(env, tls):
     c.sock.settimeout(10)  # no scenario may hang: a broker that stops answering is ETIMEDOUT
     topic = "usocket-hil/t%d" % randint(1, 1000000)
     c.subscribe(topic.encode(), 1)
-    n = 2048 if SMALL else 10240  # (a small board holds both payloads and both deliveries: 4 x n)
+    n = BLOCK if SMALL else 10240  # (a small board holds both payloads and both deliveries: 4 x n)
     p0 = random_bytes(n)
     p1 = random_bytes(n)
     c.publish(topic.encode(), p0, qos=0)
