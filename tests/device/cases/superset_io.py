@@ -77,7 +77,7 @@ def case_read_100k_to_eof(env):
     # one buffer grown by the firmware or one bytearray, never a list of chunks plus copies.
     if not holds(env["big_source_nbytes"]):
         raise Skip("this board's heap cannot hold a 100 KB object while it grows (ESP32 without PSRAM ~112 KiB, "
-                   "WiPy 1.0 48 KiB: docs/fidelity.md E19, W22); superset.read_100k_streamed reads it in chunks")
+                   "WiPy 1.0 48 KiB: docs/fidelity.md E19, W22); superset_io.read_100k_streamed reads it in chunks")
     s = connect(env["big_source"], timeout=10)
     d = s.read()
     s.close()
