@@ -16,9 +16,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-# iproute2 gives virtual boards their own network namespace; install it only when absent and we are root.
+# iproute2 gives virtual boards their own network namespace; mosquitto is the application tier's MQTT broker
+# (host_harness/peers/mosquitto.py starts its own instances; the package's service is not used).  Each is
+# installed only when absent and we are root; without it the suite says which program is missing.
 system-deps:
 	@command -v ip >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq iproute2 >/dev/null; } || true
+	@command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq mosquitto >/dev/null; } || true
 
 run: $(STAMP) system-deps
 	$(BIN)/usocket-hil test $(addprefix --board ,$(TARGETS))
@@ -31,6 +34,7 @@ test: $(STAMP) system-deps
 
 bench: $(STAMP) system-deps
 	$(BIN)/python bench/datapath.py
+	$(BIN)/python bench/apps.py
 	$(BIN)/python bench/deploy_flash.py
 	$(BIN)/python bench/netrepl.py
 

@@ -3,6 +3,7 @@ virtual-esp32 over WebREPL -- as `usocket-hil test --board B --port URL --peer-h
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +24,7 @@ def test_the_suite_over_telnet_with_deploy_over_ftp(tmp_path: Path) -> None:
         # No --peer-host: the board layer takes the host IP of the virtual board whose namespace the URL names.
         r = run_suite("virtual-wipy", telnet_url(vb), None, tmp_path)
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
-        assert "virtual-wipy: 82 clauses pass, 0 fail" in r.stdout  # n/a: async (cc3200 has none), host names (the NWP checks none)
+        assert re.search(r"virtual-wipy: \d+ clauses pass, 0 fail", r.stdout), r.stdout[-3000:]
         assert "| `ext.ipproto-sec.verify` | pass |" in r.stdout  # with the CA installed over FTP
         assert (vb.flash_dir / "lib" / "usocket_port" / "__init__.py").is_file()  # the WiPy deploys .py
         log = (tmp_path / "board-logs" / "virtual-wipy" / "session.log").read_text()
@@ -34,4 +35,4 @@ def test_the_suite_over_webrepl(tmp_path: Path) -> None:
     with esp32_webrepl_board(tmp_path / "flash") as vb:
         r = run_suite("virtual-esp32", webrepl_url(vb), vb.host_ip, tmp_path / "reports")
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
-        assert "virtual-esp32: 84 clauses pass, 0 fail" in r.stdout
+        assert re.search(r"virtual-esp32: \d+ clauses pass, 0 fail", r.stdout), r.stdout[-3000:]

@@ -45,6 +45,7 @@ import usocket as _u
 
 from micropython import const
 import nwp_fs
+import mp_stream as _stream  # models/_common
 from unix_sockaddr import poll_one as _poll, unaddr as _unaddr  # models/_common
 
 AF_INET = const(2)
@@ -397,8 +398,10 @@ class socket(io.IOBase):
 
     # -- stream (mp_stream_read1 / readinto / unbuffered readline / write) ------------------------------
     def read(self, size=-1):
+        if size is None or size < 0:
+            return _stream.readall(self.read)  # stream_readall(): socket_read 256 bytes at a time
         try:
-            return self.recv(size if size >= 0 else _MAX_RX)
+            return self.recv(size)
         except OSError as e:
             if e.args[0] == _ESECCLOSED:
                 return b""  # socket_read(): SL_ESECCLOSED is EOF
@@ -406,10 +409,8 @@ class socket(io.IOBase):
                 return None
             raise
 
-    def readinto(self, buf, nbytes=-1):
-        mv = memoryview(buf)
-        if nbytes >= 0:
-            mv = mv[:nbytes]
+    def readinto(self, buf, nbytes=None):
+        mv = _stream.view(buf, True, nbytes)  # a read-only buffer: TypeError at once, data or not
         d = self.read(len(mv))
         if d is None:
             return None
@@ -426,9 +427,9 @@ class socket(io.IOBase):
             if c == b"\n":
                 return line
 
-    def write(self, buf):
+    def write(self, buf, a=None, b=None):
         try:
-            return self.send(buf)
+            return self.send(_stream.view(buf, False, a, b))  # write(buf[, max_len]), write(buf, off, max_len)
         except OSError as e:
             if e.args[0] == _EAGAIN:
                 return None
