@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,18 @@ DEFAULT_DIR = Path(__file__).resolve().parent.parent / "build" / "applibs"
 
 
 def _download(pin: Pin) -> bytes:
+    # pip's finder warns about every configured index location it cannot read (e.g. a local file:// index
+    # without this package); those warnings are not ours to show: failures are reported as AppLibError.
+    pip_log = logging.getLogger("pip")
+    level = pip_log.level
+    pip_log.setLevel(logging.ERROR)
+    try:
+        return _download_quietly(pin)
+    finally:
+        pip_log.setLevel(level)
+
+
+def _download_quietly(pin: Pin) -> bytes:
     from pip._internal.commands import create_command
     from pip._vendor.packaging.specifiers import SpecifierSet
 

@@ -244,16 +244,22 @@ del _q,_v
 """
 
 # The import check: drop cached modules so the import really loads the files on the board, then import.
+# Each module is imported fresh and dropped again before the next: the check is that it imports, and a small
+# board (WiPy 1.0: 48 KiB, plain .py compiled on the board) holds one module's compilation at a time.
 _VERIFY_FN = """
 def _v(M):
- import sys
- for k in list(sys.modules):
-  for m in M:
-   if k==m or k.startswith(m+'.'):
-    del sys.modules[k]
-    break
+ import sys, gc
+ def _d():
+  for k in list(sys.modules):
+   for m in M:
+    if k==m or k.startswith(m+'.'):
+     del sys.modules[k]
+     break
+  gc.collect()
+ _d()
  for m in M:
   __import__(m)
+  _d()
 """
 
 _MKDIRS = """

@@ -11,6 +11,7 @@ from ..errors import HilError
 from ..virtual import manager
 from .common import positive_seconds
 
+_DETACHED: list = []  # supervisors started by `virtual up` (see run_up)
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("virtual", help="start, stop and list virtual boards",
@@ -73,6 +74,9 @@ def run_up(args: argparse.Namespace) -> int:
         manager.stop_pid(proc.pid, name)
         proc.wait(5)
         raise
+    # The board outlives this command: keep its Popen until interpreter exit, whose SIGINT is ignored by then
+    # (cli.main), so Popen.__del__'s "still running" warning can never be cut by a late Ctrl-C.
+    _DETACHED.append(proc)
     if args.json:
         print(json.dumps(state, indent=2))
         return 0

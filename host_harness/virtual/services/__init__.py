@@ -14,9 +14,9 @@ and why not inside the MicroPython interpreter like the firmware:
 * The supervisor already owns the board's console line and its resets, so a session is just another
   console attachment (base.py) and a reset can drop sessions and run the boot manager (nwp.py).
 What is shared with the VM: the flash directory (FTP's /flash, WebREPL's files), and small files through
-which the port models see the servers: <flash>/.nwp/sockets (the WiPy servers' sockets, counted against the
-model's 10-socket budget), <flash>/.nwp/wlan (WLAN events that drop WiPy sessions), <flash>/.webrepl.json
-(the esp32 model's webrepl.start()).
+which the port models see the servers: <flash>/.nwp/sockets (its size: the WiPy servers' open sockets; the
+wipy model counts only the two listeners against SL_MAX_SOCKETS = 8, docs/fidelity.md W8), <flash>/.nwp/wlan
+(WLAN events that drop WiPy sessions), <flash>/.webrepl.json (the esp32 model's webrepl.start()).
 
 Only named namespaces (root) are supported: sockets are made in the board namespace with setns.
 """

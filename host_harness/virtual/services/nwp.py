@@ -139,9 +139,9 @@ class NetworkProcessor:
 
     # -- shared with the port model -----------------------------------------------------------------
     def set_server_sockets(self, n: int) -> None:
-        """The servers' open sockets, which the wipy socket model counts against MOD_NETWORK_MAX_SOCKETS."""
+        """The servers' open sockets (the wipy socket model counts only the two listeners: docs/fidelity.md)."""
         tmp = self.root / "sockets.tmp"
-        tmp.write_text(str(n))
+        tmp.write_bytes(b"s" * n)  # the count is the size
         os.replace(tmp, self.root / "sockets")
 
     def wlan_events(self) -> int:
