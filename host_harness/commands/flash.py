@@ -88,6 +88,9 @@ def run(args: argparse.Namespace) -> int:
 def _failure(r) -> str:
     if r.error:
         return r.error
+    boot = r.boot or {}
+    if boot.get("status") not in (None, "booted", "unknown"):
+        return f"{r.board} on {r.port}: {boot['status']} after flashing: {boot['reason']}"
     ident = r.identity or {}
     return f"{r.board} on {r.port}: identity check {ident.get('status')}: {ident.get('reason')}"
 
@@ -102,6 +105,8 @@ def _summary(r) -> str:
              "checked": "identity checked"}.get(r.outcome, r.outcome)
     if len(r.attempts) > 1:
         parts += f" (after {len(r.attempts)} attempts: {', '.join(r.attempts)})"
+    if r.boot:
+        parts += f"; boot {r.boot['status']}: {r.boot['reason']}"
     if r.identity:
         parts += f"; identity {r.identity['status']}: {r.identity['reason']}"
     return head + parts + f" [{r.duration:.1f} s, log: {r.log_path}]"

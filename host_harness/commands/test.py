@@ -51,6 +51,15 @@ def _flash(board_name: str, port: str, firmware: Path, log_dir: Path) -> None:
         raise HilError(f"flashing {board_name} on {port} failed: {why}")
 
 
+def loopback_peer_host(board_name: str, port: str | None) -> str | None:
+    """A virtual board reached through a loopback port (the virtual ESP32's RFC2217 bridge, ser2net on this
+    machine) runs in this machine's network namespace: board and peers meet on 127.0.0.1."""
+    if not port or not load_board(board_name).is_virtual:
+        return None
+    host = port.split("://", 1)[-1].split(":", 1)[0]
+    return "127.0.0.1" if "://" in port and host in ("127.0.0.1", "localhost") else None
+
+
 def _run_suite(args: argparse.Namespace, board_name: str) -> int:
     report_dir: Path = args.report_dir
     cmd = [
@@ -63,8 +72,11 @@ def _run_suite(args: argparse.Namespace, board_name: str) -> int:
     ]
     if args.port:
         cmd += ["--port", args.port]
-    if args.peer_host:
-        cmd += ["--peer-host", args.peer_host]
+    peer_host = args.peer_host or loopback_peer_host(board_name, args.port)
+    if peer_host:
+        cmd += ["--peer-host", peer_host]
+        if not args.peer_host:
+            cmd += ["--board-ip", peer_host]
     if args.wlan_ssid:
         cmd += ["--wlan-ssid", args.wlan_ssid, "--wlan-key", args.wlan_key or ""]
     if args.k:
