@@ -16,9 +16,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-# iproute2 gives virtual boards their own network namespace; install it only when absent and we are root.
+# iproute2 gives virtual boards their own network namespace; ser2net exports serial ports as RFC2217 (the
+# farm tests).  Install each only when absent and we are root.
 system-deps:
 	@command -v ip >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq iproute2 >/dev/null; } || true
+	@command -v ser2net >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq ser2net >/dev/null; } || true
 
 run: $(STAMP) system-deps
 	$(BIN)/usocket-hil test $(addprefix --board ,$(TARGETS))
