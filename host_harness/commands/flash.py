@@ -80,12 +80,12 @@ def run(args: argparse.Namespace) -> int:
     if not failed:
         return 0
     if len(results) == 1:
-        raise FlashError(_failure(failed[0]))
+        raise FlashError(failure_text(failed[0]))
     raise FlashError(f"{len(failed)} of {len(results)} boards failed: "
-                     + "; ".join(_failure(r) for r in failed))
+                     + "; ".join(failure_text(r) for r in failed))
 
 
-def _failure(r) -> str:
+def failure_text(r) -> str:
     if r.error:
         return r.error
     boot = r.boot or {}

@@ -27,8 +27,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "test", help="flash, deploy and run the conformance suite; print the clause report",
         description="Run the usocket conformance suite (tests/device) on each board and print a "
                     "clause × target table (pass / FAIL / n/a = not on this target, with the reason).")
-    p.add_argument("--board", action="append", required=True, metavar="NAME",
+    p.add_argument("--board", action="append", default=[], metavar="NAME",
                    help="board name (boards/NAME.toml); repeat for several targets")
+    p.add_argument("--place", metavar="NAME",
+                   help="labgrid place to acquire for the run: its 'board' tag and RFC2217 port (see README)")
+    p.add_argument("--coordinator", metavar="HOST:PORT", help="labgrid coordinator (default $LG_COORDINATOR)")
+    p.add_argument("--place-wait", type=float, default=0.0, metavar="S",
+                   help="wait up to S seconds for a busy place (a labgrid reservation); default: fail at once")
     p.add_argument("--port", metavar="URL", help="a real board's port (with a single --board)")
     p.add_argument("--peer-host", metavar="IP", help="real boards: host address the board reaches")
     p.add_argument("--wlan-ssid", metavar="SSID", help="real boards: Wi-Fi to join after deploy")
@@ -47,8 +52,9 @@ def _flash(board_name: str, port: str, firmware: Path, log_dir: Path) -> None:
     results = flash_boards(board, [port], load_image(firmware, board), log_dir=log_dir)
     failed = [r for r in results if not r.ok]
     if failed:
-        why = failed[0].error or "identity check failed"
-        raise HilError(f"flashing {board_name} on {port} failed: {why}")
+        from .flash import failure_text
+
+        raise HilError(f"flashing failed: {failure_text(failed[0])}")
 
 
 def loopback_peer_host(board_name: str, port: str | None) -> str | None:
@@ -92,6 +98,23 @@ def _run_suite(args: argparse.Namespace, board_name: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.place:
+        if not args.board:
+            raise HilError("--board NAME (or --place NAME) is required")
+        return _run(args)
+    if args.port:
+        raise HilError("--place gives the board's port; drop --port")
+    from ..farm.place import acquired_place
+
+    with acquired_place(args.place, coordinator=args.coordinator, wait=args.place_wait) as lease:
+        if args.board and set(args.board) != {lease.board}:
+            raise HilError(f"place {lease.name} holds a {lease.board}, not {', '.join(args.board)}")
+        args.board, args.port = [lease.board], lease.url
+        print(f"== place {lease.name} acquired: {lease.board} on {lease.url}", flush=True)
+        return _run(args)  # the place is released on the way out, whatever happens in the run
+
+
+def _run(args: argparse.Namespace) -> int:
     boards = list(dict.fromkeys(args.board))
     for name in boards:
         load_board(name)  # unknown names fail here, before anything starts

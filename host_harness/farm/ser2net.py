@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import HilError
+from .net import free_loopback_port, tcp_listening
 
 START_TIMEOUT_S = 10.0
 
@@ -49,12 +49,6 @@ def rfc2217_device(url: str) -> str:
     return f"telnet(rfc2217),tcp,{host},{port}"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def config_text(exports: list[Export]) -> str:
     lines = ["%YAML 1.1", "---"]
     for e in exports:
@@ -73,7 +67,7 @@ class Ser2Net:
 
     def __init__(self, exports: list[Export], *, binary: str | None = None) -> None:
         self.binary = binary or shutil.which("ser2net") or ""
-        self.exports = [e if e.port else Export(e.name, e.connector, _free_port()) for e in exports]
+        self.exports = [e if e.port else Export(e.name, e.connector, free_loopback_port()) for e in exports]
         self.proc: subprocess.Popen[bytes] | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.log_path = Path(os.devnull)
@@ -112,7 +106,7 @@ class Ser2Net:
             if self.proc.poll() is not None:
                 raise Ser2NetError(f"ser2net exited with {self.proc.returncode}: {self.log_text().strip()[-300:]}")
             for port in list(waiting):
-                if _listening(port):
+                if tcp_listening(port):
                     waiting.discard(port)
             time.sleep(0.05)
         if waiting:
@@ -150,16 +144,3 @@ class Ser2Net:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def _listening(port: int) -> bool:
-    # /proc/net/tcp instead of a probe connection: a connect would be a client ser2net serves (and
-    # would open the connector for).
-    want = f"0100007F:{port:04X}"
-    try:
-        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[1] == want and fields[3] == "0A":  # LISTEN
-                return True
-    except OSError:
-        return False
-    return False
