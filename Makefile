@@ -34,6 +34,7 @@ test: $(STAMP) system-deps
 bench: $(STAMP) system-deps
 	$(BIN)/python bench/datapath.py
 	$(BIN)/python bench/deploy_flash.py
+	$(BIN)/python bench/farm.py
 
 clean:
 	rm -rf $(VENV) reports build *.egg-info

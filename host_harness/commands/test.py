@@ -40,6 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--wlan-key", metavar="KEY", help="the key for --wlan-ssid")
     p.add_argument("--firmware", type=Path, metavar="FILE", help="flash this image first (real ESP boards)")
     p.add_argument("--report-dir", type=Path, default=Path("reports"), help="JUnit, results, Markdown table")
+    p.add_argument("--pool", type=int, default=1, metavar="N",
+                   help="virtual boards: share each board's suite over N identical boards (pytest-xdist)")
     p.add_argument("-k", metavar="EXPR", help="only tests matching this pytest -k expression")
     p.add_argument("-x", "--exitfirst", action="store_true", help="stop a board's suite at its first failure")
     p.set_defaults(func=run)
@@ -85,6 +87,8 @@ def _run_suite(args: argparse.Namespace, board_name: str) -> int:
             cmd += ["--board-ip", peer_host]
     if args.wlan_ssid:
         cmd += ["--wlan-ssid", args.wlan_ssid, "--wlan-key", args.wlan_key or ""]
+    if args.pool > 1:
+        cmd += ["-n", str(args.pool)]  # each xdist worker brings up its own board (the plugin's session scope)
     if args.k:
         cmd += ["-k", args.k]
     if args.exitfirst:
@@ -122,6 +126,8 @@ def _run(args: argparse.Namespace) -> int:
         raise HilError("--port and --firmware need exactly one --board")
     if args.firmware and not args.port:
         raise HilError("--firmware needs --port (the board's serial port)")
+    if args.pool < 1 or (args.pool > 1 and (args.port or not all(load_board(b).is_virtual for b in boards))):
+        raise HilError("--pool N needs N >= 1 and virtual boards without --port (each worker starts its own)")
     args.report_dir.mkdir(parents=True, exist_ok=True)
     if args.firmware:
         _flash(boards[0], args.port, args.firmware, args.report_dir / "flash")
