@@ -110,7 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\ncores: {os.cpu_count()}  load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print(f"{'measurement':<52} {'wall s':>8} {'ratio':>7}  goal")
     for what, secs, ratio, goal in rows:
-        print(f"{what:<52} {secs:8.1f} {ratio:7.2f}  {goal}")
+        verdict = ""
+        if goal:
+            verdict = "met" if ratio <= float(goal.removeprefix("<= ")) else "NOT MET"
+        print(f"{what:<52} {secs:8.1f} {ratio:7.2f}  {goal} {verdict}".rstrip())
     return 0
 
 
