@@ -15,15 +15,13 @@ Every process is started in its own session and stopped by close() (SIGTERM, the
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import HilError
+from ..process import ManagedProcess
 from .net import free_loopback_port, tcp_listening
 
 START_TIMEOUT_S = 30.0
@@ -62,54 +60,16 @@ def client(coordinator: str, *args: str, timeout: float = CLIENT_TIMEOUT_S,
     return r.stdout
 
 
-class _Process:
-    """A labgrid program in its own session and temp dir, with its output in a log file there."""
+class _Process(ManagedProcess):
+    """A labgrid program: its working directory (coordinator state) is the private temp dir."""
 
-    def __init__(self, prefix: str) -> None:
-        self._tmp = tempfile.TemporaryDirectory(prefix=prefix)
-        self.dir = Path(self._tmp.name)
-        self.log_path = self.dir / "output.log"
-        self.proc: subprocess.Popen[bytes] | None = None
+    error = LabgridError
 
     def _spawn(self, argv: list[str]) -> None:
-        with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(argv, cwd=self.dir, stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True,
-                                         env=dict(os.environ, PYTHONUNBUFFERED="1"))
-
-    def log_text(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
+        self.spawn(argv, env=dict(os.environ, PYTHONUNBUFFERED="1"))
 
     def _wait(self, ready, what: str) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise LabgridError(f"{what} exited with {self.proc.returncode}: {self.log_text().strip()[-300:]}")
-            if ready():
-                return
-            time.sleep(0.1)
-        raise LabgridError(f"{what} was not ready within {START_TIMEOUT_S:.0f} s: {self.log_text().strip()[-300:]}")
-
-    def kill(self) -> None:
-        """Stop it abruptly, as when its machine dies."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(5)
-
-    def close(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
-        self._tmp.cleanup()
+        self.wait_ready(ready, what, START_TIMEOUT_S)
 
 
 class Coordinator(_Process):

@@ -13,16 +13,11 @@ config in a private temp dir; close() stops it (SIGTERM, then SIGKILL) and remov
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import tempfile
-import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..errors import HilError
+from ..process import ManagedProcess
 from .net import free_loopback_port, tcp_listening
 
 START_TIMEOUT_S = 10.0
@@ -62,15 +57,15 @@ def config_text(exports: list[Export]) -> str:
     return "\n".join(lines)
 
 
-class Ser2Net:
+class Ser2Net(ManagedProcess):
     """`with Ser2Net([Export("b1", rfc2217_device(url))]) as s:` gives `s.url("b1")`."""
 
+    error = Ser2NetError
+
     def __init__(self, exports: list[Export], *, binary: str | None = None) -> None:
+        super().__init__("usocket-hil-ser2net-")
         self.binary = binary or shutil.which("ser2net") or ""
         self.exports = [e if e.port else Export(e.name, e.connector, free_loopback_port()) for e in exports]
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        self.log_path = Path(os.devnull)
 
     def url(self, name: str) -> str:
         for e in self.exports:
@@ -82,65 +77,22 @@ class Ser2Net:
         if not self.binary:
             raise Ser2NetError("ser2net is not installed (`make` installs the Debian package; "
                                "or apt-get install ser2net)")
-        self._tmp = tempfile.TemporaryDirectory(prefix="usocket-hil-ser2net-")
-        cfg = Path(self._tmp.name) / "ser2net.yaml"
+        cfg = self.dir / "ser2net.yaml"
         cfg.write_text(config_text(self.exports))
-        self.log_path = Path(self._tmp.name) / "ser2net.log"
-        with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen([self.binary, "-n", "-u", "-c", str(cfg),
-                                          "-P", str(Path(self._tmp.name) / "ser2net.pid")],
-                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                         start_new_session=True)
+        self.spawn([self.binary, "-n", "-u", "-c", str(cfg), "-P", str(self.dir / "ser2net.pid")])
         try:
-            self._wait_listening()
+            self.wait_ready(lambda: all(tcp_listening(e.port) for e in self.exports),
+                            f"ser2net on 127.0.0.1:{','.join(str(e.port) for e in self.exports)}", START_TIMEOUT_S)
         except BaseException:
             self.close()
             raise
         return self
 
-    def _wait_listening(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        waiting = {e.port for e in self.exports}
-        while waiting and time.monotonic() < deadline:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise Ser2NetError(f"ser2net exited with {self.proc.returncode}: {self.log_text().strip()[-300:]}")
-            for port in list(waiting):
-                if tcp_listening(port):
-                    waiting.discard(port)
-            time.sleep(0.05)
-        if waiting:
-            raise Ser2NetError(f"ser2net did not listen on 127.0.0.1:{sorted(waiting)} within "
-                               f"{START_TIMEOUT_S:.0f} s: {self.log_text().strip()[-300:]}")
-
-    def log_text(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def kill(self) -> None:
-        """Stop ser2net abruptly (SIGKILL), as when its machine or process dies mid-test."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(5)
-
-    def close(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
+    def close(self, grace: float = 5.0) -> None:
+        super().close(grace)
 
     def __enter__(self) -> Ser2Net:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-

@@ -13,72 +13,48 @@ import argparse
 import json
 import os
 import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 from ...errors import HilError
+from ...process import ManagedProcess
+from ..manager import pid_alive
 
 START_TIMEOUT_S = 20.0
 
 
-class VirtualEsp32:
+class VirtualEsp32(ManagedProcess):
     """Host side: start the device process on a free loopback port, read its URL, stop it on close()."""
+
+    error = HilError
 
     def __init__(self, *, flash_file: Path | None = None, log_level: str = "info",
                  start_timeout: float = START_TIMEOUT_S) -> None:
+        super().__init__("usocket-hil-esp32-")
         self.flash_file = flash_file
         self.log_level = log_level
         self.start_timeout = start_timeout
-        self.proc: subprocess.Popen[bytes] | None = None
         self.url = ""
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        self.log_path = Path(os.devnull)
 
     def start(self) -> VirtualEsp32:
-        self._tmp = tempfile.TemporaryDirectory(prefix="usocket-hil-esp32-")
-        state = Path(self._tmp.name) / "state.json"
-        self.log_path = Path(self._tmp.name) / "device.log"
+        state = self.dir / "state.json"
         argv = [sys.executable, "-m", "host_harness.virtual.esp32_serial", "--state-file", str(state),
                 "--log-level", self.log_level, "--parent-pid", str(os.getpid())]
         if self.flash_file is not None:
             argv += ["--flash-file", str(self.flash_file)]
-        with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                         start_new_session=True)
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            if state.exists():
-                self.url = json.loads(state.read_text())["url"]
-                return self
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        tail = self.log_text()[-300:]
-        self.close()
-        raise HilError(f"the virtual ESP32 did not start within {self.start_timeout:.0f} s: {tail.strip()}")
-
-    def log_text(self) -> str:
+        self.spawn(argv, cwd=Path.cwd())
         try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
+            self.wait_ready(state.exists, "the virtual ESP32", self.start_timeout)
+        except BaseException:
+            self.close()
+            raise
+        self.url = json.loads(state.read_text())["url"]
+        return self
 
-    def close(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
+    def close(self, grace: float = 15.0) -> None:  # it stops its MicroPython board first
+        super().close(grace)
 
     def __enter__(self) -> VirtualEsp32:
         return self.start()
@@ -125,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     _log(f"virtual ESP32 on {bridge.url}")
     try:
         while not stop.wait(0.5):
-            if args.parent_pid and not _alive(args.parent_pid):
+            if args.parent_pid and not pid_alive(args.parent_pid):
                 _log(f"parent {args.parent_pid} is gone")
                 break
     finally:
@@ -134,12 +110,3 @@ def main(argv: list[str] | None = None) -> int:
         _log("stopped")
     return 0
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
