@@ -72,7 +72,9 @@ def _run_suite(args: argparse.Namespace, board_name: str) -> int:
     report_dir: Path = args.report_dir
     cmd = [
         sys.executable, "-m", "pytest", str(device_tests_dir()),
-        "-p", "no:cacheprovider", "-q", "--rootdir", str(device_tests_dir()),
+        # labgrid's own pytest plugin (installed with labgrid, unused here: we drive labgrid's programs)
+        # costs ~1 s per process, per xdist worker too.
+        "-p", "no:cacheprovider", "-p", "no:labgrid", "-q", "--rootdir", str(device_tests_dir()),
         "--board", board_name,
         f"--junitxml={report_dir / f'junit-{board_name}.xml'}", "-o", f"junit_suite_name={board_name}",
         f"--clause-report={report_dir / f'clauses-{board_name}.json'}",
