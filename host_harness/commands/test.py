@@ -40,6 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--wlan-key", metavar="KEY", help="the key for --wlan-ssid")
     p.add_argument("--firmware", type=Path, metavar="FILE", help="flash this image first (real ESP boards)")
     p.add_argument("--report-dir", type=Path, default=Path("reports"), help="JUnit, results, Markdown table")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="run up to N boards' suites at once (each its own process, log and JUnit file)")
     p.add_argument("--pool", type=int, default=1, metavar="N",
                    help="virtual boards: share each board's suite over N identical boards (pytest-xdist)")
     p.add_argument("-k", metavar="EXPR", help="only tests matching this pytest -k expression")
@@ -68,7 +70,7 @@ def loopback_peer_host(board_name: str, port: str | None) -> str | None:
     return "127.0.0.1" if "://" in port and host in ("127.0.0.1", "localhost") else None
 
 
-def _run_suite(args: argparse.Namespace, board_name: str) -> int:
+def _suite_command(args: argparse.Namespace, board_name: str) -> list[str]:
     report_dir: Path = args.report_dir
     cmd = [
         sys.executable, "-m", "pytest", str(device_tests_dir()),
@@ -95,6 +97,11 @@ def _run_suite(args: argparse.Namespace, board_name: str) -> int:
         cmd += ["-k", args.k]
     if args.exitfirst:
         cmd.append("-x")
+    return cmd
+
+
+def _run_suite(args: argparse.Namespace, board_name: str) -> int:
+    cmd = _suite_command(args, board_name)
     print(f"== {board_name}: {' '.join(cmd[1:])}", flush=True)
     try:
         return subprocess.run(cmd, timeout=SUITE_DEADLINE_S).returncode
@@ -128,13 +135,21 @@ def _run(args: argparse.Namespace) -> int:
         raise HilError("--port and --firmware need exactly one --board")
     if args.firmware and not args.port:
         raise HilError("--firmware needs --port (the board's serial port)")
+    if args.jobs < 1:
+        raise HilError("--jobs N needs N >= 1")
     if args.pool < 1 or (args.pool > 1 and (args.port or not all(load_board(b).is_virtual for b in boards))):
         raise HilError("--pool N needs N >= 1 and virtual boards without --port (each worker starts its own)")
     args.report_dir.mkdir(parents=True, exist_ok=True)
     if args.firmware:
         _flash(boards[0], args.port, args.firmware, args.report_dir / "flash")
 
-    codes = {name: _run_suite(args, name) for name in boards}
+    if args.jobs > 1 and len(boards) > 1:
+        from ..farm.concurrent import run_suites
+
+        commands = {name: _suite_command(args, name) for name in boards}
+        codes = run_suites(commands, args.report_dir / "suite-logs", jobs=args.jobs, deadline=SUITE_DEADLINE_S)
+    else:
+        codes = {name: _run_suite(args, name) for name in boards}
     # pytest exit 1 = some test failed (the table shows which); anything else is an error of the run itself.
     broken = {n: c for n, c in codes.items() if c not in (0, 1)}
 
