@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	@# labgrid brings pyserial-labgrid, which installs over the same `serial` package as pyserial; which one
+	@# wins depends on pip's order.  Tests run against the pinned pyserial every user of usocket-hil gets.
+	$(BIN)/pip install --quiet --no-deps --force-reinstall pyserial==3.5
 	@touch $(STAMP)
 
 # iproute2 gives virtual boards their own network namespace; ser2net exports serial ports as RFC2217 (the
