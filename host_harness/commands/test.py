@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..boards import load_board
 from ..errors import HilError
+from ..farm.place import loopback_peer_host
 from ..report import FAIL, build_table, load_clauses, load_results, render_markdown, summary_counts
 from ..resources import device_tests_dir
 
@@ -59,15 +60,6 @@ def _flash(board_name: str, port: str, firmware: Path, log_dir: Path) -> None:
         from .flash import failure_text
 
         raise HilError(f"flashing failed: {failure_text(failed[0])}")
-
-
-def loopback_peer_host(board_name: str, port: str | None) -> str | None:
-    """A virtual board reached through a loopback port (the virtual ESP32's RFC2217 bridge, ser2net on this
-    machine) runs in this machine's network namespace: board and peers meet on 127.0.0.1."""
-    if not port or not load_board(board_name).is_virtual:
-        return None
-    host = port.split("://", 1)[-1].split(":", 1)[0]
-    return "127.0.0.1" if "://" in port and host in ("127.0.0.1", "localhost") else None
 
 
 def _suite_command(args: argparse.Namespace, board_name: str) -> list[str]:

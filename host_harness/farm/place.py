@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from ..boards import load_board
 from ..errors import HilError
 from .labgrid import LabgridError, client, labgrid_bin
 
@@ -174,3 +175,12 @@ def release(coordinator: str, name: str, *, user: str | None = None, token: str 
         if token:
             with contextlib.suppress(LabgridError):
                 client(coordinator, "cancel-reservation", token, user=user)
+
+
+def loopback_peer_host(board_name: str, port: str | None) -> str | None:
+    """A virtual board reached through a loopback port (the virtual ESP32's RFC2217 bridge, ser2net on this
+    machine) runs in this machine's network namespace: board and peers meet on 127.0.0.1."""
+    if not port or not load_board(board_name).is_virtual:
+        return None
+    host = port.split("://", 1)[-1].split(":", 1)[0]
+    return "127.0.0.1" if "://" in port and host in ("127.0.0.1", "localhost") else None

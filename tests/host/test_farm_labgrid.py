@@ -149,3 +149,19 @@ def test_ctrl_c_during_a_place_run_releases_the_place(farm, tmp_path):
             proc.wait(10)
     assert proc.returncode != 0
     assert _holders(farm) == ""
+
+
+def test_the_pytest_plugin_holds_a_place_for_a_session(farm, firmware, tmp_path):
+    flashed = subprocess.run([*CLI, "flash", "--board", "virtual-esp32", "--port", farm.devices[1].url,
+                              str(firmware / "good.bin"), "--log-dir", str(tmp_path / "flash")],
+                             capture_output=True, text=True, timeout=300)
+    assert flashed.returncode == 0, flashed.stdout + flashed.stderr
+    from host_harness.resources import device_tests_dir
+
+    tests = device_tests_dir()
+    r = subprocess.run([sys.executable, "-m", "pytest", str(tests), "--rootdir", str(tests), "-p", "no:cacheprovider",
+                        "-q", "--place", farm.places[1], "--coordinator", farm.address, "-k", "udp",
+                        f"--board-log-dir={tmp_path / 'logs'}"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    assert re.search(r"[1-9]\d* passed", r.stdout)
+    assert _holders(farm) == ""
