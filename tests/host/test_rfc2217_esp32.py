@@ -222,3 +222,25 @@ def test_test_command_flashes_deploys_and_runs_the_suite_over_rfc2217(esp32, ima
     assert re.search(r"conformance: \d+ passed, 0 failed", r.stdout)
     flash_log = next((tmp_path / "flash").glob("*.log")).read_text()
     assert "identity ok" in flash_log and "boot booted" in flash_log
+
+
+def test_rfc2217_urls_renegotiate_line_settings_only_when_they_change(esp32, monkeypatch):
+    from serial import rfc2217
+
+    from host_harness.serialurl.protocol_rfc2217 import Serial as OurSerial
+
+    sent = []
+    original = rfc2217.Serial._reconfigure_port
+    monkeypatch.setattr(rfc2217.Serial, "_reconfigure_port", lambda self: (sent.append(1), original(self)))
+    port = serial.serial_for_url(esp32.url, baudrate=115200, timeout=1)
+    try:
+        assert isinstance(port, OurSerial)
+        assert len(sent) == 1  # at open
+        for t in (0.1, 3, 0.5, 2):
+            port.timeout = t  # what esptool does before every command
+        port.write_timeout = 2  # BoardSession's deadlines; pyserial's client refuses it outright
+        assert len(sent) == 1
+        port.baudrate = 230400
+        assert len(sent) == 2 and port.baudrate == 230400
+    finally:
+        port.close()
