@@ -216,8 +216,7 @@ class BoardSession:
         outer = self._deadline
         self._deadline = time.monotonic() + seconds
         if self._t is not None:
-            # pyserial's rfc2217:// raises NotImplementedError for write_timeout: its writes go to a socket.
-            with contextlib.suppress(*_LINK_ERRORS, NotImplementedError):
+            with contextlib.suppress(*_LINK_ERRORS):
                 self._t.serial._real.write_timeout = max(0.05, seconds)
         try:
             yield
