@@ -6,6 +6,7 @@
            serial.py   any pyserial URL (device, pty, socket://, rfc2217://, transport/urls/ schemes)
            virtual.py  a virtual board this process starts (owned) or one already running (attached)
            host.py     CPython as the target (kind "host")
+      place.py: where it is can also be a labgrid place (acquire -> its RFC2217 URL -> open_board -> release)
       -> steps.py: the bring-up strategy (off -> flashed -> booted -> deployed -> online) and the reset
          ladder (interrupt -> soft -> hard -> power); each kind adds the steps and rungs it can do.
 
@@ -26,7 +27,16 @@ from .find import RunningVirtual, by_name, by_port
 from .steps import BRING_UP_STATES, RESET_RUNGS, StepError, StepOutcome
 
 __all__ = ["BRING_UP_STATES", "RESET_RUNGS", "RunningBoard", "RunningVirtual", "StepError", "StepOutcome",
-           "open_board", "resolve"]
+           "loopback_peer_host", "open_board", "resolve"]
+
+
+def loopback_peer_host(board_name: str, port: str | None) -> str | None:
+    """A virtual board reached through a loopback port (the virtual ESP32's RFC2217 bridge, ser2net on this
+    machine) runs in this machine's network namespace: board and peers meet on 127.0.0.1."""
+    if not port or not load_board(board_name).is_virtual:
+        return None
+    host = port.split("://", 1)[-1].split(":", 1)[0]
+    return "127.0.0.1" if "://" in port and host in ("127.0.0.1", "localhost") else None
 
 
 def resolve(name: str | None, port: str | None) -> tuple[Board | None, RunningVirtual | None]:

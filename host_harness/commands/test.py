@@ -1,8 +1,10 @@
-"""`usocket-hil test --board NAME [--board NAME ...] [--port URL] [--firmware FILE]`.
+"""`usocket-hil test --board NAME [--board NAME ...] [--port URL | --place NAME] [--firmware FILE]`.
 
 Flash (optional) → deploy → conformance suite (tests/device) → clause × target report, per board.
-Each board's suite runs in its own pytest process (its own board bring-up and teardown), one after the
-other; the report combines them.  Exit status: 0 when no clause failed on any board.
+Each board's suite runs in its own pytest process (its own board bring-up and teardown, board/): one after
+the other, or `--jobs N` at once (farm/concurrent.py); `--pool N` shares one virtual target's suite over N
+boards (pytest-xdist workers, each bringing up its own).  `--place NAME` holds a labgrid place for the run
+(board/place.py) and uses its board tag and RFC2217 port.  Exit status: 0 when no clause failed on any board.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ..board import loopback_peer_host
 from ..boards import load_board
 from ..errors import HilError
 from ..report import FAIL, build_table, load_clauses, load_results, render_markdown, summary_counts
@@ -32,14 +35,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "A virtual board is started for the run (or, with --port, the running one behind that "
                     "port is used); a real board needs --port. Exit status 0 when every clause passed, 1 when "
                     "one failed or a suite did not complete, 2 when a board cannot be brought up.")
-    p.add_argument("--board", action="append", required=True, metavar="NAME",
+    p.add_argument("--board", action="append", default=[], metavar="NAME",
                    help=BOARD_HELP + "; repeat for several targets")
     p.add_argument("--port", metavar="URL", help=PORT_HELP + " (with a single --board)")
+    p.add_argument("--place", metavar="NAME",
+                   help="labgrid place to acquire for the run: its 'board' tag and RFC2217 port (see README)")
+    p.add_argument("--coordinator", metavar="HOST:PORT", help="labgrid coordinator (default $LG_COORDINATOR)")
+    p.add_argument("--place-wait", type=float, default=0.0, metavar="S",
+                   help="wait up to S seconds for a busy place (a labgrid reservation); default: fail at once")
     p.add_argument("--peer-host", metavar="IP", help="real boards: host address the board reaches")
     p.add_argument("--wlan-ssid", metavar="SSID", help="real boards: Wi-Fi to join after deploy")
     p.add_argument("--wlan-key", metavar="KEY", help="the key for --wlan-ssid")
     p.add_argument("--firmware", type=Path, metavar="FILE", help="flash this image first (real ESP boards)")
     p.add_argument("--report-dir", type=Path, default=Path("reports"), help="JUnit, results, Markdown table")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="run up to N boards' suites at once (each its own process, log and JUnit file)")
+    p.add_argument("--pool", type=int, default=1, metavar="N",
+                   help="virtual boards: share each board's suite over N identical boards (pytest-xdist)")
     p.add_argument("-k", metavar="EXPR", help="only tests matching this pytest -k expression")
     p.add_argument("-x", "--exitfirst", action="store_true", help="stop a board's suite at its first failure")
     p.set_defaults(func=run)
@@ -63,11 +75,12 @@ def _preflight(board_name: str, port: str, firmware: Path | None) -> None:
         pass
 
 
-def _run_suite(args: argparse.Namespace, board_name: str) -> int:
+def _suite_command(args: argparse.Namespace, board_name: str) -> list[str]:
     report_dir: Path = args.report_dir
     cmd = [
         sys.executable, "-m", "pytest", str(device_tests_dir()),
-        "-p", "no:cacheprovider", "-q", "--rootdir", str(device_tests_dir()),
+        # labgrid's own pytest plugin is not used (places are board/place.py): ~1 s per process and worker
+        "-p", "no:cacheprovider", "-p", "no:labgrid", "-q", "--rootdir", str(device_tests_dir()),
         "--board", board_name,
         f"--junitxml={report_dir / f'junit-{board_name}.xml'}", "-o", f"junit_suite_name={board_name}",
         f"--clause-report={report_dir / f'clauses-{board_name}.json'}",
@@ -75,16 +88,26 @@ def _run_suite(args: argparse.Namespace, board_name: str) -> int:
     ]
     if args.port:
         cmd += ["--port", args.port]
-    if args.peer_host:
-        cmd += ["--peer-host", args.peer_host]
+    peer_host = args.peer_host or loopback_peer_host(board_name, args.port)
+    if peer_host:
+        cmd += ["--peer-host", peer_host]
+        if not args.peer_host:
+            cmd += ["--board-ip", peer_host]
     if args.wlan_ssid:
         cmd += ["--wlan-ssid", args.wlan_ssid, "--wlan-key", args.wlan_key or ""]
     if args.firmware:
         cmd += ["--firmware", str(args.firmware)]
+    if args.pool > 1:
+        cmd += ["-n", str(args.pool)]  # each xdist worker brings up its own board (the plugin's session scope)
     if args.k:
         cmd += ["-k", args.k]
     if args.exitfirst:
         cmd.append("-x")
+    return cmd
+
+
+def _run_suite(args: argparse.Namespace, board_name: str) -> int:
+    cmd = _suite_command(args, board_name)
     print(f"== {board_name}", flush=True)
     proc = subprocess.Popen(cmd)
     try:
@@ -105,6 +128,23 @@ def _run_suite(args: argparse.Namespace, board_name: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.place:
+        if not args.board:
+            raise HilError("--board NAME (or --place NAME) is required")
+        return _run(args)
+    if args.port:
+        raise HilError("--place gives the board's port; drop --port")
+    from ..board.place import acquired_place
+
+    with acquired_place(args.place, coordinator=args.coordinator, wait=args.place_wait) as lease:
+        if args.board and set(args.board) != {lease.board}:
+            raise HilError(f"place {lease.name} holds a {lease.board}, not {', '.join(args.board)}")
+        args.board, args.port = [lease.board], lease.url
+        print(f"== place {lease.name} acquired: {lease.board} on {lease.url}", flush=True)
+        return _run(args)  # the place is released on the way out, whatever happens in the run
+
+
+def _run(args: argparse.Namespace) -> int:
     boards = list(dict.fromkeys(args.board))
     for name in boards:
         load_board(name)  # unknown names fail here, before anything starts
@@ -112,11 +152,21 @@ def run(args: argparse.Namespace) -> int:
         raise HilError("--port and --firmware need exactly one --board")
     if args.firmware and not args.port:
         raise HilError("--firmware needs --port (the board's serial port)")
+    if args.jobs < 1:
+        raise HilError("--jobs N needs N >= 1")
+    if args.pool < 1 or (args.pool > 1 and (args.port or not all(load_board(b).is_virtual for b in boards))):
+        raise HilError("--pool N needs N >= 1 and virtual boards without --port (each worker starts its own)")
     if args.port:
         _preflight(boards[0], args.port, args.firmware)
     args.report_dir.mkdir(parents=True, exist_ok=True)
 
-    codes = {name: _run_suite(args, name) for name in boards}
+    if args.jobs > 1 and len(boards) > 1:
+        from ..farm.concurrent import run_suites
+
+        commands = {name: _suite_command(args, name) for name in boards}
+        codes = run_suites(commands, args.report_dir / "suite-logs", jobs=args.jobs, deadline=SUITE_DEADLINE_S)
+    else:
+        codes = {name: _run_suite(args, name) for name in boards}
     # pytest exit 1 = some test failed (the table shows which); anything else is an error of the run itself.
     broken = {n: c for n, c in codes.items() if c not in (0, 1)}
 

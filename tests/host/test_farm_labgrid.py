@@ -1,0 +1,167 @@
+"""labgrid as the farm engine on loopback: places of virtual ESP32s, acquire/release, reservations, --place."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from host_harness.board.place import PlaceBusyError, PlaceError, acquired_place
+from host_harness.farm.labgrid import client
+from host_harness.farm.local import LocalFarm
+from host_harness.flash import testimage
+
+CLI = [sys.executable, "-m", "host_harness.cli"]
+
+
+@pytest.fixture(scope="module")
+def farm():
+    with LocalFarm(2) as f:
+        yield f
+
+
+@pytest.fixture(scope="module")
+def firmware(tmp_path_factory):
+    d = tmp_path_factory.mktemp("fw")
+    (d / "good.bin").write_bytes(testimage.build(version="v1.25.0"))
+    (d / "corrupt.bin").write_bytes(testimage.build(version="v1.25.0", corrupt="partition-table"))
+    return d
+
+
+def _holders(farm) -> str:
+    """labgrid-client who: one row per acquired place (empty table: nothing is held)."""
+    rows = client(farm.address, "who").strip().splitlines()[1:]
+    return "\n".join(rows)
+
+
+def test_a_place_resolves_to_its_board_tag_and_rfc2217_port_and_is_released(farm):
+    with acquired_place(farm.places[0], coordinator=farm.address) as lease:
+        assert lease.board == "virtual-esp32"
+        assert lease.url == farm.devices[0].url
+        assert farm.places[0] in _holders(farm)
+    assert _holders(farm) == ""
+
+
+def test_a_busy_place_fails_at_once_naming_the_holder(farm):
+    with acquired_place(farm.places[0], coordinator=farm.address, user="alice"):
+        started = time.monotonic()
+        with pytest.raises(PlaceBusyError, match=r"already acquired by \S+/alice"):
+            with acquired_place(farm.places[0], coordinator=farm.address, user="bob"):
+                pass
+        assert time.monotonic() - started < 20
+    assert _holders(farm) == ""
+
+
+def test_waiting_for_a_busy_place_gets_it_through_a_reservation_when_released(farm):
+    held = threading.Event()
+    release = threading.Event()
+
+    def alice() -> None:
+        with acquired_place(farm.places[1], coordinator=farm.address, user="alice"):
+            held.set()
+            release.wait(30)
+
+    t = threading.Thread(target=alice)
+    t.start()
+    try:
+        assert held.wait(30)
+        threading.Timer(2.0, release.set).start()
+        with acquired_place(farm.places[1], coordinator=farm.address, user="bob", wait=60) as lease:
+            assert lease.token  # allocated by the coordinator's reservation scheduler
+            assert re.search(rf"{farm.places[1]}.*bob|bob.*{farm.places[1]}", _holders(farm))
+    finally:
+        release.set()
+        t.join(30)
+    assert _holders(farm) == ""
+    assert "Reservation" not in client(farm.address, "reservations")
+
+
+def test_waiting_too_long_cancels_the_reservation(farm):
+    with acquired_place(farm.places[0], coordinator=farm.address, user="alice"):
+        with pytest.raises(PlaceBusyError, match="still acquired by .*alice after waiting 2 s"):
+            with acquired_place(farm.places[0], coordinator=farm.address, user="bob", wait=2):
+                pass
+    assert "Reservation" not in client(farm.address, "reservations")
+
+
+def test_unknown_place_and_missing_coordinator_are_named_errors(farm, monkeypatch):
+    with pytest.raises(PlaceError, match="no-such-place"):
+        with acquired_place("no-such-place", coordinator=farm.address):
+            pass
+    monkeypatch.delenv("LG_COORDINATOR", raising=False)
+    with pytest.raises(PlaceError, match="--coordinator"):
+        with acquired_place(farm.places[0]):
+            pass
+
+
+def _test_cli(farm, *args: str, **kw) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, "test", "--coordinator", farm.address, *args], capture_output=True, text=True,
+                          timeout=kw.get("timeout", 900))
+
+
+def test_test_place_flashes_deploys_tests_and_releases(farm, firmware, tmp_path):
+    r = _test_cli(farm, "--place", farm.places[0], "--firmware", str(firmware / "good.bin"),
+                  "--report-dir", str(tmp_path), "-k", "udp")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    assert f"== place {farm.places[0]} acquired: virtual-esp32 on {farm.devices[0].url}" in r.stdout
+    assert re.search(r"conformance: [1-9]\d* passed, 0 failed", r.stdout)
+    assert "boot booted: booted MicroPython v1.25.0" in next((tmp_path / "flash").glob("*.log")).read_text()
+    assert _holders(farm) == ""
+
+
+def test_test_place_releases_the_place_when_the_run_fails(farm, firmware, tmp_path):
+    r = _test_cli(farm, "--place", farm.places[1], "--firmware", str(firmware / "corrupt.bin"),
+                  "--report-dir", str(tmp_path))
+    assert r.returncode != 0
+    assert "not-booting" in r.stderr and "partition" in r.stderr
+    assert _holders(farm) == ""
+
+
+def test_test_place_on_a_busy_place_fails_clearly(farm, tmp_path):
+    with acquired_place(farm.places[1], coordinator=farm.address, user="alice"):
+        r = _test_cli(farm, "--place", farm.places[1], "--report-dir", str(tmp_path), timeout=60)
+    assert r.returncode == PlaceBusyError.exit_code
+    assert "busy" in r.stderr and "alice" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_ctrl_c_during_a_place_run_releases_the_place(farm, tmp_path):
+    proc = subprocess.Popen([*CLI, "test", "--coordinator", farm.address, "--place", farm.places[0],
+                             "--report-dir", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 60
+        for line in proc.stdout:
+            if "acquired:" in line or time.monotonic() > deadline:
+                break
+        time.sleep(1.0)  # the suite has started
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends: the whole process group
+        proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    assert proc.returncode != 0
+    assert _holders(farm) == ""
+
+
+def test_the_pytest_plugin_holds_a_place_for_a_session(farm, firmware, tmp_path):
+    flashed = subprocess.run([*CLI, "flash", "--board", "virtual-esp32", "--port", farm.devices[1].url,
+                              str(firmware / "good.bin"), "--log-dir", str(tmp_path / "flash")],
+                             capture_output=True, text=True, timeout=300)
+    assert flashed.returncode == 0, flashed.stdout + flashed.stderr
+    from host_harness.resources import device_tests_dir
+
+    tests = device_tests_dir()
+    r = subprocess.run([sys.executable, "-m", "pytest", str(tests), "--rootdir", str(tests), "-p", "no:cacheprovider",
+                        "-q", "--place", farm.places[1], "--coordinator", farm.address, "-k", "udp",
+                        f"--board-log-dir={tmp_path / 'logs'}"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    assert re.search(r"[1-9]\d* passed", r.stdout)
+    assert _holders(farm) == ""
