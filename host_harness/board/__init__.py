@@ -59,7 +59,8 @@ def open_board(definition: Board | str, port: str | None = None, *, running: Run
                deploy: bool = True, roots: Iterable[Path] = (), peer_host: str | None = None,
                board_ip: str | None = None, wlan: tuple[str, str] | None = None, firmware: Path | None = None,
                online: bool = True, check_target: bool = True, enter_raw: bool = True,
-               open_timeout: float = 5.0, log=None, start: bool = True) -> RunningBoard:
+               open_timeout: float = 5.0, log=None, start: bool = True,
+               flash_log_dir: Path | None = None) -> RunningBoard:
     """A running board for `definition` at `port` (or `running`), brought up unless `start=False`.
 
     No port and a virtual definition: a running virtual board of that definition is used if `running` names
@@ -79,7 +80,7 @@ def open_board(definition: Board | str, port: str | None = None, *, running: Run
     else:
         serial_args = dict(verify=verify, deploy=deploy, online=online, peer_host=peer_host, board_ip=board_ip,
                            wlan=wlan, firmware=firmware, open_timeout=open_timeout, enter_raw=enter_raw,
-                           **common)
+                           flash_log_dir=flash_log_dir, **common)
         if running is None and port:
             running = by_port(port)
         if running is not None:

@@ -219,15 +219,57 @@ def test_test_command_flashes_deploys_and_runs_the_suite_over_rfc2217(esp32, ima
     r = _cli("test", "--board", "virtual-esp32", "--port", esp32.url, "--firmware", str(images["good"]),
              "--report-dir", str(tmp_path), timeout=900)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
-    assert re.search(r"conformance: \d+ passed, 0 failed", r.stdout)
-    flash_log = next((tmp_path / "flash").glob("*.log")).read_text()
-    assert "identity ok" in flash_log and "boot booted" in flash_log
+    assert re.search(r"virtual-esp32: \d+ clauses pass, 0 fail", r.stdout)
+    logs = tmp_path / "board-logs" / "virtual-esp32"
+    assert "boot booted: booted MicroPython v1.27.5" in next((logs / "flash").glob("*.log")).read_text()
+    # the bring-up strategy's record: flashed, then booted = boot verdict + identity, then deployed
+    session = (logs / "session.log").read_text()
+    assert re.search(r"flashed: ok .*good\.bin: (written|skipped)", session), session[:2000]
+    assert re.search(r"booted: ok .*boot booted: booted MicroPython v1\.27\.5; identity micropython", session)
+    assert "deployed: ok" in session
+
+
+def test_hard_rung_resets_through_dtr_rts_and_watches_the_boot(esp32, images, tmp_path):
+    """The reset ladder's hard rung on an rfc2217:// ESP board: the DevKitC circuit resets the chip, the boot
+    is watched; once the flash holds no bootable image, the rung names the ROM's invalid-header loop."""
+    from esptool.cmds import detect_chip, erase_region
+
+    from host_harness.board import StepError, open_board
+    from host_harness.transport.urls import register
+
+    board = open_board("virtual-esp32", esp32.url, firmware=images["good"], deploy=False, online=False,
+                       flash_log_dir=tmp_path)
+    try:
+        outcome = board.reset("hard", only=True)
+        assert outcome.ok and "hard reset (DTR/RTS): booted MicroPython v1.27.5" in outcome.detail
+        assert board.exec("print(6 * 7)", 10).text().strip() == "42"
+    finally:
+        board.close()
+    register()
+    rom = detect_chip(esp32.url, 115200, connect_mode="default-reset")  # esptool through the mock bootloader
+    esp = rom
+    try:
+        esp = rom.run_stub()  # ERASE_REGION is a stub command
+        erase_region(esp, 0x1000, 0x1000)  # the 2nd-stage bootloader's first sector: the ROM finds 0xffffffff
+    finally:
+        esp._port.close()
+    board = open_board("virtual-esp32", esp32.url, deploy=False, online=False, enter_raw=False, start=False)
+    try:
+        board.open_session(10.0)  # the port, without a REPL (there is none: the chip sits in download mode)
+        with pytest.raises(StepError, match=r"not-booting after the DTR/RTS reset: boot loop: "
+                                            r"invalid header: 0xffffffff"):
+            board.reset("hard", only=True)
+    finally:
+        board.close()
 
 
 def test_rfc2217_urls_renegotiate_line_settings_only_when_they_change(esp32, monkeypatch):
     from serial import rfc2217
 
+    from host_harness.transport.urls import register
     from host_harness.transport.urls.protocol_rfc2217 import Serial as OurSerial
+
+    register()  # what the harness does before it opens a port (transport/urls/__init__.py)
 
     sent = []
     original = rfc2217.Serial._reconfigure_port
