@@ -24,14 +24,19 @@ import contextlib
 import os
 import re
 import subprocess
+import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from ..errors import HilError
 from ..farm.labgrid import LabgridError, client, labgrid_bin
 
 COORDINATOR_ENV = "LG_COORDINATOR"  # labgrid's own variable for the coordinator address
+WATCH_INTERVAL_S = 5.0  # how often a held place is checked (one `labgrid-client show`)
+WATCH_MISSES = 2  # unanswered checks in a row before the coordinator counts as lost
+CLIENT_JOIN_S = 15.0  # a check in flight ends within its client call's deadline
 
 
 class PlaceError(HilError):
@@ -44,6 +49,10 @@ class PlaceBusyError(PlaceError):
     exit_code = 3
 
 
+class PlaceLostError(PlaceError):
+    """The place stopped being ours during the run (kicked, or the coordinator went away)."""
+
+
 @dataclass
 class PlaceLease:
     name: str
@@ -52,6 +61,7 @@ class PlaceLease:
     board: str
     tags: dict[str, str] = field(default_factory=dict)
     token: str | None = None
+    lost: str | None = None  # set by the watch when the place stops being ours mid-run (why)
 
 
 def coordinator_address(given: str | None) -> str:
@@ -152,23 +162,76 @@ def _resolve(coordinator: str, name: str, user: str | None) -> tuple[str, dict[s
     return f"rfc2217://{port['host']}:{port['port']}", tags
 
 
+class _LeaseWatch(threading.Thread):
+    """Checks every `interval` s that the place is still acquired by us: someone may `release --kick` it, or
+    the coordinator may go away.  The first loss is written to stderr at once and kept in `lease.lost`."""
+
+    def __init__(self, lease: PlaceLease, user: str | None, interval: float,
+                 on_lost: Callable[[str], None] | None) -> None:
+        super().__init__(name=f"place-watch-{lease.name}", daemon=True)
+        self.lease, self.user, self.interval, self.on_lost = lease, user, interval, on_lost
+        self.stop = threading.Event()
+        self.holder = _holder(lease.coordinator, lease.name, user)  # us, as the coordinator names us
+
+    def run(self) -> None:
+        misses = 0
+        while not self.stop.wait(self.interval) and self.lease.lost is None:
+            try:
+                show = client(self.lease.coordinator, "-p", self.lease.name, "show", user=self.user,
+                              timeout=max(self.interval, 10.0))
+            except LabgridError as exc:
+                misses += 1
+                if misses >= WATCH_MISSES:
+                    self._lose(f"the coordinator {self.lease.coordinator} stopped answering ({exc})")
+                continue
+            misses = 0
+            found = re.search(r"^\s*acquired: (\S+)", show, re.M)
+            now = found.group(1) if found else "None"
+            if now != self.holder:
+                self._lose("released by someone else" if now == "None" else f"now acquired by {now}")
+
+    def _lose(self, why: str) -> None:
+        if self.stop.is_set():  # our own release at the end of the block
+            return
+        self.lease.lost = why
+        print(f"usocket-hil: place {self.lease.name} lost mid-run: {why}", file=sys.stderr, flush=True)
+        if self.on_lost is not None:
+            self.on_lost(why)
+
+
 @contextlib.contextmanager
-def acquired_place(name: str, *, coordinator: str | None = None, wait: float = 0.0,
-                   user: str | None = None) -> Iterator[PlaceLease]:
-    """Hold place `name` for the block; it is released whatever ends the block (error, Ctrl-C)."""
+def acquired_place(name: str, *, coordinator: str | None = None, wait: float = 0.0, user: str | None = None,
+                   watch: float | None = WATCH_INTERVAL_S,
+                   on_lost: Callable[[str], None] | None = None) -> Iterator[PlaceLease]:
+    """Hold place `name` for the block; it is released whatever ends the block (error, Ctrl-C).  With `watch`
+    (seconds) a thread checks the place stays ours: `lease.lost` says why when it did not (see _LeaseWatch),
+    and `on_lost(why)` is called from that thread (e.g. to stop what runs on the board)."""
     address = coordinator_address(coordinator)
     try:
         token = _acquire(address, name, wait=wait, user=user)
     except LabgridError as exc:
         raise PlaceError(f"place {name}: {exc}") from None
+    lease = None
     try:
         url, tags = _resolve(address, name, user)
         if "board" not in tags:
             raise PlaceError(f"place {name} has no 'board' tag naming its board file "
                              f"(labgrid-client -p {name} set-tags board=NAME)")
-        yield PlaceLease(name=name, coordinator=address, url=url, board=tags["board"], tags=tags, token=token)
+        lease = PlaceLease(name=name, coordinator=address, url=url, board=tags["board"], tags=tags, token=token)
+        watcher = _LeaseWatch(lease, user, watch, on_lost) if watch else None
+        if watcher is not None:
+            watcher.start()
+        try:
+            yield lease
+        finally:
+            if watcher is not None:
+                watcher.stop.set()
+                watcher.join(CLIENT_JOIN_S)
     finally:
-        release(address, name, user=user, token=token)
+        if lease is not None and lease.lost:  # not ours any more: only our reservation is left to end
+            release_token(address, token, user=user)
+        else:
+            release(address, name, user=user, token=token)
 
 
 def release(coordinator: str, name: str, *, user: str | None = None, token: str | None = None) -> None:
@@ -179,9 +242,13 @@ def release(coordinator: str, name: str, *, user: str | None = None, token: str 
         if "not acquired" not in str(exc):
             raise PlaceError(f"could not release place {name}: {exc}") from None
     finally:
-        if token:
-            with contextlib.suppress(LabgridError):
-                client(coordinator, "cancel-reservation", token, user=user)
+        release_token(coordinator, token, user=user)
+
+
+def release_token(coordinator: str, token: str | None, *, user: str | None = None) -> None:
+    if token:
+        with contextlib.suppress(LabgridError):
+            client(coordinator, "cancel-reservation", token, user=user)
 
 
 @contextlib.contextmanager

@@ -15,9 +15,10 @@ import pytest
 
 from ..errors import HilError
 from . import loopback_peer_host
-from .place import acquired_place
+from .place import PlaceLease, acquired_place
 
 _LEASE = pytest.StashKey[contextlib.ExitStack]()
+_HELD = pytest.StashKey[PlaceLease]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -44,6 +45,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except HilError as exc:
         raise pytest.UsageError(f"usocket-hil: {exc}") from None
     config.stash[_LEASE] = stack
+    config.stash[_HELD] = lease
     if config.option.board and config.option.board != lease.board:
         stack.close()
         raise pytest.UsageError(f"usocket-hil: place {name} holds a {lease.board}, not {config.option.board}")
@@ -52,6 +54,12 @@ def pytest_configure(config: pytest.Config) -> None:
         host = loopback_peer_host(lease.board, lease.url)
         if host:
             config.option.peer_host = config.option.board_ip = host
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    lease = session.config.stash.get(_HELD, None)
+    if lease is not None and lease.lost:  # the watch printed why; the run must not count as green
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -10,6 +10,7 @@ boards (pytest-xdist workers, each bringing up its own).  `--place NAME` holds a
 from __future__ import annotations
 
 import argparse
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,13 @@ from .common import BOARD_HELP, PORT_HELP
 # deadline inside (the plugin's --board-timeout); this one only stops a runaway pytest.
 SUITE_DEADLINE_S = 1800
 SUITE_CLEANUP_S = 60  # after Ctrl-C: time the suite gets to stop what it started
+_SUITES: list[subprocess.Popen] = []  # the suite running now (a place lost mid-run interrupts it)
+
+
+def _interrupt_suites(_why: str) -> None:
+    for proc in list(_SUITES):
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)  # as Ctrl-C: the suite stops its board and peers itself
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -57,21 +65,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _preflight(board_name: str, port: str, firmware: Path | None) -> None:
-    """Before a suite starts: the port opens, speaks the raw REPL and is the board file's target (the
-    firmware image is checked against the board file) -- one root cause, one line, not one per test."""
+def _preflight(board_name: str, port: str, firmware: Path | None, log_dir: Path) -> None:
+    """Before a suite starts, the board layer's first bring-up steps, once: with --firmware *flashed* (esptool,
+    the boot verdict; flash/) then *booted* (raw REPL, identity), without it *booted* alone -- so a board that
+    does not come up is one root cause on one line, not one failure per test.  The suite then deploys."""
     from ..board import open_board
 
     board = load_board(board_name)
     if firmware is not None:
         from ..flash import load_image
 
-        load_image(firmware, board)
-        from ..transport.urls import check_url
+        load_image(firmware, board)  # a wrong image is refused before anything is opened
 
-        check_url(port)
-        return  # the board may hold no MicroPython yet: the suite's bring-up flashes it first
-    with open_board(board, port, deploy=False, online=False, start_virtual=False):
+    def show(data: bytes) -> None:  # the steps' outcomes ("flashed: ok in 1.2 s (...)")
+        print(data.decode(errors="replace").rstrip().replace("[usocket-hil] ", "== "), flush=True)
+
+    with open_board(board, port, deploy=False, online=False, start_virtual=False, firmware=firmware,
+                    flash_log_dir=log_dir / "board-logs" / board_name / "flash",
+                    log=show if firmware is not None else None):
         pass
 
 
@@ -95,8 +106,6 @@ def _suite_command(args: argparse.Namespace, board_name: str) -> list[str]:
             cmd += ["--board-ip", peer_host]
     if args.wlan_ssid:
         cmd += ["--wlan-ssid", args.wlan_ssid, "--wlan-key", args.wlan_key or ""]
-    if args.firmware:
-        cmd += ["--firmware", str(args.firmware)]
     if args.pool > 1:
         cmd += ["-n", str(args.pool)]  # each xdist worker brings up its own board (the plugin's session scope)
     if args.k:
@@ -110,6 +119,7 @@ def _run_suite(args: argparse.Namespace, board_name: str) -> int:
     cmd = _suite_command(args, board_name)
     print(f"== {board_name}", flush=True)
     proc = subprocess.Popen(cmd)
+    _SUITES.append(proc)
     try:
         return proc.wait(SUITE_DEADLINE_S)
     except subprocess.TimeoutExpired:
@@ -125,6 +135,8 @@ def _run_suite(args: argparse.Namespace, board_name: str) -> int:
             proc.kill()
             proc.wait()
         raise
+    finally:
+        _SUITES.remove(proc)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -134,14 +146,19 @@ def run(args: argparse.Namespace) -> int:
         return _run(args)
     if args.port:
         raise HilError("--place gives the board's port; drop --port")
-    from ..board.place import acquired_place
+    from ..board.place import PlaceLostError, acquired_place
 
-    with acquired_place(args.place, coordinator=args.coordinator, wait=args.place_wait) as lease:
+    with acquired_place(args.place, coordinator=args.coordinator, wait=args.place_wait,
+                        on_lost=_interrupt_suites) as lease:
         if args.board and set(args.board) != {lease.board}:
             raise HilError(f"place {lease.name} holds a {lease.board}, not {', '.join(args.board)}")
         args.board, args.port = [lease.board], lease.url
         print(f"== place {lease.name} acquired: {lease.board} on {lease.url}", flush=True)
-        return _run(args)  # the place is released on the way out, whatever happens in the run
+        code = _run(args)  # the place is released on the way out, whatever happens in the run
+        if lease.lost:
+            raise PlaceLostError(f"place {lease.name} was lost mid-run ({lease.lost}): the results above "
+                                 "may come from a board someone else was using")
+        return code
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -156,9 +173,9 @@ def _run(args: argparse.Namespace) -> int:
         raise HilError("--jobs N needs N >= 1")
     if args.pool < 1 or (args.pool > 1 and (args.port or not all(load_board(b).is_virtual for b in boards))):
         raise HilError("--pool N needs N >= 1 and virtual boards without --port (each worker starts its own)")
-    if args.port:
-        _preflight(boards[0], args.port, args.firmware)
     args.report_dir.mkdir(parents=True, exist_ok=True)
+    if args.port:
+        _preflight(boards[0], args.port, args.firmware, args.report_dir)  # flashes with --firmware
 
     if args.jobs > 1 and len(boards) > 1:
         from ..farm.concurrent import run_suites

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -110,8 +111,9 @@ def test_test_place_flashes_deploys_tests_and_releases(farm, firmware, tmp_path)
                   "--report-dir", str(tmp_path), "-k", "udp")
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     assert f"== place {farm.places[0]} acquired: virtual-esp32 on {farm.devices[0].url}" in r.stdout
-    assert re.search(r"conformance: [1-9]\d* passed, 0 failed", r.stdout)
-    assert "boot booted: booted MicroPython v1.25.0" in next((tmp_path / "flash").glob("*.log")).read_text()
+    assert re.search(r"virtual-esp32: [1-9]\d* clauses pass, 0 fail", r.stdout)
+    flash_logs = tmp_path / "board-logs" / "virtual-esp32" / "flash"  # the bring-up's flashed step
+    assert "boot booted: booted MicroPython v1.25.0" in next(flash_logs.glob("*.log")).read_text()
     assert _holders(farm) == ""
 
 
@@ -148,6 +150,37 @@ def test_ctrl_c_during_a_place_run_releases_the_place(farm, tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
     assert proc.returncode != 0
+    assert _holders(farm) == ""
+
+
+def test_a_place_kicked_mid_run_stops_the_run_and_says_so(farm, firmware, tmp_path):
+    place = farm.places[0]
+    proc = subprocess.Popen([*CLI, "test", "--coordinator", farm.address, "--place", place, "--firmware",
+                             str(firmware / "good.bin"), "--report-dir", str(tmp_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    seen = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            seen.append(line)
+            if "acquired:" in line:
+                break
+        client(farm.address, "-p", place, "release", "--kick", user="mallory")  # someone takes the board
+        client(farm.address, "-p", place, "acquire", user="mallory")
+        out, _ = proc.communicate(timeout=180)
+        seen.append(out)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        with contextlib.suppress(Exception):
+            client(farm.address, "-p", place, "release", user="mallory")
+    text = "".join(seen)
+    assert proc.returncode not in (0, 1), text[-3000:]
+    # the watch sees the kick, or already mallory's acquire after it
+    assert re.search(rf"place {place} lost mid-run: (now acquired by \S*mallory|released by someone else)",
+                     text), text[-3000:]
+    assert f"place {place} was lost mid-run" in text and "Traceback" not in text
     assert _holders(farm) == ""
 
 
