@@ -198,3 +198,14 @@ def test_the_pytest_plugin_holds_a_place_for_a_session(farm, firmware, tmp_path)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     assert re.search(r"[1-9]\d* passed", r.stdout)
     assert _holders(farm) == ""
+
+
+def test_open_place_board_brings_up_the_places_board_and_releases_it(farm, firmware, tmp_path):
+    from host_harness.board.place import open_place_board
+
+    with open_place_board(farm.places[0], coordinator=farm.address, firmware=firmware / "good.bin",
+                          deploy=False, online=False, flash_log_dir=tmp_path) as board:
+        assert farm.places[0] in _holders(farm)
+        assert [o.step for o in board.record[-2:]] == ["flashed", "booted"]
+        assert board.exec("print(6 * 7)", 10).text().strip() == "42"
+    assert _holders(farm) == ""
