@@ -263,16 +263,17 @@ def test_hard_rung_resets_through_dtr_rts_and_watches_the_boot(esp32, images, tm
 
 
 def test_rfc2217_urls_renegotiate_line_settings_only_when_they_change(esp32, monkeypatch):
-    from serial import rfc2217
-
     from host_harness.transport.urls import register
     from host_harness.transport.urls.protocol_rfc2217 import Serial as OurSerial
 
     register()  # what the harness does before it opens a port (transport/urls/__init__.py)
 
+    # pyserial's client class our handler extends (taken from it: an in-process pytester run elsewhere in the
+    # session may have re-imported pyserial, so `serial.rfc2217` need not be that module object any more)
+    base = OurSerial.__mro__[1]
     sent = []
-    original = rfc2217.Serial._reconfigure_port
-    monkeypatch.setattr(rfc2217.Serial, "_reconfigure_port", lambda self: (sent.append(1), original(self)))
+    original = base._reconfigure_port
+    monkeypatch.setattr(base, "_reconfigure_port", lambda self: (sent.append(1), original(self)))
     port = serial.serial_for_url(esp32.url, baudrate=115200, timeout=1)
     try:
         assert isinstance(port, OurSerial)
