@@ -19,10 +19,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --no-deps --force-reinstall pyserial==3.5
 	@touch $(STAMP)
 
-# iproute2 gives virtual boards their own network namespace; ser2net exports serial ports as RFC2217 (the
-# farm tests).  Install each only when absent and we are root.
+# iproute2 gives virtual boards their own network namespace; mosquitto is the application tier's MQTT broker
+# (host_harness/peers/mosquitto.py starts its own instances; the package's service is not used); ser2net exports
+# serial ports as RFC2217 (the farm tests).  Each is installed only when absent and we are root; without it the
+# suite says which program is missing.
 system-deps:
 	@command -v ip >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq iproute2 >/dev/null; } || true
+	@command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq mosquitto >/dev/null; } || true
 	@command -v ser2net >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq ser2net >/dev/null; } || true
 
 run: $(STAMP) system-deps
@@ -36,7 +39,9 @@ test: $(STAMP) system-deps
 
 bench: $(STAMP) system-deps
 	$(BIN)/python bench/datapath.py
+	$(BIN)/python bench/apps.py
 	$(BIN)/python bench/deploy_flash.py
+	$(BIN)/python bench/netrepl.py
 	$(BIN)/python bench/farm.py
 
 clean:

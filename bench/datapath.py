@@ -8,8 +8,9 @@ Sections (one table at the end):
             the same interpreter (the baseline).  Rounds alternate native/port; the best round counts.
             Peers are host_harness.peers in this process (TcpSource, TcpEcho, and an acknowledging sink so
             a write is timed until the peer has every byte, not until the kernel buffered it).
-  heap      MicroPython only: gc.mem_alloc() delta of `import usocket_port` (core + unix glue) as .mpy
-            (mpy-cross, as deployed) and as .py; heap per socket; and, for information, the heap once every
+  heap      MicroPython only: gc.mem_alloc() delta of `import usocket_port` with EVERY target's glue as
+            deployed (.mpy, -s names; bench/import_heap.py, the measurement tests/host/test_import_heap.py
+            shares), with the unix glue as .py; heap per socket; and, for information, the heap once every
             lazily loaded part of the core has been pulled in.
 Goals: throughput >= 0.9 x native, latency <= 1.25 x native, import <= 8 KiB, <= 200 B per socket.
 
@@ -29,6 +30,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,9 @@ from host_harness.mpy import mpy_cross_command  # noqa: E402
 from host_harness.netns import create_pair, netns_support  # noqa: E402
 from host_harness.peers import TcpEcho, TcpSource, registry  # noqa: E402
 from host_harness.peers.base import Connection, StreamPeer  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import import_heap  # noqa: E402  (bench/import_heap.py: the one import-heap measurement, every target's glue)
 
 CORE = ROOT / "usocket_port"
 GLUE = {"micropython": ROOT / "ports" / "unix", "cpython": ROOT / "ports" / "cpython"}
@@ -383,6 +388,10 @@ def heap(tmp: Path) -> dict[str, Any]:
         out[kind] = {"import": imp, "per_socket": per_sock, "native_socket": native, "all_loaded": full}
         if kind == "mpy":
             out["mpy_bytes"] = {str(p.relative_to(lib)): p.stat().st_size for p in sorted(lib.rglob("*.mpy"))}
+    try:
+        out["targets"] = import_heap.all_targets(tmp / "import-heap")
+    except import_heap.HeapProbeError as exc:
+        raise BenchError(str(exc)) from exc
     return out
 
 
@@ -409,10 +418,11 @@ def report(net_note: str, dp: dict[str, dict[str, dict]], hp: dict[str, Any], ar
         ratio = p_rtt / n_rtt
         rows.append((interp, f"round trip 64 B (x{args.rtts})", f"{n_rtt:8.1f} us", f"{p_rtt:8.1f} us",
                      f"{ratio:5.2f}x", f"<= {GOAL_LAT}x {_verdict(ratio <= GOAL_LAT)}"))
-    for kind in ("mpy", "py"):
-        h = hp[kind]
-        goal = f"<= {GOAL_IMPORT} B  {_verdict(h['import'] <= GOAL_IMPORT)}" if kind == "mpy" else "(info)"
-        rows.append(("micropython", f"heap: import usocket_port (.{kind})", "0 B", f"{h['import']} B", "", goal))
+    for target, n in hp["targets"].items():
+        rows.append(("micropython", f"heap: import usocket_port + {target} glue (.mpy, model loaded)", "0 B",
+                     f"{n} B", "", f"<= {GOAL_IMPORT} B  {_verdict(n <= GOAL_IMPORT)}"))
+    rows.append(("micropython", "heap: import usocket_port + unix glue (.py)", "0 B", f"{hp['py']['import']} B",
+                 "", "(info)"))
     h = hp["mpy"]
     rows.append(("micropython", "heap: per socket (incl. native)", f"{h['native_socket']} B",
                  f"{h['per_socket']} B", f"{h['per_socket'] / max(1, h['native_socket']):5.2f}x",
@@ -447,31 +457,55 @@ def main(argv: list[str] | None = None) -> int:
             and 64 <= args.chunk <= 65536):
         print("datapath: --mib 1-256, --rtts 1-100000, --rounds 1-20, --chunk 64-65536", file=sys.stderr)
         return 2
+    return run_bench("datapath", lambda tmp, nets: _run(tmp, nets, args))
+
+
+def _run(tmp: Path, nets: Nets, args: argparse.Namespace) -> None:
+    print("heap (micropython, .mpy and .py) ...", flush=True)
+    hp = heap(tmp)
+    lib = build_lib(tmp / "lib", mpy=True)
+    net = nets.open()
+    print(f"datapath ({net.note}) ...", flush=True)
+    dp = datapath(net, tmp, lib, args)
+    report(net.note, dp, hp, args)
+
+
+class Nets:
+    """The namespace pair a benchmark opens (at most one), closed by run_bench whatever happens."""
+
+    def __init__(self) -> None:
+        self.net: Net | None = None
+
+    def open(self) -> Net:
+        self.net = open_net()
+        return self.net
+
+    def close(self) -> None:
+        if self.net is not None and self.net.pair is not None:
+            self.net.pair.close()
+
+
+def run_bench(name: str, body: Callable[[Path, Nets], None]) -> int:
+    """Run body(tmp, nets) with a temp folder and cleanup on any exit (Ctrl-C, SIGTERM, errors): one-line
+    errors and the exit codes of the bench scripts (0 ok, 1 no measurement, 130 interrupted)."""
     signal.signal(signal.SIGTERM, _sigterm)
-    net: Net | None = None
+    nets = Nets()
     try:
-        with tempfile.TemporaryDirectory(prefix="usocket-bench-") as tmpname:
+        with tempfile.TemporaryDirectory(prefix=f"usocket-bench-{name}-") as tmpname:
             tmp = Path(tmpname)
             os.chmod(tmp, 0o755)  # the namespace helpers may run the interpreters as another user
-            print("heap (micropython, .mpy and .py) ...", flush=True)
-            hp = heap(tmp)
-            lib = build_lib(tmp / "lib", mpy=True)
-            net = open_net()
-            print(f"datapath ({net.note}) ...", flush=True)
-            dp = datapath(net, tmp, lib, args)
-            report(net.note, dp, hp, args)
+            body(tmp, nets)
     except KeyboardInterrupt:
-        print("datapath: interrupted; cleaned up", file=sys.stderr)
+        print(f"{name}: interrupted; cleaned up", file=sys.stderr)
         return 130
     except (HilError, OSError) as exc:
-        print(f"datapath: {exc}", file=sys.stderr)
+        print(f"{name}: {exc}", file=sys.stderr)
         return 1
     finally:
-        if net is not None and net.pair is not None:
-            net.pair.close()
+        nets.close()
         left = registry.live()
         if left:
-            print(f"datapath: peers left open: {left}", file=sys.stderr)
+            print(f"{name}: peers left open: {left}", file=sys.stderr)
     return 0
 
 

@@ -9,7 +9,7 @@ imports nothing beyond `sys` before main() has its handler in place.
 import sys
 
 # Order here is the order in --help.
-COMMAND_MODULES = ("virtual", "boards", "exec", "repl", "deploy", "flash", "test")
+COMMAND_MODULES = ("virtual", "boards", "exec", "repl", "deploy", "flash", "test", "bridge")
 
 EXIT_HELP = """exit codes (every command):
   0    success
@@ -62,10 +62,17 @@ def build_parser(only: str | None = None):
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        return _main(sys.argv[1:] if argv is None else argv)
+        code = _main(sys.argv[1:] if argv is None else argv)
     except KeyboardInterrupt:
         print("usocket-hil: interrupted", file=sys.stderr)
-        return 130
+        code = 130
+    if argv is None:  # we are the process (the console script), not a caller in-process
+        # Done (or stopped and cleaned up): a Ctrl-C while Python shuts down would otherwise kill the
+        # process by SIGINT after its work is complete (exit -2 instead of the status just decided).
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return code
 
 
 def _main(argv: list[str]) -> int:

@@ -22,7 +22,7 @@ import os
 import posixpath
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,9 +35,12 @@ from .transport.session import BoardSession
 
 REMOTE_LIB = "/lib"
 CORE_PACKAGE = "usocket_port"
-# Board folders the deploy set owns: files in them that the set no longer has are removed.
-OWNED_DIRS = (f"{REMOTE_LIB}/{CORE_PACKAGE}",)
 MODULE_EXTS = (".py", ".mpy")
+
+
+def owned_dirs(lib: str = REMOTE_LIB) -> tuple[str, ...]:
+    """Board folders the deploy set owns: files in them that the set no longer has are removed."""
+    return (f"{lib}/{CORE_PACKAGE}",)
 
 
 class DeployError(HilError):
@@ -160,12 +163,12 @@ def build_files(sources: Iterable[tuple[Path, str]], *, mpy_arch: str | None,
 
 
 def board_files(board: Board, extras: Iterable[Path] = (), *, py: bool = False, core: Path | None = None,
-                glue: Path | None = None) -> list[DeployFile]:
+                glue: Path | None = None, lib: str = REMOTE_LIB) -> list[DeployFile]:
     """The deploy set for `board` (deploy_sources), compiled for its mpy_arch unless `py` or arch "none"."""
     if board.kind == "host":
         raise DeployError(f"board {board.name} runs on the host (no board filesystem to deploy to)")
     arch = None if py or board.mpy_arch == "none" else board.mpy_arch
-    return build_files(deploy_sources(board.target, extras, core=core, glue=glue), mpy_arch=arch)
+    return build_files(deploy_sources(board.target, extras, core=core, glue=glue), mpy_arch=arch, remote_dir=lib)
 
 
 # --- talking to the board --------------------------------------------------------------------------------
@@ -342,12 +345,14 @@ def _exec(session: BoardSession, code: str, what: str, timeout: float) -> str:
 
 def deploy(session: BoardSession, files: Sequence[DeployFile], *, force: bool = False,
            verify: Sequence[str] | None = None, prune: Sequence[str] = (),
-           timeout: float = 30.0) -> DeployReport:
+           timeout: float = 30.0, writer: Callable[[Sequence[DeployFile]], None] | None = None,
+           lib: str = REMOTE_LIB) -> DeployReport:
     """Copy `files` to the board over `session`, skipping those whose sha256 already matches.
 
     files:  the DeployFiles (a board's whole set: `deploy_board`).
-    verify: modules to import afterwards (default: the top-level modules the files provide under /lib).
+    verify: modules to import afterwards (default: the top-level modules the files provide under `lib`).
     prune:  board folders we own; .py/.mpy files in them that are not in `files` are removed.
+    writer: copies the changed files another way than REPL writes (a WiPy's FTP server, netrepl/ftp.py).
     """
     start = time.monotonic()
     report = DeployReport()
@@ -357,7 +362,7 @@ def deploy(session: BoardSession, files: Sequence[DeployFile], *, force: bool = 
         raise DeployError(f"deploy set names {dup[0]} twice")
     prune = [p.rstrip("/") for p in prune]
     twins = [t for t in (_twin(x) for x in targets) if t and t not in targets]
-    modules = list(verify) if verify is not None else sorted({m for m in map(_module_of, targets) if m})
+    modules = list(verify) if verify is not None else sorted({m for m in (_module_of(t, lib) for t in targets) if m})
     importing = f"importing {', '.join(modules)} on the board" if modules else ""
 
     query = _QUERY % (_VERIFY_FN, targets, [f.sha256 for f in files], twins, prune,
@@ -378,7 +383,10 @@ def deploy(session: BoardSession, files: Sequence[DeployFile], *, force: bool = 
     finish = _finish_program(stale, modules) if stale or modules else ""
     what_finish = " and ".join(w for w in ("removing stale files" if stale else "", importing) if w)
     programs: list[tuple[str, int]] = []
-    if changed:
+    if changed and writer is not None:
+        writer(changed)
+        report.bytes_copied = sum(len(f.data) for f in changed)
+    elif changed:
         parents = sorted({posixpath.dirname(f.remote) for f in changed} - {"/"}, key=lambda p: p.count("/"))
         dirs: list[str] = []
         for p in parents:  # every ancestor, shallowest first
@@ -404,7 +412,10 @@ def deploy(session: BoardSession, files: Sequence[DeployFile], *, force: bool = 
 
 def deploy_board(session: BoardSession, board: Board, extras: Iterable[Path] = (), *, force: bool = False,
                  py: bool = False, core: Path | None = None, glue: Path | None = None,
-                 verify: Sequence[str] | None = None) -> DeployReport:
-    """Deploy the board's set (deploy_sources: usocket_port + glue + `extras`) to /lib and import it."""
-    files = board_files(board, extras, py=py, core=core, glue=glue)
-    return deploy(session, files, force=force, prune=OWNED_DIRS, verify=verify)
+                 verify: Sequence[str] | None = None, lib: str = REMOTE_LIB,
+                 writer: Callable[[Sequence[DeployFile]], None] | None = None) -> DeployReport:
+    """Deploy the board's set (deploy_sources: usocket_port + glue + `extras`) to `lib` and import it.
+    `lib` and `writer` are the board's (board/: a WiPy keeps its libraries in /flash/lib and takes files
+    over FTP)."""
+    files = board_files(board, extras, py=py, core=core, glue=glue, lib=lib)
+    return deploy(session, files, force=force, prune=owned_dirs(lib), verify=verify, lib=lib, writer=writer)

@@ -41,16 +41,39 @@ del _e
 # Constants the target really has, with its own values (AF_INET, SOCK_*, IPPROTO_*, SOL_SOCKET, SO_*...).
 # The glue gives a list of (name, value) or a function returning one (then no list stays in its RAM).
 globals().update(_t.CONSTANTS() if callable(_t.CONSTANTS) else _t.CONSTANTS)
+if "MSG_DONTWAIT" not in globals():
+    MSG_DONTWAIT = 64  # the core does MSG_DONTWAIT itself (usocket_port/_args.py): Linux's value
 
-# THE call that turns certificate checking on for IPPROTO_SEC sockets on every target (docs/ports.md):
-# tls_setup(ca_path=None, hostname=None).  The glue's own, else the MicroPython `tls` module's (_mptls);
-# the def below is not executed (so costs no RAM) when the glue has one.
-if hasattr(_t, "tls_setup"):
-    tls_setup = _t.tls_setup
-else:
-    def tls_setup(ca_path=None, hostname=None):
-        from usocket_port import _mptls
-        _mptls.tls_setup(ca_path, hostname)
+
+def __getattr__(name):
+    # Module functions rarely called, loaded on first use (one resident function for all of them, PEP 562 /
+    # MicroPython's module __getattr__):
+    #   getaddrinfo()  (_args.getaddrinfo);
+    #   install()   `import socket` / `usocket` / `ssl`... give usocket_port from now on (_install.install;
+    #               docs/usocket_port.md, "install()");
+    #   tls_setup() the glue's, else MicroPython's `tls` module's (_mptls.tls_setup).
+    if name == "getaddrinfo":
+        # getaddrinfo(host, port, af=0, type=0, proto=0, flags=0) (_args.getaddrinfo), kept here once loaded
+        from usocket_port import _args
+        f = globals()["getaddrinfo"] = _args.getaddrinfo
+        return f
+    if name == "install":
+        from usocket_port import _install
+        return _install.install
+    if name == "tls_setup":
+        # THE call that turns certificate checking on for IPPROTO_SEC sockets on every target (docs/ports.md):
+        # tls_setup(ca_path=None, hostname=None).  The glue's own (looked up now: a glue may load it lazily
+        # too), else the MicroPython `tls` module's.
+        f = getattr(_t, "tls_setup", None)
+        if f is None:
+            from usocket_port import _mptls
+            f = _mptls.tls_setup
+        return f
+    if name in ("_more", "_args", "_read", "_err", "_install", "_mptls", "_ssl"):
+        # A submodule not imported yet: MicroPython's `from usocket_port import _more` asks here first and
+        # would not fall back to importing it if this raised.
+        return __import__("usocket_port." + name, None, None, (name,))
+    raise AttributeError(name)
 
 # Glue functions a glue may leave out (docs/usocket_port.md, "Glue interface"): where the glue lacks one, the
 # core puts its default there, fit for every MicroPython port's socket (and CPython's).  Defined under `if`
@@ -124,20 +147,20 @@ _SHIFT = const(5)
 _MAX_MS = const(0x1FFFFFE)  # ~9.3 h: (ms + 1) << _SHIFT stays a small int on 32-bit boards
 _RD = const(1)  # poll event bits, as select.POLLIN / POLLOUT
 _WR = const(4)
-# _bad() codes (the texts live in _more)
+# _bad() codes (the texts live in _err)
 _B_ADDR = const(0)
 _B_PORT = const(1)
-_B_STR = const(2)
 _B_INT = const(3)
 _B_NEG = const(4)
 _B_AF = const(6)
-_B_GAI = const(12)
+_B_LISTEN = const(13)
+_B_RO = const(14)
 
 
 def _bad(code, v=None):
-    # The exception for bad input, built in _more so its message texts cost no RAM until needed.
-    from usocket_port import _more
-    return _more._bad(code, v)
+    # The exception for bad input, built in _err so its message texts cost no RAM until needed.
+    from usocket_port import _err
+    return _err._bad(code, v)
 
 
 def _addr(a, bind):
@@ -155,16 +178,6 @@ def _addr(a, bind):
         raise _bad(_B_PORT, port)
     # The glue's encoding (unix: raw sockaddr_in); without addr() the native address is the tuple itself.
     return _t.addr(ip, port) if hasattr(_t, "addr") else a
-
-
-def getaddrinfo(host, port):
-    # [(family, type, proto, canonname, (ipv4_str, port)), ...]; failure -> OSError(negative number)
-    if type(host) is not str or type(port) is not int or port < 0 or port > 65535:
-        raise _bad(_B_GAI, (host, port))
-    try:
-        return _t.getaddrinfo(host, port)
-    except OSError as e:
-        raise OSError(_t.errno_of(e)) from None
 
 
 class socket(_t.Base):
@@ -256,42 +269,61 @@ class socket(_t.Base):
     def connect(self, address):
         a = _addr(address, False)
         s = self._n()
+        # One deadline for TCP connect + TLS handshake (IPPROTO_SEC): set now, not at the first wait.
+        to = (self._m >> _SHIFT) - 1
+        dl = _t.ticks_add(_t.ticks_ms(), to) if to > 0 else None
         try:
-            s.connect(a)
-        except OSError as e:
-            n = _t.errno_of(e)
-            if n != _t.EAGAIN and n != _t.EINPROGRESS:
-                raise OSError(n) from None
-            dl = None
-            while True:
-                dl = self._wait(_WR, dl, _t.EINPROGRESS)
-                try:
-                    if _t.connected(s, a):
-                        break
-                except OSError as e2:
-                    raise OSError(_t.errno_of(e2)) from None
-        if self._m & _SEC:
             try:
-                # The glue's secure(), else the MicroPython `tls` module (usocket_port/_mptls.py).
+                s.connect(a)
+            except OSError as e:
+                n = _t.errno_of(e)
+                if n != _t.EAGAIN and n != _t.EINPROGRESS:
+                    raise
+                # Blocking/timeout: ask once before the first wait (a near peer has answered already: no
+                # poll); non-blocking: EINPROGRESS, as the seed says, even if it is done already.
+                while not (to and _t.connected(s, a)):
+                    dl = self._wait(_WR, dl, _t.EINPROGRESS)
+            if self._m & _SEC:
+                # The glue's secure(), else the MicroPython `tls` module (usocket_port/_mptls.py); it gets
+                # what is left of the deadline in ms (-1: none).
                 f = getattr(_t, "secure", None)
                 if f is None:
                     from usocket_port import _mptls
                     f = _mptls.secure
-                s = f(s, address[0])
-            except OSError as e:
-                raise OSError(_t.errno_of(e)) from None
-            self._s = s
-            self._m = self._m & ~_NS | (_NS if hasattr(s, "readinto") else 0)
+                s = f(s, address[0], _t.ticks_diff(dl, _t.ticks_ms()) if dl is not None else -1)
+                self._s = s
+                self._m = self._m & ~_NS | (_NS if hasattr(s, "readinto") else 0)
+        except OSError as e:
+            n = _t.errno_of(e)
+            if n == _t.EINPROGRESS and to == 0:
+                raise OSError(n) from None
+            if dl is not None and _t.ticks_diff(dl, _t.ticks_ms()) <= 0:
+                # The deadline ran out somewhere inside (a native timeout set to what was left, the TLS
+                # layer, another platform's number): one error for it, the target's ETIMEDOUT.
+                n = _t.ETIMEDOUT
+            raise OSError(n) from None
 
     def send(self, buf):
-        return self.write(buf, 2)
+        return self._w(buf, 2)
 
-    def write(self, buf, _how=0):
-        # One loop for write (_how 0), sendall (1) and send (2): blocking, all of buf goes (one deadline for
+    def sendall(self, buf):
+        self._w(buf, 1)
+
+    def write(self, buf, off=None, max_len=None):
+        # The stream write of py/stream.c (mp_stream_write_obj): write(buf), write(buf, max_len) or
+        # write(buf, off, max_len) -- at most max_len bytes of buf from off (the slice: _args.slice).
+        if off is not None:
+            from usocket_port import _args
+            buf = _args.slice(buf, off, max_len)
+        return self._w(buf, 0)
+
+    def _w(self, buf, mode):
+        # One loop for write (mode 0), sendall (1) and send (2): blocking, all of buf goes (one deadline for
         # all of it; send stops after the first native call that took something).  Non-blocking, when
         # nothing more fits: write returns the count (None if nothing), sendall and send raise EAGAIN.
-        if isinstance(buf, str):  # MicroPython's str has the buffer protocol, CPython's not: refuse alike
-            raise _bad(_B_STR)
+        # Any object with the buffer protocol, str included (its UTF-8 bytes), as MicroPython's sockets.
+        if isinstance(buf, str):
+            buf = buf.encode()
         s = self._n()
         total = len(buf)
         mv = buf  # a memoryview only after a short write (most writes are whole)
@@ -309,43 +341,57 @@ class socket(_t.Base):
                     raise OSError(n) from None
                 n = None
             if n is None:
-                if not _how and self._m >> _SHIFT == 1:
+                if not mode and self._m >> _SHIFT == 1:
                     return off if off else None
                 dl = self._wait(_WR, dl, _t.EAGAIN)
             else:
                 off += n
-                if _how == 2:
+                if mode == 2:
                     break
                 if off < total:
                     mv = memoryview(buf)[off:]
-        if _how != 1:
+        if mode != 1:
             return off
 
-    def sendall(self, buf):
-        self.write(buf, 1)
-
-    def recv(self, n):
+    def recv(self, n, flags=0):
         if type(n) is not int:
             raise _bad(_B_INT, "bufsize")
         if n < 0:
             raise _bad(_B_NEG, "bufsize")
         self._n()
+        if self._m & _LISTEN:
+            raise _bad(_B_LISTEN)
+        if flags:
+            from usocket_port import _args
+            return _args._flagged(self, _t.recv, n, flags)
         if n == 0:
             return b""
         return self._io(_t.recv, _RD, n)
 
     def recv_into(self, buf, nbytes=0):
-        return self.readinto(buf, nbytes if nbytes else None, True)
+        return self._rd(buf, nbytes if nbytes else None, True)
 
-    def readinto(self, buf, nbytes=None, _how=0):
+    def readinto(self, buf, nbytes=None):
+        return self._rd(buf, nbytes, False)
+
+    def _rd(self, buf, nbytes, mode):
         # readinto: no short reads unless EOF (blocking/timeout); non-blocking: what is there, None if
-        # nothing.  recv_into (_how set): the first native read that got something; non-blocking: EAGAIN.
+        # nothing.  recv_into (mode True): the first native read that got something; non-blocking: EAGAIN.
         s = self._n()
+        if self._m & _LISTEN:
+            raise _bad(_B_LISTEN)
         if nbytes is None:
             mv = buf  # a memoryview only after a short read
         else:
-            from usocket_port import _more
-            mv = _more._into(buf, nbytes)
+            from usocket_port import _args
+            mv = _args._into(buf, nbytes)
+        if mv.__class__ is not bytearray and len(mv):
+            # A read-only buffer (bytes, str, a view of them) is a TypeError at once, not when data arrives
+            # or the timeout passes (MicroPython's views have no .readonly: try one harmless store).
+            try:
+                mv[0] = mv[0]
+            except TypeError:
+                raise _bad(_B_RO) from None
         want = len(mv)
         got = 0
         dl = None
@@ -361,12 +407,12 @@ class socket(_t.Base):
                     raise OSError(n) from None
                 n = None
             if n is None:
-                if not _how and self._m >> _SHIFT == 1:
+                if not mode and self._m >> _SHIFT == 1:
                     return got if got else None
                 dl = self._wait(_RD, dl, _t.EAGAIN)
             elif n:
                 got += n
-                if _how:
+                if mode:
                     break
                 if got < want:
                     m = memoryview(mv)[got:]  # a new view per short read, not per would-block retry

@@ -1,8 +1,9 @@
-# usocket_port._more: the less common socket methods and the texts of bad-input errors.
+# usocket_port._more: the less common socket methods.
 #
 # Loaded on first use by usocket_port.socket.__getattr__ (which then puts every name in __all__ on the
-# class) or by usocket_port._bad(); keeping them out of the package's __init__ keeps `import usocket_port`
-# small on boards.  The functions are methods of usocket_port.socket (first argument: the socket).
+# class); read()/readline() are in _read, the texts of bad-input errors in _err (each compiled apart: WiPy
+# compiles every module on the board, in its 48 KiB).  Keeping them out of the package's __init__ keeps
+# `import usocket_port` small on boards.  The functions are methods of usocket_port.socket (first argument: the socket).
 try:
     from micropython import const
 except ImportError:  # CPython: const() is the identity on ints
@@ -11,18 +12,21 @@ except ImportError:  # CPython: const() is the identity on ints
 import usocket_target as _t
 
 import usocket_port as _c
+from usocket_port._args import _flagged, _into, _nbytes
 
 # Same values as in usocket_port/__init__.py.
 _BOUND = const(2)
 _LISTEN = const(4)
+_SEC = const(8)
+_NS = const(16)  # the native object is a MicroPython stream (readinto/write/read)
 _SHIFT = const(5)
 _RD = const(1)
 _WR = const(4)
-_CHUNK = const(512)  # read() to EOF grows by this much per native call
 _BACKLOG = const(2)
 _STREAM_POLL = const(3)  # MicroPython stream ioctl requests (py/stream.h)
 _STREAM_CLOSE = const(4)
 _STREAM_FILENO = const(10)
+_POLLNVAL = const(0x20)  # MP_STREAM_POLL_NVAL
 
 # The socket methods defined here (named __all__: a name the firmware already interns).
 __all__ = ("bind", "listen", "accept", "sendto", "recvfrom", "recvfrom_into", "setsockopt", "setblocking",
@@ -30,35 +34,13 @@ __all__ = ("bind", "listen", "accept", "sendto", "recvfrom", "recvfrom_into", "s
 
 
 def _bad(code, v):
-    # usocket_port._bad(): the exception for bad input (codes _B_* in __init__).
-    if code == 0:
-        return OSError(_t.EINVAL, "address must be (dotted-quad IPv4 str, port); resolve names with "
-                                  "getaddrinfo() (got %r)" % (v,))
-    if code == 1:
-        return OSError(_t.EINVAL, "port must be an int in 1-65535 (0 allowed only for bind), got %r" % (v,))
-    if code == 2:
-        return TypeError("a bytes-like object is required, not str")
-    if code == 3:
-        return TypeError(v + " must be an int")
-    if code == 4:
-        return ValueError(v + " must be >= 0")
-    if code == 5:
-        return ValueError("nbytes is larger than the buffer")
-    if code == 6:
-        return OSError(_t.EOPNOTSUPP, "only AF_INET: the (ipv4_str, port) address format is IPv4-only")
-    if code == 7:
-        return OSError(_t.EINVAL, "already bound")
-    if code == 8:
-        return OSError(_t.EINVAL, "listen() needs bind() first")
-    if code == 9:
-        return OSError(_t.EINVAL, "accept() needs listen() first")
-    if code == 10:
-        return TypeError("value must be an int or a bytes-like object")
-    if code == 12:  # getaddrinfo(host, port)
-        if type(v[0]) is not str:
-            return TypeError("host must be a str")
-        return OSError(_t.EINVAL, "port must be an int in 0-65535, got %r" % (v[1],))
-    return ValueError("makefile() supports only the binary modes 'rb', 'wb', 'rwb'")
+    from usocket_port import _err
+    return _err._bad(code, v)
+
+
+def _en(name):
+    from usocket_port import _err
+    return _err._en(name)
 
 
 # Glue functions a glue may leave out (docs/usocket_port.md, "Glue interface"): these defaults fit every
@@ -107,23 +89,6 @@ def _unaddr(a):
 
 
 _unaddr = getattr(_t, "unaddr", _unaddr)
-
-
-def _nbytes(n, what):
-    if type(n) is not int:
-        raise _bad(3, what)
-    if n < 0:
-        raise _bad(4, what)
-    return n
-
-
-def _into(buf, nbytes):
-    # (buf, nbytes) of readinto/recv_into/recvfrom_into -> the memoryview to fill
-    mv = memoryview(buf)
-    n = _nbytes(nbytes, "nbytes")
-    if n > len(mv):
-        raise _bad(5, None)
-    return mv[:n] if n else mv
 
 
 def _nb(self):
@@ -175,14 +140,17 @@ def _sendto(s, a):
 
 def sendto(self, buf, address):
     if isinstance(buf, str):
-        raise _bad(2, None)
+        buf = buf.encode()  # str has the buffer protocol on MicroPython: its UTF-8 bytes
     a = _c._addr(address, False)
     return self._io(_sendto, _WR, (buf, a))
 
 
-def recvfrom(self, bufsize):
+def recvfrom(self, bufsize, flags=0):
     n = _nbytes(bufsize, "bufsize")
-    data, na = self._io(_recvfrom, _RD, n)
+    if flags:
+        data, na = _flagged(self, _recvfrom, n, flags)
+    else:
+        data, na = self._io(_recvfrom, _RD, n)
     return data, _unaddr(na)
 
 
@@ -221,57 +189,18 @@ def makefile(self, mode="rb", buffering=0):
 
 
 def fileno(self):
-    return _fileno(self._n())
+    s = self._s
+    return _fileno(s) if s is not None else -1  # closed: -1, as MicroPython's and CPython's own sockets
 
 
 def read(self, size=-1):
-    if size is None:
-        size = -1
-    if type(size) is not int:
-        raise _bad(3, "size")
-    self._n()
-    if size == 0:
-        return b""
-    want = size if size > 0 else _CHUNK
-    parts = []
-    got = 0
-    while True:
-        try:
-            d = self._io(_t.recv, _RD, want)
-        except OSError as e:
-            if e.args[0] == _t.EAGAIN and _nb(self):
-                if not parts:
-                    return None  # non-blocking, nothing there yet (MicroPython stream convention)
-                break
-            raise
-        if not d:
-            break  # EOF
-        if size > 0 and not parts and len(d) == size:
-            return d  # the common case: one native call, no copy
-        parts.append(d)
-        got += len(d)
-        if size > 0:
-            if got >= size:
-                break
-            want = size - got
-    return b"".join(parts)
+    from usocket_port import _read
+    return _read.read(self, size)
 
 
 def readline(self):
-    # Byte by byte (unbuffered: nothing read ahead is lost); the timeout applies per byte.
-    self._n()
-    line = bytearray()
-    one = bytearray(1)
-    while True:
-        n = self.readinto(one)
-        if n is None:  # non-blocking, nothing more there
-            return bytes(line) if line else None
-        if not n:
-            break
-        line.append(one[0])
-        if one[0] == 10:
-            break
-    return bytes(line)
+    from usocket_port import _read
+    return _read.readline(self)
 
 
 def ioctl(self, req, arg):
@@ -281,7 +210,9 @@ def ioctl(self, req, arg):
         self.close()
         return 0
     if s is None:
-        return -_t.EBADF
+        # A closed socket: poll reports POLLNVAL, as MicroPython's own sockets do (ports/esp32/modsocket.c
+        # socket_stream_ioctl, extmod/modlwip.c); it has no fd any more.
+        return _POLLNVAL if req == _STREAM_POLL else -_t.EBADF
     if req == _STREAM_FILENO:
         fd = _fileno(s)
         return fd if fd >= 0 else -_t.EINVAL

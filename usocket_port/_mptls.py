@@ -10,7 +10,6 @@ except ImportError:
     const = int
 
 _CERT_FAILED = const(-9984)  # MBEDTLS_ERR_X509_CERT_VERIFY_FAILED (-0x2700)
-_HANDSHAKE_S = const(10)  # bound on the TLS handshake after connect
 _BEGIN = "-----BEGIN CERTIFICATE-----"
 _END = "-----END CERTIFICATE-----"
 
@@ -45,18 +44,22 @@ def tls_setup(ca_path=None, hostname=None):
     _host = hostname
 
 
-def secure(s, host):
-    try:
-        import tls as m
-    except ImportError:
-        import ssl as m
+def secure(s, host, ms):
+    import sys
+    m = getattr(sys.modules.get("usocket_port._ssl"), "_tls", None)  # after install(): the native one
+    if m is None:
+        try:
+            import tls as m
+        except ImportError:
+            import ssl as m
     ctx = m.SSLContext(m.PROTOCOL_TLS_CLIENT)
     if _ca is None:
         ctx.verify_mode = m.CERT_NONE
     else:
         ctx.verify_mode = m.CERT_REQUIRED
         ctx.load_verify_locations(_ca)  # the C tls module takes it positionally
-    s.settimeout(_HANDSHAKE_S)
+    # The handshake gets what is left of connect()'s deadline (ms, -1: none): one deadline for both.
+    s.settimeout(None if ms < 0 else (ms if ms > 0 else 1) / 1000)
     try:
         t = ctx.wrap_socket(s, server_hostname=_host or host)
     except ValueError as e:

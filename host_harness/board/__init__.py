@@ -4,6 +4,8 @@
       + where it is: a port URL | a running virtual board | nothing (start one)
       -> a kind (a RunningBoard subclass)                 how to drive it
            serial.py   any pyserial URL (device, pty, socket://, rfc2217://, transport/urls/ schemes)
+           network.py  a network REPL URL (wipy://, webrepl://): FTP files/CA/firmware on a WiPy, peers in
+                       the URL's namespace
            virtual.py  a virtual board this process starts (owned) or one already running (attached)
            host.py     CPython as the target (kind "host")
       place.py: where it is can also be a labgrid place (acquire -> its RFC2217 URL -> open_board -> release)
@@ -24,6 +26,7 @@ from ..boards import Board, load_board
 from ..errors import HilError
 from .base import RunningBoard
 from .find import RunningVirtual, by_name, by_port
+from .network import is_network_url
 from .steps import BRING_UP_STATES, RESET_RUNGS, StepError, StepOutcome
 
 __all__ = ["BRING_UP_STATES", "RESET_RUNGS", "RunningBoard", "RunningVirtual", "StepError", "StepOutcome",
@@ -83,7 +86,11 @@ def open_board(definition: Board | str, port: str | None = None, *, running: Run
                            flash_log_dir=flash_log_dir, **common)
         if running is None and port:
             running = by_port(port)
-        if running is not None:
+        if is_network_url(port):
+            from .network import NetworkBoard
+
+            board = NetworkBoard(definition, port, running=running, check_target=check_target, **serial_args)
+        elif running is not None:
             from .virtual import AttachedVirtual
 
             board = AttachedVirtual(running, definition, url=port, **serial_args)

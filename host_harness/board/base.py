@@ -67,6 +67,11 @@ class RunningBoard:
         self.bring_up.run(self._note, start="deployed" if worked.step == "power" else "online")
         return worked
 
+    def install_ca(self, pem: str | bytes) -> bool:
+        """Put a TLS CA where the board's verification reads it, if the REPL cannot (a WiPy's network
+        processor store, network.py); False: the code on the board writes it itself."""
+        return False
+
     def ensure_up(self) -> str | None:
         """Bring back a board found dead between uses (a kind that can tell); what was done, or None."""
         return None

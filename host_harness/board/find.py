@@ -27,9 +27,15 @@ def _same_port(a: str, b: str) -> bool:
 
 
 def by_port(url: str) -> RunningVirtual | None:
-    """The running virtual board serving `url` (its pty symlink or real pty path, or its socket:// URL)."""
+    """The running virtual board serving `url` (its pty symlink or real pty path, its socket:// URL, or a
+    network REPL URL of its services: one whose `netns=` is the board's host-side namespace)."""
+    from ..transport.urls.network import netns_of
+
+    ns = netns_of(url)
     for vb in running():
         if _same_port(url, vb.port_url) or (vb.socket_url and url == vb.socket_url):
+            return vb
+        if ns and os.path.basename(ns) in vb.netns:
             return vb
     return None
 
@@ -49,3 +55,15 @@ def by_name(name: str) -> RunningVirtual | None:
         raise HilError(f"{len(matches)} virtual '{name}' boards are running ({', '.join(v.name for v in matches)}):"
                        f" pick one with --board ID or --port URL")
     return matches[0] if matches else None
+
+
+def check_same_target(running: RunningVirtual, definition) -> None:
+    """TargetMismatch unless board file `definition` is the running virtual board's target."""
+    from ..boards import load_board
+    from .identify import TargetMismatch
+
+    own = load_board(running.definition)
+    if own.target != definition.target:
+        raise TargetMismatch(f"virtual board {running.name} is {own.name} (target {own.target}), but board "
+                             f"file {definition.name} is target {definition.target}; nothing was written: "
+                             f"pass --board {own.name}")

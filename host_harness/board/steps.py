@@ -18,6 +18,9 @@ from ..errors import HilError
 
 BRING_UP_STATES = ("off", "flashed", "booted", "deployed", "online")
 RESET_RUNGS = ("interrupt", "soft", "hard", "power")
+# Exit status of a run stopped because its board did not come up: the pytest plugin's (pytest's own
+# INTERRUPTED: the session was stopped) and `usocket-hil test`'s (a port or transport error, cli.py).
+BRINGUP_FAILED = 2
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from ..boards import Board, load_board
 from ..errors import HilError
 from ..transport.result import ExecResult
-from .find import RunningVirtual
+from .find import RunningVirtual, check_same_target
 from .serial import SerialBoard
 
 POWER_DEADLINE_S = 30.0
@@ -106,13 +106,7 @@ class AttachedVirtual(SerialBoard):
         kwargs.setdefault("check_target", False)
         super().__init__(definition, url or running.port_url, **kwargs)
         self.running = running
-        own = load_board(running.definition)
-        if own.target != definition.target:
-            from .identify import TargetMismatch
-
-            raise TargetMismatch(f"virtual board {running.name} is {own.name} (target {own.target}), but board "
-                                 f"file {definition.name} is target {definition.target}; nothing was written: "
-                                 f"pass --board {own.name}")
+        check_same_target(running, definition)
         if running.board_ip and self.ip is None:
             self.ip = running.board_ip
         if running.host_ip and self.host_ip is None:

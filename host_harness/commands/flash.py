@@ -2,6 +2,8 @@
 
 Without --port/--all the one attached port matching the board is used. Several ports are flashed
 at once, each with its own progress line and log file. Exit status is non-zero if any board failed.
+A network port (wipy://IP) is updated by the board layer's network kind instead (board/network.py: FTP
+upload, reset, the running version checked; a rejected image is reported as rolled back).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
+from ..board.network import is_network_url
 from ..boards import load_board
 from ..discovery import discover_serial, ports_for_board
 from ..errors import HilError
@@ -28,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--board", required=True, help="board name (boards/NAME.toml) or path to a .toml")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--port", action="append", default=[], metavar="URL",
-                       help="serial device or socket://HOST:PORT; repeat for several boards")
+                       help="serial device, socket://HOST:PORT or wipy://IP (FTP); repeat for several boards")
     where.add_argument("--all", action="store_true", help="every attached port that matches the board")
     p.add_argument("--force", action="store_true", help="write even if the flash already holds the image")
     p.add_argument("--verify-only", action="store_true", help="only compare flash with the image (MD5)")
@@ -59,6 +62,8 @@ def resolve_ports(board, ports: list[str], every: bool) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     board = load_board(args.board)
+    if args.port and all(is_network_url(p) for p in args.port):
+        return run_network(board, args)
     image = None
     if not args.identity_only:
         flash_layout(board)  # refuse cc3200 & co. before asking for a file
@@ -84,3 +89,29 @@ def run(args: argparse.Namespace) -> int:
     raise FlashError(f"{len(failed)} of {len(results)} boards failed: "
                      + "; ".join(failure_line(r) for r in failed))
 
+
+
+def run_network(board, args: argparse.Namespace) -> int:
+    """`flash --port wipy://IP IMAGE`: the board layer's network kind updates it (FTP upload, reset, version
+    check); one line per board, non-zero unless the image runs afterwards."""
+    from ..board import open_board
+    from ..netrepl.firmware import FirmwareError
+
+    if args.firmware is None:
+        raise HilError("no firmware file given (usocket-hil flash --board NAME --port wipy://IP mcuimg.bin)")
+    try:
+        image = args.firmware.read_bytes()
+    except OSError as exc:
+        raise FirmwareError(f"cannot read {args.firmware}: {exc.strerror}") from None
+    failed = []
+    for port in args.port:
+        with open_board(board, port, start=False) as running:
+            result = running.update_firmware(image)
+        if result.warning:
+            print(f"{board.name} {port}: warning: {result.warning}")
+        print(f"{board.name} {port}: {result.summary()}")
+        if not result.ok:
+            failed.append(port)
+    if failed:
+        raise FirmwareError(f"firmware not running on {', '.join(failed)} (see above)")
+    return 0

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from ..board import loopback_peer_host
+from ..board.steps import BRINGUP_FAILED
 from ..boards import load_board
 from ..errors import HilError
 from ..report import FAIL, build_table, load_clauses, load_results, render_markdown, summary_counts
@@ -40,8 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "test", help="flash, deploy and run the conformance suite; print the clause report",
         description="Run the usocket conformance suite (tests/device) on each board and print a "
                     "clause × target table (pass / FAIL / n/a = not on this target, with the reason). "
-                    "A virtual board is started for the run (or, with --port, the running one behind that "
-                    "port is used); a real board needs --port. Exit status 0 when every clause passed, 1 when "
+                    "A virtual board file gets a board started for the run; the id of a running virtual board "
+                    "(vb1, from `virtual up`) or --port of one uses that board; a real board needs --port. "
+                    "Exit status 0 when every clause passed, 1 when "
                     "one failed or a suite did not complete, 2 when a board cannot be brought up.")
     p.add_argument("--board", action="append", default=[], metavar="NAME",
                    help=BOARD_HELP + "; repeat for several targets")
@@ -86,20 +88,35 @@ def _preflight(board_name: str, port: str, firmware: Path | None, log_dir: Path)
         pass
 
 
-def _suite_command(args: argparse.Namespace, board_name: str) -> list[str]:
+def _targets(args: argparse.Namespace) -> dict[str, tuple[str, str | None]]:
+    """Each --board as given -> (board file, port).  The id of a running virtual board (vb1) means its board
+    file on its port; a board file name gets a board of its own (virtual) or --port (real)."""
+    from ..board.find import running
+
+    ids = {vb.name: vb for vb in running()} if not args.port else {}
+    targets: dict[str, tuple[str, str | None]] = {}
+    for name in dict.fromkeys(args.board):
+        if name in ids:
+            targets[name] = (ids[name].definition, ids[name].port_url)
+        else:
+            targets[name] = (load_board(name).name, args.port)  # unknown names fail here, before anything
+    return targets
+
+
+def _suite_command(args: argparse.Namespace, name: str, board_name: str, port: str | None) -> list[str]:
     report_dir: Path = args.report_dir
     cmd = [
         sys.executable, "-m", "pytest", str(device_tests_dir()),
         # labgrid's own pytest plugin is not used (places are board/place.py): ~1 s per process and worker
-        "-p", "no:cacheprovider", "-p", "no:labgrid", "-q", "--rootdir", str(device_tests_dir()),
+        "-p", "no:cacheprovider", "-p", "no:labgrid", "-qq", "--rootdir", str(device_tests_dir()),
         "--board", board_name,
-        f"--junitxml={report_dir / f'junit-{board_name}.xml'}", "-o", f"junit_suite_name={board_name}",
-        f"--clause-report={report_dir / f'clauses-{board_name}.json'}",
-        f"--board-log-dir={report_dir / 'board-logs' / board_name}",
+        f"--junitxml={report_dir / f'junit-{name}.xml'}", "-o", f"junit_suite_name={name}",
+        f"--clause-report={report_dir / f'clauses-{name}.json'}",
+        f"--board-log-dir={report_dir / 'board-logs' / name}",
     ]
-    if args.port:
-        cmd += ["--port", args.port]
-    peer_host = args.peer_host or loopback_peer_host(board_name, args.port)
+    if port:
+        cmd += ["--port", port]
+    peer_host = args.peer_host or loopback_peer_host(board_name, port)
     if peer_host:
         cmd += ["--peer-host", peer_host]
         if not args.peer_host:
@@ -112,12 +129,15 @@ def _suite_command(args: argparse.Namespace, board_name: str) -> list[str]:
         cmd += ["-k", args.k]
     if args.exitfirst:
         cmd.append("-x")
+    # A suite that ends before writing its results must not leave the last run's results to be reported.
+    for stale in (report_dir / f"clauses-{name}.json", report_dir / f"junit-{name}.xml"):
+        stale.unlink(missing_ok=True)
     return cmd
 
 
-def _run_suite(args: argparse.Namespace, board_name: str) -> int:
-    cmd = _suite_command(args, board_name)
-    print(f"== {board_name}", flush=True)
+def _run_suite(args: argparse.Namespace, name: str, board_name: str, port: str | None) -> int:
+    cmd = _suite_command(args, name, board_name, port)
+    print(f"== {name}" if name == board_name else f"== {name} ({board_name})", flush=True)
     proc = subprocess.Popen(cmd)
     _SUITES.append(proc)
     try:
@@ -162,45 +182,55 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    boards = list(dict.fromkeys(args.board))
-    for name in boards:
-        load_board(name)  # unknown names fail here, before anything starts
-    if (args.port or args.firmware) and len(boards) != 1:
+    if (args.port or args.firmware) and len(set(args.board)) != 1:
         raise HilError("--port and --firmware need exactly one --board")
     if args.firmware and not args.port:
         raise HilError("--firmware needs --port (the board's serial port)")
     if args.jobs < 1:
         raise HilError("--jobs N needs N >= 1")
-    if args.pool < 1 or (args.pool > 1 and (args.port or not all(load_board(b).is_virtual for b in boards))):
+    targets = _targets(args)
+    boards = list(targets)
+    if args.pool < 1 or (args.pool > 1 and (args.port or not all(load_board(b).is_virtual
+                                                                  for b, _ in targets.values()))):
         raise HilError("--pool N needs N >= 1 and virtual boards without --port (each worker starts its own)")
     args.report_dir.mkdir(parents=True, exist_ok=True)
-    if args.port:
-        _preflight(boards[0], args.port, args.firmware, args.report_dir)  # flashes with --firmware
+    for board_name, port in targets.values():
+        if port:
+            _preflight(board_name, port, args.firmware, args.report_dir)  # flashes with --firmware
 
     if args.jobs > 1 and len(boards) > 1:
         from ..farm.concurrent import run_suites
 
-        commands = {name: _suite_command(args, name) for name in boards}
+        commands = {name: _suite_command(args, name, *targets[name]) for name in boards}
         codes = run_suites(commands, args.report_dir / "suite-logs", jobs=args.jobs, deadline=SUITE_DEADLINE_S)
     else:
-        codes = {name: _run_suite(args, name) for name in boards}
-    # pytest exit 1 = some test failed (the table shows which); anything else is an error of the run itself.
-    broken = {n: c for n, c in codes.items() if c not in (0, 1)}
+        codes = {name: _run_suite(args, name, *targets[name]) for name in boards}
+    # pytest exit 1 = some test failed (the table shows which); BRINGUP_FAILED = the board never came up
+    # (the plugin printed why, once); anything else is an error of the run itself.
+    down = [n for n, c in codes.items() if c == BRINGUP_FAILED]
+    broken = {n: c for n, c in codes.items() if c not in (0, 1, BRINGUP_FAILED)}
+    shown = [n for n in boards if n not in down]
 
-    clauses = load_clauses()
-    runs = {name: load_results(args.report_dir / f"clauses-{name}.json") for name in boards}
-    table = build_table(clauses, runs)
-    markdown = render_markdown(table, boards)
-    (args.report_dir / "conformance.md").write_text(markdown)
-    print()
-    print(markdown)
     any_fail = False
-    for name in boards:
-        c = summary_counts(table, name)
-        any_fail |= c[FAIL] > 0
-        print(f"{name}: {c['pass']} clauses pass, {c[FAIL]} fail, {c['n/a']} not on this target, "
-              f"{c['untested']} untested")
-    print(f"report: {args.report_dir / 'conformance.md'}; JUnit: {args.report_dir}/junit-<board>.xml")
+    if shown:
+        clauses = load_clauses()
+        runs = {name: load_results(args.report_dir / f"clauses-{name}.json") for name in shown}
+        table = build_table(clauses, runs)
+        markdown = render_markdown(table, shown)
+        (args.report_dir / "conformance.md").write_text(markdown)
+        print()
+        print(markdown)
+        for name in shown:
+            c = summary_counts(table, name)
+            any_fail |= c[FAIL] > 0
+            print(f"{name}: {c['pass']} clauses pass, {c[FAIL]} fail, {c['n/a']} not on this target, "
+                  f"{c['untested']} untested")
+        print(f"report: {args.report_dir / 'conformance.md'}; JUnit: {args.report_dir}/junit-<board>.xml")
+    for name in down:
+        print(f"usocket-hil: no suite ran on {name}: its board did not come up (the line above says why; "
+              f"log {args.report_dir / 'board-logs' / name / 'session.log'})", file=sys.stderr)
     for name, code in broken.items():
         print(f"usocket-hil: the suite on {name} did not complete (pytest exit {code})", file=sys.stderr)
+    if down:
+        return 2
     return 1 if any_fail or broken or any(codes.values()) else 0

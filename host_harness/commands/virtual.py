@@ -84,6 +84,8 @@ def run_up(args: argparse.Namespace) -> int:
         print(f"  board ip: {state['board_ip']}   host ip: {state['host_ip']}   netns: "
               + " ".join(state.get("netns") or []))
     print(f"  flash:    {state['flash_dir']}")
+    for service, url in (state.get("services") or {}).items():  # the firmware's network servers
+        print(f"  {service + ':':9} {url}")
     print(f"  try:      mpremote connect {state['port_url']} exec \"print('hello')\"")
     print(f"  stop:     usocket-hil virtual down {name}")
     return 0

@@ -6,16 +6,19 @@ Each peer: ``Peer(bind_host, *, socket_factory=socket.socket, ...)``, ``.address
 so a test (or the pytest plugin) can fail when one survives.
 """
 
+from host_harness.peers.app_http import AppHttp
 from host_harness.peers.base import Connection, Peer, PeerError, PeerTimeout, Registry, StreamPeer, registry
 from host_harness.peers.certs import CertAuthority, CertKey, TlsMaterial, material_for
 from host_harness.peers.dialer import DialBack
 from host_harness.peers.faults import HalfClose, NeverAccept, ResetAfter, SlowReader
 from host_harness.peers.http import HttpHello
+from host_harness.peers.relay import TcpRelay
 from host_harness.peers.tcp import TcpEcho, TcpSink, TcpSource, seeded_bytes
 from host_harness.peers.tls import MtlsServer, TlsExpired, TlsServer, TlsWrongCa, TlsWrongHost
 from host_harness.peers.udp import UdpEcho
 
 __all__ = [
+    "AppHttp",
     "CertAuthority",
     "CertKey",
     "Connection",
@@ -32,6 +35,7 @@ __all__ = [
     "SlowReader",
     "StreamPeer",
     "TcpEcho",
+    "TcpRelay",
     "TcpSink",
     "TcpSource",
     "TlsExpired",

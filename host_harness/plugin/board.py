@@ -106,6 +106,11 @@ class BoardHandle:
     def has(self, capability: str) -> bool:
         return self._backend.definition.has(capability)
 
+    def install_ca(self, pem: str) -> bool:
+        """The board layer installs a TLS CA the board's REPL cannot write (a WiPy over FTP); False if it
+        need not (the case writes it on the board)."""
+        return self._backend.install_ca(pem)
+
     def host_socket(self, family: int = socket.AF_INET, type: int = socket.SOCK_STREAM) -> socket.socket:
         """A host socket that can reach the board (inside the host namespace for a virtual board)."""
         return self._backend.socket_factory(family, type)

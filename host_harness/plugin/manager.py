@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from ..board.steps import BRINGUP_FAILED, StepError
 from ..boards import Board
 from ..errors import HilError
 from . import options
@@ -69,11 +70,12 @@ class HilSession:
 
     # -- bring-up / shutdown ----------------------------------------------------------------------------
     def acquire(self) -> Backend:
-        """The running backend, brought up on first use; a failed bring-up fails every board test at once."""
+        """The running backend, brought up on first use.  A failed bring-up stops the whole session with one
+        line and exit status 2 (BRINGUP_FAILED): every later test would fail for the same one cause."""
         if self.backend is not None:
             return self.backend
         if self.bringup_error is not None:
-            pytest.fail(self.bringup_error, pytrace=False)
+            pytest.exit(self.bringup_error, returncode=BRINGUP_FAILED)
         from .backends import make_backend
 
         backend = None
@@ -82,13 +84,17 @@ class HilSession:
             self.session_log.write(f"[usocket-hil] bringing up {backend.describe()}\n".encode())
             backend.start()
         except (HilError, OSError) as exc:  # OSError: e.g. a port path that is not a tty, a full disk
-            self.bringup_error = f"usocket-hil: board {self.board.name} did not come up: {exc}"
+            # A StepError already says which board did not come up, at which step.
+            said = isinstance(exc, StepError)
+            self.bringup_error = (f"usocket-hil: {exc}" if said
+                                  else f"usocket-hil: board {self.board.name} did not come up: {exc}")
             if backend is not None:
                 try:
                     backend.close()
                 except Exception:  # noqa: BLE001 - the bring-up error is the one worth reporting
                     pass
-            pytest.fail(self.bringup_error, pytrace=False)
+            self.session_log.write(f"[usocket-hil] {self.bringup_error}\n".encode())
+            pytest.exit(self.bringup_error, returncode=BRINGUP_FAILED)
         self.backend = backend
         self.needs_reset = False
         return backend

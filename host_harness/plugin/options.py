@@ -83,6 +83,13 @@ def check_options(config: pytest.Config, board: Board) -> None:
         raise pytest.UsageError(
             f"usocket-hil: board {board.name} is a real board: pass --port URL (e.g. /dev/ttyUSB0 or rfc2217://host:port)"
         )
+    if port and board.kind != "host":
+        from ..transport.urls import check_url
+
+        try:
+            check_url(port)  # a missing device or a malformed URL is one usage line, before any test runs
+        except HilError as exc:
+            raise pytest.UsageError(f"usocket-hil: {exc}") from None
     timeout = config.getoption("--board-timeout")
     if timeout <= 0:
         raise pytest.UsageError(f"usocket-hil: --board-timeout must be positive, got {timeout:g}")

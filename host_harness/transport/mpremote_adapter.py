@@ -67,6 +67,7 @@ class DeadlineSerial:
         object.__setattr__(self, "_remaining", remaining)
         object.__setattr__(self, "_timeout", real.timeout)
         object.__setattr__(self, "_ahead", bytearray())
+        object.__setattr__(self, "eot_written", False)
 
     def __getattr__(self, name: str):
         return getattr(self._real, name)
@@ -111,6 +112,10 @@ class DeadlineSerial:
             self._ahead += self._real.read(max(size - len(out), self._real.in_waiting))
         return bytes(out)
 
+    def expect_code(self) -> None:
+        """Code is about to be sent: no Ctrl-D of it has been written yet (see write)."""
+        object.__setattr__(self, "eot_written", False)
+
     def unread(self, data: bytes) -> None:
         """Bytes read too far: the next read returns them first."""
         self._ahead[:0] = data
@@ -118,6 +123,11 @@ class DeadlineSerial:
     def write(self, data: bytes) -> int | None:
         if self._remaining() <= 0:
             raise Deadline()
+        if b"\x04" in data:
+            # A Ctrl-D ends the code in the raw REPL (raw and raw-paste modes): from this write on the board
+            # may run it.  Set before writing, so a write that fails halfway counts too.  BoardSession
+            # re-sends code only while this is False.
+            object.__setattr__(self, "eot_written", True)
         return self._real.write(data)
 
 

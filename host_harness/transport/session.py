@@ -324,10 +324,16 @@ class BoardSession(FileOps):
         for attempt in (1, 2):
             try:
                 with self.deadline(max(0.05, timeout - (time.monotonic() - start))), quiet():
+                    self.transport.serial.expect_code()
                     self._sync_prompt()
                     self.transport.exec_raw_no_follow(data)
                 break
             except (Deadline, MpTransportError, OSError) as exc:
+                if self._t is not None and self._t.serial.eot_written:
+                    # The end-of-code Ctrl-D went out (or may have, if that write failed): the board may be
+                    # running the code, so it is never sent again; the caller treats this as a hang or a
+                    # link lost while running.
+                    raise
                 why = (f"board did not take the code within {timeout:g} s {self._describe_received()}"
                        if isinstance(exc, Deadline) else f"{self.url}: {one_line(exc)}")
                 left = timeout - (time.monotonic() - start)
@@ -335,7 +341,9 @@ class BoardSession(FileOps):
                     self._close_transport()
                 if attempt == 2 or left <= 0.2:
                     raise _SendFailed(why) from None
-                # The code never started (noise on the line, the board left the raw REPL): resync, resend.
+                # The code provably never started -- no Ctrl-D ended it (noise on the line, the board left the
+                # raw REPL, a network REPL's session dropped between execs): resync (reopening the link, a new
+                # login), resend once.
                 log.info("%s: send failed (%s): resynchronising", self.url, why)
                 err = self._resync(min(left, self.open_timeout))
                 if err:

@@ -102,6 +102,18 @@ class InterpreterLife:
         finally:
             os.set_blocking(rfd, True)
 
+    def power_on(self) -> None:
+        """A hard reset with the interpreter already gone: power-on boot, the receive buffer lost."""
+        self.counters["hard_resets"] += 1
+        self.reset_services(hard=True)
+        self.discard_input()
+        self.spawn("friendly")
+
+    def reset_services(self, hard: bool) -> None:
+        # The firmware's network servers (services/) see the reset: sessions end; a hard one boots the NWP.
+        if self.services is not None:
+            self.services.on_reset(hard=hard)
+
     def on_exit(self, rc: int) -> None:
         self.drain_ctl()
         self.armed = False
@@ -110,15 +122,15 @@ class InterpreterLife:
             return
         if self.expected_exit == "hard" or rc == RC_HARD:
             self.expected_exit = None
-            self.counters["hard_resets"] += 1
             _log("hard reset")
-            self.discard_input()
-            self.spawn("friendly")
+            self.power_on()
             return
         if rc in (RC_SOFT_RAW, RC_SOFT_FRIENDLY):
             self.counters["soft_resets"] += 1
+            self.reset_services(hard=False)
             self.spawn("raw" if rc == RC_SOFT_RAW else "friendly")
             return
+        self.reset_services(hard=True)  # a crash restarts the board as a power-on does
         self.counters["crash_count"] += 1
         how = f"signal {-rc}" if rc < 0 else f"exit code {rc}"
         tail = b"".join(self.tail)[-TAIL_BYTES:].decode("utf-8", "replace")

@@ -7,7 +7,9 @@ do that).  Why a separate process: the board must outlive one mpremote invocatio
 This module is the process: set-up of the fds, the state file, signals and the main loop.  The serial line
 (pty/TCP <-> the interpreter's pipes, Ctrl-C relay) is linemux.py; the interpreter's life cycle (spawn,
 soft/hard reset, crash restart) is interpreter.py.  The stdin pipe is created once and survives interpreter
-restarts, so no byte the host sent is lost across a soft reset.
+restarts, so no byte the host sent is lost across a soft reset.  A board whose firmware serves the network
+(services/: WiPy telnet + FTP, ESP32 WebREPL) gets them started here, attached to the console through the
+TCP listener; interpreter.py tells them of every reset.
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ class Supervisor(LineMux, InterpreterLife):
         self.master = self.slave = -1
         self.pipes: dict[str, tuple[int, int]] = {}
         self.created: list[Path] = []  # files we made (and so remove); never another board's
+        self.services = None  # services.ServiceHost: the firmware's network servers (telnet, FTP, WebREPL)
 
     # -- set-up ---------------------------------------------------------------------------------
 
@@ -103,8 +106,12 @@ class Supervisor(LineMux, InterpreterLife):
         os.set_blocking(self.pipes["ctl"][0], False)
         for fd in (self.pipes["stdin"][0], self.pipes["stdout"][1], self.pipes["ctl"][1]):
             os.set_inheritable(fd, False)  # Popen passes them explicitly
-        if self.want_tcp:
+        from .services import offered
+
+        # Network services (services/) attach to the console through this listener.
+        if self.want_tcp or ((self.want_network or self.netns_argv) and offered(self.board)):
             self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # a console: no Nagle delays
             self.listener.bind(("127.0.0.1", 0))
             self.listener.listen(1)
             self.listener.setblocking(False)
@@ -119,10 +126,23 @@ class Supervisor(LineMux, InterpreterLife):
             self.netns_info = {"names": list(self.pair.names), "board_ip": self.pair.board_ip,
                                "host_ip": self.pair.host_ip, "owner": "supervisor"}
 
+    def start_services(self) -> None:
+        from ..netns import netns_mode
+        from .services import ServiceHost, offered
+
+        if not (offered(self.board) and self.netns_info and self.listener is not None):
+            return
+        if netns_mode()[0] != "named":
+            _log(f"network services ({', '.join(offered(self.board))}) need named namespaces (root): not started")
+            return
+        self.services = ServiceHost(self.board, flash_dir=self.flash_dir, netns_info=self.netns_info,
+                                    console_port=self.listener.getsockname()[1], micropython=self.micropython)
+        self.services.start()
+
     # -- state ----------------------------------------------------------------------------------
 
     def socket_url(self) -> str | None:
-        if self.listener is None:
+        if self.listener is None or not self.want_tcp:
             return None
         return f"socket://127.0.0.1:{self.listener.getsockname()[1]}"
 
@@ -142,6 +162,7 @@ class Supervisor(LineMux, InterpreterLife):
             "host_ip": info.get("host_ip"),
             "netns": info.get("names"),
             "flash_dir": str(self.flash_dir),
+            "services": self.services.urls() if self.services is not None else {},
             "heapsize": self.board.heapsize,
             **self.counters,
         })
@@ -159,9 +180,10 @@ class Supervisor(LineMux, InterpreterLife):
         signal.signal(signal.SIGCHLD, lambda *_: None)  # only to wake select
         try:
             self.setup()
+            self.start_services()
             self.spawn("friendly")
             _log(f"board '{self.name}' ({self.board.name}) ready on {self.link_path}"
-                 + (f" and {self.socket_url()}" if self.listener else "")
+                 + (f" and {self.socket_url()}" if self.socket_url() else "")
                  + (f"; board ip {self.netns_info['board_ip']}" if self.netns_info else ""))
             while not self.stop:
                 if self.parent_pid and os.getppid() != self.parent_pid:
@@ -173,9 +195,7 @@ class Supervisor(LineMux, InterpreterLife):
                         self.expected_exit = "hard"
                         self.kill_board()
                     else:
-                        self.counters["hard_resets"] += 1
-                        self.discard_input()
-                        self.spawn("friendly")
+                        self.power_on()
                 if self.proc is not None and self.proc.poll() is not None:
                     self.on_exit(self.proc.returncode)
                 if self.proc is None and self.respawn_at is not None and time.monotonic() >= self.respawn_at:
@@ -198,6 +218,8 @@ class Supervisor(LineMux, InterpreterLife):
     def shutdown(self) -> None:
         self.expected_exit = "shutdown"
         self.kill_board()
+        if self.services is not None:
+            self.services.close()
         for sock in (self.client, self.listener):
             if sock is not None:
                 sock.close()

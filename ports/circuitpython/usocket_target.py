@@ -46,12 +46,14 @@ _CONNECT_MS = const(10000)  # connect budget when the connect finishes outside a
 
 _pool = socketpool.SocketPool(wifi.radio)
 
-CONSTANTS = [("IPPROTO_SEC", _IPPROTO_SEC)]
-for _k in ("AF_INET", "AF_INET6", "SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW", "IPPROTO_IP", "IPPROTO_TCP",
-           "IPPROTO_UDP", "SOL_SOCKET", "SO_REUSEADDR", "TCP_NODELAY", "IP_MULTICAST_TTL"):
-    if hasattr(_pool, _k):
-        CONSTANTS.append((_k, getattr(_pool, _k)))
-del _k
+def CONSTANTS():
+    # Called once by the core (a function: no list stays in RAM).
+    out = [("IPPROTO_SEC", _IPPROTO_SEC)]
+    for n in ("AF_INET", "AF_INET6", "SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW", "IPPROTO_IP", "IPPROTO_TCP",
+              "IPPROTO_UDP", "SOL_SOCKET", "SO_REUSEADDR", "TCP_NODELAY", "IP_MULTICAST_TTL"):
+        if hasattr(_pool, n):
+            out.append((n, getattr(_pool, n)))
+    return out
 
 if hasattr(time, "ticks_ms"):  # the virtual board's port model runs on MicroPython
     ticks_ms = time.ticks_ms
@@ -75,30 +77,19 @@ def errno_of(e):
     return n if type(n) is int else EIO
 
 
-def getaddrinfo(host, port):
-    try:
-        r = _pool.getaddrinfo(host, port)
-    except OSError as e:  # SocketPool.gaierror
-        raise OSError(errno_of(e))
-    return [(f, t, p, c or "", (a[0], a[1])) for f, t, p, c, a in r if f == _pool.AF_INET]
-
-
 class _S:
     # A socketpool Socket plus what CircuitPython lacks: a pending connect (address, outcome) and TLS.
     def __init__(self, n, sec):
         self.n = n
         self.sec = sec
         self.p = None  # address of a connect that has not run yet
+        self.a = None  # the address connected to (wrap() connects again, with TLS)
         self.e = None  # its failure, kept for connected()
 
-    def close(self):
-        self.n.close()
-
-    def bind(self, a):
-        self.n.bind(a)
-
-    def listen(self, backlog):
-        self.n.listen(backlog)
+    def __getattr__(self, name):
+        # close, bind, listen, setsockopt, setblocking, sendto: the socketpool Socket's own (one method
+        # instead of six wrappers: each resident function costs RAM)
+        return getattr(self.n, name)
 
     def accept(self):
         ns, a = self.n.accept()
@@ -106,19 +97,20 @@ class _S:
 
     def connect(self, a):
         self.p = a
+        self.a = a
         raise OSError(_e.EINPROGRESS)
 
     def send(self, b):
+        if self.p is not None:
+            _pending(self)  # a write right after a non-blocking connect: not EPIPE
         return self.n.send(b)
 
-    def sendto(self, b, a):
-        return self.n.sendto(b, a)
 
-    def setsockopt(self, level, opt, value):
-        self.n.setsockopt(level, opt, value)
-
-    def setblocking(self, flag):
-        self.n.setblocking(flag)
+def _pending(s):
+    # A send/recv while the connect has not run: run it now (the only connect CircuitPython has), then
+    # the op; its failure is the op's failure.
+    _finish(s, _CONNECT_MS)
+    connected(s, None)
 
 
 def _finish(s, ms):
@@ -129,7 +121,8 @@ def _finish(s, ms):
     try:
         n.settimeout(None if ms < 0 else (ms if ms > 0 else 1) / 1000)
         if s.sec:
-            t = _ctx().wrap_socket(n, server_hostname=_tls_host or a[0])
+            import usocket_target_more
+            t = usocket_target_more.tls(n, a)
             t.connect(a)
             s.n = t
         else:
@@ -147,7 +140,7 @@ def new(af, type, proto):
 
 def connected(s, a):
     if s.p is not None:
-        _finish(s, _CONNECT_MS)
+        return False  # not run yet: the core's wait() runs it, with the socket's own time
     e = s.e
     if e is not None:
         s.e = None
@@ -156,6 +149,8 @@ def connected(s, a):
 
 
 def recv_into(s, mv):
+    if s.p is not None:
+        _pending(s)
     try:
         return s.n.recv_into(mv)
     except OSError as e:
@@ -164,26 +159,11 @@ def recv_into(s, mv):
         raise
 
 
-# ports/espressif/common-hal/socketpool/Socket.c: after a peer's RST the non-blocking recv_into reports
-# EAGAIN, then ENOTCONN -- exactly what it reports at an orderly EOF -- so a reset reads as EOF here.
-PEER_RESET_IS_EOF = ("CircuitPython espressif reports a peer reset as EAGAIN then ENOTCONN, the same as EOF "
-                     "(ports/espressif/common-hal/socketpool/Socket.c)")
-
-
 def recv(s, n):
+    # Synthesised from recv_into: one buffer and the bytes the API must return (no slice copy between).
     b = bytearray(n)
-    k = recv_into(s, memoryview(b))
-    return bytes(b[:k]) if k < n else bytes(b)
-
-
-def recvfrom_into(s, mv):
-    return s.n.recvfrom_into(mv)
-
-
-def recvfrom(s, n):
-    b = bytearray(n)
-    k, a = s.n.recvfrom_into(b)
-    return bytes(b[:k]), a
+    k = recv_into(s, b)
+    return bytes(b) if k == n else bytes(memoryview(b)[:k])
 
 
 def wait(s, ev, ms):
@@ -204,59 +184,11 @@ def poll(s, ev):
     return r[0][1] if r else 0
 
 
-def secure(s, host):
-    return s  # wrapped before connect in _finish()
-
-
-# ---- TLS configuration ---------------------------------------------------------------------------------
-_tls_ca = None  # PEM text of the CA (None: no verification)
-_tls_host = None
-
-
-def tls_setup(ca_path=None, hostname=None):
-    """THE call that turns certificate checking on for IPPROTO_SEC sockets (docs/ports.md): ca_path is a PEM
-    file on the board; None turns checking off.  hostname: the name the certificate must carry (default:
-    the IP given to connect())."""
-    global _tls_ca, _tls_host
-    if ca_path is None:
-        _tls_ca = None
-    else:
-        try:
-            with open(ca_path) as f:
-                _tls_ca = f.read()
-        except OSError as e:
-            raise OSError(errno_of(e), "cannot read CA file %r" % (ca_path,))
-        if "-----BEGIN CERTIFICATE-----" not in _tls_ca:
-            _tls_ca = None
-            raise OSError(_e.EINVAL, "no PEM certificate in %r" % (ca_path,))
-    _tls_host = hostname
-
-
-def _ctx():
-    import ssl
-    c = ssl.create_default_context()
-    if _tls_ca is None:
-        c.load_verify_locations(cadata="")  # no bundle, no CA: no verification (as WiPy's CERT_NONE)
-        c.check_hostname = False
-    else:
-        c.load_verify_locations(cadata=_tls_ca)
-    return c
-
-
-# ---- network bring-up ----------------------------------------------------------------------------------
-def connect_network(ssid, key, timeout_ms=20000):
-    """Join `ssid` with wifi.radio; returns the board's IP.  OSError(EIO, text) for a missing AP or a wrong
-    password (ConnectionError on CircuitPython), OSError(ETIMEDOUT, text) past timeout_ms."""
-    t0 = ticks_ms()
-    if wifi.radio.ipv4_address is not None:
-        # Radio.c's connect() returns at once for the SSID it is on, whatever the key: leave it first
-        wifi.radio.stop_station()
-    try:
-        wifi.radio.connect(ssid, key, timeout=timeout_ms // 1000 or 1)
-    except ConnectionError as e:
-        raise OSError(EIO, "wifi: %s (%r)" % (e, ssid))
-    while wifi.radio.ipv4_address is None:
-        if ticks_diff(ticks_ms(), t0) > timeout_ms:
-            raise OSError(_e.ETIMEDOUT, "wifi: no IP from %r within %d ms" % (ssid, timeout_ms))
-        time.sleep(1) if not hasattr(time, "sleep_ms") else time.sleep_ms(50)
-    return str(wifi.radio.ipv4_address)
+def __getattr__(name):
+    # The rarely used parts (DNS, datagrams, TLS, network bring-up, texts) live in usocket_target_more,
+    # loaded on first use: `import usocket_port` stays small.
+    if name in ("getaddrinfo", "recvfrom_into", "recvfrom", "secure", "wrap", "tls_setup", "connect_network",
+                "PEER_RESET_IS_EOF"):
+        import usocket_target_more
+        return getattr(usocket_target_more, name)
+    raise AttributeError(name)

@@ -22,7 +22,7 @@ CONSTANTS = [("IPPROTO_SEC", _IPPROTO_SEC)]
 for _k in ("AF_INET", "AF_INET6", "SOCK_STREAM", "SOCK_DGRAM", "IPPROTO_IP", "IPPROTO_TCP", "IPPROTO_UDP",
            "TCP_NODELAY", "SOL_SOCKET", "SO_REUSEADDR", "SO_BROADCAST", "SO_KEEPALIVE", "SO_LINGER",
            "SO_ERROR",
-           "SO_RCVBUF", "SO_SNDBUF", "IP_ADD_MEMBERSHIP", "IP_DROP_MEMBERSHIP"):
+           "SO_RCVBUF", "SO_SNDBUF", "IP_ADD_MEMBERSHIP", "IP_DROP_MEMBERSHIP", "MSG_PEEK", "MSG_DONTWAIT"):
     if hasattr(_so, _k):
         CONSTANTS.append((_k, int(getattr(_so, _k))))
 del _k
@@ -44,6 +44,8 @@ def errno_of(e):
     if isinstance(e, (ssl.SSLWantReadError, ssl.SSLWantWriteError)):
         return _e.EAGAIN  # a non-blocking TLS socket that must wait
     n = getattr(e, "errno", None)
+    if n is None and e.args and type(e.args[0]) is int:
+        n = e.args[0]  # a plain OSError(n) (the core's own): CPython sets .errno only with two args
     if type(n) is int:
         return _e.EAGAIN if n == _e.EWOULDBLOCK else n
     if isinstance(e, TimeoutError):
@@ -101,14 +103,14 @@ def tls_setup(ca_path=None, hostname=None):
     _tls_ca, _tls_host = ca_path, hostname
 
 
-def secure(s, host):
+def secure(s, host, ms):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if _tls_ca is None:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
     else:
         ctx.load_verify_locations(cafile=_tls_ca)
-    s.settimeout(10)
+    s.settimeout(None if ms < 0 else max(ms, 1) / 1000)  # what is left of connect()'s deadline
     try:
         t = ctx.wrap_socket(s, server_hostname=_tls_host or host)
     except ssl.SSLCertVerificationError as e:
@@ -120,3 +122,6 @@ def secure(s, host):
         raise OSError(errno_of(e)) from None
     t.setblocking(False)
     return t
+
+
+wrap = secure  # ssl.wrap_socket() of a connected socket (usocket_port/_ssl.py): the same client handshake

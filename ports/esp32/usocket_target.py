@@ -40,13 +40,15 @@ EISCONN = getattr(_e, "EISCONN", 127)  # newlib's value; py/moderrno.c does not 
 
 _IPPROTO_SEC = const(100)  # emulated, value as on WiPy
 
-CONSTANTS = [("IPPROTO_SEC", _IPPROTO_SEC)]
-for _k in ("AF_INET", "AF_INET6", "SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW", "IPPROTO_IP", "IPPROTO_TCP",
-           "IPPROTO_UDP", "SOL_SOCKET", "SO_REUSEADDR", "SO_BROADCAST", "SO_BINDTODEVICE", "TCP_NODELAY",
-           "IP_ADD_MEMBERSHIP"):
-    if hasattr(_so, _k):
-        CONSTANTS.append((_k, getattr(_so, _k)))
-del _k
+def CONSTANTS():
+    # Called once by the core (a function: no list stays in RAM).
+    out = [("IPPROTO_SEC", _IPPROTO_SEC)]
+    for n in ("AF_INET", "AF_INET6", "SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW", "IPPROTO_IP", "IPPROTO_TCP",
+              "IPPROTO_UDP", "SOL_SOCKET", "SO_REUSEADDR", "SO_BROADCAST", "SO_BINDTODEVICE", "TCP_NODELAY",
+              "IP_ADD_MEMBERSHIP", "MSG_PEEK", "MSG_DONTWAIT"):
+        if hasattr(_so, n):
+            out.append((n, getattr(_so, n)))
+    return out
 
 ticks_ms = time.ticks_ms
 ticks_add = time.ticks_add
@@ -62,7 +64,7 @@ def getaddrinfo(host, port):
     out = []
     for f, t, p, c, a in _so.getaddrinfo(host, port):
         if f == _so.AF_INET and a is not None:  # IPv6 entries carry addr None on this port
-            out.append((f, t, p, c or "", (a[0], a[1])))
+            out.append((f, _so.SOCK_STREAM, _so.IPPROTO_TCP, c or "", (a[0], a[1])))  # lwIP leaves 0s
     return out
 
 

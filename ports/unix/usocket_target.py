@@ -45,7 +45,7 @@ def CONSTANTS():
         ("IPPROTO_SEC", _IPPROTO_SEC),
     ]
     for n in ("AF_INET6", "SOL_SOCKET", "SO_REUSEADDR", "SO_BROADCAST", "SO_KEEPALIVE", "SO_LINGER", "SO_ERROR",
-              "IP_ADD_MEMBERSHIP", "IP_DROP_MEMBERSHIP"):
+              "IP_ADD_MEMBERSHIP", "IP_DROP_MEMBERSHIP", "MSG_PEEK", "MSG_DONTWAIT"):
         if hasattr(socket, n):
             out.append((n, getattr(socket, n)))
     return out

@@ -5,7 +5,7 @@
 #   * NO float literals anywhere in this file: the cc3200 build has no float support (a float literal is a
 #     SyntaxError at import) -- tests/host/test_no_floats.py checks it;
 #   * `errno` has only EPERM EIO ENODEV EINVAL ETIMEDOUT: everything else comes from the fallback table
-#     ERRNO below (MicroPython's internal numbers, which the cc3200 build uses);
+#     ERRNO in usocket_target_more.py (MicroPython's internal numbers, which the cc3200 build uses);
 #   * timeouts are whole seconds natively: the core never hands one to the firmware (it waits itself with
 #     select.poll), so the only sub-second values the core ever uses are its own ms deadlines;
 #   * sendall is only send: the core loops itself; recv reads at most 16000 bytes per call;
@@ -36,47 +36,31 @@ except ImportError:
 NAME = "wipy"
 Base = io.IOBase
 
-# MicroPython's internal errno numbers (py/mperrno.h, MICROPY_USE_INTERNAL_ERRNO=1 on cc3200), for the names
-# the cc3200 `errno` module leaves out.  Cases and users look names up here when errno lacks them.
-ERRNO = {
-    "EPERM": 1, "ENOENT": 2, "EIO": 5, "EBADF": 9, "EAGAIN": 11, "ENOMEM": 12, "EACCES": 13, "EEXIST": 17,
-    "ENODEV": 19, "EISDIR": 21, "EINVAL": 22, "EOPNOTSUPP": 95, "EADDRINUSE": 98, "ECONNABORTED": 103,
-    "ECONNRESET": 104, "ENOBUFS": 105, "EISCONN": 106, "ENOTCONN": 107, "ETIMEDOUT": 110,
-    "ECONNREFUSED": 111, "EHOSTUNREACH": 113, "EALREADY": 114, "EINPROGRESS": 115,
-}
-
-
-def _n(name):
-    return getattr(_e, name, ERRNO[name])
-
-
-EAGAIN = _n("EAGAIN")
-ETIMEDOUT = _n("ETIMEDOUT")
-EINPROGRESS = _n("EINPROGRESS")
-EBADF = _n("EBADF")
-EINVAL = _n("EINVAL")
-EIO = _n("EIO")
-EOPNOTSUPP = _n("EOPNOTSUPP")
-EALREADY = _n("EALREADY")
-EISCONN = _n("EISCONN")
+# The errno numbers the core needs, with MicroPython's internal numbers (py/mperrno.h,
+# MICROPY_USE_INTERNAL_ERRNO=1 on cc3200) where the cc3200 `errno` module leaves the name out; the full table
+# for other names is ERRNO in usocket_target_more.
+EAGAIN = getattr(_e, "EAGAIN", 11)
+ETIMEDOUT = getattr(_e, "ETIMEDOUT", 110)
+EINPROGRESS = getattr(_e, "EINPROGRESS", 115)
+EBADF = getattr(_e, "EBADF", 9)
+EINVAL = getattr(_e, "EINVAL", 22)
+EIO = getattr(_e, "EIO", 5)
+EOPNOTSUPP = getattr(_e, "EOPNOTSUPP", 95)
+EALREADY = getattr(_e, "EALREADY", 114)
+EISCONN = getattr(_e, "EISCONN", 106)
 _ESECSNOVERIFY = const(453)  # SL_ESECSNOVERIFY, negated: connected without server verification
 _ESECDATEERROR = const(461)  # SL_ESECDATEERROR, negated: connected, but the certificate's dates are bad
 TX_MAX = const(1386)  # bytes per native write: one sl_Send chunk on a secure socket (1460 plain)
-CA_PATH = "/flash/cert/ca.pem"  # the one CA name the FTP server stores for the NWP (ftp/updater.c)
-# Why a CA written by Python never reaches the NWP (tests/device/cases/tls_verify.py skips with it unless the
-# host uploaded the CA over FTP and says so in env["ca_uploaded"]).
-CA_UPLOAD = "WiPy's network processor reads the CA from its hidden file system, which only the FTP server " \
-            "writes (ports/cc3200/ftp/updater.c: upload to /flash/cert/ca.pem; docs/wipy/general.rst)"
-# ports/cc3200/mods/modssl.c hands SimpleLink only the CA file: the network processor checks the chain and
-# dates, never the certificate's host name.
-NO_HOSTNAME_CHECK = "WiPy's network processor (SimpleLink) does not check certificate host names " \
-                    "(ports/cc3200/mods/modssl.c passes only the CA file)"
-
 _SL_SOL_SOCKET = const(1)  # SimpleLink values: setsockopt passes level/option straight to sl_SetSockOpt
-CONSTANTS = [("SOL_SOCKET", _SL_SOL_SOCKET), ("SO_KEEPALIVE", 9), ("SO_RCVTIMEO", 20)]
-for _k in ("AF_INET", "SOCK_STREAM", "SOCK_DGRAM", "IPPROTO_TCP", "IPPROTO_UDP", "IPPROTO_SEC"):
-    CONSTANTS.append((_k, getattr(_so, _k)))
-del _k
+
+
+def CONSTANTS():
+    # Called once by the core (a function: no list stays in RAM).
+    return [("SOL_SOCKET", _SL_SOL_SOCKET), ("SO_KEEPALIVE", 9), ("SO_RCVTIMEO", 20), ("AF_INET", _so.AF_INET),
+            ("SOCK_STREAM", _so.SOCK_STREAM), ("SOCK_DGRAM", _so.SOCK_DGRAM), ("IPPROTO_TCP", _so.IPPROTO_TCP),
+            ("IPPROTO_UDP", _so.IPPROTO_UDP), ("IPPROTO_SEC", _so.IPPROTO_SEC)]
+
+
 _IPPROTO_SEC = _so.IPPROTO_SEC
 
 ticks_ms = time.ticks_ms
@@ -89,31 +73,7 @@ def errno_of(e):
     return n if type(n) is int else EIO
 
 
-def getaddrinfo(host, port):
-    try:
-        r = _so.getaddrinfo(host, port)  # exactly two arguments on cc3200
-    except OSError as e:
-        n = errno_of(e)
-        raise OSError(-n if n > 0 else n)  # positive SimpleLink DNS codes -> the seed's negative numbers
-    return [(f, t, p, c or "", (a[0], a[1])) for f, t, p, c, a in r]
-
-
-# ---- TLS configuration ---------------------------------------------------------------------------------
-_tls_ca = None  # CA file under /flash/cert/ (None: CERT_NONE, WiPy's default)
-
-
-def tls_setup(ca_path=None, hostname=None):
-    """THE call that turns certificate checking on for IPPROTO_SEC sockets (docs/ports.md).  On WiPy the CA
-    must have been uploaded over FTP to /flash/cert/ca.pem: the network processor reads it from its own
-    hidden file system (CA_UPLOAD), so the file is not visible to Python and is not opened here.  Any other
-    path is refused with OSError(EINVAL).  The CC3200 network processor cannot check host names: a hostname
-    is refused with OSError(EOPNOTSUPP) rather than silently not checked."""
-    global _tls_ca
-    if hostname is not None:
-        raise OSError(EOPNOTSUPP, "WiPy's network processor cannot check certificate host names")
-    if ca_path is not None and ca_path != CA_PATH:
-        raise OSError(EINVAL, "on WiPy the CA is %r, uploaded over FTP (got %r)" % (CA_PATH, ca_path))
-    _tls_ca = ca_path
+_tls_ca = None  # CA file under /flash/cert/ (None: CERT_NONE, WiPy's default; set by tls_setup)
 
 
 def new(af, type, proto):
@@ -150,32 +110,11 @@ def connected(s, a):
     return True
 
 
-def fileno(s):
-    return -1  # SimpleLink descriptors are not file descriptors: poll goes through ioctl
-
-
-def secure(s, host):
-    return s  # the network processor did the handshake inside connect()
-
-
-# ---- network bring-up ----------------------------------------------------------------------------------
-def connect_network(ssid, key, timeout_ms=20000):
-    """Join `ssid` (WPA2) as a station; returns the board's IP.  OSError(ETIMEDOUT, text) past timeout_ms
-    (the cc3200 reports a wrong key or a missing AP only as a timeout)."""
-    from network import WLAN
-    w = WLAN(mode=WLAN.STA)
-    if w.isconnected():
-        w.disconnect()  # join with these arguments: a station already up may be on another network or key
-    try:
-        w.connect(ssid, auth=(WLAN.WPA2, key), timeout=timeout_ms)
-    except OSError as e:
-        if errno_of(e) == ETIMEDOUT:
-            raise OSError(ETIMEDOUT, "wlan: no connection to %r within %d ms (missing AP or wrong key)"
-                          % (ssid, timeout_ms))
-        raise
-    t0 = ticks_ms()
-    while not w.isconnected():
-        if ticks_diff(ticks_ms(), t0) > timeout_ms:
-            raise OSError(ETIMEDOUT, "wlan: no IP from %r within %d ms" % (ssid, timeout_ms))
-        time.sleep_ms(50)
-    return w.ifconfig()[0]
+def __getattr__(name):
+    # The rarely used parts (DNS, TLS setup, network bring-up, the errno table, texts) live in
+    # usocket_target_more, compiled and loaded on first use: `import usocket_port` stays small.
+    if name in ("getaddrinfo", "tls_setup", "fileno", "secure", "connect_network", "ERRNO", "CA_PATH",
+                "CA_UPLOAD", "NO_HOSTNAME_CHECK"):
+        import usocket_target_more
+        return getattr(usocket_target_more, name)
+    raise AttributeError(name)

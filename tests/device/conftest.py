@@ -22,6 +22,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "clauses(*ids): the seed clauses (tests/device/clauses.py) a test covers")
+    # The application tier's third-party libraries (pinned, from PyPI), deployed next to usocket_port.
+    from host_harness.applibs import AppLibError, ensure
+    try:
+        lib = ensure()
+    except AppLibError as exc:
+        raise pytest.UsageError(f"usocket-hil: application-tier libraries: {exc}") from None
+    libs = config.option.board_lib
+    if str(lib) not in map(str, libs):
+        libs.append(str(lib))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

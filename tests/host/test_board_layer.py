@@ -96,3 +96,57 @@ def test_pytest_port_of_a_running_virtual_board_uses_its_namespace(pytester: pyt
         res = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--port", vb.port_url)
         assert res.ret == 0, res.stdout.str()
         res.assert_outcomes(passed=1)
+
+
+def test_real_board_of_another_target_is_refused_before_writing(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A port that no running virtual board claims is a real board: what it reports (sys.platform) is
+    checked against the board file at the booted step, before the deploy step writes anything."""
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    with VirtualBoard("virtual-unix", network=False, flash_dir=flash) as vb:
+        monkeypatch.setenv("USOCKET_HIL_STATE", str(tmp_path / "elsewhere"))  # nobody claims the port
+        with pytest.raises(HilError, match=r"booted step.*target unix.*nothing was written"):
+            open_board("esp32-devkitc", vb.port_url)
+        assert not (flash / "lib").exists()
+
+
+BOARD_TESTS = """
+def test_one(board):
+    assert board.exec("print(1)").text == "1\\n"
+
+def test_two(board):
+    pass
+
+def test_three(board):
+    pass
+"""
+
+
+def test_pytest_stops_at_the_first_bring_up_failure(pytester: pytest.Pytester) -> None:
+    """`pytest --port <a port with no board>`: one line for the one cause and exit status 2, not one
+    error per test."""
+    import socket
+
+    pytester.makepyfile(BOARD_TESTS)
+    with socket.socket() as closed:  # bound, never listening: connecting to it is refused
+        closed.bind(("127.0.0.1", 0))
+        url = f"socket://127.0.0.1:{closed.getsockname()[1]}"
+        res = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--board", "esp32-devkitc",
+                                            "--port", url, "--peer-host", "127.0.0.1")
+    out = res.stdout.str() + res.stderr.str()
+    assert res.ret == 2, out
+    said = [line for line in out.splitlines() if "did not come up" in line]
+    assert len(said) == 1 and "connection refused" in said[0], out
+    assert "error" not in res.parseoutcomes() and "failed" not in res.parseoutcomes(), out
+    assert "Traceback" not in out
+
+
+def test_pytest_port_that_does_not_exist_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(BOARD_TESTS)
+    res = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--board", "esp32-devkitc",
+                                        "--port", "/dev/nonexistent")
+    assert res.ret == pytest.ExitCode.USAGE_ERROR
+    lines = [line for line in res.stderr.lines if line.strip()]
+    assert lines == ["ERROR: usocket-hil: cannot open /dev/nonexistent: no such port (is the board plugged "
+                     "in? `usocket-hil boards` lists attached ports and running virtual boards)"], lines

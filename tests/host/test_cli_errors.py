@@ -6,6 +6,7 @@ Run as a user runs the CLI: subprocesses, exit codes, one line on stderr per roo
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -23,6 +24,12 @@ CLI = str(Path(sys.executable).with_name("usocket-hil"))
 def hil(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **(env or {})})
+
+
+def sigint_default() -> None:
+    """In the child: SIGINT's default action.  A parent started in the background (`make test &`, nohup)
+    hands its children SIGINT ignored, and an ignored Ctrl-C would make the Ctrl-C tests pass vacuously."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def one_line(p: subprocess.CompletedProcess) -> str:
@@ -91,6 +98,18 @@ def test_test_command_one_cause_one_line(port: str, says: str, tmp_path: Path) -
     assert "not supported between" not in p.stderr
 
 
+def test_test_command_board_that_never_comes_up_is_one_cause(tmp_path: Path) -> None:
+    """A virtual board whose interpreter never answers: the suite stops at its bring-up (one line from the
+    plugin, one from the command), exit 2, no table of untested clauses."""
+    p = hil("test", "--board", "virtual-unix", "--report-dir", str(tmp_path), env={"MICROPYTHON": "/bin/false"},
+            timeout=300)
+    assert p.returncode == 2, p.stdout + p.stderr
+    said = [line for line in p.stdout.splitlines() if "did not come up" in line]
+    assert len(said) == 1 and "virtual-unix" in said[0], p.stdout
+    assert "no suite ran on virtual-unix" in one_line(p)
+    assert "| clause" not in p.stdout and "untested" not in p.stdout, p.stdout
+
+
 def test_exec_pyserial_internals_do_not_leak() -> None:
     p = hil("exec", "--port", "socket://bad", "1")
     assert p.returncode == 2
@@ -142,8 +161,10 @@ def test_ctrl_c_at_start_up_is_exit_130_without_traceback() -> None:
 
     Not earlier than 40 ms: before that CPython itself is still initialising (its `site` import), where no
     code of ours can run yet and CPython prints its own fatal-error message."""
+    interrupted = 0
     for delay in (0.04, 0.05, 0.06, 0.08, 0.1, 0.15):
-        proc = subprocess.Popen([CLI, "boards"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen([CLI, "boards"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=sigint_default)
         time.sleep(delay)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
@@ -151,26 +172,79 @@ def test_ctrl_c_at_start_up_is_exit_130_without_traceback() -> None:
             continue  # it finished first
         assert proc.returncode in (130, -signal.SIGINT), (delay, proc.returncode, err)
         assert "Traceback" not in err, (delay, err)
+        interrupted += proc.returncode == 130
+    assert interrupted, "no delay caught the CLI while it started: the test proved nothing"
+
+
+def test_ctrl_c_while_exiting_keeps_the_exit_status(tmp_path: Path) -> None:
+    """Ctrl-C just after `virtual up` printed its last line (the command is returning, Python shutting down):
+    the status decided stands (0, or 130 if the Ctrl-C still caught the command), never death by SIGINT."""
+    env = {**os.environ, "USOCKET_HIL_STATE": str(tmp_path)}
+    try:
+        for _ in range(5):  # the window is tens of ms: before the fix most rounds of five hit it
+            proc = subprocess.Popen([CLI, "virtual", "up", "--no-network"], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True, env=env, preexec_fn=sigint_default)
+            for line in proc.stdout:
+                if line.lstrip().startswith("stop:"):  # the last line it prints
+                    break
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=30)
+            assert proc.returncode in (0, 130), (proc.returncode, err)
+            assert "Traceback" not in err, err
+    finally:
+        hil("virtual", "down", "--all", env={"USOCKET_HIL_STATE": str(tmp_path)})
 
 
 def test_virtual_list_columns_align(state) -> None:
     p = hil("virtual", "list", env=state["env"])
     head, row = p.stdout.splitlines()[:2]
-    for col in ("BOARD", "STATUS", "CRASHES"):
-        assert row[head.index(col) - 2:head.index(col)] == "  ", p.stdout
+    # Every cell starts where its heading does: a space before it, not a space at it.
+    for col in ("BOARD ", "STATUS", "CRASHES", "BOARD IP", "PORT"):
+        at = head.index(col)
+        assert row[at - 1] == " " and row[at] != " ", p.stdout
 
 
 def test_test_command_prints_no_pytest_command_line_and_one_count(tmp_path: Path) -> None:
+    """Exactly: the board heading, pytest's progress dots, the clause table, one count line (the clauses',
+    agreeing with the table), where the report is -- no pytest command line, no "N passed" test count."""
     p = hil("test", "--board", "cpython", "-k", "getaddrinfo", "--report-dir", str(tmp_path), timeout=300)
-    assert "-m pytest" not in p.stdout and "--junitxml" not in p.stdout
-    assert "conformance:" not in p.stdout  # the test count that disagreed with the clause counts
-    assert "cpython: " in p.stdout and " clauses pass" in p.stdout
+    assert p.returncode == 0, p.stderr
+    table = (tmp_path / "conformance.md").read_text()
+    rows = [line.rsplit("|", 2)[1].strip() for line in table.splitlines()[2:]]
+    counts = (f"cpython: {rows.count('pass')} clauses pass, 0 fail, 0 not on this target, "
+              f"{rows.count('untested')} untested")
+    assert rows.count("pass") > 0 and len(rows) == rows.count("pass") + rows.count("untested"), table
+    progress = p.stdout.splitlines()[1]
+    assert re.fullmatch(r"\.+ +\[100%\]", progress), p.stdout
+    assert p.stdout == (f"== cpython\n{progress}\n\n{table}\n{counts}\n"
+                        f"report: {tmp_path}/conformance.md; JUnit: {tmp_path}/junit-<board>.xml\n")
+
+
+def test_test_command_never_reports_the_previous_run(tmp_path: Path) -> None:
+    """A suite that ends before writing results (here: pytest refuses its command line) shows its clauses untested,
+    not the results an earlier run left in the same report folder."""
+    first = hil("test", "--board", "cpython", "-k", "getaddrinfo", "--report-dir", str(tmp_path), timeout=300)
+    assert first.returncode == 0 and "cpython: 0 clauses pass" not in first.stdout, first.stdout
+    again = hil("test", "--board", "cpython", "-k", "getaddrinfo", "--report-dir", str(tmp_path), timeout=300,
+                env={"PYTEST_ADDOPTS": "--no-such-option"})  # pytest stops at its command line
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert "\ncpython: 0 clauses pass, 0 fail, 0 not on this target, " in again.stdout, again.stdout
+
+
+def test_test_command_runs_on_a_running_virtual_board_by_id(state, tmp_path: Path) -> None:
+    """`test --board e1` (the id `virtual up` printed): the suite runs on that board, no board of its own."""
+    p = hil("test", "--board", "e1", "-k", "getaddrinfo", "--report-dir", str(tmp_path), env=state["env"],
+            timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("== e1 (virtual-esp32)\n") and "\ne1: " in p.stdout, p.stdout
+    log = (tmp_path / "board-logs" / "e1" / "session.log").read_text()
+    assert f"bringing up virtual-esp32 on {state['port']}" in log, log
 
 
 def test_ctrl_c_mid_exec_is_130_and_the_board_stays_usable(state) -> None:
     proc = subprocess.Popen([CLI, "exec", "--board", "e1", "print('spin')\nwhile True:\n    pass"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **state["env"]})
+                            env={**os.environ, **state["env"]}, preexec_fn=sigint_default)
     assert proc.stdout.readline() == "spin\n"
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
@@ -188,3 +262,4 @@ def test_flash_identity_only_summary_says_it_once() -> None:
                         log_path="l", identity={"status": "error", "reason": "no REPL"})
     line = summary_line(r)
     assert "identity checked" not in line and "identity error: no REPL" in line
+    assert line == "b p: identity error: no REPL [0.1 s, log: l]"  # the identity outcome, once, nothing else

@@ -492,11 +492,9 @@ def test_mpy_cross_build_imports_and_heap(tmp_path: Path) -> None:
     import_heap, per_socket, native = map(int, r.stdout.decode().split("@@")[1].split())
     print(f"mpy sizes {sizes}; import heap {import_heap} B; per socket {per_socket} B (native {native} B)")
     # Budgets (docs/usocket_port.md "Memory"): the .mpy pair within 8 KiB and <= 200 B per socket, as the
-    # issue asks.  The import heap on this x64 build (pointers twice a board's size) is ~13 KiB: above an
-    # 8 KiB heap reading of the goal, so it is only guarded against growth here.
+    # issue asks.  The import heap with every target's glue is tests/host/test_import_heap.py's.
     assert sum(sizes.values()) <= 8 * 1024, f".mpy total {sizes} > 8 KiB"
     assert per_socket <= 200, f"{per_socket} B per socket > 200 B"
-    assert import_heap <= 16 * 1024, f"import heap {import_heap} B grew past 16 KiB"
     # It must be the .mpy that was imported, not a stray .py.
     r = subprocess.run([MICROPYTHON, "-c", "import usocket_port; print(usocket_port.__file__)"],
                        capture_output=True, timeout=30, env=mp_env, cwd=tmp_path)

@@ -4,6 +4,7 @@ name."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from host_harness.peers import ResetAfter, TcpEcho, TcpSource, TlsWrongCa
 PROG = r"""
 import sys, errno, time, socketpool, wifi, ssl
 echo, bad_tls, source, reset = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[4]), int(sys.argv[5])
+silent = int(sys.argv[6])
 r = {}
 def err(fn):  # (with the exception's type: BrokenPipeError and gaierror are OSErrors too)
     try:
@@ -88,6 +90,12 @@ t.settimeout(5)
 r["tls_bad_ca"] = err(lambda: t.connect(("127.0.0.1", bad_tls)))
 t.close()
 r["tls_methods"] = sorted(m for m in ("recv", "recv_into", "send", "sendall") if hasattr(t, m))
+t = ssl.create_default_context()
+t.load_verify_locations(cadata="")  # (checking off: the peer never gets as far as a certificate)
+t = t.wrap_socket(pool.socket(), server_hostname="127.0.0.1")
+t.settimeout(1)
+r["tls_handshake_timeout"] = err(lambda: t.connect(("127.0.0.1", silent)))
+t.close()
 try:
     wifi.radio.connect("other-net", "x")
 except ConnectionError as x:
@@ -109,10 +117,12 @@ print("@@" + repr(r))
 def rows(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("cp")
     with TcpEcho("127.0.0.1") as echo, TlsWrongCa("127.0.0.1") as bad, TcpSource("127.0.0.1", nbytes=100) as src, \
-            ResetAfter("127.0.0.1", n=8) as reset:
+            ResetAfter("127.0.0.1", n=8) as reset, socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)  # TCP completes in the backlog; nobody ever answers the ClientHello
         (tmp / "ca.pem").write_text(bad.ca_pem)  # (a file: the unix micropython takes "-----..." for an option)
         return model_rows("circuitpython", PROG, tmp, str(echo.address[1]), str(bad.address[1]), str(tmp / "ca.pem"),
-                          str(src.address[1]), str(reset.address[1]))
+                          str(src.address[1]), str(reset.address[1]), str(silent.getsockname()[1]))
 
 
 pytestmark = needs_mp
@@ -174,6 +184,10 @@ def test_c11_tls(rows: dict[str, Any]) -> None:
     assert rows["cafile"] == "NotImplementedError"
     assert rows["tls_bad_ca"] == ("OSError", -9984)  # MBEDTLS_ERR_X509_CERT_VERIFY_FAILED
     assert rows["tls_methods"] == ["recv_into", "send"]
+
+
+def test_c16_tls_handshake_timeout_is_newlib_etimedout(rows: dict[str, Any]) -> None:
+    assert rows["tls_handshake_timeout"] == ("OSError", 116)  # the socketpool socket's ETIMEDOUT, not Linux's 110
 
 
 def test_c12_wifi(rows: dict[str, Any]) -> None:

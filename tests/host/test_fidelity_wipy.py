@@ -51,6 +51,21 @@ got = 0
 while got < 20000:
     got += len(c.recv(20000))
 r["recv_cap"] = len(big) - got  # echoed all of it, in reads of at most 16000
+r["write_args"] = (c.write(b"abcdef", 3), c.write(b"0123456789", 4, 2), c.write(b"xy", -1))
+got = b""
+while len(got) < 7:
+    got += c.recv(16)
+r["write_echo"] = got
+c.setblocking(False)
+r["readinto_ro"] = []
+for ro in (b"abcd", memoryview(b"abcd"), b""):
+    try:
+        c.readinto(ro)
+    except TypeError:
+        r["readinto_ro"].append("TypeError")
+c.write(bytes(1000))
+time.sleep_ms(300)
+r["readall"] = (len(c.read()), c.read())  # all that arrived (stream_readall, 256 at a time), then None
 c.close()
 k = socket.socket(); k.settimeout(5); k.connect(("127.0.0.1", sink))
 r["send16"] = (err(lambda: k.send(bytes(40000))), err(lambda: k.send(bytes(70000))))
@@ -162,6 +177,13 @@ def test_w07_read_would_block(rows: dict[str, Any]) -> None:
     assert rows["nb_read"] == (None, 11)
 
 
+def test_w25_stream_methods(rows: dict[str, Any]) -> None:
+    assert rows["write_args"] == (3, 2, 2)  # write(buf, max_len), write(buf, off, max_len); -1 is "no limit"
+    assert rows["write_echo"] == b"abc45xy"
+    assert rows["readinto_ro"] == ["TypeError"] * 3  # the buffer first, before any read
+    assert rows["readall"] == (1000, None)
+
+
 def test_w07_peer_reset(rows: dict[str, Any]) -> None:
     assert rows["peer_reset"] == 104  # as the host kernel reports it (see the ledger: SimpleLink's code unknown)
 
@@ -250,6 +272,10 @@ def test_w22_heap(tmp_path: Path) -> None:
     out, exc = vboard_exec("wipy", "import gc\ngc.collect()\nprint(gc.mem_free())\n", tmp_path,
                            board["virtual"]["heapsize"])
     assert exc == "" and 92 * 1024 <= int(out) < 100 * 1024, out  # (less what this exec itself holds)
+    # one free run, as on the board (its C modules are in flash), not the holes around a ballast block
+    out, exc = vboard_exec("wipy", "import gc\ngc.collect()\nb = bytearray(gc.mem_free() * 2 // 3)\nprint(len(b))\n",
+                           tmp_path, board["virtual"]["heapsize"])
+    assert exc == "" and int(out) > 60 * 1024, (out, exc)
 
 
 # ---- W10's consequence, and the glue's answer to it ------------------------------------------------------------

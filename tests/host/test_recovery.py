@@ -7,6 +7,7 @@ board exception, sys.exit(3) as exit 0, a one-line syntax error as "line 2".
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import signal
@@ -44,8 +45,11 @@ def test_random_bytes_on_the_line_then_exec_works(session: BoardSession) -> None
         assert (r.outcome, r.text()) == ("ok", "42\n"), (noise, r)
 
 
-def test_stale_board_output_is_drained_before_the_next_exec(session: BoardSession) -> None:
-    # Output that arrives after an exec has ended (a timer, a late reply) must not be read as the next result.
+def test_stale_board_output_is_drained_before_the_next_exec(session: BoardSession,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    # Output that arrives after an exec has ended (a timer, a late reply) must not be read as the next result,
+    # and is dropped before the send (not found out by a failed handshake and a resend).
+    caplog.set_level(logging.INFO, logger="host_harness.transport.session")
     r = session.exec("import _thread, time\ndef late():\n time.sleep(0.2)\n print('late')\n"
                      "_thread.start_new_thread(late, ())", 5)
     assert r.ok, r
@@ -54,6 +58,8 @@ def test_stale_board_output_is_drained_before_the_next_exec(session: BoardSessio
     time.sleep(0.5)
     r = session.exec("print('now')", 5)
     assert (r.outcome, r.text()) == ("ok", "now\n"), r
+    assert any(" stale bytes before exec" in m for m in caplog.messages), caplog.messages  # b"late\r\n"
+    assert not any("send failed" in m for m in caplog.messages), caplog.messages
 
 
 def test_binary_stdout_is_output(session: BoardSession) -> None:

@@ -9,6 +9,10 @@ rfc2217://, loop://; being first, a module here also replaces pyserial's own han
 protocol_rfc2217.py (line settings sent only when they change).  register() is the one registration point;
 the two places that open ports call it (transport/mpremote_adapter.py, flash/writer.py for esptool).
 
+Ours: wipy://HOST[:23][?user=&password=&netns=] (WiPy 1.0 telnet REPL, protocol_wipy.py) and
+webrepl://HOST[:8266][?password=&netns=] (WebREPL, protocol_webrepl.py), both over netserial.NetSerial;
+network.py parses their URLs and connects (in the URL's `netns=` namespace when given).
+
 `check_url()` refuses malformed URLs with one line saying what to write, before pyserial turns them into
 messages about its internals (e.g. `socket://bad` -> "'<=' not supported between 'int' and 'NoneType'").
 """
@@ -26,6 +30,9 @@ from ...errors import TransportError
 PACKAGE = __name__
 # Schemes whose URL must be HOST:PORT (pyserial's protocol_socket / protocol_rfc2217 parse it unchecked).
 HOST_PORT_SCHEMES = ("socket", "rfc2217")
+# Ours that reach a board's REPL over the network (protocol_<scheme>.py over netserial.NetSerial): the URL's
+# host is the board's address (board/network.py drives such boards).
+NETWORK_SCHEMES = ("wipy", "webrepl")
 
 
 def register() -> None:
@@ -62,7 +69,7 @@ def check_url(url: str) -> None:
     register()
     if not any(_has_handler(pkg, kind) for pkg in serial.protocol_handler_packages):
         raise TransportError(f"cannot open {url}: unknown URL scheme {kind}:// (use a device path, "
-                             "socket://HOST:PORT or rfc2217://HOST:PORT)")
+                             "socket://HOST:PORT, rfc2217://HOST:PORT, wipy://IP or webrepl://IP)")
 
 
 def _has_handler(package: str, kind: str) -> bool:

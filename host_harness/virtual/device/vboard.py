@@ -200,7 +200,7 @@ def _machine_soft_reset():
 #                        them must not fragment the heap in the middle of the user's imports
 #   HEAP                 bytes of heap user code gets (the firmware's heap, scaled for this 64-bit build): what
 #                        the interpreter's heap has beyond that after start-up (this program and the preloaded
-#                        model modules live in flash on the board) is taken by one ballast block
+#                        model modules live in flash on the board) is taken by ballast, around one free run
 # `import uX` reaches the model's X where the model has one (MicroPython >= 1.21 maps u-names to builtins).
 # The model's own modules import the interpreter's modules unchanged.
 _fw = None
@@ -417,8 +417,39 @@ def _load_firmware():
     fw = src = None
     gc.collect()
     if heap and gc.mem_free() > heap:
-        _ballast.append(bytearray(gc.mem_free() - heap))
+        _reserve(heap)
     builtins.__import__ = _import
+
+
+def _reserve(heap):
+    # The board's heap is one free region after boot (its C modules are in flash, docs/fidelity.md I3): keep
+    # one run of about `heap` bytes and fill every hole compiling this program and the models left with
+    # ballast, so the user's heap is not the fragments around one big ballast block.
+    keep = None
+    n = heap
+    while keep is None and n > 4096:
+        try:
+            keep = bytearray(n)
+        except MemoryError:
+            n -= n >> 4
+    _fill(1 << 30)
+    keep = None
+    gc.collect()
+    _fill(gc.mem_free() - heap)  # what the run (and the holes' leftovers) hold beyond `heap`: from its start
+
+
+def _fill(want):
+    # Ballast blocks, largest first, until `want` more bytes are taken or nothing fits.
+    size = 1 << 16
+    goal = gc.mem_free() - want
+    while size >= 32 and gc.mem_free() - goal >= 32:
+        if size > gc.mem_free() - goal:
+            size >>= 1
+            continue
+        try:
+            _ballast.append(bytearray(size))
+        except MemoryError:
+            size >>= 1
 
 
 # --- execution ----------------------------------------------------------------------------------

@@ -39,6 +39,16 @@ BLOCK = 1024 if SMALL else 4096  # largest single buffer
 TOTAL = 2 * 1024 if SMALL else 16 * 1024  # data a case holds whole (sent, and compared with its echo)
 
 
+def holds(n):
+    """True if the heap this board had free when compat was imported (right after a reset, for a case that wants
+    one big object) can hold an object of n bytes while it grows (a moved realloc holds old and new: 2 n).  A
+    64-bit MicroPython counts twice what a 32-bit board's objects take, and a virtual board's heap is doubled to
+    match (docs/fidelity.md E19, W22), but a byte buffer is the same size on both: half the free heap is what
+    the board has for it."""
+    free = _FREE // 2 if MICROPYTHON and sys.maxsize > 1 << 32 else _FREE
+    return free > 2 * n
+
+
 class Skip(Exception):
     """The target cannot run this case; args[0] says why."""
 
@@ -197,6 +207,17 @@ class Sha:
         if self.h is None:
             self.h = hashlib.sha256()
         return binascii.hexlify(self.h.digest()).decode()
+
+
+def sha_stream(s, total):
+    """Read s (readinto) to EOF in BLOCK pieces, hashing as the data arrives; the Sha (its n: the count)."""
+    h = Sha(total)
+    buf = bytearray(BLOCK)
+    while True:
+        k = s.readinto(buf)
+        if not k:
+            return h
+        h.update(memoryview(buf)[:k])
 
 
 def random_bytes(n):

@@ -6,6 +6,7 @@
 #   tls_wrong_host : signed by the CA, but for another address
 #   tls_expired    : signed by the CA, expired
 #   ca_pem         : the CA certificate, PEM text (the board stores it where its glue wants it)
+#   ca_installed   : True when the host already put it there (a WiPy's network processor store, over FTP)
 from compat import Skip, check, err
 
 import usocket_port as usocket
@@ -24,10 +25,10 @@ def _store_ca(env):
     import usocket_target
     path = getattr(usocket_target, "CA_PATH", "ca.pem")
     why = getattr(usocket_target, "CA_UPLOAD", None)
-    if why:
-        if not env.get("ca_uploaded"):
-            raise Skip(why)
+    if env.get("ca_installed"):
         return path
+    if why:
+        raise Skip(why)
     pem = env["ca_pem"]
     d = ""
     for part in path.split("/")[1:-1] if path.startswith("/") else ():

@@ -12,6 +12,7 @@ import io
 import tls
 
 _EAGAIN = 11
+_ETIMEDOUT = 116  # newlib (errno.py)
 _VERIFY_FAILED = -9984
 
 
@@ -82,6 +83,13 @@ class SSLSocket(io.IOBase):  # IOBase: pollable on the unix port (CP: C stream p
             self._t = c.wrap_socket(raw, server_hostname=self._host if self._ctx.check_hostname else None)
         except ValueError:
             raise OSError(_VERIFY_FAILED)
+        except OSError as e:
+            # The handshake reads through the socketpool socket, whose timeout is ETIMEDOUT 116 (newlib); the
+            # negated errno comes back up as that OSError (shared-module/ssl/SSLSocket.c _mbedtls_ssl_recv,
+            # mbedtls_raise_error_flags).  This unix socket says Linux's 110 (or EAGAIN): the board's number.
+            if e.args[0] in (110, _EAGAIN):
+                raise OSError(_ETIMEDOUT)
+            raise
         finally:
             raw.setblocking(False)
         self._t.setblocking(False)
@@ -94,7 +102,7 @@ class SSLSocket(io.IOBase):  # IOBase: pollable on the unix port (CP: C stream p
         p = select.poll()
         p.register(self._sock._s, ev)
         if not p.poll(ms if ms > 0 else -1):
-            raise OSError(116)
+            raise OSError(_ETIMEDOUT)
 
     def recv_into(self, buffer, bufsize=0):
         mv = memoryview(buffer)

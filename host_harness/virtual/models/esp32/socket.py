@@ -29,6 +29,7 @@ import usocket as _u  # the built-in unix socket (this file shadows `socket`)
 import errno as _e  # this model's newlib numbers
 
 from micropython import const
+import mp_stream as _stream  # models/_common
 from unix_sockaddr import poll_one as _poll, unaddr as _unaddr  # models/_common
 
 AF_INET = const(2)
@@ -395,9 +396,22 @@ class socket(io.IOBase):
             raise
 
     def read(self, size=-1):
+        if size is None or size < 0:
+            s = self._n()
+            if self._ms == 0 and self._state == _CONNECTED:
+                # stream_readall() over socket_stream_read: on a non-blocking socket the unix socket's own
+                # read() is that same py/stream.c function over a non-blocking read (one growing buffer)
+                try:
+                    d = s.read()
+                except OSError as e:
+                    raise _os(e)
+                if d == b"":
+                    self._state = _PEER_CLOSED
+                return d
+            return _stream.readall(self._readsome)
         out = b""
-        while size < 0 or len(out) < size:
-            d = self._readsome(256 if size < 0 else size - len(out))
+        while len(out) < size:
+            d = self._readsome(size - len(out))
             if d is None:
                 return out if out else None
             if not d:
@@ -405,10 +419,8 @@ class socket(io.IOBase):
             out += d
         return out
 
-    def readinto(self, buf, nbytes=-1):
-        mv = memoryview(buf)
-        if nbytes >= 0:
-            mv = mv[:nbytes]
+    def readinto(self, buf, nbytes=None):
+        mv = _stream.view(buf, True, nbytes)  # a read-only buffer: TypeError at once, data or not
         if not len(mv):
             return 0  # (mbedTLS may ask for 0 bytes: no recv, so no false PEER_CLOSED latch)
         got = 0
@@ -434,8 +446,8 @@ class socket(io.IOBase):
             if d == b"\n":
                 return line
 
-    def write(self, buf):
-        mv = memoryview(buf)
+    def write(self, buf, a=None, b=None):
+        mv = _stream.view(buf, False, a, b)  # write(buf), write(buf, max_len), write(buf, off, max_len)
         off = 0
         while off < len(mv):
             try:

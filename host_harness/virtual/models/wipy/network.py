@@ -2,9 +2,19 @@
 # WLAN(mode=WLAN.STA), connect(ssid, auth=(sec, key), *, bssid=None, timeout=None) blocking until
 # connected or OSError(ETIMEDOUT) -- a wrong key or a missing AP shows only as that timeout --,
 # isconnected(), ifconfig() -> (ip, netmask, gateway, dns).  The "access point" is wlan_env.py.
+# Every connect/disconnect is a WLAN event, on which modwlan.c calls servers_reset(): the telnet and FTP
+# sessions drop (appended to /.nwp/wlan for the virtual board's servers, host_harness/virtual/services).
 import time
 
 import wlan_env
+
+
+def _wlan_event():
+    try:
+        with open("/.nwp/wlan", "ab") as f:
+            f.write(b"e")
+    except OSError:
+        pass
 
 
 class WLAN:
@@ -42,9 +52,11 @@ class WLAN:
             time.sleep_ms(max(0, wait_ms - wlan_env.ASSOC_MS))
             raise OSError(110)  # MP_ETIMEDOUT
         self._state["up"] = True
+        _wlan_event()
 
     def disconnect(self):
         self._state["up"] = False
+        _wlan_event()
 
     def isconnected(self):
         return self._state["up"]

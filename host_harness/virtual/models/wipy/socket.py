@@ -3,9 +3,11 @@
 #   * constants AF_INET SOCK_STREAM SOCK_DGRAM IPPROTO_TCP IPPROTO_UDP IPPROTO_SEC(100) only; setsockopt
 #     passes level/option to sl_SetSockOpt (SL_SOL_SOCKET 1: SL_SO_KEEPALIVE 9, SL_SO_RCVTIMEO 20,
 #     SL_SO_NONBLOCKING 24, SL_SO_SECMETHOD 25; anything else: SL_ENOPROTOOPT -> OSError(92));
-#   * SL_MAX_SOCKETS = 8 network-processor sockets (drivers/cc3100/inc/simplelink.h), 2 of them held by the
-#     telnet and FTP servers' listeners that serverstask.c starts at boot: 6 for the user; one more fails as
-#     sl_Socket does, SL_ENSOCK (-10), negated by socket_make_new() -> OSError(10) (verify on hardware);
+#   * SL_MAX_SOCKETS = 8 network-processor sockets (drivers/cc3100/inc/simplelink.h), shared with the telnet
+#     and FTP servers that serverstask.c starts at boot (their listeners, plus a socket per open session: the
+#     virtual board's servers publish their count in /.nwp/sockets, host_harness/virtual/services/nwp.py; 2
+#     listeners when the services are not running); one more fails as sl_Socket does, SL_ENSOCK (-10),
+#     negated by socket_make_new() -> OSError(10) (verify on hardware);
 #   * settimeout() takes whole seconds only (mp_obj_get_int: a float is a TypeError); timeouts are emulated
 #     with non-blocking mode in SOCKET_TIMEOUT_QUANTA_MS = 20 ms steps -> ETIMEDOUT (110), non-blocking ->
 #     EAGAIN (11), non-blocking connect -> EINPROGRESS (115) while SimpleLink says SL_EALREADY;
@@ -43,6 +45,7 @@ import usocket as _u
 
 from micropython import const
 import nwp_fs
+import mp_stream as _stream  # models/_common
 from unix_sockaddr import poll_one as _poll, unaddr as _unaddr  # models/_common
 
 AF_INET = const(2)
@@ -52,7 +55,8 @@ IPPROTO_SEC = const(100)
 IPPROTO_TCP = const(6)
 IPPROTO_UDP = const(17)
 
-_MAX_SOCKETS = const(6)  # SL_MAX_SOCKETS 8 - telnet and FTP listeners
+_MAX_SOCKETS = const(8)  # SL_MAX_SOCKETS
+_SERVER_LISTENERS = const(2)  # telnet and FTP, started at boot by serverstask.c
 _CHUNK = const(1460)  # TCP over IPv4 (_SlPayloadByProtocolLUT)
 _CHUNK_SEC = const(1386)  # secure TCP over IPv4
 _CHUNK_UDP = const(1472)
@@ -75,6 +79,15 @@ _ESECHANDSHAKETIMEDOUT = const(462)
 _ESECCLOSED = const(452)
 _HANDSHAKE_MS = const(10000)
 _open = [0]
+
+
+def _full():
+    try:
+        with open("/.nwp/sockets") as f:
+            servers = int(f.read())
+    except (OSError, ValueError):
+        servers = _SERVER_LISTENERS  # no virtual services running: the firmware's listeners still hold theirs
+    return _open[0] + servers >= _MAX_SOCKETS
 
 
 def _sockaddr(address, kind):
@@ -126,7 +139,7 @@ def _der(path):
 
 class socket(io.IOBase):
     def __init__(self, family=AF_INET, type=SOCK_STREAM, proto=IPPROTO_TCP, fileno=None):
-        if _open[0] >= _MAX_SOCKETS:
+        if _full():
             raise OSError(_ENSOCK)
         try:
             s = _u.socket(family, type, 6 if proto == IPPROTO_SEC else proto)
@@ -200,7 +213,7 @@ class socket(io.IOBase):
             return d.s.accept()
 
         ns, sa = self._loop(op, select.POLLIN, None)
-        if _open[0] >= _MAX_SOCKETS:
+        if _full():
             ns.close()
             raise OSError(_ENSOCK)
         _open[0] += 1
@@ -385,8 +398,10 @@ class socket(io.IOBase):
 
     # -- stream (mp_stream_read1 / readinto / unbuffered readline / write) ------------------------------
     def read(self, size=-1):
+        if size is None or size < 0:
+            return _stream.readall(self.read)  # stream_readall(): socket_read 256 bytes at a time
         try:
-            return self.recv(size if size >= 0 else _MAX_RX)
+            return self.recv(size)
         except OSError as e:
             if e.args[0] == _ESECCLOSED:
                 return b""  # socket_read(): SL_ESECCLOSED is EOF
@@ -394,10 +409,8 @@ class socket(io.IOBase):
                 return None
             raise
 
-    def readinto(self, buf, nbytes=-1):
-        mv = memoryview(buf)
-        if nbytes >= 0:
-            mv = mv[:nbytes]
+    def readinto(self, buf, nbytes=None):
+        mv = _stream.view(buf, True, nbytes)  # a read-only buffer: TypeError at once, data or not
         d = self.read(len(mv))
         if d is None:
             return None
@@ -414,9 +427,9 @@ class socket(io.IOBase):
             if c == b"\n":
                 return line
 
-    def write(self, buf):
+    def write(self, buf, a=None, b=None):
         try:
-            return self.send(buf)
+            return self.send(_stream.view(buf, False, a, b))  # write(buf[, max_len]), write(buf, off, max_len)
         except OSError as e:
             if e.args[0] == _EAGAIN:
                 return None

@@ -1,0 +1,44 @@
+"""`usocket-hil bridge URL`: a local pty in front of a network REPL (wipy:// telnet, webrepl://), for tools that
+open serial ports only, e.g. `mpremote connect PTY exec ...` (host_harness/netrepl/bridge.py)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+from pathlib import Path
+
+from ..errors import TransportError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "bridge", help="serve a network REPL (telnet, WebREPL) on a local pty",
+        description="Open URL (wipy://HOST[:23][?user=&password=&netns=] or webrepl://HOST[:8266]?password=...) "
+                    "and relay it to a new pseudo-terminal until Ctrl-C; a dropped session is logged in again. "
+                    "Prints the pty path on the first line.",
+    )
+    p.add_argument("url", metavar="URL")
+    p.add_argument("--link", metavar="PATH", help="also make PATH a symlink to the pty (removed on exit)")
+    p.add_argument("--reconnect-timeout", type=float, default=30.0, metavar="S",
+                   help="how long to keep trying when the board drops the session (default 30)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import serial
+
+    from ..netrepl.bridge import Bridge
+
+    bridge = Bridge(args.url, link=Path(args.link) if args.link else None,
+                    reconnect_timeout=args.reconnect_timeout)
+    try:
+        try:
+            bridge.open()
+        except (serial.SerialException, ValueError) as exc:
+            raise TransportError(f"cannot open {args.url}: {exc}") from None
+        signal.signal(signal.SIGTERM, lambda *_: bridge.stop.set())
+        print(bridge.port, flush=True)
+        bridge.serve()
+        return 0 if bridge.net is not None else 2  # None: the session dropped and could not be re-opened
+    finally:
+        bridge.close()

@@ -1,0 +1,125 @@
+"""A real MQTT broker for the application tier: Debian's mosquitto, started per peer on loopback with a
+plain and a TLS listener (certificate from host_harness/peers/certs.py for the address the board uses),
+reached by the board through two TcpRelay peers bound where it can reach them.
+
+`make` installs mosquitto when absent; without it the peer raises PeerError naming the missing program.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from host_harness.peers.base import PeerError, SocketFactory, registry
+from host_harness.peers.certs import material_for
+from host_harness.peers.relay import TcpRelay
+
+_START_S = 10.0
+_STOP_S = 5.0
+
+
+def mosquitto_path() -> str | None:
+    return shutil.which("mosquitto") or next(
+        (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if os.access(p, os.X_OK)), None)
+
+
+def _free_loopback_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class Mosquitto:
+    """mosquitto with `address` (plain MQTT) and `tls_address` (MQTT over TLS, `ca_pem` signs it)."""
+
+    def __init__(self, bind_host: str = "127.0.0.1", *, socket_factory: SocketFactory = socket.socket) -> None:
+        exe = mosquitto_path()
+        if exe is None:
+            raise PeerError("Mosquitto: the mosquitto program is not installed (make installs Debian's package)")
+        self._dir = Path(tempfile.mkdtemp(prefix="usocket-hil-mqtt-"))
+        self._proc: subprocess.Popen | None = None
+        self._relays: list[TcpRelay] = []
+        self._closed = False
+        try:
+            self._start(exe, bind_host, socket_factory)
+        except BaseException:
+            self.close()
+            raise
+        registry.add(self)
+
+    def _start(self, exe: str, bind_host: str, socket_factory: SocketFactory) -> None:
+        material = material_for(bind_host)
+        self.ca_pem = material.ca.cert_pem
+        cert, key = self._dir / "server.pem", self._dir / "server.key"
+        cert.write_text(material.server.cert_pem)
+        key.write_text(material.server.key_pem)
+        plain, tls = _free_loopback_port(), _free_loopback_port()
+        conf = self._dir / "mosquitto.conf"
+        conf.write_text(
+            "per_listener_settings false\nallow_anonymous true\npersistence false\nlog_dest stderr\n"
+            "log_type error\nlog_type warning\nlog_type notice\nmax_packet_size 1048576\n"
+            f"listener {plain} 127.0.0.1\n"
+            f"listener {tls} 127.0.0.1\ncertfile {cert}\nkeyfile {key}\n")
+        # mosquitto started as root drops to its own user: let it read its files (test-only key).
+        os.chmod(self._dir, 0o755)
+        for p in (cert, key, conf):
+            os.chmod(p, 0o644)
+        self.log_path = self._dir / "mosquitto.log"
+        with open(self.log_path, "wb") as log:
+            self._proc = subprocess.Popen([exe, "-c", str(conf)], stdin=subprocess.DEVNULL, stdout=log,
+                                          stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + _START_S
+        while not (_accepts(plain) and _accepts(tls)):
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                raise PeerError(f"Mosquitto: broker did not start within {_START_S:.0f} s: {self.log_tail()}")
+            time.sleep(0.05)
+        self._relays = [TcpRelay(bind_host, target=("127.0.0.1", plain), socket_factory=socket_factory,
+                                 max_connections=32),
+                        TcpRelay(bind_host, target=("127.0.0.1", tls), socket_factory=socket_factory,
+                                 max_connections=32)]
+        self.address = self._relays[0].address
+        self.tls_address = self._relays[1].address
+
+    def log_tail(self, n: int = 5) -> str:
+        try:
+            return " | ".join(self.log_path.read_text(errors="replace").strip().splitlines()[-n:])
+        except OSError:
+            return "(no log)"
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for r in self._relays:
+            r.close()
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(_STOP_S)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(_STOP_S)
+        shutil.rmtree(self._dir, ignore_errors=True)
+        registry.remove(self)
+
+    def __enter__(self) -> Mosquitto:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Mosquitto {getattr(self, 'address', '?')} {'closed' if self._closed else 'open'}>"
