@@ -14,14 +14,19 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	@# labgrid brings pyserial-labgrid, which installs over the same `serial` package as pyserial; which one
+	@# wins depends on pip's order.  Tests run against the pinned pyserial every user of usocket-hil gets.
+	$(BIN)/pip install --quiet --no-deps --force-reinstall pyserial==3.5
 	@touch $(STAMP)
 
 # iproute2 gives virtual boards their own network namespace; mosquitto is the application tier's MQTT broker
-# (host_harness/peers/mosquitto.py starts its own instances; the package's service is not used).  Each is
-# installed only when absent and we are root; without it the suite says which program is missing.
+# (host_harness/peers/mosquitto.py starts its own instances; the package's service is not used); ser2net exports
+# serial ports as RFC2217 (the farm tests).  Each is installed only when absent and we are root; without it the
+# suite says which program is missing.
 system-deps:
 	@command -v ip >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq iproute2 >/dev/null; } || true
 	@command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq mosquitto >/dev/null; } || true
+	@command -v ser2net >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq ser2net >/dev/null; } || true
 
 run: $(STAMP) system-deps
 	$(BIN)/usocket-hil test $(addprefix --board ,$(TARGETS))
@@ -37,6 +42,7 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/apps.py
 	$(BIN)/python bench/deploy_flash.py
 	$(BIN)/python bench/netrepl.py
+	$(BIN)/python bench/farm.py
 
 clean:
 	rm -rf $(VENV) reports build *.egg-info

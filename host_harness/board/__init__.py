@@ -8,6 +8,7 @@
                        the URL's namespace
            virtual.py  a virtual board this process starts (owned) or one already running (attached)
            host.py     CPython as the target (kind "host")
+      place.py: where it is can also be a labgrid place (acquire -> its RFC2217 URL -> open_board -> release)
       -> steps.py: the bring-up strategy (off -> flashed -> booted -> deployed -> online) and the reset
          ladder (interrupt -> soft -> hard -> power); each kind adds the steps and rungs it can do.
 
@@ -29,7 +30,16 @@ from .network import is_network_url
 from .steps import BRING_UP_STATES, RESET_RUNGS, StepError, StepOutcome
 
 __all__ = ["BRING_UP_STATES", "RESET_RUNGS", "RunningBoard", "RunningVirtual", "StepError", "StepOutcome",
-           "open_board", "resolve"]
+           "loopback_peer_host", "open_board", "resolve"]
+
+
+def loopback_peer_host(board_name: str, port: str | None) -> str | None:
+    """A virtual board reached through a loopback port (the virtual ESP32's RFC2217 bridge, ser2net on this
+    machine) runs in this machine's network namespace: board and peers meet on 127.0.0.1."""
+    if not port or not load_board(board_name).is_virtual:
+        return None
+    host = port.split("://", 1)[-1].split(":", 1)[0]
+    return "127.0.0.1" if "://" in port and host in ("127.0.0.1", "localhost") else None
 
 
 def resolve(name: str | None, port: str | None) -> tuple[Board | None, RunningVirtual | None]:
@@ -52,7 +62,8 @@ def open_board(definition: Board | str, port: str | None = None, *, running: Run
                deploy: bool = True, roots: Iterable[Path] = (), peer_host: str | None = None,
                board_ip: str | None = None, wlan: tuple[str, str] | None = None, firmware: Path | None = None,
                online: bool = True, check_target: bool = True, enter_raw: bool = True,
-               open_timeout: float = 5.0, log=None, start: bool = True) -> RunningBoard:
+               open_timeout: float = 5.0, log=None, start: bool = True,
+               flash_log_dir: Path | None = None) -> RunningBoard:
     """A running board for `definition` at `port` (or `running`), brought up unless `start=False`.
 
     No port and a virtual definition: a running virtual board of that definition is used if `running` names
@@ -72,7 +83,7 @@ def open_board(definition: Board | str, port: str | None = None, *, running: Run
     else:
         serial_args = dict(verify=verify, deploy=deploy, online=online, peer_host=peer_host, board_ip=board_ip,
                            wlan=wlan, firmware=firmware, open_timeout=open_timeout, enter_raw=enter_raw,
-                           **common)
+                           flash_log_dir=flash_log_dir, **common)
         if running is None and port:
             running = by_port(port)
         if is_network_url(port):

@@ -1,11 +1,15 @@
 """serial kind: a board on a port URL (a device, a pty, socket://, rfc2217://, or a scheme of transport/urls/),
 driven through host_harness.transport.BoardSession.
 
-Bring-up: flashed (only with a firmware image: esptool, host_harness.flash) -> booted (port opened, raw REPL
-entered, target checked against the board file) -> deployed (the deploy set, host_harness.deploy) -> online
-(Wi-Fi joined through the glue when asked; the board's IP read).  Reset rungs: interrupt (Ctrl-C), soft
-(Ctrl-D), hard (DTR/RTS pulse, ESP auto-reset wiring).  No real board was available where this was written:
-the path is exercised against virtual boards' ptys (virtual.py is this class with more rungs).
+Bring-up: flashed (only with a firmware image: esptool, host_harness.flash; the boot output after its hard
+reset is judged there, flash/bootcheck.py, since it is only on the port esptool still holds) -> booted (the boot
+verdict, then port opened, raw REPL entered, identity: target checked against the board file) -> deployed (the
+deploy set, host_harness.deploy) -> online (Wi-Fi joined through the glue when asked; the board's IP read).
+Reset rungs: interrupt (Ctrl-C), soft (Ctrl-D), hard (DTR/RTS pulse, ESP auto-reset wiring; on a port that
+carries the ROM's output -- a device or rfc2217:// -- of a board with a [flash] table the boot is watched too,
+so a boot loop is "not booting", not "no prompt").  No real board was available where this was written: the
+path is exercised against virtual boards' ptys and the virtual ESP32 over rfc2217:// (virtual.py is this class
+with more rungs).
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ class SerialBoard(RunningBoard):
                  verify: Iterable[str] | None = None, peer_host: str | None = None, board_ip: str | None = None,
                  wlan: tuple[str, str] | None = None, firmware: Path | None = None, open_timeout: float = 5.0,
                  check_target: bool = True, online: bool = True, enter_raw: bool = True,
-                 log: Log | None = None) -> None:
+                 log: Log | None = None, flash_log_dir: Path | None = None) -> None:
         super().__init__(definition, log=log)
         self.url = url
         self.extras = [Path(p) for p in extras]
@@ -60,6 +64,8 @@ class SerialBoard(RunningBoard):
         self.ip = board_ip
         self.wlan = wlan
         self.firmware = firmware
+        self.flash_log_dir = flash_log_dir or Path("reports") / "flash"  # as `usocket-hil flash`
+        self.last_flash = None  # the FlashResult of the flashed step
         self.open_timeout = open_timeout
         self.session = None
         self._check_target = check_target
@@ -85,13 +91,18 @@ class SerialBoard(RunningBoard):
 
     # -- bring-up steps -----------------------------------------------------------------------------------
     def _flash(self, deadline: float) -> str:
-        from ..flash import flash_boards, load_image
+        """esptool writes the image and hard-resets; the boot output is judged (bootcheck.py).  The REPL
+        identity is the booted step's, so flash_boards' own identity step is not run twice."""
+        from ..flash import FlashOptions, flash_boards, load_image
+        from ..flash.summary import failure_line
 
-        results = flash_boards(self.definition, [self.url], load_image(self.firmware, self.definition))
-        failed = [r for r in results if not r.ok]
-        if failed:
-            raise HilError(f"flashing {self.firmware} failed: {failed[0].error or 'identity check failed'}")
-        return f"{self.firmware.name}: {results[0].outcome}"
+        results = flash_boards(self.definition, [self.url], load_image(self.firmware, self.definition),
+                               options=FlashOptions(deadline_s=deadline), log_dir=self.flash_log_dir,
+                               identity=False)
+        self.last_flash = result = results[0]
+        if not result.ok:
+            raise HilError(f"flashing {self.firmware.name}: {failure_line(result)} (log: {result.log_path})")
+        return f"{self.firmware.name}: {result.outcome}"
 
     def open_session(self, deadline: float) -> None:
         from ..transport.session import BoardSession
@@ -102,12 +113,29 @@ class SerialBoard(RunningBoard):
                                     open_timeout=min(self.open_timeout, deadline))
 
     def _boot(self, deadline: float) -> str:
+        boot = (self.last_flash.boot or {}) if self.last_flash is not None else {}
+        seen = f"boot {boot['status']}: {boot['reason']}; " if boot else ""
         self.open_session(deadline)
         if not self._check_target or not self._enter_raw:
-            return f"{'raw REPL' if self._enter_raw else 'port open'} on {self.url}"
+            return f"{seen}{'raw REPL' if self._enter_raw else 'port open'} on {self.url}"
         impl, platform, machine = read_facts(self.session)
-        check_target(self.definition, impl, platform, machine, self.url)
-        return f"{impl} on {platform} ({machine})"
+        if self.definition.is_virtual:
+            self._check_virtual_identity(impl, platform, machine)
+        else:
+            check_target(self.definition, impl, platform, machine, self.url)
+        return f"{seen}identity {impl} on {platform} ({machine})"
+
+    def _check_virtual_identity(self, impl: str, platform: str, machine: str) -> None:
+        """A virtual board behind a port nobody registered (the virtual ESP32's RFC2217 bridge, ser2net): its
+        sys.platform is the host's, so the board file's expect_implementation / expect_machine are its
+        identity, as for `usocket-hil flash` (flash/identity.py)."""
+        from ..flash.identity import Identity, check_identity
+        from .identify import TargetMismatch
+
+        problems = check_identity(self.definition, Identity(impl, "", machine, platform))
+        if problems:
+            raise TargetMismatch(f"the board at {self.url} is not a {self.definition.name}: "
+                                 f"{'; '.join(problems)}; nothing was written")
 
     def _deploy(self, deadline: float) -> str:
         return self.deploy().summary()
@@ -149,9 +177,28 @@ class SerialBoard(RunningBoard):
         self.session.soft_reset(deadline)
         return "Ctrl-D: soft reboot"
 
+    def _watches_boot(self) -> bool:
+        """The ROM's boot output reaches us: an ESP board (a [flash] table) on a device or rfc2217:// port
+        (not socket://: no reset lines; not a pty: no modem lines)."""
+        scheme = self.url.split("://", 1)[0].lower() if "://" in self.url else None
+        return self.definition.flash is not None and scheme in (None, "rfc2217")
+
     def _hard(self, deadline: float) -> str:
-        self.session.hard_reset(deadline)
-        return "hard reset: raw REPL back"
+        if not self._watches_boot():
+            self.session.hard_reset(deadline)
+            return "hard reset: raw REPL back"
+        from ..flash.bootcheck import BOOT_WATCH_S, watch_boot
+
+        seen = []
+
+        def watch(port) -> None:
+            verdict = watch_boot(port, None, timeout=min(BOOT_WATCH_S, deadline / 2))
+            if not verdict.ok:
+                raise HilError(f"{verdict.status} after the DTR/RTS reset: {verdict.reason}")
+            seen.append(verdict.reason)
+
+        self.session.hard_reset(deadline, watch=watch)
+        return f"hard reset (DTR/RTS): {seen[0]}; raw REPL back"
 
     # -- running code -------------------------------------------------------------------------------------
     def exec(self, code: str, timeout: float, *, on_output=None, catch_exit: bool = False) -> ExecResult:

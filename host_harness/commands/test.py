@@ -1,17 +1,21 @@
-"""`usocket-hil test --board NAME [--board NAME ...] [--port URL] [--firmware FILE]`.
+"""`usocket-hil test --board NAME [--board NAME ...] [--port URL | --place NAME] [--firmware FILE]`.
 
 Flash (optional) → deploy → conformance suite (tests/device) → clause × target report, per board.
-Each board's suite runs in its own pytest process (its own board bring-up and teardown), one after the
-other; the report combines them.  Exit status: 0 when no clause failed on any board.
+Each board's suite runs in its own pytest process (its own board bring-up and teardown, board/): one after
+the other, or `--jobs N` at once (farm/concurrent.py); `--pool N` shares one virtual target's suite over N
+boards (pytest-xdist workers, each bringing up its own).  `--place NAME` holds a labgrid place for the run
+(board/place.py) and uses its board tag and RFC2217 port.  Exit status: 0 when no clause failed on any board.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+from ..board import loopback_peer_host
 from ..board.steps import BRINGUP_FAILED
 from ..boards import load_board
 from ..errors import HilError
@@ -23,6 +27,13 @@ from .common import BOARD_HELP, PORT_HELP
 # deadline inside (the plugin's --board-timeout); this one only stops a runaway pytest.
 SUITE_DEADLINE_S = 1800
 SUITE_CLEANUP_S = 60  # after Ctrl-C: time the suite gets to stop what it started
+_SUITES: list[subprocess.Popen] = []  # the suite running now (a place lost mid-run interrupts it)
+
+
+def _interrupt_suites(_why: str) -> None:
+    for proc in list(_SUITES):
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)  # as Ctrl-C: the suite stops its board and peers itself
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,34 +45,46 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "(vb1, from `virtual up`) or --port of one uses that board; a real board needs --port. "
                     "Exit status 0 when every clause passed, 1 when "
                     "one failed or a suite did not complete, 2 when a board cannot be brought up.")
-    p.add_argument("--board", action="append", required=True, metavar="NAME",
+    p.add_argument("--board", action="append", default=[], metavar="NAME",
                    help=BOARD_HELP + "; repeat for several targets")
     p.add_argument("--port", metavar="URL", help=PORT_HELP + " (with a single --board)")
+    p.add_argument("--place", metavar="NAME",
+                   help="labgrid place to acquire for the run: its 'board' tag and RFC2217 port (see README)")
+    p.add_argument("--coordinator", metavar="HOST:PORT", help="labgrid coordinator (default $LG_COORDINATOR)")
+    p.add_argument("--place-wait", type=float, default=0.0, metavar="S",
+                   help="wait up to S seconds for a busy place (a labgrid reservation); default: fail at once")
     p.add_argument("--peer-host", metavar="IP", help="real boards: host address the board reaches")
     p.add_argument("--wlan-ssid", metavar="SSID", help="real boards: Wi-Fi to join after deploy")
     p.add_argument("--wlan-key", metavar="KEY", help="the key for --wlan-ssid")
     p.add_argument("--firmware", type=Path, metavar="FILE", help="flash this image first (real ESP boards)")
     p.add_argument("--report-dir", type=Path, default=Path("reports"), help="JUnit, results, Markdown table")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="run up to N boards' suites at once (each its own process, log and JUnit file)")
+    p.add_argument("--pool", type=int, default=1, metavar="N",
+                   help="virtual boards: share each board's suite over N identical boards (pytest-xdist)")
     p.add_argument("-k", metavar="EXPR", help="only tests matching this pytest -k expression")
     p.add_argument("-x", "--exitfirst", action="store_true", help="stop a board's suite at its first failure")
     p.set_defaults(func=run)
 
 
-def _preflight(board_name: str, port: str, firmware: Path | None) -> None:
-    """Before a suite starts: the port opens, speaks the raw REPL and is the board file's target (the
-    firmware image is checked against the board file) -- one root cause, one line, not one per test."""
+def _preflight(board_name: str, port: str, firmware: Path | None, log_dir: Path) -> None:
+    """Before a suite starts, the board layer's first bring-up steps, once: with --firmware *flashed* (esptool,
+    the boot verdict; flash/) then *booted* (raw REPL, identity), without it *booted* alone -- so a board that
+    does not come up is one root cause on one line, not one failure per test.  The suite then deploys."""
     from ..board import open_board
 
     board = load_board(board_name)
     if firmware is not None:
         from ..flash import load_image
 
-        load_image(firmware, board)
-        from ..transport.urls import check_url
+        load_image(firmware, board)  # a wrong image is refused before anything is opened
 
-        check_url(port)
-        return  # the board may hold no MicroPython yet: the suite's bring-up flashes it first
-    with open_board(board, port, deploy=False, online=False, start_virtual=False):
+    def show(data: bytes) -> None:  # the steps' outcomes ("flashed: ok in 1.2 s (...)")
+        print(data.decode(errors="replace").rstrip().replace("[usocket-hil] ", "== "), flush=True)
+
+    with open_board(board, port, deploy=False, online=False, start_virtual=False, firmware=firmware,
+                    flash_log_dir=log_dir / "board-logs" / board_name / "flash",
+                    log=show if firmware is not None else None):
         pass
 
 
@@ -80,11 +103,12 @@ def _targets(args: argparse.Namespace) -> dict[str, tuple[str, str | None]]:
     return targets
 
 
-def _run_suite(args: argparse.Namespace, name: str, board_name: str, port: str | None) -> int:
+def _suite_command(args: argparse.Namespace, name: str, board_name: str, port: str | None) -> list[str]:
     report_dir: Path = args.report_dir
     cmd = [
         sys.executable, "-m", "pytest", str(device_tests_dir()),
-        "-p", "no:cacheprovider", "-qq", "--rootdir", str(device_tests_dir()),
+        # labgrid's own pytest plugin is not used (places are board/place.py): ~1 s per process and worker
+        "-p", "no:cacheprovider", "-p", "no:labgrid", "-qq", "--rootdir", str(device_tests_dir()),
         "--board", board_name,
         f"--junitxml={report_dir / f'junit-{name}.xml'}", "-o", f"junit_suite_name={name}",
         f"--clause-report={report_dir / f'clauses-{name}.json'}",
@@ -92,12 +116,15 @@ def _run_suite(args: argparse.Namespace, name: str, board_name: str, port: str |
     ]
     if port:
         cmd += ["--port", port]
-    if args.peer_host:
-        cmd += ["--peer-host", args.peer_host]
+    peer_host = args.peer_host or loopback_peer_host(board_name, port)
+    if peer_host:
+        cmd += ["--peer-host", peer_host]
+        if not args.peer_host:
+            cmd += ["--board-ip", peer_host]
     if args.wlan_ssid:
         cmd += ["--wlan-ssid", args.wlan_ssid, "--wlan-key", args.wlan_key or ""]
-    if args.firmware:
-        cmd += ["--firmware", str(args.firmware)]
+    if args.pool > 1:
+        cmd += ["-n", str(args.pool)]  # each xdist worker brings up its own board (the plugin's session scope)
     if args.k:
         cmd += ["-k", args.k]
     if args.exitfirst:
@@ -105,8 +132,14 @@ def _run_suite(args: argparse.Namespace, name: str, board_name: str, port: str |
     # A suite that ends before writing its results must not leave the last run's results to be reported.
     for stale in (report_dir / f"clauses-{name}.json", report_dir / f"junit-{name}.xml"):
         stale.unlink(missing_ok=True)
+    return cmd
+
+
+def _run_suite(args: argparse.Namespace, name: str, board_name: str, port: str | None) -> int:
+    cmd = _suite_command(args, name, board_name, port)
     print(f"== {name}" if name == board_name else f"== {name} ({board_name})", flush=True)
     proc = subprocess.Popen(cmd)
+    _SUITES.append(proc)
     try:
         return proc.wait(SUITE_DEADLINE_S)
     except subprocess.TimeoutExpired:
@@ -122,21 +155,56 @@ def _run_suite(args: argparse.Namespace, name: str, board_name: str, port: str |
             proc.kill()
             proc.wait()
         raise
+    finally:
+        _SUITES.remove(proc)
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.place:
+        if not args.board:
+            raise HilError("--board NAME (or --place NAME) is required")
+        return _run(args)
+    if args.port:
+        raise HilError("--place gives the board's port; drop --port")
+    from ..board.place import PlaceLostError, acquired_place
+
+    with acquired_place(args.place, coordinator=args.coordinator, wait=args.place_wait,
+                        on_lost=_interrupt_suites) as lease:
+        if args.board and set(args.board) != {lease.board}:
+            raise HilError(f"place {lease.name} holds a {lease.board}, not {', '.join(args.board)}")
+        args.board, args.port = [lease.board], lease.url
+        print(f"== place {lease.name} acquired: {lease.board} on {lease.url}", flush=True)
+        code = _run(args)  # the place is released on the way out, whatever happens in the run
+        if lease.lost:
+            raise PlaceLostError(f"place {lease.name} was lost mid-run ({lease.lost}): the results above "
+                                 "may come from a board someone else was using")
+        return code
+
+
+def _run(args: argparse.Namespace) -> int:
     if (args.port or args.firmware) and len(set(args.board)) != 1:
         raise HilError("--port and --firmware need exactly one --board")
     if args.firmware and not args.port:
         raise HilError("--firmware needs --port (the board's serial port)")
+    if args.jobs < 1:
+        raise HilError("--jobs N needs N >= 1")
     targets = _targets(args)
     boards = list(targets)
+    if args.pool < 1 or (args.pool > 1 and (args.port or not all(load_board(b).is_virtual
+                                                                  for b, _ in targets.values()))):
+        raise HilError("--pool N needs N >= 1 and virtual boards without --port (each worker starts its own)")
+    args.report_dir.mkdir(parents=True, exist_ok=True)
     for board_name, port in targets.values():
         if port:
-            _preflight(board_name, port, args.firmware)
-    args.report_dir.mkdir(parents=True, exist_ok=True)
+            _preflight(board_name, port, args.firmware, args.report_dir)  # flashes with --firmware
 
-    codes = {name: _run_suite(args, name, *targets[name]) for name in boards}
+    if args.jobs > 1 and len(boards) > 1:
+        from ..farm.concurrent import run_suites
+
+        commands = {name: _suite_command(args, name, *targets[name]) for name in boards}
+        codes = run_suites(commands, args.report_dir / "suite-logs", jobs=args.jobs, deadline=SUITE_DEADLINE_S)
+    else:
+        codes = {name: _run_suite(args, name, *targets[name]) for name in boards}
     # pytest exit 1 = some test failed (the table shows which); BRINGUP_FAILED = the board never came up
     # (the plugin printed why, once); anything else is an error of the run itself.
     down = [n for n, c in codes.items() if c == BRINGUP_FAILED]

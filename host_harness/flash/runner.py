@@ -23,6 +23,7 @@ from rich.text import Text
 from ..boards import Board
 from ..errors import HilError
 from . import esplog
+from .bootcheck import BOOTING_STATES
 from .errors import PortError
 from .identity import IdentityResult, identify, skip_reason_after_flash
 from .image import FirmwareImage, flash_layout
@@ -107,7 +108,8 @@ def flash_boards(board: Board, ports: Sequence[str], image: FirmwareImage | None
                         result.attempts.append("identity")
                     else:
                         result = flash_port(board, url, image, options, log)
-                    if identity_only or (identity and result.outcome in ("written", "skipped")):
+                    booted = result.boot is None or result.boot["status"] in BOOTING_STATES
+                    if identity_only or (identity and booted and result.outcome in ("written", "skipped")):
                         result.identity = dataclasses.asdict(
                             _identity_step(board, url, log, identity_timeout, forced=identity_only))
             except HilError as exc:

@@ -1,7 +1,7 @@
 """Flash one board on one port through esptool's Python API.
 
 Sequence per attempt: detect_chip → (chip check) → run_stub → change_baud → attach_flash →
-[MD5 compare: skip when identical] → write_flash → verify_flash → reset_chip.
+[MD5 compare: skip when identical] → write_flash → verify_flash → reset_chip → boot output (bootcheck.py).
 
 Retry ladder (as mpflash does for flaky USB-UARTs): compressed at the board's baud → uncompressed at
 the board's baud → uncompressed at 115200. Each rung opens a fresh connection. Problems that a retry
@@ -10,6 +10,7 @@ cannot fix (wrong chip, nothing answering, port busy) stop at once.
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import time
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field
 import serial
 
 from ..boards import Board
+from .appimage import firmware_app_desc
+from .bootcheck import BOOTING_STATES, watch_boot
 from .errors import ConnectError, FlashError, PortError, VerifyError, WrongChipError
 from .esplog import BoardLog
 from .image import FirmwareImage, esptool_chip_names, flash_layout
@@ -62,11 +65,13 @@ class FlashResult:
     duration: float = 0.0
     log_path: str | None = None
     identity: dict | None = None  # IdentityResult as a dict, when the identity step ran
+    boot: dict | None = None  # bootcheck.BootResult as a dict, when the reset's boot output was read
 
     @property
     def ok(self) -> bool:
         identity_ok = self.identity is None or self.identity["status"] in ("ok", "skipped")
-        return self.outcome != "failed" and identity_ok
+        boot_ok = self.boot is None or self.boot["status"] in BOOTING_STATES
+        return self.outcome != "failed" and identity_ok and boot_ok
 
 
 class _Retryable(Exception):
@@ -141,7 +146,7 @@ def _attempt(board: Board, url: str, image: FirmwareImage, options: FlashOptions
             if same:
                 log.line(f"{image.path.name} already in flash at {image.offset:#x}: write skipped")
                 result.outcome = "skipped"
-                _reset(esp, url, log, reset_chip)
+                _reset(esp, url, image, log, reset_chip, result)
                 return
         log.status(f"writing {image.size} bytes at {image.offset:#x} ({rung.label})")
         try:
@@ -153,7 +158,7 @@ def _attempt(board: Board, url: str, image: FirmwareImage, options: FlashOptions
             raise _Retryable(_first_line(exc)) from None
         result.outcome = "written"
         result.bytes_written = image.size
-        _reset(esp, url, log, reset_chip)
+        _reset(esp, url, image, log, reset_chip, result)
     finally:
         close_port(esp._port)
 
@@ -163,6 +168,9 @@ def _connect(board: Board, url: str, options: FlashOptions, log: BoardLog):
     from esptool.cmds import detect_chip
     from esptool.util import FatalError
 
+    from ..transport.urls import register
+
+    register()  # esptool opens the URL through pyserial: our rfc2217:// (transport/urls/protocol_rfc2217.py)
     layout = flash_layout(board)
     before = "no-reset" if is_socket(url) else layout.before
     log.status(f"connecting ({before})")
@@ -203,12 +211,17 @@ def _same_md5(esp, addr_data, params, verify_flash, fatal) -> bool:
     return True
 
 
-def _reset(esp, url: str, log: BoardLog, reset_chip) -> None:
+def _reset(esp, url: str, image: FirmwareImage, log: BoardLog, reset_chip, result: FlashResult) -> None:
     log.status("resetting")
     if is_socket(url):
         log.line("socket:// port: no reset line; reset the board by hand to run the new firmware")
         return
     reset_chip(esp, "hard-reset")
+    log.status("watching the boot")
+    boot = watch_boot(esp._port, firmware_app_desc(image.data, image.offset),
+                      log=lambda text: log.write("boot output:\n" + text + "\n"))
+    log.line(f"boot {boot.status}: {boot.reason}")
+    result.boot = dataclasses.asdict(boot)
 
 
 def close_port(port) -> None:

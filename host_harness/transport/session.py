@@ -480,12 +480,21 @@ class BoardSession(FileOps):
     def can_hard_reset(self) -> bool:
         return self._hard_reset is not None
 
-    def hard_reset(self, timeout: float | None = None) -> None:
-        """Run the hard-reset action, then wait for the raw REPL (TransportError if it does not come back)."""
+    def hard_reset(self, timeout: float | None = None, *, watch: Callable[[object], object] | None = None) -> None:
+        """Run the hard-reset action, then wait for the raw REPL (TransportError if it does not come back).
+        `watch(port)`, if given, reads the pyserial port right after the reset (the boot output) and may raise
+        to say the board is not booting; the port's read timeout is restored after it."""
         if self._hard_reset is None:
             raise TransportError(f"{self.url}: no hard reset available for this board")
         self._ready = False
         self._do_hard_reset()
+        if watch is not None:
+            port = self.transport.serial.real
+            saved = port.timeout
+            try:
+                watch(port)
+            finally:
+                port.timeout = saved
         err = self._resync(timeout or self.open_timeout + self.recover_timeout)
         if err:
             raise TransportError(err)

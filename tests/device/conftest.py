@@ -59,6 +59,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     path = session.config.getoption("--clause-report")
-    if path:
+    # Under pytest-xdist (usocket-hil test --pool N) the controller gets every report; workers do not write.
+    if path and not hasattr(session.config, "workerinput"):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(json.dumps(_records, indent=1))

@@ -131,12 +131,15 @@ def test_virtual_list(fleet: Path, monkeypatch, capsys) -> None:
 
 
 def _result(outcome: str, *, error: str | None = None, identity: tuple[str, str] | None = None,
-            attempts: tuple[str, ...] = ("compressed",), port: str = "/dev/ttyUSB0") -> FlashResult:
+            attempts: tuple[str, ...] = ("compressed",), port: str = "/dev/ttyUSB0",
+            boot: tuple[str, str] | None = None) -> FlashResult:
     r = FlashResult(board="esp32-devkitc", port=port, outcome=outcome, error=error, attempts=list(attempts),
                     bytes_written=1572864 if outcome == "written" else 0, duration=12.34,
                     log_path="reports/flash/esp32-devkitc-dev-ttyUSB0.log")
     if identity:
         r.identity = {"status": identity[0], "reason": identity[1], "identity": None}
+    if boot:
+        r.boot = {"status": boot[0], "reason": boot[1], "banner": None}
     return r
 
 
@@ -144,6 +147,9 @@ IDENT_OK = ("ok", "micropython on 'Generic ESP32 module with ESP32'")
 IDENT_BAD = ("mismatch", "sys.implementation.name is 'circuitpython', expected 'micropython'")
 IDENT_ERR = ("error", "could not read the board's identity on /dev/ttyUSB0: no raw REPL prompt within 15 s")
 IDENT_SKIP = ("skipped", "socket:// port: no reset line to boot the new firmware")
+BOOT_OK = ("booted", "booted MicroPython v1.24.1")
+BOOT_LOOP = ("not-booting", "boot loop: invalid header: 0xffffffff (then RTCWDT_RTC_RESET)")
+BOOT_OTHER = ("mismatch", "the board runs MicroPython v1.20.0, the image is micropython v1.24.1 (Nov 29 2024)")
 
 FLASH_CASES = {
     "written, identity ok": _result("written", identity=IDENT_OK),
@@ -151,6 +157,9 @@ FLASH_CASES = {
                                         attempts=("compressed", "uncompressed", "uncompressed at 115200 baud")),
     "written, identity mismatch": _result("written", identity=IDENT_BAD),
     "written, identity skipped": _result("written", identity=IDENT_SKIP, port="socket://127.0.0.1:4000"),
+    "written, booted, identity ok": _result("written", identity=IDENT_OK, boot=BOOT_OK),
+    "written, boot loop": _result("written", boot=BOOT_LOOP),
+    "written, other firmware booted": _result("written", boot=BOOT_OTHER),
     "already in flash": _result("skipped", identity=IDENT_OK),
     "verify only": _result("verified", attempts=("verify",)),
     "identity only, ok": _result("checked", identity=IDENT_OK, attempts=("identity",)),

@@ -22,7 +22,8 @@ def make_backend(config: pytest.Config, board: Board, *, log) -> Backend:
         board, config.getoption("--port"), extras=layout.plugin_extras(libs), verify=layout.VERIFY_MODULES,
         roots=layout.roots(board.target, libs), peer_host=config.getoption("--peer-host"),
         board_ip=config.getoption("--board-ip"), wlan=(ssid, config.getoption("--wlan-key") or "") if ssid
-        else None, firmware=Path(firmware) if firmware else None, log=log, start=False)
+        else None, firmware=Path(firmware) if firmware else None, log=log, start=False,
+        flash_log_dir=Path(config.getoption("--board-log-dir")) / "flash")
 
 
 __all__ = ["Backend", "make_backend"]

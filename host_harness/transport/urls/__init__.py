@@ -1,10 +1,13 @@
 """Board addresses are pyserial URLs; this package is where the harness's own URL schemes live.
 
 pyserial opens `scheme://...` by importing `<package>.protocol_<scheme>` from each entry of
-`serial.protocol_handler_packages` (pyserial's serial/__init__.py, serial_for_url).  `register()` adds this
-package to that list, so a transport for a new scheme (telnet://, webrepl://, ...) is one new module here,
-`protocol_<scheme>.py` with a `Serial` class, and every layer above (mpremote, BoardSession, the board layer,
-the CLI) reaches it unchanged.  Built into pyserial already: a device path, socket://, rfc2217://, loop://.
+`serial.protocol_handler_packages` (pyserial's serial/__init__.py, serial_for_url).  `register()` puts this
+package first in that list, so a transport for a new scheme (telnet://, webrepl://, ...) is one new module
+here, `protocol_<scheme>.py` with a `Serial` class, and every layer above (mpremote, BoardSession, esptool in
+flash/, the board layer, the CLI) reaches it unchanged.  Built into pyserial: a device path, socket://,
+rfc2217://, loop://; being first, a module here also replaces pyserial's own handler for its scheme:
+protocol_rfc2217.py (line settings sent only when they change).  register() is the one registration point;
+the two places that open ports call it (transport/mpremote_adapter.py, flash/writer.py for esptool).
 
 Ours: wipy://HOST[:23][?user=&password=&netns=] (WiPy 1.0 telnet REPL, protocol_wipy.py) and
 webrepl://HOST[:8266][?password=&netns=] (WebREPL, protocol_webrepl.py), both over netserial.NetSerial;
@@ -33,9 +36,9 @@ NETWORK_SCHEMES = ("wipy", "webrepl")
 
 
 def register() -> None:
-    """Make pyserial find this package's protocol handlers (idempotent)."""
+    """Make pyserial find this package's protocol handlers before its own (idempotent; process-wide)."""
     if PACKAGE not in serial.protocol_handler_packages:
-        serial.protocol_handler_packages.append(PACKAGE)
+        serial.protocol_handler_packages.insert(0, PACKAGE)
 
 
 def scheme(url: str) -> str | None:

@@ -663,6 +663,9 @@ def _banner():
         ver += "-" + v[3]
     at = sys.version.find(" on ")
     date = sys.version[at + 4:at + 14] if at >= 0 else "unknown"
+    # A flashed virtual ESP32 shows the version and date of the firmware it booted (esp32_serial/chip.py).
+    ver = os.getenv("VBOARD_FW_VERSION") or ver
+    date = os.getenv("VBOARD_FW_DATE") or date
     desc = os.getenv("VBOARD_DESC") or "Virtual board"
     mach = os.getenv("VBOARD_MACHINE") or "unix"
     _tx(("MicroPython %s on %s; %s with %s\r\n" % (ver, date, desc, mach)).encode())

@@ -1,0 +1,80 @@
+"""Run several boards' suites at once (`usocket-hil test --jobs N`): one pytest process per board, each with
+its own log file, one live progress line per board, exit codes collected.
+
+The processes are independent pytest sessions (each brings up its own board, peers and namespaces), so this is
+process-level parallelism and nothing else: no queue of tests, no shared state.  Progress is read from each
+log's pytest `-q` progress characters.  Ctrl-C stops every suite (each gets SIGINT, then SIGKILL) and
+re-raises; a suite past `deadline` seconds is killed and reported as exit 124.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+PROGRESS_LINE = re.compile(r"^([.FEsxX]+)\s*(\[\s*\d+%\])?\s*$")
+TIMEOUT_EXIT = 124
+
+
+def _counts(log: Path) -> tuple[int, int]:
+    """(done, failed) from the pytest -q progress characters in `log` so far."""
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return 0, 0
+    marks = "".join(m.group(1) for line in text.splitlines() if (m := PROGRESS_LINE.match(line)))
+    return len(marks), marks.count("F") + marks.count("E")
+
+
+def run_suites(commands: dict[str, list[str]], log_dir: Path, *, jobs: int, deadline: float,
+               console: Console | None = None) -> dict[str, int]:
+    """Run each named command (at most `jobs` at a time); their exit codes by name."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    console = console or Console(stderr=True)
+    pending = list(commands)
+    running: dict[str, tuple[subprocess.Popen[bytes], float]] = {}
+    codes: dict[str, int] = {}
+    logs = {name: log_dir / f"{name}.log" for name in commands}
+    with Progress(SpinnerColumn(), TextColumn("{task.fields[name]}", style="bold"), TextColumn("{task.fields[state]}"),
+                  TimeElapsedColumn(), console=console, transient=False) as progress:
+        tasks = {name: progress.add_task("", name=name, state="waiting", start=False) for name in commands}
+        try:
+            while pending or running:
+                while pending and len(running) < jobs:
+                    name = pending.pop(0)
+                    with logs[name].open("wb") as out:
+                        running[name] = (subprocess.Popen(commands[name], stdout=out, stderr=subprocess.STDOUT,
+                                                          stdin=subprocess.DEVNULL), time.monotonic())
+                    progress.start_task(tasks[name])
+                for name, (proc, started) in list(running.items()):
+                    done, failed = _counts(logs[name])
+                    state = f"{done} run, {failed} failed"
+                    if proc.poll() is None and time.monotonic() - started > deadline:
+                        proc.kill()
+                        proc.wait()
+                        codes[name] = TIMEOUT_EXIT
+                    elif proc.poll() is not None:
+                        codes[name] = proc.returncode
+                    if name in codes:
+                        del running[name]
+                        state = f"exit {codes[name]}: " + state
+                        progress.stop_task(tasks[name])
+                    progress.update(tasks[name], state=state)
+                time.sleep(0.2)
+            console.print(f"suite logs: {log_dir}/<board>.log", markup=False, highlight=False)
+        except KeyboardInterrupt:
+            for proc, _ in running.values():
+                proc.terminate()
+            for proc, _ in running.values():
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            raise
+    return codes

@@ -1,0 +1,211 @@
+"""labgrid as the farm engine on loopback: places of virtual ESP32s, acquire/release, reservations, --place."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from host_harness.board.place import PlaceBusyError, PlaceError, acquired_place
+from host_harness.farm.labgrid import client
+from host_harness.farm.local import LocalFarm
+from host_harness.flash import testimage
+
+CLI = [sys.executable, "-m", "host_harness.cli"]
+
+
+@pytest.fixture(scope="module")
+def farm():
+    with LocalFarm(2) as f:
+        yield f
+
+
+@pytest.fixture(scope="module")
+def firmware(tmp_path_factory):
+    d = tmp_path_factory.mktemp("fw")
+    (d / "good.bin").write_bytes(testimage.build(version="v1.25.0"))
+    (d / "corrupt.bin").write_bytes(testimage.build(version="v1.25.0", corrupt="partition-table"))
+    return d
+
+
+def _holders(farm) -> str:
+    """labgrid-client who: one row per acquired place (empty table: nothing is held)."""
+    rows = client(farm.address, "who").strip().splitlines()[1:]
+    return "\n".join(rows)
+
+
+def test_a_place_resolves_to_its_board_tag_and_rfc2217_port_and_is_released(farm):
+    with acquired_place(farm.places[0], coordinator=farm.address) as lease:
+        assert lease.board == "virtual-esp32"
+        assert lease.url == farm.devices[0].url
+        assert farm.places[0] in _holders(farm)
+    assert _holders(farm) == ""
+
+
+def test_a_busy_place_fails_at_once_naming_the_holder(farm):
+    with acquired_place(farm.places[0], coordinator=farm.address, user="alice"):
+        started = time.monotonic()
+        with pytest.raises(PlaceBusyError, match=r"already acquired by \S+/alice"):
+            with acquired_place(farm.places[0], coordinator=farm.address, user="bob"):
+                pass
+        assert time.monotonic() - started < 20
+    assert _holders(farm) == ""
+
+
+def test_waiting_for_a_busy_place_gets_it_through_a_reservation_when_released(farm):
+    held = threading.Event()
+    release = threading.Event()
+
+    def alice() -> None:
+        with acquired_place(farm.places[1], coordinator=farm.address, user="alice"):
+            held.set()
+            release.wait(30)
+
+    t = threading.Thread(target=alice)
+    t.start()
+    try:
+        assert held.wait(30)
+        threading.Timer(2.0, release.set).start()
+        with acquired_place(farm.places[1], coordinator=farm.address, user="bob", wait=60) as lease:
+            assert lease.token  # allocated by the coordinator's reservation scheduler
+            assert re.search(rf"{farm.places[1]}.*bob|bob.*{farm.places[1]}", _holders(farm))
+    finally:
+        release.set()
+        t.join(30)
+    assert _holders(farm) == ""
+    assert "Reservation" not in client(farm.address, "reservations")
+
+
+def test_waiting_too_long_cancels_the_reservation(farm):
+    with acquired_place(farm.places[0], coordinator=farm.address, user="alice"):
+        with pytest.raises(PlaceBusyError, match="still acquired by .*alice after waiting 2 s"):
+            with acquired_place(farm.places[0], coordinator=farm.address, user="bob", wait=2):
+                pass
+    assert "Reservation" not in client(farm.address, "reservations")
+
+
+def test_unknown_place_and_missing_coordinator_are_named_errors(farm, monkeypatch):
+    with pytest.raises(PlaceError, match="no-such-place"):
+        with acquired_place("no-such-place", coordinator=farm.address):
+            pass
+    monkeypatch.delenv("LG_COORDINATOR", raising=False)
+    with pytest.raises(PlaceError, match="--coordinator"):
+        with acquired_place(farm.places[0]):
+            pass
+
+
+def _test_cli(farm, *args: str, **kw) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, "test", "--coordinator", farm.address, *args], capture_output=True, text=True,
+                          timeout=kw.get("timeout", 900))
+
+
+def test_test_place_flashes_deploys_tests_and_releases(farm, firmware, tmp_path):
+    r = _test_cli(farm, "--place", farm.places[0], "--firmware", str(firmware / "good.bin"),
+                  "--report-dir", str(tmp_path), "-k", "udp")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    assert f"== place {farm.places[0]} acquired: virtual-esp32 on {farm.devices[0].url}" in r.stdout
+    assert re.search(r"virtual-esp32: [1-9]\d* clauses pass, 0 fail", r.stdout)
+    flash_logs = tmp_path / "board-logs" / "virtual-esp32" / "flash"  # the bring-up's flashed step
+    assert "boot booted: booted MicroPython v1.25.0" in next(flash_logs.glob("*.log")).read_text()
+    assert _holders(farm) == ""
+
+
+def test_test_place_releases_the_place_when_the_run_fails(farm, firmware, tmp_path):
+    r = _test_cli(farm, "--place", farm.places[1], "--firmware", str(firmware / "corrupt.bin"),
+                  "--report-dir", str(tmp_path))
+    assert r.returncode != 0
+    assert "not-booting" in r.stderr and "partition" in r.stderr
+    assert _holders(farm) == ""
+
+
+def test_test_place_on_a_busy_place_fails_clearly(farm, tmp_path):
+    with acquired_place(farm.places[1], coordinator=farm.address, user="alice"):
+        r = _test_cli(farm, "--place", farm.places[1], "--report-dir", str(tmp_path), timeout=60)
+    assert r.returncode == PlaceBusyError.exit_code
+    assert "busy" in r.stderr and "alice" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_ctrl_c_during_a_place_run_releases_the_place(farm, tmp_path):
+    proc = subprocess.Popen([*CLI, "test", "--coordinator", farm.address, "--place", farm.places[0],
+                             "--report-dir", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 60
+        for line in proc.stdout:
+            if "acquired:" in line or time.monotonic() > deadline:
+                break
+        time.sleep(1.0)  # the suite has started
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends: the whole process group
+        proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    assert proc.returncode != 0
+    assert _holders(farm) == ""
+
+
+def test_a_place_kicked_mid_run_stops_the_run_and_says_so(farm, firmware, tmp_path):
+    place = farm.places[0]
+    proc = subprocess.Popen([*CLI, "test", "--coordinator", farm.address, "--place", place, "--firmware",
+                             str(firmware / "good.bin"), "--report-dir", str(tmp_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    seen = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            seen.append(line)
+            if "acquired:" in line:
+                break
+        client(farm.address, "-p", place, "release", "--kick", user="mallory")  # someone takes the board
+        client(farm.address, "-p", place, "acquire", user="mallory")
+        out, _ = proc.communicate(timeout=180)
+        seen.append(out)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        with contextlib.suppress(Exception):
+            client(farm.address, "-p", place, "release", user="mallory")
+    text = "".join(seen)
+    assert proc.returncode not in (0, 1), text[-3000:]
+    # the watch sees the kick, or already mallory's acquire after it
+    assert re.search(rf"place {place} lost mid-run: (now acquired by \S*mallory|released by someone else)",
+                     text), text[-3000:]
+    assert f"place {place} was lost mid-run" in text and "Traceback" not in text
+    assert _holders(farm) == ""
+
+
+def test_the_pytest_plugin_holds_a_place_for_a_session(farm, firmware, tmp_path):
+    flashed = subprocess.run([*CLI, "flash", "--board", "virtual-esp32", "--port", farm.devices[1].url,
+                              str(firmware / "good.bin"), "--log-dir", str(tmp_path / "flash")],
+                             capture_output=True, text=True, timeout=300)
+    assert flashed.returncode == 0, flashed.stdout + flashed.stderr
+    from host_harness.resources import device_tests_dir
+
+    tests = device_tests_dir()
+    r = subprocess.run([sys.executable, "-m", "pytest", str(tests), "--rootdir", str(tests), "-p", "no:cacheprovider",
+                        "-q", "--place", farm.places[1], "--coordinator", farm.address, "-k", "udp",
+                        f"--board-log-dir={tmp_path / 'logs'}"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    assert re.search(r"[1-9]\d* passed", r.stdout)
+    assert _holders(farm) == ""
+
+
+def test_open_place_board_brings_up_the_places_board_and_releases_it(farm, firmware, tmp_path):
+    from host_harness.board.place import open_place_board
+
+    with open_place_board(farm.places[0], coordinator=farm.address, firmware=firmware / "good.bin",
+                          deploy=False, online=False, flash_log_dir=tmp_path) as board:
+        assert farm.places[0] in _holders(farm)
+        assert [o.step for o in board.record[-2:]] == ["flashed", "booted"]
+        assert board.exec("print(6 * 7)", 10).text().strip() == "42"
+    assert _holders(farm) == ""
