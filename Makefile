@@ -24,9 +24,9 @@ $(STAMP): pyproject.toml
 # serial ports as RFC2217 (the farm tests).  Each is installed only when absent and we are root; without it the
 # suite says which program is missing.
 system-deps:
-	@command -v ip >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq iproute2 >/dev/null; } || true
-	@command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq mosquitto >/dev/null; } || true
-	@command -v ser2net >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq ser2net >/dev/null; } || true
+	@command -v ip >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 >/dev/null; } || true
+	@command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null; } || true
+	@command -v ser2net >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ser2net >/dev/null; } || true
 
 run: $(STAMP) system-deps
 	$(BIN)/usocket-hil test $(addprefix --board ,$(TARGETS))
