@@ -46,34 +46,10 @@ if "MSG_DONTWAIT" not in globals():
 
 
 def __getattr__(name):
-    # Module functions rarely called, loaded on first use (one resident function for all of them, PEP 562 /
-    # MicroPython's module __getattr__):
-    #   getaddrinfo()  (_args.getaddrinfo);
-    #   install()   `import socket` / `usocket` / `ssl`... give usocket_port from now on (_install.install;
-    #               docs/usocket_port.md, "install()");
-    #   tls_setup() the glue's, else MicroPython's `tls` module's (_mptls.tls_setup).
-    if name == "getaddrinfo":
-        # getaddrinfo(host, port, af=0, type=0, proto=0, flags=0) (_args.getaddrinfo), kept here once loaded
-        from usocket_port import _args
-        f = globals()["getaddrinfo"] = _args.getaddrinfo
-        return f
-    if name == "install":
-        from usocket_port import _install
-        return _install.install
-    if name == "tls_setup":
-        # THE call that turns certificate checking on for IPPROTO_SEC sockets on every target (docs/ports.md):
-        # tls_setup(ca_path=None, hostname=None).  The glue's own (looked up now: a glue may load it lazily
-        # too), else the MicroPython `tls` module's.
-        f = getattr(_t, "tls_setup", None)
-        if f is None:
-            from usocket_port import _mptls
-            f = _mptls.tls_setup
-        return f
-    if name in ("_more", "_args", "_read", "_err", "_install", "_mptls", "_ssl"):
-        # A submodule not imported yet: MicroPython's `from usocket_port import _more` asks here first and
-        # would not fall back to importing it if this raised.
-        return __import__("usocket_port." + name, None, None, (name,))
-    raise AttributeError(name)
+    # Module functions rarely called (getaddrinfo, install, tls_setup) and the lazy submodules, looked up on
+    # first use by _more's module __getattr__ (PEP 562 / MicroPython's module __getattr__): their names cost
+    # no RAM here.  (__import__ with a from-list: `from usocket_port import _more` would ask here again.)
+    return __import__("usocket_port._more", None, None, ("_more",)).__getattr__(name)
 
 # Glue functions a glue may leave out (docs/usocket_port.md, "Glue interface"): where the glue lacks one, the
 # core puts its default there, fit for every MicroPython port's socket (and CPython's).  Defined under `if`
@@ -183,9 +159,11 @@ def _addr(a, bind):
 class socket(_t.Base):
     # Two attributes only (heap per socket matters on boards): _s native socket (None once closed),
     # _m = flags | (timeout_ms + 1) << _SHIFT.
-    def __init__(self, af=AF_INET, type=SOCK_STREAM, proto=IPPROTO_TCP, _native=None):
+    def __init__(self, af=AF_INET, type=SOCK_STREAM, proto=IPPROTO_TCP, fileno=None):
         f = _STREAM if type == SOCK_STREAM else 0
-        if _native is None:
+        # fileno: the native socket to wrap (accept() passes it; CPython's socket() has the 4th parameter
+        # too, for an fd), a name the firmware already has.
+        if fileno is None:
             if af != AF_INET:
                 raise _bad(_B_AF)
             if proto == IPPROTO_SEC:
@@ -195,14 +173,14 @@ class socket(_t.Base):
                 # most stacks refuse: socket(AF_INET, SOCK_DGRAM) means UDP everywhere.
                 proto = IPPROTO_UDP
             try:
-                _native = _t.new(af, type, proto)
+                fileno = _t.new(af, type, proto)
             except OSError as e:
                 raise OSError(_t.errno_of(e)) from None
         # Streams whose native object has readinto/write (MicroPython sockets and TLS objects) use them:
         # no per-call allocation, no exception for "would block".  Others go through the glue.
-        if f and hasattr(_native, "readinto"):
+        if f and hasattr(fileno, "readinto"):
             f |= _NS
-        self._s = _native
+        self._s = fileno
         self._m = f
 
     def __getattr__(self, name):
