@@ -19,9 +19,10 @@ try:
 except ImportError:  # CPython: const() is the identity on ints
     const = int
 
-# (as _e: a compiler with MICROPY_COMP_MODULE_CONST would fold `errno.X` to its own build's numbers, wrong
-# on the virtual boards' port models; deleted below, used only for the errno defaults)
-import errno as _e
+# (as e: a compiler with MICROPY_COMP_MODULE_CONST would fold `errno.X` to its own build's numbers, wrong
+# on the virtual boards' port models; `e`, a name the firmware already has; deleted below, used only for the
+# errno defaults)
+import errno as e
 
 import usocket_target as _t
 
@@ -29,14 +30,14 @@ import usocket_target as _t
 # glue has no EAGAIN, all from the target's own `errno` module.  (Plain assignments, not a loop over names:
 # a tuple or string of names would stay in RAM as a constant of this module.)
 if not hasattr(_t, "EAGAIN"):
-    _t.EAGAIN = _e.EAGAIN
-    _t.ETIMEDOUT = _e.ETIMEDOUT
-    _t.EINPROGRESS = _e.EINPROGRESS
-    _t.EALREADY = _e.EALREADY
-    _t.EBADF = _e.EBADF
-    _t.EINVAL = _e.EINVAL
-    _t.EOPNOTSUPP = _e.EOPNOTSUPP
-del _e
+    _t.EAGAIN = e.EAGAIN
+    _t.ETIMEDOUT = e.ETIMEDOUT
+    _t.EINPROGRESS = e.EINPROGRESS
+    _t.EALREADY = e.EALREADY
+    _t.EBADF = e.EBADF
+    _t.EINVAL = e.EINVAL
+    _t.EOPNOTSUPP = e.EOPNOTSUPP
+del e
 
 # Constants the target really has, with its own values (AF_INET, SOCK_*, IPPROTO_*, SOL_SOCKET, SO_*...).
 # The glue gives a list of (name, value) or a function returning one (then no list stays in its RAM).
@@ -134,9 +135,10 @@ _B_RO = const(14)
 
 
 def _bad(code, v=None):
-    # The exception for bad input, built in _err so its message texts cost no RAM until needed.
-    from usocket_port import _err
-    return _err._bad(code, v)
+    # The exception for bad input, built in _err (through _more: one lazy name in this module) so its
+    # message texts cost no RAM until needed.
+    from usocket_port import _more
+    return _more._bad(code, v)
 
 
 def _addr(a, bind):
@@ -262,12 +264,13 @@ class socket(_t.Base):
                 while not (to and _t.connected(s, a)):
                     dl = self._wait(_WR, dl, _t.EINPROGRESS)
             if self._m & _SEC:
-                # The glue's secure(), else the MicroPython `tls` module (usocket_port/_mptls.py); it gets
+                # The glue's secure(), else the MicroPython `tls` module's (usocket_port/_mptls.py, through
+                # _more: the core names no other lazy module); it gets
                 # what is left of the deadline in ms (-1: none).
                 f = getattr(_t, "secure", None)
                 if f is None:
-                    from usocket_port import _mptls
-                    f = _mptls.secure
+                    from usocket_port import _more
+                    f = _more.secure
                 s = f(s, address[0], _t.ticks_diff(dl, _t.ticks_ms()) if dl is not None else -1)
                 self._s = s
                 self._m = self._m & ~_NS | (_NS if hasattr(s, "readinto") else 0)
@@ -289,10 +292,10 @@ class socket(_t.Base):
 
     def write(self, buf, off=None, max_len=None):
         # The stream write of py/stream.c (mp_stream_write_obj): write(buf), write(buf, max_len) or
-        # write(buf, off, max_len) -- at most max_len bytes of buf from off (the slice: _args.slice).
+        # write(buf, off, max_len) -- at most max_len bytes of buf from off (the slice: _args.slice, through _more).
         if off is not None:
-            from usocket_port import _args
-            buf = _args.slice(buf, off, max_len)
+            from usocket_port import _more
+            buf = _more.slice(buf, off, max_len)
         return self._w(buf, 0)
 
     def _w(self, buf, mode):
@@ -340,8 +343,8 @@ class socket(_t.Base):
         if self._m & _LISTEN:
             raise _bad(_B_LISTEN)
         if flags:
-            from usocket_port import _args
-            return _args._flagged(self, _t.recv, n, flags)
+            from usocket_port import _more
+            return _more.recv(self, n, flags)
         if n == 0:
             return b""
         return self._io(_t.recv, _RD, n)
@@ -361,8 +364,8 @@ class socket(_t.Base):
         if nbytes is None:
             mv = buf  # a memoryview only after a short read
         else:
-            from usocket_port import _args
-            mv = _args._into(buf, nbytes)
+            from usocket_port import _more
+            mv = _more.readinto(buf, nbytes)
         if mv.__class__ is not bytearray and len(mv):
             # A read-only buffer (bytes, str, a view of them) is a TypeError at once, not when data arrives
             # or the timeout passes (MicroPython's views have no .readonly: try one harmless store).

@@ -12,7 +12,7 @@ except ImportError:  # CPython: const() is the identity on ints
 import usocket_target as _t
 
 import usocket_port as _c
-from usocket_port._args import _flagged, _into, _nbytes
+from usocket_port._args import _flagged, _into, _nbytes, slice  # noqa: F401 (slice: for the core)
 
 # Same values as in usocket_port/__init__.py.
 _BOUND = const(2)
@@ -27,6 +27,22 @@ _STREAM_POLL = const(3)  # MicroPython stream ioctl requests (py/stream.h)
 _STREAM_CLOSE = const(4)
 _STREAM_FILENO = const(10)
 _POLLNVAL = const(0x20)  # MP_STREAM_POLL_NVAL
+
+# The core's rare paths, reached through this module under names the firmware already interns (so the core
+# names no other lazy module and no private helper of theirs): slice (write's off/max_len, imported above),
+def recv(self, n, flags):
+    # recv(n, flags) with flags (MSG_PEEK / MSG_DONTWAIT; _args._flagged)
+    return _flagged(self, _t.recv, n, flags)
+
+
+readinto = _into  # the view of nbytes of buf that recv_into/readinto(buf, nbytes) fill (_args._into)
+
+
+def secure(s, host, ms):
+    # IPPROTO_SEC when the glue has no secure(): MicroPython's `tls` module (_mptls.secure)
+    from usocket_port import _mptls
+    return _mptls.secure(s, host, ms)
+
 
 def __getattr__(name):
     # usocket_port's module __getattr__ (usocket_port/__init__.py) hands its misses here:
