@@ -14,7 +14,7 @@ ERRNO = {
     "ECONNREFUSED": 111, "EHOSTUNREACH": 113, "EALREADY": 114, "EINPROGRESS": 115,
 }
 NAME = "wipy"
-ca_certs = None  # CA file under /flash/cert/ (None: CERT_NONE, WiPy's default; set by tls_setup)
+cert_reqs = None  # ssl.CERT_REQUIRED once tls_setup() named the CA (CA_PATH); None: CERT_NONE, WiPy's default
 CA_PATH = "/flash/cert/ca.pem"  # the one CA name the FTP server stores for the NWP (ftp/updater.c)
 # Why a CA written by Python never reaches the NWP (tests/device/cases/tls_verify.py skips with it unless the
 # host installed the CA over FTP: env["ca_installed"], host_harness/board/network.py).
@@ -46,8 +46,12 @@ def tls_setup(ca_path=None, hostname=None):
         raise OSError(EOPNOTSUPP, "WiPy's network processor cannot check certificate host names")
     if ca_path is not None and ca_path != CA_PATH:
         raise OSError(EINVAL, "on WiPy the CA is %r, uploaded over FTP (got %r)" % (CA_PATH, ca_path))
-    global ca_certs
-    ca_certs = ca_path
+    global cert_reqs
+    if ca_path is None:
+        cert_reqs = None
+    else:
+        import ssl
+        cert_reqs = ssl.CERT_REQUIRED
 
 
 def wrap_socket(s):
@@ -56,9 +60,9 @@ def wrap_socket(s):
     import ssl
     v = getattr(ssl, "PROTOCOL_TLSv1_2", 3)  # SL_SO_SEC_METHOD_TLSV1_2, not the TLS 1.0 default
     try:
-        if ca_certs is None:
+        if cert_reqs is None:
             return ssl.wrap_socket(s, ssl_version=v)
-        return ssl.wrap_socket(s, cert_reqs=ssl.CERT_REQUIRED, ca_certs=ca_certs, ssl_version=v)
+        return ssl.wrap_socket(s, cert_reqs=cert_reqs, ca_certs=CA_PATH, ssl_version=v)
     except Exception:
         s.close()
         raise
