@@ -352,3 +352,65 @@ def test_w10_chunked_send_when_full(via: str, tmp_path: Path) -> None:
         assert (got[0] - r["counted"]) % 1460 == 0  # whole chunks the call did not own up to
     else:
         assert got[0] == r["counted"], (got, r)
+
+
+# ---- W26: the NWP handshakes by itself; a non-blocking sl_Connect answers SL_EALREADY meanwhile ----------------
+
+SEC = r"""
+import sys, time, select, socket, ssl
+tls_port, sink = int(sys.argv[1]), int(sys.argv[2])
+r = {}
+def sec(timeout):
+    t = ssl.wrap_socket(socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_SEC),
+                        ssl_version=ssl.PROTOCOL_TLSv1_2)
+    t.settimeout(timeout)
+    return t
+def writable(t, ms):
+    p = select.poll(); p.register(t, select.POLLOUT)
+    return bool(p.poll(ms))
+def timed(fn):
+    t0 = time.ticks_ms()
+    return (err(fn), time.ticks_diff(time.ticks_ms(), t0))
+silent, server = ("127.0.0.1", sink), ("127.0.0.1", tls_port)
+t = sec(1)  # wlan_socket_connect: sl_Connect while SL_EALREADY, 20 ms quanta, then ETIMEDOUT
+r["timeout_silent"] = timed(lambda: t.connect(silent))
+t.close()
+t = sec(0)
+r["nb_silent"] = (err(lambda: t.connect(silent)), writable(t, 300), err(lambda: t.connect(silent)))
+t.close()
+t = sec(0)
+r["nb_server"] = (err(lambda: t.connect(server)), writable(t, 5000), err(lambda: t.connect(server)),
+                  err(lambda: t.connect(server)))
+t.settimeout(5)
+t.write(b"ping\n")
+r["echo"] = t.readline()
+t.close()
+if sys.argv[3] == "timer":
+    t = sec(None)  # blocking: only the NWP's own handshake timer ends it
+    r["blocking_silent"] = timed(lambda: t.connect(silent))
+    t.close()
+print("@@" + repr(r))
+"""
+
+
+def _sec_rows(tmp: Path, timer: bool) -> dict[str, Any]:
+    with TlsServer("127.0.0.1") as tls, TcpSink("127.0.0.1") as sink:
+        return model_rows("wipy", SEC, tmp, str(tls.address[1]), str(sink.address[1]), "timer" if timer else "-")
+
+
+def test_w26_secure_connect_is_one_deadline(tmp_path: Path) -> None:
+    r = _sec_rows(tmp_path, False)
+    # settimeout(1) bounds TCP + handshake together: MP_ETIMEDOUT after about 1 s, not a fixed handshake time
+    assert r["timeout_silent"][0] == 110 and 980 <= r["timeout_silent"][1] < 3000, r
+    # non-blocking: SL_EALREADY as EINPROGRESS, and sl_Select shows a still-handshaking socket as not writable
+    assert r["nb_silent"] == (115, False, 115)
+    # once the NWP is done it is writable and sl_Connect reports the result (453: unverified), then EISCONN
+    assert r["nb_server"] == (115, True, 453, 106)
+    assert r["echo"] == b"ping\n"
+
+
+def test_w26_nwp_handshake_timer(tmp_path: Path) -> None:
+    # a blocking secure connect to a peer that never answers the ClientHello: SL_ESECHANDSHAKETIMEDOUT (negated)
+    # when the NWP's own timer runs out (10 s in the model; the SDK states no length)
+    r = _sec_rows(tmp_path, True)
+    assert r["blocking_silent"][0] == 462 and r["blocking_silent"][1] >= 10000, r

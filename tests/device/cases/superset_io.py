@@ -30,12 +30,6 @@ CLAUSES = {
 def case_tls_one_deadline(env):
     # settimeout(t) bounds TCP connect + TLS handshake together: a peer that accepts and never answers
     # the ClientHello gives the target's ETIMEDOUT after about t, never a fixed handshake timeout.
-    import usocket_target
-    if usocket_target.NAME == "wipy":
-        # (host_harness/virtual/models/wipy/socket.py _handshake: one blocking call with SimpleLink's
-        # 10 s handshake timeout; on the board the NWP answers EALREADY meanwhile and the core's deadline
-        # applies)
-        raise Skip("the WiPy port model runs the NWP's TLS handshake inside one blocking sl_Connect call")
     s = usocket.socket(usocket.AF_INET, usocket.SOCK_STREAM, usocket.IPPROTO_SEC)
     s.settimeout(2)
     t0 = ticks_ms()

@@ -19,20 +19,23 @@
 #     to the driver (the real one then walks past the buffer; the model stops at its end) and ends in
 #     OSError(-length16); a larger one is cut to length mod 65536.  sl_SendTo splits a datagram the same way
 #     (1472 bytes a piece);
-#   * IPPROTO_SEC: after ssl.wrap_socket(), connect() does TCP + the TLS handshake "in the NWP" (here: the
-#     unix port's mbedTLS over the same descriptor).  The method is ssl_version (SL_SO_SECMETHOD), by default
-#     SL_SO_SEC_METHOD_TLSV1: TLS 1.0 only.  mbedTLS 3.6 speaks no TLS < 1.2, so the model treats every server
-#     as TLS 1.2-only (the harness's TLS peers are): SSLv3/TLSv1/TLSv1_1 fail the handshake as the NWP reports
-#     the server's protocol_version alert, OSError(370) SL_ESEC_PROTOCOL_VERSION (verify on hardware); TLSv1_2
-#     (3) and SSLv3_TLSV1_2 (4) negotiate TLS 1.2.  The CA is read from the NWP's own hidden file system
-#     (nwp_fs.py), never from the FAT file system: modssl.c strips "/flash" and the NWP opens "/cert/ca.pem",
-#     which only the FTP server writes (ftp/updater.c).  PEM, converted to DER here with binascii (the unix
-#     build takes DER only).  Chain and dates are checked; the board never checks
-#     the host name (the SDK's SimpleLink has no domain-name option) but this model must (see _handshake).
-#     Without verification connect() raises OSError(453)
-#     although the link is up: modsocket.c compares the negated errno with SL_ESECSNOVERIFY (-453).
-#     A chain failure is OSError(229) SL_ESEC_VERIFY_CERT_ERROR, an expired peer OSError(461)
-#     SL_ESECDATEERROR, "connected with certificate date verification error" (both: verify on hardware).
+#   * IPPROTO_SEC: after ssl.wrap_socket(), connect() starts TCP, and the network processor then runs the TLS
+#     handshake by itself (nwp_tls.py: here the unix port's mbedTLS over the same descriptor, moved on whenever
+#     the host talks to the NWP).  A non-blocking sl_Connect answers SL_EALREADY until both are done, so
+#     settimeout(t) bounds them together (modsocket.c wlan_socket_connect); sl_Select shows a connecting
+#     secure socket neither readable nor writable until the result is there (nwp_tls.py's header).  The method
+#     is ssl_version (SL_SO_SECMETHOD), by default SL_SO_SEC_METHOD_TLSV1: TLS 1.0 only.  mbedTLS 3.6 speaks no
+#     TLS < 1.2, so the model treats every server as TLS 1.2-only (the harness's TLS peers answer TLS 1.2):
+#     SSLv3/TLSv1/TLSv1_1 fail the handshake as the NWP reports the server's protocol_version alert,
+#     OSError(370) SL_ESEC_PROTOCOL_VERSION (verify on hardware); TLSv1_2 (3) and SSLv3_TLSV1_2 (4) negotiate
+#     TLS 1.2.  The CA is read from the NWP's own hidden file system (nwp_fs.py), never from the FAT file
+#     system: modssl.c strips "/flash" and the NWP opens "/cert/ca.pem", which only the FTP server writes
+#     (ftp/updater.c).  PEM, converted to DER here with binascii (the unix build takes DER only).  Chain and
+#     dates are checked; the board never checks the host name (the SDK's SimpleLink has no domain-name
+#     option) but this model must (nwp_tls.py).  Without verification connect() raises OSError(453) although
+#     the link is up: modsocket.c compares the negated errno with SL_ESECSNOVERIFY (-453).  A chain failure
+#     is OSError(229) SL_ESEC_VERIFY_CERT_ERROR, an expired peer OSError(461) SL_ESECDATEERROR, "connected
+#     with certificate date verification error" (both: verify on hardware).
 # The float-less, async-less interpreter is enforced by the virtual board (host_harness/virtual/device/
 # vboard.py, docs/fidelity.md), not here.
 import binascii
@@ -43,6 +46,7 @@ import usocket as _u
 
 from micropython import const
 import nwp_fs
+import nwp_tls
 import mp_stream as _stream  # models/_common
 from unix_sockaddr import poll_one as _poll, unaddr as _unaddr  # models/_common
 
@@ -70,11 +74,7 @@ _EBADF = const(9)
 _ENSOCK = const(10)
 _ENOPROTOOPT = const(92)
 _ESECSNOVERIFY = const(453)
-_ESECDATEERROR = const(461)
-_ESEC_VERIFY_CERT = const(229)
-_ESECHANDSHAKETIMEDOUT = const(462)
 _ESECCLOSED = const(452)
-_HANDSHAKE_MS = const(10000)
 _open = [0]
 
 
@@ -108,7 +108,10 @@ class _SD:
         self.sec = proto == IPPROTO_SEC
         self.ca = None  # CA file name (CERT_REQUIRED)
         self.method = 1  # SL_SO_SECMETHOD: SL_SO_SEC_METHOD_TLSV1 unless ssl_version says otherwise
-        self.tls = None
+        self.tls = None  # the secured stream, once the handshake succeeded
+        self.state = None  # IPPROTO_SEC: the NWP's handshake (nwp_tls.Handshake), from TCP up
+        self.sa = None  # where connect() goes (the NWP keeps connecting without the host)
+        self.res = None  # IPPROTO_SEC: what the next sl_Connect answers once TCP + handshake are over
         self.tcp_up = False
         self.timeout_ms = -1  # cc3200 default: blocking (timeout_ms 0 in the C struct means blocking there)
 
@@ -136,7 +139,6 @@ class socket(io.IOBase):
         s.setblocking(False)
         _open[0] += 1
         self._d = _SD(s, type, proto)
-        self._cert_req = False
 
     # -- helpers --------------------------------------------------------------------------------------
     def _n(self):
@@ -161,21 +163,20 @@ class socket(io.IOBase):
             if left > 0:
                 left = left - _QUANTUM_MS if left > _QUANTUM_MS else 0
 
-    def _secured(self, cert_req, ca, method):
+    def _secured(self, ca, method):
+        # ssl.wrap_socket(): the options go to the descriptor (sl_SetSockOpt); a new object shares it
         d = self._n()
         d.ca = ca
         d.method = method
-        t = _Shared(d)
-        t._cert_req = cert_req
-        return t
+        return _Shared(d)
 
     # -- socket API -----------------------------------------------------------------------------------
     def close(self):
         d = self._d
         if d is not None and d.s is not None:
-            if d.tls is not None:
+            if d.state is not None:
                 try:
-                    d.tls.close()
+                    d.state.tls.close()
                 except OSError:
                     pass
             d.s.close()
@@ -233,60 +234,69 @@ class socket(io.IOBase):
     def _sl_connect(self, d, sa):
         # One sl_Connect(): 0 done, EALREADY while TCP (or, for IPPROTO_SEC, the handshake) is under way,
         # else the (positive) error.
-        if d.tcp_up and d.tls is not None:
-            return _EISCONN
-        if not d.tcp_up:
-            try:
-                d.peer = _unaddr(sa)[0]
-                d.s.connect(sa)
-                d.tcp_up = True
-            except OSError as e:
-                n = e.args[0]
-                if n == _EISCONN:
-                    d.tcp_up = True
-                elif n in (115, _EALREADY, _EAGAIN):
-                    return _EALREADY
-                else:
-                    return n
-            if d.sec:
-                return _EALREADY  # the NWP starts the handshake; never done in the same call
-        if not d.sec:
-            return 0
-        return self._handshake(d)
+        d.sa = sa
+        r = self._handshake(d)
+        if d.sec and (r == 0 or r == _ESECSNOVERIFY):
+            d.res = _EISCONN  # told once; the next sl_Connect finds the socket connected
+        return r
 
     def _handshake(self, d):
-        import tls
-        if d.method < 3:
-            return _ESEC_PROTOCOL_VERSION  # a TLS <= 1.1 ClientHello to a TLS 1.2 server (see the header)
-        ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
-        if self._cert_req:
-            ctx.verify_mode = tls.CERT_REQUIRED
+        # What the NWP has done for this connect by now (it goes on whether the host asks or not: ioctl asks
+        # too): TCP, then for IPPROTO_SEC the TLS handshake (nwp_tls.py).  EALREADY while under way, else the
+        # result; a secure socket keeps it (d.res).
+        if d.res is not None:
+            return d.res
+        if not d.tcp_up:
             try:
-                ctx.load_verify_locations(_der(d.ca))
+                d.peer = _unaddr(d.sa)[0]
+                d.s.connect(d.sa)
             except OSError as e:
-                return e.args[0]  # SL_ESECNOCAFILE / SL_ESECBADCAFILE
-        else:
-            ctx.verify_mode = tls.CERT_NONE
-        d.s.setblocking(True)
-        d.s.settimeout(_HANDSHAKE_MS // 1000)
-        try:
-            # The NWP is given no host name (modssl.c sets none) and checks none.  This unix mbedTLS (3.6)
-            # refuses CERT_REQUIRED without a name, so the model checks the connected IP: stricter than the
-            # board on a wrong-host certificate (documented in docs/ports.md).
-            t = ctx.wrap_socket(d.s, server_hostname=d.peer if self._cert_req else None)
-        except ValueError as e:
-            txt = str(e)
-            d.s.setblocking(False)
-            return _ESECDATEERROR if "expired" in txt else _ESEC_VERIFY_CERT
-        except OSError as e:
-            d.s.setblocking(False)
-            return _ESECHANDSHAKETIMEDOUT if e.args[0] in (_EAGAIN, _ETIMEDOUT) else _ESECCLOSED
-        t.setblocking(False)
-        d.tls = t
-        return 0 if self._cert_req else _ESECSNOVERIFY
+                n = e.args[0]
+                if n in (115, _EALREADY, _EAGAIN):
+                    return _EALREADY
+                if n != _EISCONN:
+                    if d.sec:
+                        d.res = n
+                    return n
+            d.tcp_up = True
+        if not d.sec:
+            return 0
+        if d.state is None:
+            # TCP is up: the NWP starts the handshake with the method and CA file it was given
+            ca = None
+            r = _ESEC_PROTOCOL_VERSION if d.method < 3 else 0  # TLS <= 1.1 to a TLS 1.2 server (the header)
+            if not r and d.ca is not None:
+                try:
+                    ca = _der(d.ca)
+                except OSError as e:
+                    r = e.args[0]  # SL_ESECNOCAFILE / SL_ESECBADCAFILE
+            if r:
+                d.res = r
+                return r
+            d.state = nwp_tls.Handshake(d.s, ca, d.peer)
+        r = d.state.step()
+        if r is None:
+            return _EALREADY
+        if r == 0 or r == _ESECSNOVERIFY:
+            d.tls = d.state.tls
+        d.res = r
+        return r
+
+    def _wait(self, d):
+        # sl_Recv/sl_Send on a secure socket whose handshake is not over: the NWP moves on; the host waits
+        # (SL_EAGAIN) or learns the handshake's failure.
+        if d.state is not None and d.tls is None:
+            r = self._handshake(d)
+            if d.tls is None:
+                raise OSError(_EAGAIN if r == _EALREADY else r)
 
     def _recv(self, d, n):
+        self._wait(d)
         if d.tls is not None:
+            if d.state.data:
+                r = d.state.data  # what came in with the end of the handshake
+                d.state.data = b""
+                return r
             r = d.tls.recv(n)
             if r is None:
                 raise OSError(_EAGAIN)
@@ -313,6 +323,7 @@ class socket(io.IOBase):
             n -= 0x10000
         if not len(buf):
             return 0
+        self._wait(d)
         mv = memoryview(buf)
         limit = n if n > 0 else len(buf)
         step = _CHUNK_SEC if d.tls is not None else _CHUNK
@@ -429,8 +440,15 @@ class socket(io.IOBase):
             d = self._d
             if d is None or d.s is None:
                 return 0x20
+            if d.sec and d.sa is not None and d.res is None and self._handshake(d) == _EALREADY:
+                return 0  # a secure socket still connecting: nothing to report (nwp_tls.py's header)
             r = _poll(d.s, arg, 0)
-            return r[0][1] if r else 0
+            ev = r[0][1] if r else 0
+            if d.res not in (None, 0, _ESECSNOVERIFY, _EISCONN):
+                ev |= arg & select.POLLOUT  # the connect failed: the next sl_Connect tells why
+            if d.state is not None and d.state.data:
+                ev |= arg & select.POLLIN
+            return ev
         if req == 4:
             self.close()
             return 0
@@ -441,4 +459,3 @@ class _Shared(socket):
     # A socket object over an existing descriptor (accept(), ssl.wrap_socket()).
     def __init__(self, d):
         self._d = d
-        self._cert_req = False

@@ -24,4 +24,4 @@ def wrap_socket(sock, *, keyfile=None, certfile=None, server_side=False, cert_re
         raise ValueError("invalid argument(s) value")
     # the CA file is used only for CERT_REQUIRED (modssl.c strips "/flash" and hands the rest to the NWP)
     ca = ca_certs if cert_reqs == CERT_REQUIRED else None
-    return sock._secured(cert_reqs == CERT_REQUIRED, ca, ssl_version)
+    return sock._secured(ca, ssl_version)
