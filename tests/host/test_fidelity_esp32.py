@@ -237,3 +237,23 @@ def test_i2_errno_not_folded_in_py_modules(tmp_path: Path) -> None:
     out, exc = vboard_exec("esp32", "import errmod\nfrom errmod import f\nprint(errmod.T, f(), errmod.__name__)\n"
                                     "import errmod as again\nprint(again is errmod)\n", tmp_path)
     assert exc == "" and out == "116 128 errmod\nTrue\n"  # newlib's numbers, not the unix build's 110/107
+
+
+def test_i2_errno_not_folded_in_packages(tmp_path: Path) -> None:
+    # every module a user can import, inside packages too: __init__.py, a.b, a.b.c, relative and from-imports
+    flash = tmp_path / "flash-esp32"
+    (flash / "pkg" / "inner").mkdir(parents=True)
+    (flash / "pkg" / "__init__.py").write_text("import errno\nA = errno.ETIMEDOUT\nfrom . import sub\n"
+                                               "from .plain import P\n")
+    (flash / "pkg" / "sub.py").write_text("import errno\nB = errno.ENOTCONN\n\ndef f():\n    return errno.EINPROGRESS\n")
+    (flash / "pkg" / "plain.py").write_text("P = 7\n")  # nothing to unfold: the interpreter's own import
+    (flash / "pkg" / "inner" / "__init__.py").write_text("")
+    (flash / "pkg" / "inner" / "deep.py").write_text("from errno import EALREADY\nimport errno\n"
+                                                     "C = (errno.EALREADY, EALREADY)\nfrom ..sub import f\n")
+    (flash / "pkg" / "later.py").write_text("import errno\nD = errno.ECONNRESET\n")
+    out, exc = vboard_exec("esp32", "import sys\nimport pkg.inner.deep as deep\nimport pkg\n"
+                                    "print(pkg.A, pkg.sub.B, pkg.sub.f(), pkg.P, deep.C, deep.f is pkg.sub.f)\n"
+                                    "from pkg import later\nprint(later.D, later is sys.modules['pkg.later'],"
+                                    " pkg.later is later, pkg.inner.deep is deep, later.__name__)\n", tmp_path)
+    # newlib's numbers (ETIMEDOUT 116, ENOTCONN 128, EINPROGRESS 119, EALREADY 120, ECONNRESET 104)
+    assert exc == "" and out == "116 128 119 7 (120, 120) True\n104 True True True pkg.later\n", (out, exc)

@@ -322,25 +322,51 @@ def _firmware_source(src, filename):
 
 
 def _source_of(name):
-    # The .py file `import name` would load (MicroPython prefers .py to .mpy), or None.
-    rel = "/" + name.replace(".", "/")
-    for d in sys.path:
-        for tail in (".py", "/__init__.py"):
-            p = (d or ".") + rel + tail
+    # Where the interpreter's import finds `name` (py/builtinimport.c stat_top_level, stat_module): in each
+    # sys.path entry (for a sub-module: its package's __path__) a directory first, then name.py, then name.mpy.
+    # Returns (the .py file to compile or None, the package directory or None).
+    i = name.rfind(".")
+    base = sys.path if i < 0 else (getattr(sys.modules.get(name[:i]), "__path__", None),)
+    for d in base:
+        if d is None:
+            continue
+        p = (d or ".") + "/" + name[i + 1:]
+        for tail in ("", ".py", ".mpy"):
             try:
-                os.stat(p)
-                return p
+                st = os.stat(p + tail)
             except OSError:
-                pass
-    return None
+                continue
+            if tail:
+                return (p + tail if tail == ".py" else None), None
+            if st[0] & 0x4000:
+                try:
+                    os.stat(p + "/__init__.py")
+                    return p + "/__init__.py", p
+                except OSError:
+                    return None, p  # __init__.mpy, or a namespace package
+    return None, None
 
 
 def _import(name, g=None, loc=None, fromlist=(), level=0):
     # (_checked: names already looked at, so a builtin imported in a hot path, e.g. select, costs one lookup)
-    if level == 0 and name not in sys.modules and name not in _checked:
+    cur = name
+    if level and g:
+        # a relative import: the absolute name, as py/builtinimport.c evaluate_relative_import makes it (the
+        # importer's __name__ less `level` components, one fewer from a package's __init__)
+        cur = g.get("__name__", "")
+        k = level - ("__path__" in g)
+        i = len(cur)
+        while k and i > 0:
+            i -= 1
+            if cur[i] == ".":
+                k -= 1
+        cur = cur[:i] + "." + name if i and name else cur[:i]
+    if cur and cur not in sys.modules and cur not in _checked:
         f = g.get("__file__", "") if g else ""
         if not f.startswith(_MODEL_MOUNT):  # (covers _COMMON_MOUNT too)
-            name = _firmware_import(name)
+            cur = _firmware_import(cur)
+            if not level:
+                name = cur
     return _real_import(name, g, loc, fromlist, level)
 
 
@@ -357,44 +383,58 @@ def _firmware_import(name):
                 a = name
             _aliases[name] = a
         name = a
-    if name in sys.modules:
-        return name  # (an alias of a loaded module)
-    p = _source_of(name)
-    if p is None:
-        _checked.add(name)  # a builtin (or absent): nothing to compile, ever
-        return name
-    if _fw.NO_FLOAT or _fw.NO_ASYNC:
-        st = [1, None]
-        with open(p) as f:
-            for ln in f:  # line by line: a small heap need not hold the source twice
-                bad = _scan(ln, None, st)
-                if bad:
-                    _refuse(bad, p)
-    if _fw.ERRNO_FOLD and "." not in name and not p.endswith("__init__.py"):
-        _load_unfolded(name, p)
+    # Each level of a dotted name in turn, parents first, as the interpreter's import walks them.
+    i = 0
+    while i >= 0:
+        i = name.find(".", i + 1)
+        cur = name if i < 0 else name[:i]
+        if cur in sys.modules:
+            continue  # (an alias of a loaded module, or a loaded package)
+        p, d = _source_of(cur)
+        if p is None and d is None:
+            if i < 0:
+                _checked.add(name)  # a builtin (or absent, or .mpy): nothing to compile, ever
+            break  # (the interpreter's import loads a .mpy, or says what is missing)
+        if p is not None and (_fw.NO_FLOAT or _fw.NO_ASYNC):
+            st = [1, None]
+            with open(p) as f:
+                for ln in f:  # line by line: a small heap need not hold the source twice
+                    bad = _scan(ln, None, st)
+                    if bad:
+                        _refuse(bad, p)
+        if not (_fw.ERRNO_FOLD and p is not None and _load_unfolded(cur, p, d)) and i >= 0:
+            _real_import(cur)  # a package the interpreter loads: the next level is found in its __path__
     return name
 
 
-def _load_unfolded(name, path):
-    # A plain .py module that writes `errno.NAME` is compiled here with the name resolved at run time (see
-    # _firmware_source), into a fresh module object; every other module goes through the interpreter's import.
+def _load_unfolded(name, path, d):
+    # A .py module or package __init__.py (d: the package's directory) that writes `errno.NAME` is compiled here
+    # with the name resolved at run time (see _firmware_source), into a fresh module object registered as the
+    # interpreter's import registers one (py/builtinimport.c process_import_at_level: sys.modules first,
+    # __path__, the parent's attribute after it ran).  False for any other module: the interpreter imports it.
     with open(path) as f:
         src = f.read()
     if "errno." not in src:
-        return
+        return False
     code = compile(_firmware_source(src, path), path, "exec")
     src = None
     m = _real_import("_vboard_blank")  # models/_common/_vboard_blank.py: an empty module to fill
     del sys.modules["_vboard_blank"]
-    d = m.__dict__
-    d["__name__"] = name
-    d["__file__"] = path
+    g = m.__dict__
+    g["__name__"] = name
+    g["__file__"] = path
+    if d:
+        g["__path__"] = d
     sys.modules[name] = m
     try:
-        exec(code, d)
+        exec(code, g)
     except BaseException:
         del sys.modules[name]
         raise
+    i = name.rfind(".")
+    if i > 0:
+        setattr(sys.modules[name[:i]], name[i + 1:], m)
+    return True
 
 
 def _load_firmware():
