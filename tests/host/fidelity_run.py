@@ -17,6 +17,7 @@ from test_port_models import MODELS, run_mp
 from host_harness.virtual.interpreter import VBOARD_PY
 
 # MicroPython helpers prepended to every row program: err(fn) -> ("ok", result) or the OSError's number;
+# read_only(s), write_args(s), readall(s): the stream rows (E20/E21, W25) on a socket connected to an echo;
 # limit(new, exc) -> (sockets opened, args[0] of what the firmware raised at the next one), all closed again.
 HELPERS = r"""
 def err(fn):
@@ -24,6 +25,28 @@ def err(fn):
         return ("ok", fn())
     except OSError as e:
         return e.args[0]
+def read_only(s):
+    # readinto() of read-only buffers (a view of bytes and empty bytes too): what each raised
+    out = []
+    for ro in (b"abcd", memoryview(b"abcd"), b""):
+        try:
+            s.readinto(ro)
+        except TypeError:
+            out.append("TypeError")
+    return out
+def write_args(s):
+    # write(buf, max_len), write(buf, off, max_len) and max_len -1 to an echo: the counts, and the echo
+    n = (s.write(b"abcdef", 3), s.write(b"0123456789", 4, 2), s.write(b"xy", -1))
+    got = b""
+    while len(got) < 7:
+        got += s.recv(16)
+    return n, got
+def readall(s):
+    # read() without a size on a non-blocking socket the echo sends 1000 bytes: all that arrived, then None
+    s.write(bytes(1000))
+    import time
+    time.sleep_ms(300)
+    return (len(s.read()), s.read())
 def limit(new, exc=OSError):
     keep = []
     try:

@@ -36,12 +36,7 @@ s.settimeout(0.3)
 t0 = time.ticks_ms(); r["t300"] = (err(lambda: s.recv(1)), time.ticks_diff(time.ticks_ms(), t0))
 s.settimeout(0)
 r["nb_read"] = (s.read(1), s.readinto(bytearray(1)))
-r["readinto_ro"] = []
-for ro in (b"abcd", memoryview(b"abcd"), b""):
-    try:
-        s.readinto(ro)
-    except TypeError:
-        r["readinto_ro"].append("TypeError")
+r["readinto_ro"] = read_only(s)
 r["setsockopt_bytes"] = None
 try:
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, b"\x01\x00\x00\x00")
@@ -56,15 +51,9 @@ e = socket.socket(); e.settimeout(2); e.connect(("127.0.0.1", echo)); e.write(b"
 p = select.poll(); p.register(e, select.POLLIN)
 r["poll_in"] = bool(p.poll(2000)) and p.poll(0)[0][1] & select.POLLIN
 e.recv(1)
-r["write_args"] = (e.write(b"abcdef", 3), e.write(b"0123456789", 4, 2), e.write(b"xy", -1))
-got = b""
-while len(got) < 7:
-    got += e.recv(16)
-r["write_echo"] = got
+r["write_args"], r["write_echo"] = write_args(e)
 e.settimeout(0)
-e.write(bytes(1000))
-time.sleep_ms(300)
-r["readall"] = (len(e.read()), e.read())  # all that arrived (stream_readall), then None
+r["readall"] = readall(e)  # all that arrived (stream_readall), then None
 e.close()
 # EOF latch: the peer closes once, every later recv is b''
 e = socket.socket(); e.settimeout(2); e.connect(("127.0.0.1", source))
@@ -245,7 +234,8 @@ def test_i2_errno_not_folded_in_packages(tmp_path: Path) -> None:
     (flash / "pkg" / "inner").mkdir(parents=True)
     (flash / "pkg" / "__init__.py").write_text("import errno\nA = errno.ETIMEDOUT\nfrom . import sub\n"
                                                "from .plain import P\n")
-    (flash / "pkg" / "sub.py").write_text("import errno\nB = errno.ENOTCONN\n\ndef f():\n    return errno.EINPROGRESS\n")
+    (flash / "pkg" / "sub.py").write_text("import errno\nB = errno.ENOTCONN\n\n"
+                                          "def f():\n    return errno.EINPROGRESS\n")
     (flash / "pkg" / "plain.py").write_text("P = 7\n")  # nothing to unfold: the interpreter's own import
     (flash / "pkg" / "inner" / "__init__.py").write_text("")
     (flash / "pkg" / "inner" / "deep.py").write_text("from errno import EALREADY\nimport errno\n"

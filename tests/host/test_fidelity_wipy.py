@@ -51,21 +51,10 @@ got = 0
 while got < 20000:
     got += len(c.recv(20000))
 r["recv_cap"] = len(big) - got  # echoed all of it, in reads of at most 16000
-r["write_args"] = (c.write(b"abcdef", 3), c.write(b"0123456789", 4, 2), c.write(b"xy", -1))
-got = b""
-while len(got) < 7:
-    got += c.recv(16)
-r["write_echo"] = got
+r["write_args"], r["write_echo"] = write_args(c)
 c.setblocking(False)
-r["readinto_ro"] = []
-for ro in (b"abcd", memoryview(b"abcd"), b""):
-    try:
-        c.readinto(ro)
-    except TypeError:
-        r["readinto_ro"].append("TypeError")
-c.write(bytes(1000))
-time.sleep_ms(300)
-r["readall"] = (len(c.read()), c.read())  # all that arrived (stream_readall, 256 at a time), then None
+r["readinto_ro"] = read_only(c)
+r["readall"] = readall(c)  # all that arrived (stream_readall, 256 at a time), then None
 c.close()
 k = socket.socket(); k.settimeout(5); k.connect(("127.0.0.1", sink))
 r["send16"] = (err(lambda: k.send(bytes(40000))), err(lambda: k.send(bytes(70000))))
