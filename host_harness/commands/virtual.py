@@ -11,7 +11,6 @@ from ..errors import HilError
 from ..virtual import manager
 from .common import positive_seconds
 
-_DETACHED: list = []  # supervisors started by `virtual up` (see run_up)
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("virtual", help="start, stop and list virtual boards",
@@ -66,17 +65,15 @@ def run_up(args: argparse.Namespace) -> int:
         ok, why = netns_support()
         if not ok:
             raise HilError(f"network namespaces are not available ({why}); use --no-network")
-    proc = manager.launch(board, name, tcp=args.tcp, network=network,
-                          flash_dir=flash_dir)
-    try:
-        state = manager.wait_ready(proc, name, timeout=args.timeout)
-    except BaseException:  # Ctrl-C while it starts: nothing may be left running
-        manager.stop_pid(proc.pid, name)
-        proc.wait(5)
+    pid = None
+    try:  # the board outlives this command: its supervisor is detached, nothing of it is kept here
+        with manager.sigint_held():  # a Ctrl-C waits until we know what to stop
+            pid = manager.launch_detached(board, name, tcp=args.tcp, network=network, flash_dir=flash_dir)
+        state = manager.wait_ready(pid, name, timeout=args.timeout)
+    except BaseException:  # Ctrl-C (or an error) while it starts: nothing may be left running
+        if pid is not None:
+            manager.stop_pid(pid, name)
         raise
-    # The board outlives this command: keep its Popen until interpreter exit, whose SIGINT is ignored by then
-    # (cli.main), so Popen.__del__'s "still running" warning can never be cut by a late Ctrl-C.
-    _DETACHED.append(proc)
     if args.json:
         print(json.dumps(state, indent=2))
         return 0
