@@ -59,7 +59,6 @@ IPPROTO_TCP = const(6)
 IPPROTO_UDP = const(17)
 
 _MAX_SOCKETS = const(8)  # SL_MAX_SOCKETS
-_IDLE_SERVERS = const(2)  # the telnet and FTP listeners, when no virtual servers publish their count
 _CHUNK = const(1460)  # TCP over IPv4 (_SlPayloadByProtocolLUT)
 _CHUNK_SEC = const(1386)  # secure TCP over IPv4
 _CHUNK_UDP = const(1472)
@@ -85,11 +84,14 @@ _open = [0]
 
 
 def _full():
+    # No name here but _full is new to the interpreter's qstrs (os, stat: ROM; n: the module has it): every new
+    # identifier in a model takes qstr pool room that the C module's would not, and the 48 KiB heap's
+    # application cases (umqtt compiled on the board) have a margin of a few qstrs.
     try:
-        servers = os.stat("/.nwp/sockets")[6]  # its size is the servers' socket count
+        n = os.stat("/.nwp/sockets")[6]  # its size is the servers' socket count
     except OSError:
-        servers = _IDLE_SERVERS
-    return _open[0] + servers >= _MAX_SOCKETS
+        n = 2  # no virtual servers: the telnet and FTP listeners of an idle board
+    return _open[0] + n >= _MAX_SOCKETS
 
 
 def _sockaddr(address, kind):
