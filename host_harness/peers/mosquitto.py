@@ -52,7 +52,8 @@ def _die_with(owner: int) -> None:
         os._exit(1)
 
 
-def _accepts(port: int) -> bool:
+def accepts(port: int) -> bool:
+    """Something accepts TCP connections on 127.0.0.1:`port`."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
             return True
@@ -100,7 +101,7 @@ class Mosquitto:
                                       stderr=subprocess.STDOUT, start_new_session=True,
                                       preexec_fn=lambda: _die_with(me))
         deadline = time.monotonic() + _START_S
-        while not (_accepts(plain) and _accepts(tls)):
+        while not (accepts(plain) and accepts(tls)):
             if self._proc.poll() is not None or time.monotonic() > deadline:
                 raise PeerError(f"Mosquitto: broker did not start within {_START_S:.0f} s: {self.log_tail()}")
             time.sleep(0.05)

@@ -14,7 +14,7 @@ import pytest
 from peer_helpers import no_listener_survives  # noqa: F401  (autouse: every peer closed after each test)
 
 from host_harness.peers import AppHttp, TcpRelay
-from host_harness.peers.mosquitto import Mosquitto, mosquitto_path
+from host_harness.peers.mosquitto import Mosquitto, accepts, mosquitto_path
 
 # MQTT 3.1.1 CONNECT, client id "t", clean session, keepalive 10 s
 _CONNECT = b"\x10\x0d\x00\x04MQTT\x04\x02\x00\x0a\x00\x01t"
@@ -99,14 +99,14 @@ def test_a_broker_dies_with_its_owner_even_when_the_owner_is_sigkilled() -> None
     try:
         line = owner.stdout.readline()
         pid, *ports = (int(x) for x in line.split())
-        assert all(_accepts_on(p) for p in ports), "the broker was not listening"
+        assert all(accepts(p) for p in ports), "the broker was not listening"
         owner.send_signal(signal.SIGKILL)
         owner.wait(10)
         deadline = time.monotonic() + 5
-        while (_running(pid) or any(_accepts_on(p) for p in ports)) and time.monotonic() < deadline:
+        while (_running(pid) or any(accepts(p) for p in ports)) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not _running(pid), f"mosquitto {pid} outlived its SIGKILLed owner"
-        assert not any(_accepts_on(p) for p in ports), f"a broker listener on {ports} outlived its owner"
+        assert not any(accepts(p) for p in ports), f"a broker listener on {ports} outlived its owner"
         left = set(Path(tempfile.gettempdir()).glob("usocket-hil-mqtt-*")) - before
         assert not left, f"the broker's files outlived its owner: {left}"
     finally:
@@ -124,10 +124,3 @@ def _running(pid: int) -> bool:
         return False
     return state != "Z"
 
-
-def _accepts_on(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
