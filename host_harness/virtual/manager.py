@@ -235,12 +235,18 @@ def _spawn_and_exit(argv: list[str], env: dict[str, str], log_path: Path, report
         os.chdir("/")
         null = os.open(os.devnull, os.O_RDONLY)
         log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        pid = os.posix_spawn(argv[0], argv, env,
-                             file_actions=[(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, log, 1),
-                                           (os.POSIX_SPAWN_DUP2, log, 2)],
-                             setsigmask=(), setsigdef=(signal.SIGINT,))  # the caller's SIGINT block ends here
+        os.dup2(null, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.closerange(3, report)  # as Popen's close_fds: nothing the caller holds stays open in the daemon
+        os.closerange(report + 1, os.sysconf("SC_OPEN_MAX"))  # (`report` is close-on-exec)
+        pid = os.posix_spawn(argv[0], argv, env, setsigmask=(),
+                             setsigdef=(signal.SIGINT,))  # the caller's SIGINT block ends here
         os.write(report, str(pid).encode())
         code = 0
+    except BaseException as exc:  # noqa: BLE001  (the reason goes to the log, where log_error() finds it)
+        with contextlib.suppress(OSError):
+            os.write(2, f"supervisor not started: error: {exc}\n".encode())
     finally:
         os._exit(code)
 

@@ -47,13 +47,25 @@ def test_virtual_up_leaves_no_child_in_the_calling_process(tmp_path: Path, monke
     """In-process (as the golden-output tests call it): the supervisor is nobody's child here, so there is
     no Popen to keep alive until exit and no zombie for the caller to reap."""
     monkeypatch.setenv("USOCKET_HIL_STATE", str(tmp_path))
-    assert cli.main(["virtual", "up", "--no-network", "--name", "d1", "--json"]) == 0
+    r, w = os.pipe()
+    os.set_inheritable(w, True)  # what a caller may hold open (a shell's pipe, a jobserver)
+    try:
+        assert cli.main(["virtual", "up", "--no-network", "--name", "d1", "--json"]) == 0
+    finally:
+        os.close(w)
     state = json.loads(capsys.readouterr().out)
     try:
         assert _supervisors(tmp_path) == [state["pid"]]
         assert _ppid(state["pid"]) != os.getpid(), "the supervisor is a child of the `virtual up` caller"
         assert (tmp_path / "d1.pid").read_text().strip() == str(state["pid"])  # recorded as soon as it ran
+        os.set_blocking(r, False)
+        try:
+            eof = os.read(r, 1) == b""  # no writer left: the daemon did not inherit ours
+        except BlockingIOError:
+            eof = False
+        assert eof, "the supervisor holds a descriptor its caller had open"
     finally:
+        os.close(r)
         assert cli.main(["virtual", "down", "d1"]) == 0
     assert not _supervisors(tmp_path)
     assert not any(tmp_path.glob("d1.json")) and not any(tmp_path.glob("d1.pid"))
