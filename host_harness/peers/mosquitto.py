@@ -4,10 +4,10 @@ reached by the board through two TcpRelay peers bound where it can reach them.
 
 The broker dies with its owner, also when the owner is killed with SIGKILL and no close() runs: it gets a
 parent-death signal (PR_SET_PDEATHSIG, prctl(2)), which the kernel clears when a process changes its
-credentials -- so, run as root, mosquitto is told `user root` (mosquitto.conf(5): "root" keeps it from dropping
-to user mosquitto).  Its files (config, test certificate and key) are removed once it listens (it reads them at
-start only) and its log is an unnamed file: a killed owner leaves nothing on disk either.  The signal follows
-the *thread* that started the broker: start it from one that lives as long as the broker is needed.
+credentials -- so, run as root, mosquitto gets `user root` in its configuration, which keeps it from dropping
+to user mosquitto.  Its files (config, test certificate and key) are removed once it listens (it reads them
+at start only) and its log is an unnamed file: a killed owner leaves nothing on disk either.  The signal
+follows the *thread* that started the broker: start it from one that lives as long as the broker is needed.
 
 `make` installs mosquitto when absent; without it the peer raises PeerError naming the missing program.
 """
