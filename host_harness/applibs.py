@@ -1,18 +1,26 @@
 """Third-party MicroPython libraries for the application tier, installed from PyPI by the suite itself.
 
-These packages are upip-style sdists (the module files plus PKG-INFO, no setup.py), which `pip download`
-refuses to prepare, so pip is used as a library for what it does do here: its finder with this machine's
-pip configuration (index, certificates) picks the pinned release, its session downloads it, and the
-SHA-256 pinned below must match before anything is unpacked.  The modules land in
-build/applibs/lib/ (a /lib look-alike deployed next to usocket_port with --board-lib).
+These packages are upip-style sdists (the module files plus PKG-INFO, no setup.py or pyproject.toml), which
+`pip download` refuses ("does not appear to be a Python project"): pip cannot fetch a file it cannot build.
+So the sdist is taken from the package index's Simple Repository API (PEP 503/691) with the `pypi-simple`
+client: the project page names the release's sdist and its digest, the download is checked against that
+digest and then against the SHA-256 pinned below before anything is unpacked.  The index is $PIP_INDEX_URL
+when set (a mirror), else PyPI; $PIP_CERT, when set, is the CA bundle for it, as for pip.
+
+The modules land in build/applibs/lib/ (a /lib look-alike deployed next to usocket_port with --board-lib);
+pins.txt there records what was installed, so later runs (and the suites `make test` runs in parallel, under
+a lock) download nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
-import io
-import logging
+import os
 import tarfile
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,34 +47,64 @@ PINS = (
 )
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "build" / "applibs"
+PYPI_SIMPLE = "https://pypi.org/simple/"
+TIMEOUT_S = 30.0  # per request (connect, then each read); two small files in all
 
 
-def _download(pin: Pin) -> bytes:
-    # pip's finder warns about every configured index location it cannot read (e.g. a local file:// index
-    # without this package); those warnings are not ours to show: failures are reported as AppLibError.
-    pip_log = logging.getLogger("pip")
-    level = pip_log.level
-    pip_log.setLevel(logging.ERROR)
+def index_url() -> str:
+    return os.environ.get("PIP_INDEX_URL") or PYPI_SIMPLE
+
+
+def _fetch(pin: Pin, dest: Path) -> None:
+    """Download the pinned sdist to `dest` (checked against the index's digest); AppLibError otherwise."""
+    import requests
+    from pypi_simple import DigestMismatchError, NoDigestsError, NoSuchProjectError, PyPISimple
+
+    url = index_url()
+    what = f"{pin.name}=={pin.version}"
+    session = requests.Session()
+    if os.environ.get("PIP_CERT"):
+        session.verify = os.environ["PIP_CERT"]
     try:
-        return _download_quietly(pin)
-    finally:
-        pip_log.setLevel(level)
+        with PyPISimple(endpoint=url, session=session) as index:
+            page = index.get_project_page(pin.name, timeout=TIMEOUT_S)
+            sdist = next((p for p in page.packages if p.version == pin.version and p.package_type == "sdist"),
+                         None)
+            if sdist is None:
+                raise AppLibError(f"{what}: the package index {url} has no sdist of this release")
+            index.download_package(sdist, dest, timeout=TIMEOUT_S)
+    except NoSuchProjectError:
+        raise AppLibError(f"{what}: the package index {url} has no project {pin.name}") from None
+    except (DigestMismatchError, NoDigestsError) as exc:
+        raise AppLibError(f"{what}: the download does not match the index's digest: {exc}") from None
+    except requests.RequestException as exc:
+        raise AppLibError(f"{what}: cannot download from {url} (offline?): {type(exc).__name__}") from None
 
 
-def _download_quietly(pin: Pin) -> bytes:
-    from pip._internal.commands import create_command
-    from pip._vendor.packaging.specifiers import SpecifierSet
+def _install(pin: Pin, sdist: Path, lib: Path) -> None:
+    got = hashlib.sha256(sdist.read_bytes()).hexdigest()
+    if got != pin.sha256:
+        raise AppLibError(f"{pin.name}=={pin.version}: sha256 {got} does not match the pin {pin.sha256}")
+    top = f"{pin.name}-{pin.version}/"
+    with tarfile.open(sdist) as tar:
+        for m in pin.modules:
+            try:
+                member = tar.extractfile(top + m)
+            except KeyError:
+                member = None
+            if member is None:
+                raise AppLibError(f"{pin.name}=={pin.version}: {m} missing from the sdist")
+            out = lib / m
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(member.read())
 
-    cmd = create_command("download")
-    options, _ = cmd.parse_args(["--quiet"])
-    with cmd._build_session(options) as session:
-        finder = cmd._build_package_finder(options=options, session=session)
-        best = finder.find_best_candidate(pin.name, SpecifierSet(f"=={pin.version}")).best_candidate
-        if best is None:
-            raise AppLibError(f"{pin.name}=={pin.version}: not found by pip's index")
-        resp = session.get(best.link.url, timeout=60)
-        resp.raise_for_status()
-        return resp.content
+
+@contextlib.contextmanager
+def _locked(dest: Path) -> Iterator[None]:
+    dest.mkdir(parents=True, exist_ok=True)
+    with open(dest / ".lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)  # parallel suites: one downloads, the others then find it installed
+        yield
 
 
 def ensure(dest: Path = DEFAULT_DIR) -> Path:
@@ -74,26 +112,21 @@ def ensure(dest: Path = DEFAULT_DIR) -> Path:
     lib = dest / "lib"
     stamp = dest / "pins.txt"
     want = "\n".join(f"{p.name}=={p.version} {p.sha256}" for p in PINS) + "\n"
-    if stamp.exists() and stamp.read_text() == want and all((lib / m).exists() for p in PINS for m in p.modules):
+
+    def installed() -> bool:
+        return (stamp.exists() and stamp.read_text() == want
+                and all((lib / m).exists() for p in PINS for m in p.modules))
+
+    if installed():
         return lib
-    for pin in PINS:
-        try:
-            data = _download(pin)
-        except AppLibError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - pip's network/index errors, one line for the user
-            raise AppLibError(f"{pin.name}=={pin.version}: download failed: {exc}") from exc
-        got = hashlib.sha256(data).hexdigest()
-        if got != pin.sha256:
-            raise AppLibError(f"{pin.name}=={pin.version}: sha256 {got} does not match the pin {pin.sha256}")
-        top = f"{pin.name}-{pin.version}/"
-        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-            for m in pin.modules:
-                member = tar.extractfile(top + m)
-                if member is None:
-                    raise AppLibError(f"{pin.name}=={pin.version}: {m} missing from the sdist")
-                out = lib / m
-                out.parent.mkdir(parents=True, exist_ok=True)
-                out.write_bytes(member.read())
-    stamp.write_text(want)
+    with _locked(dest):
+        if installed():
+            return lib
+        stamp.unlink(missing_ok=True)
+        with tempfile.TemporaryDirectory(dir=dest) as tmp:
+            for pin in PINS:
+                sdist = Path(tmp) / f"{pin.name}-{pin.version}.tar.gz"
+                _fetch(pin, sdist)
+                _install(pin, sdist, lib)
+        stamp.write_text(want)
     return lib

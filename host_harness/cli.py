@@ -69,9 +69,14 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None:  # we are the process (the console script), not a caller in-process
         # Done (or stopped and cleaned up): a Ctrl-C while Python shuts down would otherwise kill the
         # process by SIGINT after its work is complete (exit -2 instead of the status just decided).
-        import signal
+        while True:
+            try:
+                import signal
 
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                break
+            except KeyboardInterrupt:  # one that came just before (signal() raises it): the status stands
+                continue
     return code
 
 

@@ -8,20 +8,18 @@ import signal
 from pathlib import Path
 
 from ..errors import TransportError
+from .common import add_command
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "bridge", help="serve a network REPL (telnet, WebREPL) on a local pty",
-        description="Open URL (wipy://HOST[:23][?user=&password=&netns=] or webrepl://HOST[:8266]?password=...) "
+    p = add_command(subparsers, "bridge", run, "serve a network REPL (telnet, WebREPL) on a local pty",
+                    "Open URL (wipy://HOST[:23][?user=&password=&netns=] or webrepl://HOST[:8266]?password=...) "
                     "and relay it to a new pseudo-terminal until Ctrl-C; a dropped session is logged in again. "
-                    "Prints the pty path on the first line.",
-    )
+                    "Prints the pty path on the first line.")
     p.add_argument("url", metavar="URL")
     p.add_argument("--link", metavar="PATH", help="also make PATH a symlink to the pty (removed on exit)")
     p.add_argument("--reconnect-timeout", type=float, default=30.0, metavar="S",
                    help="how long to keep trying when the board drops the session (default 30)")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -35,6 +35,15 @@ def count(minimum: int):
     return parse
 
 
+def add_command(subparsers: argparse._SubParsersAction, name: str, run, summary: str,
+                description: str) -> argparse.ArgumentParser:
+    """A (sub)command's parser: `summary` for the list of commands, `description` for its --help, `run(args)`
+    as what it does."""
+    p = subparsers.add_parser(name, help=summary, description=description)
+    p.set_defaults(func=run)
+    return p
+
+
 def add_board_args(p: argparse.ArgumentParser, *, open_timeout: bool = True) -> None:
     p.add_argument("--board", metavar="NAME", help=BOARD_HELP)
     p.add_argument("--port", metavar="URL", help=PORT_HELP)

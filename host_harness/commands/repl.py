@@ -8,18 +8,15 @@ import select
 import sys
 
 from ..errors import HilError
-from .common import add_board_args, open_from_args
+from .common import add_board_args, add_command, open_from_args
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "repl", help="interactive REPL on a board",
-        description="Connect this terminal to the board's REPL (--port, or a running virtual board named by "
-                    "--board). Ctrl-] (or Ctrl-X) exits; Ctrl-D soft-resets. Exit status 2 if the port cannot "
-                    "be opened or the link is lost.",
-    )
-    add_board_args(p)
-    p.set_defaults(func=run)
+    add_board_args(add_command(
+        subparsers, "repl", run, "interactive REPL on a board",
+        "Connect this terminal to the board's REPL (--port, or a running virtual board named by --board). "
+        "Ctrl-] (or Ctrl-X) exits; Ctrl-D soft-resets. Exit status 2 if the port cannot be opened or the link "
+        "is lost."))
 
 
 class _State:

@@ -9,9 +9,8 @@ from pathlib import Path
 from ..boards import load_board
 from ..errors import HilError
 from ..virtual import manager
-from .common import positive_seconds
+from .common import add_command, positive_seconds
 
-_DETACHED: list = []  # supervisors started by `virtual up` (see run_up)
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("virtual", help="start, stop and list virtual boards",
@@ -19,10 +18,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "(and optionally TCP), in its own network namespace. Their state "
                                           "lives in $USOCKET_HIL_STATE (default /tmp/usocket-hil-<uid>).")
     sub = p.add_subparsers(dest="virtual_command", metavar="ACTION")
-    up = sub.add_parser("up", help="start a virtual board in the background and print its port",
-                        description="Start a virtual board that outlives this command and print its port, "
-                                    "board IP and host IP. Use it with `--board ID` (exec, repl, deploy) or "
-                                    "any tool that opens a serial port (mpremote).")
+    up = add_command(sub, "up", run_up, "start a virtual board in the background and print its port",
+                     "Start a virtual board that outlives this command and print its port, board IP and host "
+                     "IP. Use it with `--board ID` (exec, repl, deploy) or any tool that opens a serial port "
+                     "(mpremote).")
     up.add_argument("--board", default="virtual-unix", help="board definition (default: virtual-unix)")
     up.add_argument("--name", help="board id (default: vb1, vb2, ...)")
     up.add_argument("--tcp", action="store_true", help="also serve the REPL on socket://127.0.0.1:PORT")
@@ -32,18 +31,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     up.add_argument("--timeout", type=positive_seconds, default=20.0, metavar="S",
                     help="seconds to wait for the board (default 20)")
     up.add_argument("--json", action="store_true", help="print the state as JSON")
-    up.set_defaults(func=run_up)
-    down = sub.add_parser("down", help="stop virtual boards",
-                          description="Stop a virtual board (its supervisor, interpreter and namespaces); its "
-                                      "flash folder is kept.")
+    down = add_command(sub, "down", run_down, "stop virtual boards",
+                       "Stop a virtual board (its supervisor, interpreter and namespaces); its flash folder is "
+                       "kept.")
     down.add_argument("name", nargs="?", help="board id")
     down.add_argument("--all", action="store_true", help="stop every virtual board in the state directory")
-    down.set_defaults(func=run_down)
-    ls = sub.add_parser("list", help="list virtual boards",
-                        description="List the virtual boards in the state folder: id, board file, whether its "
-                                    "supervisor runs, crash count, board IP, port.")
+    ls = add_command(sub, "list", run_list, "list virtual boards",
+                     "List the virtual boards in the state folder: id, board file, whether its supervisor runs, "
+                     "crash count, board IP, port.")
     ls.add_argument("--json", action="store_true", help="print the state as JSON")
-    ls.set_defaults(func=run_list)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
@@ -66,17 +62,15 @@ def run_up(args: argparse.Namespace) -> int:
         ok, why = netns_support()
         if not ok:
             raise HilError(f"network namespaces are not available ({why}); use --no-network")
-    proc = manager.launch(board, name, tcp=args.tcp, network=network,
-                          flash_dir=flash_dir)
-    try:
-        state = manager.wait_ready(proc, name, timeout=args.timeout)
-    except BaseException:  # Ctrl-C while it starts: nothing may be left running
-        manager.stop_pid(proc.pid, name)
-        proc.wait(5)
+    pid = None
+    try:  # the board outlives this command: its supervisor is detached, nothing of it is kept here
+        with manager.sigint_held():  # a Ctrl-C waits until we know what to stop
+            pid = manager.launch_detached(board, name, tcp=args.tcp, network=network, flash_dir=flash_dir)
+        state = manager.wait_ready(pid, name, timeout=args.timeout)
+    except BaseException:  # Ctrl-C (or an error) while it starts: nothing may be left running
+        if pid is not None:
+            manager.stop_pid(pid, name)
         raise
-    # The board outlives this command: keep its Popen until interpreter exit, whose SIGINT is ignored by then
-    # (cli.main), so Popen.__del__'s "still running" warning can never be cut by a late Ctrl-C.
-    _DETACHED.append(proc)
     if args.json:
         print(json.dumps(state, indent=2))
         return 0

@@ -58,19 +58,15 @@ class CertKey:
 
     @property
     def key_der(self) -> bytes:
-        return self.key.private_bytes(
-            serialization.Encoding.DER,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
+        return self._private_bytes(serialization.Encoding.DER)
 
     @property
     def key_pem(self) -> str:
-        return self.key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        ).decode("ascii")
+        return self._private_bytes(serialization.Encoding.PEM).decode("ascii")
+
+    def _private_bytes(self, encoding: serialization.Encoding) -> bytes:
+        return self.key.private_bytes(encoding, serialization.PrivateFormat.TraditionalOpenSSL,
+                                      serialization.NoEncryption())
 
 
 def _name(common_name: str) -> x509.Name:

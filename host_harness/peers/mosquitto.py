@@ -2,18 +2,28 @@
 plain and a TLS listener (certificate from host_harness/peers/certs.py for the address the board uses),
 reached by the board through two TcpRelay peers bound where it can reach them.
 
+The broker dies with its owner, also when the owner is killed with SIGKILL and no close() runs: it gets a
+parent-death signal (PR_SET_PDEATHSIG, prctl(2)), which the kernel clears when a process changes its
+credentials -- so, run as root, mosquitto gets `user root` in its configuration, which keeps it from dropping
+to user mosquitto.  Its files (config, test certificate and key) are removed once it listens (it reads them
+at start only) and its log is an unnamed file: a killed owner leaves nothing on disk either.  The signal
+follows the *thread* that started the broker: start it from one that lives as long as the broker is needed.
+
 `make` installs mosquitto when absent; without it the peer raises PeerError naming the missing program.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import IO
 
 from host_harness.peers.base import PeerError, SocketFactory, registry
 from host_harness.peers.certs import material_for
@@ -21,6 +31,7 @@ from host_harness.peers.relay import TcpRelay
 
 _START_S = 10.0
 _STOP_S = 5.0
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def mosquitto_path() -> str | None:
@@ -34,7 +45,15 @@ def _free_loopback_port() -> int:
         return s.getsockname()[1]
 
 
-def _accepts(port: int) -> bool:
+def _die_with(owner: int) -> None:
+    """preexec_fn: SIGKILL when the owner goes; an owner already gone before the signal was armed ends it too."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != owner:
+        os._exit(1)
+
+
+def accepts(port: int) -> bool:
+    """Something accepts TCP connections on 127.0.0.1:`port`."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
             return True
@@ -51,6 +70,7 @@ class Mosquitto:
             raise PeerError("Mosquitto: the mosquitto program is not installed (make installs Debian's package)")
         self._dir = Path(tempfile.mkdtemp(prefix="usocket-hil-mqtt-"))
         self._proc: subprocess.Popen | None = None
+        self._log: IO[bytes] | None = None
         self._relays: list[TcpRelay] = []
         self._closed = False
         try:
@@ -69,23 +89,23 @@ class Mosquitto:
         plain, tls = _free_loopback_port(), _free_loopback_port()
         conf = self._dir / "mosquitto.conf"
         conf.write_text(
-            "per_listener_settings false\nallow_anonymous true\npersistence false\nlog_dest stderr\n"
+            ("user root\n" if os.geteuid() == 0 else "")  # no setuid: the parent-death signal stays armed
+            + "per_listener_settings false\nallow_anonymous true\npersistence false\nlog_dest stderr\n"
             "log_type error\nlog_type warning\nlog_type notice\nmax_packet_size 1048576\n"
             f"listener {plain} 127.0.0.1\n"
             f"listener {tls} 127.0.0.1\ncertfile {cert}\nkeyfile {key}\n")
-        # mosquitto started as root drops to its own user: let it read its files (test-only key).
-        os.chmod(self._dir, 0o755)
-        for p in (cert, key, conf):
-            os.chmod(p, 0o644)
-        self.log_path = self._dir / "mosquitto.log"
-        with open(self.log_path, "wb") as log:
-            self._proc = subprocess.Popen([exe, "-c", str(conf)], stdin=subprocess.DEVNULL, stdout=log,
-                                          stderr=subprocess.STDOUT, start_new_session=True)
+        self.broker_ports = (plain, tls)  # its own listeners on loopback (the relays front them)
+        self._log = tempfile.TemporaryFile(prefix="usocket-hil-mqtt-")  # unnamed: nothing left if we are killed
+        me = os.getpid()
+        self._proc = subprocess.Popen([exe, "-c", str(conf)], stdin=subprocess.DEVNULL, stdout=self._log,
+                                      stderr=subprocess.STDOUT, start_new_session=True,
+                                      preexec_fn=lambda: _die_with(me))
         deadline = time.monotonic() + _START_S
-        while not (_accepts(plain) and _accepts(tls)):
+        while not (accepts(plain) and accepts(tls)):
             if self._proc.poll() is not None or time.monotonic() > deadline:
                 raise PeerError(f"Mosquitto: broker did not start within {_START_S:.0f} s: {self.log_tail()}")
             time.sleep(0.05)
+        shutil.rmtree(self._dir, ignore_errors=True)  # read at start only (no SIGHUP reload is ever sent)
         self._relays = [TcpRelay(bind_host, target=("127.0.0.1", plain), socket_factory=socket_factory,
                                  max_connections=32),
                         TcpRelay(bind_host, target=("127.0.0.1", tls), socket_factory=socket_factory,
@@ -95,9 +115,12 @@ class Mosquitto:
 
     def log_tail(self, n: int = 5) -> str:
         try:
-            return " | ".join(self.log_path.read_text(errors="replace").strip().splitlines()[-n:])
-        except OSError:
+            assert self._log is not None
+            self._log.seek(0)
+            text = self._log.read().decode(errors="replace")
+        except (AssertionError, OSError, ValueError):
             return "(no log)"
+        return " | ".join(text.strip().splitlines()[-n:])
 
     def close(self) -> None:
         if self._closed:
@@ -113,6 +136,8 @@ class Mosquitto:
                 self._proc.kill()
                 self._proc.wait(_STOP_S)
         shutil.rmtree(self._dir, ignore_errors=True)
+        if self._log is not None:
+            self._log.close()
         registry.remove(self)
 
     def __enter__(self) -> Mosquitto:

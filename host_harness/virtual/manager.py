@@ -3,11 +3,14 @@
 Layout in the state directory (`$USOCKET_HIL_STATE`, default /tmp/usocket-hil-<uid>/), per board NAME:
   NAME.json   state written by the supervisor once ready (removed when it stops)
   NAME.tty    symlink to the board's pty (removed when it stops)
+  NAME.pid    pid of a supervisor started detached (`virtual up`), written before it is ready (removed when it
+              stops): what finds it when the command that started it is interrupted before the state file exists
   NAME.log    supervisor log (crash events)   NAME.flash/  the board's flash filesystem (kept)
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -15,8 +18,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from ..boards import Board
 from ..errors import HilError
@@ -41,7 +45,7 @@ def check_name(name: str) -> str:
 def paths(name: str, directory: Path | None = None) -> dict[str, Path]:
     d = directory or state_dir()
     return {"state": d / f"{name}.json", "tty": d / f"{name}.tty", "log": d / f"{name}.log",
-            "flash": d / f"{name}.flash"}
+            "flash": d / f"{name}.flash", "pid": d / f"{name}.pid"}
 
 
 def pid_alive(pid: object) -> bool:
@@ -98,9 +102,9 @@ def free_name(directory: Path | None = None) -> str:
 
 
 def remove_leftovers(name: str, directory: Path | None = None) -> None:
-    """State file and symlink of a supervisor that is gone (killed -9)."""
+    """State file, pid file and symlink of a supervisor that is gone (killed -9)."""
     p = paths(name, directory)
-    for key in ("state", "tty"):
+    for key in ("state", "tty", "pid"):
         path = p[key]
         if path.is_symlink() or path.exists():
             path.unlink()
@@ -122,17 +126,20 @@ def model_dir_for(board: Board) -> Path | None:
     return path
 
 
-def launch(board: Board, name: str, *, directory: Path | None = None, flash_dir: Path | None = None,
-           tcp: bool = False, network: bool = False, netns_argv: list[str] | None = None,
-           netns_info: dict | None = None, parent_pid: int | None = None, model_dir: Path | None = None,
-           ) -> subprocess.Popen:
-    """Start a supervisor in its own session (a terminal's Ctrl-C is not meant for it); log to NAME.log."""
+def _supervisor_command(board: Board, name: str, *, directory: Path | None, flash_dir: Path | None, tcp: bool,
+                        network: bool, netns_argv: list[str] | None = None, netns_info: dict | None = None,
+                        parent_pid: int | None = None, model_dir: Path | None = None,
+                        ) -> tuple[dict[str, Path], list[str], dict[str, str]]:
+    """The files, argv and environment of a new supervisor for board `name` (refused if one runs)."""
     d = directory or state_dir()
     d.mkdir(parents=True, exist_ok=True)
     p = paths(check_name(name), d)
     old = read_state(name, d)
     if old is not None and pid_alive(old.get("pid")) and _is_supervisor(old["pid"], name):
         raise HilError(f"virtual board '{name}' is already running (port {old.get('port_url')})")
+    starting = _recorded_pid(name, d)
+    if starting is not None and pid_alive(starting) and _is_supervisor(starting, name):
+        raise HilError(f"virtual board '{name}' is already starting (supervisor pid {starting})")
     remove_leftovers(name, d)
     argv = [sys.executable, "-m", "host_harness.virtual.supervisor",
             "--board", str(board.source or board.name), "--name", name,
@@ -154,9 +161,110 @@ def launch(board: Board, name: str, *, directory: Path | None = None, flash_dir:
         argv += ["--model-dir", str(model_dir)]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_PROJECT), env.get("PYTHONPATH", "")]))
+    return p, argv, env
+
+
+def launch(board: Board, name: str, *, directory: Path | None = None, flash_dir: Path | None = None,
+           tcp: bool = False, network: bool = False, netns_argv: list[str] | None = None,
+           netns_info: dict | None = None, parent_pid: int | None = None, model_dir: Path | None = None,
+           ) -> subprocess.Popen:
+    """Start a supervisor as a child that the caller owns and waits for (VirtualBoard: it learns how its board
+    ended), in its own session (a terminal's Ctrl-C is not meant for it); log to NAME.log."""
+    p, argv, env = _supervisor_command(board, name, directory=directory, flash_dir=flash_dir, tcp=tcp,
+                                       network=network, netns_argv=netns_argv, netns_info=netns_info,
+                                       parent_pid=parent_pid, model_dir=model_dir)
     with open(p["log"], "ab") as log:
         return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd="/", env=env,
                                 start_new_session=True, close_fds=True)
+
+
+def launch_detached(board: Board, name: str, *, directory: Path | None = None, flash_dir: Path | None = None,
+                    tcp: bool = False, network: bool = False) -> int:
+    """Start a supervisor that outlives the caller and is nobody's child here (`virtual up`): a short-lived
+    intermediate process makes its own session, spawns the supervisor and exits, so init adopts it; the caller
+    keeps no Popen (nothing to warn about or to interrupt at exit) and no zombie.  Returns its pid, also recorded
+    in NAME.pid (`stop(name)` finds a board still starting).  SIGINT is held while the supervisor is made; call
+    it inside `sigint_held()` to hold it until the pid is in your hands too."""
+    p, argv, env = _supervisor_command(board, name, directory=directory, flash_dir=flash_dir, tcp=tcp,
+                                       network=network)
+    with sigint_held():
+        return _fork_supervisor(name, p, argv, env)
+
+
+@contextlib.contextmanager
+def sigint_held() -> Iterator[None]:
+    """SIGINT (Ctrl-C) is blocked inside; one that came meanwhile raises KeyboardInterrupt on leaving."""
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+def _fork_supervisor(name: str, p: dict[str, Path], argv: list[str], env: dict[str, str]) -> int:
+    r, w = os.pipe()
+    try:
+        middle = os.fork()
+        if middle == 0:
+            _spawn_and_exit(argv, env, p["log"], w)
+        os.close(w)
+        w = -1
+        os.waitpid(middle, 0)  # it exits right after the spawn
+        out = b""
+        while chunk := os.read(r, 64):
+            out += chunk
+        if not out.isdigit():
+            raise HilError(f"virtual board '{name}' could not be started: {log_error(p['log'])} "
+                           f"(log: {p['log']})")
+        pid = int(out)
+        tmp = p["pid"].with_name(p["pid"].name + ".tmp")
+        tmp.write_text(f"{pid}\n")
+        os.replace(tmp, p["pid"])
+        return pid
+    finally:
+        for fd in (r, w):
+            if fd >= 0:
+                os.close(fd)
+
+
+def _spawn_and_exit(argv: list[str], env: dict[str, str], log_path: Path, report: int) -> NoReturn:
+    # The forked intermediate: system calls only (the caller may have threads), then _exit without cleanup.
+    code = 1
+    try:
+        os.setsid()  # leader of a new session; the supervisor is not, so it never gets a controlling terminal
+        os.chdir("/")
+        null = os.open(os.devnull, os.O_RDONLY)
+        log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        os.dup2(null, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.closerange(3, report)  # as Popen's close_fds: nothing the caller holds stays open in the daemon
+        os.closerange(report + 1, os.sysconf("SC_OPEN_MAX"))  # (`report` is close-on-exec)
+        pid = os.posix_spawn(argv[0], argv, env, setsigmask=(),
+                             setsigdef=(signal.SIGINT,))  # the caller's SIGINT block ends here
+        os.write(report, str(pid).encode())
+        code = 0
+    except BaseException as exc:  # noqa: BLE001  (the reason goes to the log, where log_error() finds it)
+        with contextlib.suppress(OSError):
+            os.write(2, f"supervisor not started: error: {exc}\n".encode())
+    finally:
+        os._exit(code)
+
+
+def _recorded_pid(name: str, directory: Path | None = None) -> int | None:
+    try:
+        return int(paths(name, directory)["pid"].read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def stop_starting(name: str, directory: Path | None = None) -> None:
+    """Stop the supervisor that launch_detached() started for `name`, ready or not (an interrupted start)."""
+    pid = _recorded_pid(name, directory)
+    if pid is not None:
+        stop_pid(pid, name, directory)
+    else:
+        remove_leftovers(name, directory)
 
 
 def log_error(log: Path) -> str:
@@ -170,19 +278,26 @@ def log_error(log: Path) -> str:
     return lines[-1].strip() if lines else "no output"
 
 
-def wait_ready(proc: subprocess.Popen, name: str, directory: Path | None = None,
+def wait_ready(proc: subprocess.Popen | int, name: str, directory: Path | None = None,
                timeout: float = 20.0) -> dict[str, Any]:
+    """The state file of supervisor `proc` (a child's Popen, or the pid of a detached one) once it is ready."""
+    pid = proc if isinstance(proc, int) else proc.pid
     p = paths(name, directory)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         state = read_state(name, directory)
-        if state is not None and state.get("pid") == proc.pid and state.get("board_pid"):
+        if state is not None and state.get("pid") == pid and state.get("board_pid"):
             return state
-        if proc.poll() is not None:
+        if (proc.poll() is not None) if not isinstance(proc, int) else not _running(pid):
             raise HilError(f"virtual board '{name}' did not start: {log_error(p['log'])} (log: {p['log']})")
         time.sleep(0.02)
-    stop_pid(proc.pid, name, directory)
+    stop_pid(pid, name, directory)
     raise HilError(f"virtual board '{name}' was not ready after {timeout:.0f} s (log: {p['log']})")
+
+
+def _running(pid: int) -> bool:
+    _reap(pid)  # a zombie only if we are its subreaper
+    return pid_alive(pid)
 
 
 def stop_pid(pid: int, name: str, directory: Path | None = None, timeout: float = 10.0) -> None:
@@ -212,8 +327,9 @@ def _reap(pid: int) -> None:
 def stop(name: str, directory: Path | None = None, timeout: float = 10.0) -> dict[str, Any]:
     state = read_state(name, directory)
     if state is None:
-        if paths(name, directory)["tty"].is_symlink():
-            remove_leftovers(name, directory)
+        p = paths(name, directory)
+        if p["tty"].is_symlink() or p["pid"].exists():  # gone without its state file, or still starting
+            stop_starting(name, directory)
             return {"name": name}
         raise HilError(f"no virtual board named '{name}' in {directory or state_dir()} "
                        "(see `usocket-hil virtual list`)")

@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,7 +86,9 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
                 _pin_state(state, name, index)
             stale = manager.read_state(STALE)
             os.kill(stale["pid"], signal.SIGKILL)  # its interpreter dies with it (PDEATHSIG)
-            os.waitpid(stale["pid"], 0)
+            deadline = time.monotonic() + 10  # not our child (`virtual up` detaches it): init reaps it
+            while manager.pid_alive(stale["pid"]) and time.monotonic() < deadline:
+                time.sleep(0.02)
             yield state
         finally:
             for name, _, _ in FLEET:

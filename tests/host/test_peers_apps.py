@@ -8,23 +8,16 @@ import http.client
 import json
 import socket
 import ssl
-from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from peer_helpers import no_listener_survives  # noqa: F401  (autouse: every peer closed after each test)
 
-from host_harness import peers
 from host_harness.peers import AppHttp, TcpRelay
-from host_harness.peers.mosquitto import Mosquitto, mosquitto_path
+from host_harness.peers.mosquitto import Mosquitto, accepts, mosquitto_path
 
 # MQTT 3.1.1 CONNECT, client id "t", clean session, keepalive 10 s
 _CONNECT = b"\x10\x0d\x00\x04MQTT\x04\x02\x00\x0a\x00\x01t"
-
-
-@pytest.fixture(autouse=True)
-def no_listener_survives() -> Iterator[None]:
-    yield
-    survivors = peers.registry.close_all()
-    assert not survivors, f"peers left open: {survivors}"
 
 
 def _connack(s: socket.socket) -> bytes:
@@ -78,3 +71,56 @@ def test_app_http_routes() -> None:
         status, headers, _ = get("GET", "/redirect")
         assert status == 302 and headers["Location"] == f"http://{host}:{port}/hello"
         assert get("POST", "/json", b"{nope")[0] == 400
+
+
+_OWNER = """
+import sys, time
+from host_harness.peers.mosquitto import Mosquitto
+b = Mosquitto("127.0.0.1")
+print(b._proc.pid, *b.broker_ports, flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.skipif(mosquitto_path() is None, reason="mosquitto not installed (make installs it)")
+def test_a_broker_dies_with_its_owner_even_when_the_owner_is_sigkilled() -> None:
+    """No close() runs in an owner killed -9: the broker (which as root would drop to user mosquitto, so
+    losing a parent-death signal set before its setuid) must still go, with its listeners and its files."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    before = set(Path(tempfile.gettempdir()).glob("usocket-hil-mqtt-*"))
+    owner = subprocess.Popen([sys.executable, "-c", _OWNER], stdout=subprocess.PIPE, text=True,
+                             cwd=Path(__file__).resolve().parents[2])
+    try:
+        line = owner.stdout.readline()
+        pid, *ports = (int(x) for x in line.split())
+        assert all(accepts(p) for p in ports), "the broker was not listening"
+        owner.send_signal(signal.SIGKILL)
+        owner.wait(10)
+        deadline = time.monotonic() + 5
+        while (_running(pid) or any(accepts(p) for p in ports)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _running(pid), f"mosquitto {pid} outlived its SIGKILLed owner"
+        assert not any(accepts(p) for p in ports), f"a broker listener on {ports} outlived its owner"
+        left = set(Path(tempfile.gettempdir()).glob("usocket-hil-mqtt-*")) - before
+        assert not left, f"the broker's files outlived its owner: {left}"
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait(5)
+        if "pid" in locals() and _running(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+

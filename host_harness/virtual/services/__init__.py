@@ -14,8 +14,9 @@ and why not inside the MicroPython interpreter like the firmware:
 * The supervisor already owns the board's console line and its resets, so a session is just another
   console attachment (base.py) and a reset can drop sessions and run the boot manager (nwp.py).
 What is shared with the VM: the flash directory (FTP's /flash, WebREPL's files), and small files through
-which the port models see the servers: <flash>/.nwp/sockets (its size: the WiPy servers' open sockets; the
-wipy model counts only the two listeners against SL_MAX_SOCKETS = 8, docs/fidelity.md W8), <flash>/.nwp/wlan
+which the port models see the servers: <flash>/.nwp/sockets (its size: the WiPy servers' open sockets, listeners
+and sessions, which the wipy model counts against SL_MAX_SOCKETS = 8 with the user's, docs/fidelity.md W8;
+removed when the servers stop, so a board without them counts the two idle listeners), <flash>/.nwp/wlan
 (WLAN events that drop WiPy sessions), <flash>/.webrepl.json (the esp32 model's webrepl.start()).
 
 Only named namespaces (root) are supported: sockets are made in the board namespace with setns.
@@ -87,7 +88,7 @@ class ServiceHost:
         if "telnet" in self.names:
             self.nwp = NetworkProcessor(flash_dir, self.version)
             self.nwp.boot()
-            self.nwp.set_server_sockets(0)
+            self.nwp.clear_server_sockets()  # a count left by a supervisor killed -9; the servers publish theirs
 
     def _common(self) -> dict:
         return {"board_socket": self.board_socket, "board_ip": self.board_ip, "console_port": self.console_port,
@@ -151,5 +152,5 @@ class ServiceHost:
             s.join(5)
             s.stopper.close()
         if self.nwp is not None:
-            with contextlib.suppress(OSError):
-                self.nwp.set_server_sockets(0)
+            with self._lock, contextlib.suppress(OSError):
+                self.nwp.clear_server_sockets()

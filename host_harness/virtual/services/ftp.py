@@ -10,6 +10,9 @@ Reproduced (ftp.c unless named):
   FEAT is 332; replies are "%u %s\\r\\n" with the texts of ftp_process_cmd() (220 "MicroPython FTP Server",
   211 "no-features", 215 "UNIX Type: L8", 227 "(h1,h2,h3,h4,p1,p2)", mostly an empty text);
 * after PASV the server waits for the data connection (FTP_DATA_TIMEOUT_MS = 5 s) before the next command;
+  a transfer's end closes the data socket and the passive listener (ftp_send_from_fifo): the sockets held of the
+  NWP's SL_MAX_SOCKETS = 8 are the listener, plus the control client, plus the passive listener and its data
+  connection while a transfer is set up or runs (counted for the wipy port model: base.py, nwp.py);
 * "/" lists the mounted volumes as directories (the "root directory hack" of ftp_list_dir); this virtual board
   has /flash only (no SD card); list lines as ftp_print_eplf_item();
 * STOR: a data connection that closes -- completely or mid-file -- ends the upload with 226 (the server
@@ -249,6 +252,7 @@ class _Session:
 
     # -- data connection ----------------------------------------------------------------------------
     def do_PASV(self, arg: str) -> None:
+        self.s.close_counted(self._take_data())  # E_FTP_CMD_PASV: servers_close_socket(&ftp_data.d_sd) first
         if self.ld is None:
             try:
                 self.ld = self.s.listen(DATA_PORT)
@@ -272,7 +276,11 @@ class _Session:
         return data
 
     def _end_data(self, data: socket.socket) -> None:
+        # ftp_send_from_fifo(), E_FTP_STE_END_TRANSFER: the data socket and the passive listener both close
+        # (the next PASV opens a new listener), so an idle session holds the NWP's sockets it holds at login
         self.s.close_counted(data)
+        self.s.close_counted(self.ld)
+        self.ld = None
 
     def do_LIST(self, arg: str) -> None:
         path = self.path(arg if arg and not arg.startswith("-") else "")

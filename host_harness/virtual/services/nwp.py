@@ -139,10 +139,16 @@ class NetworkProcessor:
 
     # -- shared with the port model -----------------------------------------------------------------
     def set_server_sockets(self, n: int) -> None:
-        """The servers' open sockets (the wipy socket model counts only the two listeners: docs/fidelity.md)."""
+        """The servers' open sockets, which the wipy socket model (models/wipy/socket.py `_full`) counts
+        against SL_MAX_SOCKETS with the user's: the count is the file's size, one stat() on the board."""
         tmp = self.root / "sockets.tmp"
-        tmp.write_bytes(b"s" * n)  # the count is the size
+        tmp.write_bytes(b"s" * n)
         os.replace(tmp, self.root / "sockets")
+
+    def clear_server_sockets(self) -> None:
+        """No servers run: the model falls back to the two listeners of an idle board."""
+        with contextlib.suppress(FileNotFoundError):
+            (self.root / "sockets").unlink()
 
     def wlan_events(self) -> int:
         """How many WLAN events the board has had (the network model appends one byte per event)."""
