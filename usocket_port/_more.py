@@ -12,7 +12,7 @@ except ImportError:  # CPython: const() is the identity on ints
 import usocket_target as _t
 
 import usocket_port as _c
-from usocket_port._args import _flagged, _into, _nbytes
+from usocket_port._args import _flagged, _into, _nbytes, slice  # noqa: F401 (slice: for the core)
 
 # Same values as in usocket_port/__init__.py.
 _BOUND = const(2)
@@ -27,6 +27,52 @@ _STREAM_POLL = const(3)  # MicroPython stream ioctl requests (py/stream.h)
 _STREAM_CLOSE = const(4)
 _STREAM_FILENO = const(10)
 _POLLNVAL = const(0x20)  # MP_STREAM_POLL_NVAL
+
+# The core's rare paths, reached through this module under names the firmware already interns (so the core
+# names no other lazy module and no private helper of theirs): slice (write's off/max_len, imported above),
+def recv(self, n, flags):
+    # recv(n, flags) with flags (MSG_PEEK / MSG_DONTWAIT; _args._flagged)
+    return _flagged(self, _t.recv, n, flags)
+
+
+readinto = _into  # the view of nbytes of buf that recv_into/readinto(buf, nbytes) fill (_args._into)
+
+
+def secure(s, host, ms):
+    # IPPROTO_SEC when the glue has no secure(): MicroPython's `tls` module (_mptls.secure)
+    from usocket_port import _mptls
+    return _mptls.secure(s, host, ms)
+
+
+def __getattr__(name):
+    # usocket_port's module __getattr__ (usocket_port/__init__.py) hands its misses here:
+    #   getaddrinfo()  (_args.getaddrinfo), kept on the package once loaded;
+    #   install()   `import socket` / `usocket` / `ssl`... give usocket_port from now on (_install.install;
+    #               docs/usocket_port.md, "install()");
+    #   tls_setup() the glue's, else MicroPython's `tls` module's (_mptls.tls_setup);
+    #   a submodule not imported yet: MicroPython's `from usocket_port import _more` asks there first and
+    #   would not fall back to importing it if that raised.
+    if name == "getaddrinfo":
+        # getaddrinfo(host, port, af=0, type=0, proto=0, flags=0), kept on the package once loaded
+        from usocket_port import _args
+        f = _c.getaddrinfo = _args.getaddrinfo
+        return f
+    if name == "install":
+        from usocket_port import _install
+        return _install.install
+    if name == "tls_setup":
+        # THE call that turns certificate checking on for IPPROTO_SEC sockets on every target (docs/ports.md):
+        # tls_setup(ca_path=None, hostname=None).  The glue's own (looked up now: a glue may load it lazily
+        # too), else the MicroPython `tls` module's.
+        f = getattr(_t, "tls_setup", None)
+        if f is None:
+            from usocket_port import _mptls
+            f = _mptls.tls_setup
+        return f
+    if name in ("_more", "_args", "_read", "_err", "_install", "_mptls", "_ssl"):
+        return __import__("usocket_port." + name, None, None, (name,))
+    raise AttributeError(name)
+
 
 # The socket methods defined here (named __all__: a name the firmware already interns).
 __all__ = ("bind", "listen", "accept", "sendto", "recvfrom", "recvfrom_into", "setsockopt", "setblocking",
