@@ -113,7 +113,7 @@ if not hasattr(usocket_target, "wait"):
     usocket_target.wait = wait
     del wait
 
-# Flag bits kept in the low bits of socket._m; the timeout (ms + 1, so 0 means blocking) sits above them.
+# Flag bits kept in the low bits of socket._ms; the timeout (ms + 1, so 0 means blocking) sits above them.
 # usocket_port/_more.py repeats the values it needs.
 _STREAM = const(1)
 _BOUND = const(2)
@@ -161,7 +161,7 @@ def _addr(a, bind):
 
 class socket(usocket_target.Base):
     # Two attributes only (heap per socket matters on boards): _s native socket (None once closed),
-    # _m = flags | (timeout_ms + 1) << _SHIFT.
+    # _ms = flags | (timeout_ms + 1) << _SHIFT.
     def __init__(self, af=AF_INET, type=SOCK_STREAM, proto=IPPROTO_TCP, fileno=None):
         f = _STREAM if type == SOCK_STREAM else 0
         # fileno: the native socket to wrap (accept() passes it; CPython's socket() has the 4th parameter
@@ -184,7 +184,7 @@ class socket(usocket_target.Base):
         if f and hasattr(fileno, "readinto"):
             f |= _NS
         self._s = fileno
-        self._m = f
+        self._ms = f
 
     def __getattr__(self, name):
         # Rarely used methods live in _more: on first use all of them are put on the class, after which
@@ -205,11 +205,11 @@ class socket(usocket_target.Base):
         return s
 
     # (Argument names here and in the glue are names the firmware already interns: no new qstrs in RAM.)
-    def _wait(self, mode, t, code):
+    def _poll(self, mode, t, code):
         # The native op would block.  Non-blocking -> OSError(code); timed out -> ETIMEDOUT; else wait for
         # mode (poll event bits) and return the deadline t (ticks; None on the first wait) so the caller's
         # retry loop keeps one deadline for the whole op.
-        to = (self._m >> _SHIFT) - 1
+        to = (self._ms >> _SHIFT) - 1
         if to == 0:
             raise OSError(code)
         left = -1
@@ -235,7 +235,7 @@ class socket(usocket_target.Base):
                 n = usocket_target.errno_of(e)
                 if n != usocket_target.EAGAIN:
                     raise OSError(n) from None
-                dl = self._wait(mode, dl, usocket_target.EAGAIN)
+                dl = self._poll(mode, dl, usocket_target.EAGAIN)
 
     # ---- seed API --------------------------------------------------------------------------------------
     def close(self):
@@ -251,7 +251,7 @@ class socket(usocket_target.Base):
         a = _addr(address, False)
         s = self._n()
         # One deadline for TCP connect + TLS handshake (IPPROTO_SEC): set now, not at the first wait.
-        to = (self._m >> _SHIFT) - 1
+        to = (self._ms >> _SHIFT) - 1
         dl = usocket_target.ticks_add(usocket_target.ticks_ms(), to) if to > 0 else None
         try:
             try:
@@ -263,8 +263,8 @@ class socket(usocket_target.Base):
                 # Blocking/timeout: ask once before the first wait (a near peer has answered already: no
                 # poll); non-blocking: EINPROGRESS, as the seed says, even if it is done already.
                 while not (to and usocket_target.connected(s, a)):
-                    dl = self._wait(_WR, dl, usocket_target.EINPROGRESS)
-            if self._m & _SEC:
+                    dl = self._poll(_WR, dl, usocket_target.EINPROGRESS)
+            if self._ms & _SEC:
                 # The glue's secure(), else the MicroPython `tls` module's (usocket_port/_mptls.py, through
                 # _more: the core names no other lazy module); it gets
                 # what is left of the deadline in ms (-1: none).
@@ -274,7 +274,7 @@ class socket(usocket_target.Base):
                     f = _more.secure
                 s = f(s, address[0], usocket_target.ticks_diff(dl, usocket_target.ticks_ms()) if dl is not None else -1)
                 self._s = s
-                self._m = self._m & ~_NS | (_NS if hasattr(s, "readinto") else 0)
+                self._ms = self._ms & ~_NS | (_NS if hasattr(s, "readinto") else 0)
         except OSError as e:
             n = usocket_target.errno_of(e)
             if n == usocket_target.EINPROGRESS and to == 0:
@@ -317,16 +317,16 @@ class socket(usocket_target.Base):
             if usocket_target.TX_MAX and total - off > usocket_target.TX_MAX:
                 w = memoryview(buf)[off:off + usocket_target.TX_MAX]  # the glue's cap on one native write
             try:
-                n = s.write(w) if self._m & _NS else s.send(w)
+                n = s.write(w) if self._ms & _NS else s.send(w)
             except OSError as e:
                 n = usocket_target.errno_of(e)
                 if n != usocket_target.EAGAIN:
                     raise OSError(n) from None
                 n = None
             if n is None:
-                if not mode and self._m >> _SHIFT == 1:
+                if not mode and self._ms >> _SHIFT == 1:
                     return off if off else None
-                dl = self._wait(_WR, dl, usocket_target.EAGAIN)
+                dl = self._poll(_WR, dl, usocket_target.EAGAIN)
             else:
                 off += n
                 if mode == 2:
@@ -342,7 +342,7 @@ class socket(usocket_target.Base):
         if n < 0:
             raise _bad(_B_NEG, "bufsize")
         self._n()
-        if self._m & _LISTEN:
+        if self._ms & _LISTEN:
             raise _bad(_B_LISTEN)
         if flags:
             from usocket_port import _more
@@ -361,7 +361,7 @@ class socket(usocket_target.Base):
         # readinto: no short reads unless EOF (blocking/timeout); non-blocking: what is there, None if
         # nothing.  recv_into (mode True): the first native read that got something; non-blocking: EAGAIN.
         s = self._n()
-        if self._m & _LISTEN:
+        if self._ms & _LISTEN:
             raise _bad(_B_LISTEN)
         if nbytes is None:
             mv = buf  # a memoryview only after a short read
@@ -383,16 +383,16 @@ class socket(usocket_target.Base):
             try:
                 # Streams whose native object has readinto (MicroPython sockets, TLS objects) use it: no
                 # allocation, None for "would block".  Others go through the glue's recv_into.
-                n = s.readinto(m) if self._m & _NS else usocket_target.recv_into(s, m)
+                n = s.readinto(m) if self._ms & _NS else usocket_target.recv_into(s, m)
             except OSError as e:
                 n = usocket_target.errno_of(e)
                 if n != usocket_target.EAGAIN:
                     raise OSError(n) from None
                 n = None
             if n is None:
-                if not mode and self._m >> _SHIFT == 1:
+                if not mode and self._ms >> _SHIFT == 1:
                     return got if got else None
-                dl = self._wait(_RD, dl, usocket_target.EAGAIN)
+                dl = self._poll(_RD, dl, usocket_target.EAGAIN)
             elif n:
                 got += n
                 if mode:
@@ -415,7 +415,7 @@ class socket(usocket_target.Base):
                 ms = 1  # a tiny positive timeout must not turn into non-blocking mode
             if ms > _MAX_MS:
                 ms = _MAX_MS
-        self._m = (self._m & _FLAGS) | ((ms + 1) << _SHIFT)
+        self._ms = (self._ms & _FLAGS) | ((ms + 1) << _SHIFT)
 
     # ---- context manager (select.poll integration: ioctl() / fileno() in _more) ----------------------------
     def __enter__(self):

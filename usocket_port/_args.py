@@ -89,7 +89,7 @@ def _flagged(self, f, n, flags):
     if type(flags) is not int:
         raise _bad(3, "flags")
     pk = getattr(_c, "MSG_PEEK", 0)
-    if flags & ~(pk | _c.MSG_DONTWAIT) or flags & pk and self._m & _SEC:
+    if flags & ~(pk | _c.MSG_DONTWAIT) or flags & pk and self._ms & _SEC:
         raise _bad(15, "MSG_DONTWAIT" + (" and MSG_PEEK (not on IPPROTO_SEC)" if pk else ""))
     if flags & pk:
         f = _peek if f is _t.recv else _peekfrom

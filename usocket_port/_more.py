@@ -138,33 +138,33 @@ _unaddr = getattr(_t, "unaddr", _unaddr)
 
 
 def _nb(self):
-    return self._m >> _SHIFT == 1
+    return self._ms >> _SHIFT == 1
 
 
 def bind(self, address):
     a = _c._addr(address, True)
     s = self._n()
-    if self._m & _BOUND:
+    if self._ms & _BOUND:
         raise _bad(7, None)
     try:
         s.bind(a)
     except OSError as e:
         raise OSError(_t.errno_of(e)) from None
-    self._m |= _BOUND
+    self._ms |= _BOUND
 
 
 def listen(self, backlog=_BACKLOG):
     s = self._n()
     if type(backlog) is not int:
         raise _bad(3, "backlog")
-    if not self._m & _BOUND:
+    if not self._ms & _BOUND:
         # Linux auto-binds an ephemeral port, lwIP does not: one rule for all, bind first.
         raise _bad(8, None)
     try:
         s.listen(backlog if backlog > 0 else 0)
     except OSError as e:
         raise OSError(_t.errno_of(e)) from None
-    self._m |= _LISTEN
+    self._ms |= _LISTEN
 
 
 def _accept(s, a):
@@ -173,7 +173,7 @@ def _accept(s, a):
 
 def accept(self):
     self._n()
-    if not self._m & _LISTEN:
+    if not self._ms & _LISTEN:
         raise _bad(9, None)
     ns, na = self._io(_accept, _RD, None)
     ns.setblocking(False)

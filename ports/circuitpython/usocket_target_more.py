@@ -1,10 +1,10 @@
 # usocket_target_more for CircuitPython: the parts of the glue (ports/circuitpython/usocket_target.py, whose
 # header lists the facts) used rarely, loaded on first use through usocket_target.__getattr__.
-import errno as _e
+import errno
 import time
 
 import wifi
-from usocket_target import EIO, _finish, _pool, connected, errno_of, ticks_diff, ticks_ms
+from usocket_target import EIO, connect, connected, errno_of, socketpool, ticks_diff, ticks_ms
 
 # ports/espressif/common-hal/socketpool/Socket.c: after a peer's RST the non-blocking recv_into reports
 # EAGAIN, then ENOTCONN -- exactly what it reports at an orderly EOF -- so a reset reads as EOF here.
@@ -14,10 +14,10 @@ PEER_RESET_IS_EOF = ("CircuitPython espressif reports a peer reset as EAGAIN the
 
 def getaddrinfo(host, port):
     try:
-        r = _pool.getaddrinfo(host, port)
+        r = socketpool.getaddrinfo(host, port)
     except OSError as e:  # SocketPool.gaierror
         raise OSError(errno_of(e))
-    return [(f, t, p, c or "", (a[0], a[1])) for f, t, p, c, a in r if f == _pool.AF_INET]
+    return [(f, t, p, c or "", (a[0], a[1])) for f, t, p, c, a in r if f == socketpool.AF_INET]
 
 
 def recvfrom_into(s, mv):
@@ -31,7 +31,7 @@ def recvfrom(s, n):
 
 
 def secure(s, host, ms):
-    return s  # wrapped before connect in _finish()
+    return s  # wrapped before connect in usocket_target.connect()
 
 
 def wrap(s, host, ms):
@@ -39,11 +39,11 @@ def wrap(s, host, ms):
     # inside SSLSocket.connect(), so the plain connection (nothing sent on it yet) is replaced by a TLS
     # one to the same address: a fresh socket, wrapped, connected within ms.
     s.n.close()
-    s.n = _pool.socket(_pool.AF_INET, _pool.SOCK_STREAM)
+    s.n = socketpool.socket(socketpool.AF_INET, socketpool.SOCK_STREAM)
     s.n.setblocking(False)
-    s.sec = True
+    s.ssl = True
     s.p = s.a
-    _finish(s, ms)
+    connect(s, ms)
     connected(s, None)
     return s
 
@@ -68,12 +68,12 @@ def tls_setup(ca_path=None, hostname=None):
             raise OSError(errno_of(e), "cannot read CA file %r" % (ca_path,))
         if "-----BEGIN CERTIFICATE-----" not in _tls_ca:
             _tls_ca = None
-            raise OSError(_e.EINVAL, "no PEM certificate in %r" % (ca_path,))
+            raise OSError(errno.EINVAL, "no PEM certificate in %r" % (ca_path,))
     _tls_host = hostname
 
 
 def tls(n, a):
-    # n (a socketpool Socket) wrapped for TLS to address a, checked as tls_setup() said (_finish connects it).
+    # n (a socketpool Socket) wrapped for TLS to address a, checked as tls_setup() said (usocket_target.connect connects it).
     import ssl
     c = ssl.create_default_context()
     if _tls_ca is None:
@@ -98,6 +98,6 @@ def connect_network(ssid, key, timeout_ms=20000):
         raise OSError(EIO, "wifi: %s (%r)" % (e, ssid))
     while wifi.radio.ipv4_address is None:
         if ticks_diff(ticks_ms(), t0) > timeout_ms:
-            raise OSError(_e.ETIMEDOUT, "wifi: no IP from %r within %d ms" % (ssid, timeout_ms))
+            raise OSError(errno.ETIMEDOUT, "wifi: no IP from %r within %d ms" % (ssid, timeout_ms))
         time.sleep(1) if not hasattr(time, "sleep_ms") else time.sleep_ms(50)
     return str(wifi.radio.ipv4_address)
