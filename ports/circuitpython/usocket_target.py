@@ -15,7 +15,9 @@
 #   * IPPROTO_SEC: ssl.create_default_context().wrap_socket(sock, server_hostname=...) BEFORE connect; the
 #     wrapped socket's connect does TCP + handshake.
 # No float literals (shared rule), const() for constants.
-import errno
+# (as e: a compiler with MICROPY_COMP_MODULE_CONST folds a literal `errno.X` to its own build's number, wrong on
+# the virtual board's port model; `e`, a name the firmware already has)
+import errno as e
 import select
 import time
 
@@ -36,8 +38,10 @@ except ImportError:  # CircuitPython without micropython.const: the identity on 
 NAME = "circuitpython"
 
 # EAGAIN, ETIMEDOUT... come from `errno` (the core's default, usocket_port/__init__.py); these are this glue's own.
-EIO = errno.EIO
-ENOTCONN = errno.ENOTCONN
+EIO = e.EIO
+EINPROGRESS = e.EINPROGRESS
+ENOTCONN = e.ENOTCONN
+del e
 _EPIPE = const(32)  # newlib's sys/errno.h; CircuitPython's py/moderrno.c does not list EPIPE
 
 _IPPROTO_SEC = const(100)  # emulated, value as on WiPy
@@ -99,7 +103,7 @@ class socket:
     def connect(self, a):
         self.p = a
         self.a = a
-        raise OSError(errno.EINPROGRESS)
+        raise OSError(EINPROGRESS)
 
     def send(self, buf):
         if self.p is not None:

@@ -1,6 +1,6 @@
 # usocket_target_more for CircuitPython: the parts of the glue (ports/circuitpython/usocket_target.py, whose
 # header lists the facts) used rarely, loaded on first use through usocket_target.__getattr__.
-import errno
+import errno as _e
 import time
 
 import wifi
@@ -68,12 +68,12 @@ def tls_setup(ca_path=None, hostname=None):
             raise OSError(errno_of(e), "cannot read CA file %r" % (ca_path,))
         if "-----BEGIN CERTIFICATE-----" not in _tls_ca:
             _tls_ca = None
-            raise OSError(errno.EINVAL, "no PEM certificate in %r" % (ca_path,))
+            raise OSError(_e.EINVAL, "no PEM certificate in %r" % (ca_path,))
     _tls_host = hostname
 
 
 def tls(n, a):
-    # n (a socketpool Socket) wrapped for TLS to address a, checked as tls_setup() said (usocket_target.connect connects it).
+    # n (a socketpool Socket) wrapped for TLS to address a, checked as tls_setup() said (connect() connects it).
     import ssl
     c = ssl.create_default_context()
     if _tls_ca is None:
@@ -98,6 +98,6 @@ def connect_network(ssid, key, timeout_ms=20000):
         raise OSError(EIO, "wifi: %s (%r)" % (e, ssid))
     while wifi.radio.ipv4_address is None:
         if ticks_diff(ticks_ms(), t0) > timeout_ms:
-            raise OSError(errno.ETIMEDOUT, "wifi: no IP from %r within %d ms" % (ssid, timeout_ms))
+            raise OSError(_e.ETIMEDOUT, "wifi: no IP from %r within %d ms" % (ssid, timeout_ms))
         time.sleep(1) if not hasattr(time, "sleep_ms") else time.sleep_ms(50)
     return str(wifi.radio.ipv4_address)
