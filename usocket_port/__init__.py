@@ -223,7 +223,7 @@ class socket(usocket_target.Base):
         usocket_target.wait(self._s, mode, left)
         return t
 
-    def _io(self, f, mode, arg):
+    def _run(self, f, mode, arg):
         # Run one native op f(native, arg) until it does not report "would block", honouring blocking/timeout
         # mode.  f: the recv family or _more's helpers; mode: the poll event to wait for.
         s = self._n()
@@ -349,7 +349,7 @@ class socket(usocket_target.Base):
             return _more.recv(self, n, flags)
         if n == 0:
             return b""
-        return self._io(usocket_target.recv, _RD, n)
+        return self._run(usocket_target.recv, _RD, n)
 
     def recv_into(self, buf, nbytes=0):
         return self._rd(buf, nbytes if nbytes else None, True)

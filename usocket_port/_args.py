@@ -99,7 +99,7 @@ def _flagged(self, f, n, flags):
             return f(s, n)
         except OSError as e:
             raise OSError(_t.errno_of(e)) from None
-    return self._io(f, _RD, n)
+    return self._run(f, _RD, n)
 
 
 del const

@@ -171,11 +171,14 @@ def _accept(s, a):
     return s.accept()
 
 
+_accept = getattr(_t, "accept", _accept)  # a glue that wraps its native sockets wraps the accepted one
+
+
 def accept(self):
     self._n()
     if not self._ms & _LISTEN:
         raise _bad(9, None)
-    ns, na = self._io(_accept, _RD, None)
+    ns, na = self._run(_accept, _RD, None)
     ns.setblocking(False)
     return _c.socket(_c.AF_INET, _c.SOCK_STREAM, _c.IPPROTO_TCP, ns), _unaddr(na)
 
@@ -188,7 +191,7 @@ def sendto(self, buf, address):
     if isinstance(buf, str):
         buf = buf.encode()  # str has the buffer protocol on MicroPython: its UTF-8 bytes
     a = _c._addr(address, False)
-    return self._io(_sendto, _WR, (buf, a))
+    return self._run(_sendto, _WR, (buf, a))
 
 
 def recvfrom(self, bufsize, flags=0):
@@ -196,14 +199,14 @@ def recvfrom(self, bufsize, flags=0):
     if flags:
         data, na = _flagged(self, _recvfrom, n, flags)
     else:
-        data, na = self._io(_recvfrom, _RD, n)
+        data, na = self._run(_recvfrom, _RD, n)
     return data, _unaddr(na)
 
 
 def recvfrom_into(self, buf, nbytes=0):
     self._n()
     mv = _into(buf, 0 if nbytes is None else nbytes)
-    n, na = self._io(_recvfrom_into, _RD, mv)
+    n, na = self._run(_recvfrom_into, _RD, mv)
     return n, _unaddr(na)
 
 

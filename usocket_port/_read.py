@@ -30,7 +30,7 @@ def read(self, size=-1):
         return b""
     if size > 0:
         try:
-            d = self._io(_t.recv, _RD, size)
+            d = self._run(_t.recv, _RD, size)
         except OSError as e:
             if e.args[0] == _t.EAGAIN and _nb(self):
                 return None  # non-blocking, nothing there yet (MicroPython stream convention)
@@ -56,7 +56,7 @@ def read(self, size=-1):
     while True:
         try:
             if ns:
-                d = self._io(_readall, _RD, None)
+                d = self._run(_readall, _RD, None)
                 n = len(d)
             else:
                 n = self._rd(c, None, True)

@@ -96,10 +96,6 @@ class socket:
         # instead of six wrappers: each resident function costs RAM)
         return getattr(self.n, name)
 
-    def accept(self):
-        ns, a = self.n.accept()
-        return socket(ns, False), a
-
     def connect(self, a):
         self.p = a
         self.a = a
@@ -178,20 +174,11 @@ def wait(s, ev, ms):
     p.poll(ms)
 
 
-def poll(s, ev):
-    if s.p is not None:
-        connect(s, _CONNECT_MS)
-    p = select.poll()
-    p.register(s.n, ev)
-    r = p.poll(0)
-    return r[0][1] if r else 0
-
-
 def __getattr__(name):
-    # The rarely used parts (DNS, datagrams, TLS, network bring-up, texts) live in usocket_target_more,
-    # loaded on first use: `import usocket_port` stays small.
-    if name in ("getaddrinfo", "recvfrom_into", "recvfrom", "secure", "wrap", "tls_setup", "connect_network",
-                "PEER_RESET_IS_EOF"):
+    # The rarely used parts (DNS, server side, datagrams, readiness for select, TLS, network bring-up, texts)
+    # live in usocket_target_more, loaded on first use: `import usocket_port` stays small.
+    if name in ("getaddrinfo", "accept", "recvfrom_into", "recvfrom", "poll", "secure", "wrap", "tls_setup",
+                "connect_network", "PEER_RESET_IS_EOF"):
         import usocket_target_more
         return getattr(usocket_target_more, name)
     raise AttributeError(name)

@@ -1,10 +1,13 @@
 # usocket_target_more for CircuitPython: the parts of the glue (ports/circuitpython/usocket_target.py, whose
 # header lists the facts) used rarely, loaded on first use through usocket_target.__getattr__.
 import errno as _e
+import select
 import time
 
 import wifi
-from usocket_target import EIO, connect, connected, errno_of, socketpool, ticks_diff, ticks_ms
+from usocket_target import EIO, connect, connected, const, errno_of, socket, socketpool, ticks_diff, ticks_ms
+
+_CONNECT_MS = const(10000)  # as usocket_target's: the connect budget outside a timed wait
 
 # ports/espressif/common-hal/socketpool/Socket.c: after a peer's RST the non-blocking recv_into reports
 # EAGAIN, then ENOTCONN -- exactly what it reports at an orderly EOF -- so a reset reads as EOF here.
@@ -18,6 +21,22 @@ def getaddrinfo(host, port):
     except OSError as e:  # SocketPool.gaierror
         raise OSError(errno_of(e))
     return [(f, t, p, c or "", (a[0], a[1])) for f, t, p, c, a in r if f == socketpool.AF_INET]
+
+
+def accept(s, a):
+    # (usocket_port/_more.py's accept: the native accept, its socket wrapped as this glue's)
+    ns, a = s.n.accept()
+    return socket(ns, False), a
+
+
+def poll(s, ev):
+    # Readiness now (a stream ioctl's MP_STREAM_POLL, usocket_port/_more.py): a pending connect runs first.
+    if s.p is not None:
+        connect(s, _CONNECT_MS)
+    p = select.poll()
+    p.register(s.n, ev)
+    r = p.poll(0)
+    return r[0][1] if r else 0
 
 
 def recvfrom_into(s, mv):
