@@ -159,7 +159,7 @@ def _addr(a, bind):
     return usocket_target.addr(ip, port) if hasattr(usocket_target, "addr") else a
 
 
-class socket(usocket_target.Base):
+class socket(usocket_target.IOBase):
     # Two attributes only (heap per socket matters on boards): _s native socket (None once closed),
     # _ms = flags | (timeout_ms + 1) << _SHIFT.
     def __init__(self, af=AF_INET, type=SOCK_STREAM, proto=IPPROTO_TCP, fileno=None):

@@ -26,9 +26,9 @@ import wifi
 
 try:
     import io
-    Base = getattr(io, "IOBase", object)
+    IOBase = getattr(io, "IOBase", object)
 except ImportError:
-    Base = object
+    IOBase = object
 
 try:
     from micropython import const
@@ -105,29 +105,9 @@ class socket:
         if self.p is not None:
             # a write right after a non-blocking connect (not EPIPE): the connect runs now, its failure
             # is the write's
-            connect(self, _CONNECT_MS)
+            wait(self, 0, _CONNECT_MS)
             connected(self, None)
         return self.n.send(buf)
-
-
-def connect(s, ms):
-    # The real connect of a pending one, once, with a timeout (CircuitPython's connect only works that way);
-    # its failure is kept for connected().
-    a = s.p
-    s.p = None
-    n = s.n
-    try:
-        n.settimeout(None if ms < 0 else (ms if ms > 0 else 1) / 1000)
-        if s.ssl:
-            import usocket_target_more
-            t = usocket_target_more.tls(n, a)
-            t.connect(a)
-            s.n = t
-        else:
-            n.connect(a)
-    except OSError as e:
-        s.e = e
-    s.n.setblocking(False)
 
 
 def new(af, type, proto):
@@ -148,7 +128,7 @@ def connected(s, a):
 
 def recv_into(s, mv):
     if s.p is not None:
-        connect(s, _CONNECT_MS)  # a read while the connect has not run: it runs now, its failure is the read's
+        wait(s, 0, _CONNECT_MS)  # a read while the connect has not run: it runs now, its failure is the read's
         connected(s, None)
     try:
         return s.n.recv_into(mv)
@@ -167,7 +147,22 @@ def recv(s, n):
 
 def wait(s, ev, ms):
     if s.p is not None:
-        connect(s, ms)  # the pending connect is the wait
+        # A pending connect: the real one is the wait, once, within ms (CircuitPython's connect only works
+        # with a timeout); its failure is kept for connected().
+        a = s.p
+        s.p = None
+        n = s.n
+        try:
+            n.settimeout(None if ms < 0 else (ms if ms > 0 else 1) / 1000)
+            if s.ssl:
+                t = __import__("usocket_target_more").tls(n, a)  # the TLS wrap, in the lazy part
+                t.connect(a)
+                s.n = t
+            else:
+                n.connect(a)
+        except OSError as e:
+            s.e = e
+        s.n.setblocking(False)
         return
     p = select.poll()
     p.register(s.n, ev)
@@ -177,8 +172,8 @@ def wait(s, ev, ms):
 def __getattr__(name):
     # The rarely used parts (DNS, server side, datagrams, readiness for select, TLS, network bring-up, texts)
     # live in usocket_target_more, loaded on first use: `import usocket_port` stays small.
+    # (__import__ of a long string: the lazy part's name is not interned at `import usocket_port`)
     if name in ("getaddrinfo", "accept", "recvfrom_into", "recvfrom", "poll", "secure", "wrap", "tls_setup",
                 "connect_network", "PEER_RESET_IS_EOF"):
-        import usocket_target_more
-        return getattr(usocket_target_more, name)
+        return getattr(__import__("usocket_target_more"), name)
     raise AttributeError(name)

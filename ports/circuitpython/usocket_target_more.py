@@ -5,7 +5,7 @@ import select
 import time
 
 import wifi
-from usocket_target import EIO, connect, connected, const, errno_of, socket, socketpool, ticks_diff, ticks_ms
+from usocket_target import EIO, connected, const, errno_of, socket, socketpool, ticks_diff, ticks_ms, wait
 
 _CONNECT_MS = const(10000)  # as usocket_target's: the connect budget outside a timed wait
 
@@ -32,7 +32,7 @@ def accept(s, a):
 def poll(s, ev):
     # Readiness now (a stream ioctl's MP_STREAM_POLL, usocket_port/_more.py): a pending connect runs first.
     if s.p is not None:
-        connect(s, _CONNECT_MS)
+        wait(s, 0, _CONNECT_MS)
     p = select.poll()
     p.register(s.n, ev)
     r = p.poll(0)
@@ -50,7 +50,7 @@ def recvfrom(s, n):
 
 
 def secure(s, host, ms):
-    return s  # wrapped before connect in usocket_target.connect()
+    return s  # wrapped before the connect in usocket_target.wait()
 
 
 def wrap(s, host, ms):
@@ -62,7 +62,7 @@ def wrap(s, host, ms):
     s.n.setblocking(False)
     s.ssl = True
     s.p = s.a
-    connect(s, ms)
+    wait(s, 0, ms)
     connected(s, None)
     return s
 
@@ -92,7 +92,7 @@ def tls_setup(ca_path=None, hostname=None):
 
 
 def tls(n, a):
-    # n (a socketpool Socket) wrapped for TLS to address a, checked as tls_setup() said (connect() connects it).
+    # n (a socketpool Socket) wrapped for TLS to address a, checked as tls_setup() said (wait() connects it).
     import ssl
     c = ssl.create_default_context()
     if _tls_ca is None:

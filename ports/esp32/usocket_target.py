@@ -31,7 +31,7 @@ except ImportError:
         return x
 
 NAME = "esp32"
-Base = io.IOBase  # select.poll / asyncio reach the wrapper through its ioctl()
+IOBase = io.IOBase  # select.poll / asyncio reach the wrapper through its ioctl()
 
 # EAGAIN, ETIMEDOUT... come from `errno` (the core's default); EISCONN is for the core's default connected()
 # (lwIP answers a second connect(): EISCONN done, EALREADY/EINPROGRESS pending, else the failure).

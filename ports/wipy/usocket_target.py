@@ -33,7 +33,7 @@ except ImportError:
     def const(x):
         return x
 
-Base = io.IOBase
+IOBase = io.IOBase
 
 # The errno numbers the core needs, with MicroPython's internal numbers (py/mperrno.h,
 # MICROPY_USE_INTERNAL_ERRNO=1 on cc3200) where the cc3200 `errno` module leaves the name out; the full table
