@@ -142,8 +142,9 @@ def _bad(code, v=None):
     return _more._bad(code, v)
 
 
-def _addr(a, bind):
-    # The seed's one address format: (dotted-quad IPv4 str, int port 1-65535; 0 only for bind).
+def _resolve(a, bind):
+    # The seed's one address format, checked and turned into the glue's native address: (dotted-quad IPv4 str,
+    # int port 1-65535; 0 only for bind).  Numeric only: no name lookup (getaddrinfo is the user's call).
     if type(a) is not tuple or len(a) != 2:
         raise _bad(_B_ADDR, a)
     ip, port = a
@@ -248,7 +249,7 @@ class socket(usocket_target.IOBase):
                 pass
 
     def connect(self, address):
-        a = _addr(address, False)
+        a = _resolve(address, False)
         s = self._n()
         # One deadline for TCP connect + TLS handshake (IPPROTO_SEC): set now, not at the first wait.
         to = (self._ms >> _SHIFT) - 1

@@ -142,7 +142,7 @@ def _nb(self):
 
 
 def bind(self, address):
-    a = _c._addr(address, True)
+    a = _c._resolve(address, True)
     s = self._n()
     if self._ms & _BOUND:
         raise _bad(7, None)
@@ -190,7 +190,7 @@ def _sendto(s, a):
 def sendto(self, buf, address):
     if isinstance(buf, str):
         buf = buf.encode()  # str has the buffer protocol on MicroPython: its UTF-8 bytes
-    a = _c._addr(address, False)
+    a = _c._resolve(address, False)
     return self._run(_sendto, _WR, (buf, a))
 
 
