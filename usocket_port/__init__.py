@@ -49,9 +49,10 @@ if "MSG_DONTWAIT" not in globals():
 
 def __getattr__(name):
     # Module functions rarely called (getaddrinfo, install, tls_setup) and the lazy submodules, looked up on
-    # first use by _more's module __getattr__ (PEP 562 / MicroPython's module __getattr__): their names cost
-    # no RAM here.  (__import__ with a from-list: `from usocket_port import _more` would ask here again.)
-    return __import__("usocket_port._more", None, None, ("_more",)).__getattr__(name)
+    # first use by _args's module __getattr__ (PEP 562 / MicroPython's module __getattr__): their names cost
+    # no RAM here.  (__import__ with a from-list, which makes it return the submodule: `from usocket_port
+    # import _args` would ask here again; the from-list names what is taken from it, a name firmwares have.)
+    return __import__("usocket_port._args", None, None, ("getaddrinfo",)).__getattr__(name)
 
 # Glue functions a glue may leave out (docs/usocket_port.md, "Glue interface"): where the glue lacks one, the
 # core puts its default there, fit for every MicroPython port's socket (and CPython's).  Defined under `if`

@@ -44,36 +44,6 @@ def secure(s, host, ms):
     return _mptls.secure(s, host, ms)
 
 
-def __getattr__(name):
-    # usocket_port's module __getattr__ (usocket_port/__init__.py) hands its misses here:
-    #   getaddrinfo()  (_args.getaddrinfo), kept on the package once loaded;
-    #   install()   `import socket` / `usocket` / `ssl`... give usocket_port from now on (_install.install;
-    #               docs/usocket_port.md, "install()");
-    #   tls_setup() the glue's, else MicroPython's `tls` module's (_mptls.tls_setup);
-    #   a submodule not imported yet: MicroPython's `from usocket_port import _more` asks there first and
-    #   would not fall back to importing it if that raised.
-    if name == "getaddrinfo":
-        # getaddrinfo(host, port, af=0, type=0, proto=0, flags=0), kept on the package once loaded
-        from usocket_port import _args
-        f = _c.getaddrinfo = _args.getaddrinfo
-        return f
-    if name == "install":
-        from usocket_port import _install
-        return _install.install
-    if name == "tls_setup":
-        # THE call that turns certificate checking on for IPPROTO_SEC sockets on every target (docs/ports.md):
-        # tls_setup(ca_path=None, hostname=None).  The glue's own (looked up now: a glue may load it lazily
-        # too), else the MicroPython `tls` module's.
-        f = getattr(_t, "tls_setup", None)
-        if f is None:
-            from usocket_port import _mptls
-            f = _mptls.tls_setup
-        return f
-    if name in ("_more", "_args", "_read", "_err", "_install", "_mptls", "_ssl"):
-        return __import__("usocket_port." + name, None, None, (name,))
-    raise AttributeError(name)
-
-
 # The socket methods defined here (named __all__: a name the firmware already interns).
 __all__ = ("bind", "listen", "accept", "sendto", "recvfrom", "recvfrom_into", "setsockopt", "setblocking",
            "makefile", "read", "readline", "fileno", "ioctl")
