@@ -14,11 +14,11 @@ import contextlib
 import pytest
 
 from ..errors import HilError
-from . import loopback_peer_host
-from .place import PlaceLease, acquired_place
 
+# The place machinery (labgrid client calls, yaml) is imported only when --place is given: every pytest
+# process loads this plugin, every xdist worker included.
 _LEASE = pytest.StashKey[contextlib.ExitStack]()
-_HELD = pytest.StashKey[PlaceLease]()
+_HELD = pytest.StashKey[object]()  # a place.PlaceLease
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -38,6 +38,9 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     if config.getoption("--port"):
         raise pytest.UsageError("usocket-hil: --place gives the board's port; drop --port")
+    from . import loopback_peer_host
+    from .place import acquired_place
+
     stack = contextlib.ExitStack()
     try:
         lease = stack.enter_context(acquired_place(name, coordinator=config.getoption("--coordinator"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from . import logs, options
+from . import logs, options, pool
 from .fixtures import REPORTS, TEST_STATE, hil
 from .manager import HIL_KEY, HilSession, TestState
 from .peers import PEER_FIXTURES
@@ -30,7 +30,15 @@ def pytest_configure(config: pytest.Config) -> None:
         options.check_options(config, board)
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own (trylast) starts the workers
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    if pool.pool_size(config) > 1:  # an xdist controller: a pool of boards for its workers (pool.py)
+        pool.configure(config, options.resolve_board(config), hil(config).log_dir)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
+    pool.unconfigure(config)
     hs = config.stash.get(HIL_KEY, None)
     if hs is not None:
         hs.release()  # normally done by the fixture; this covers an interrupted session
