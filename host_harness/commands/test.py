@@ -113,6 +113,7 @@ def _suite_command(args: argparse.Namespace, name: str, board_name: str, port: s
         f"--junitxml={report_dir / f'junit-{name}.xml'}", "-o", f"junit_suite_name={name}",
         f"--clause-report={report_dir / f'clauses-{name}.json'}",
         f"--board-log-dir={report_dir / 'board-logs' / name}",
+        f"--board-durations={report_dir / f'durations-{name}.json'}",  # a pool's next run spreads long tests
     ]
     if port:
         cmd += ["--port", port]
@@ -124,7 +125,8 @@ def _suite_command(args: argparse.Namespace, name: str, board_name: str, port: s
     if args.wlan_ssid:
         cmd += ["--wlan-ssid", args.wlan_ssid, "--wlan-key", args.wlan_key or ""]
     if args.pool > 1:
-        cmd += ["-n", str(args.pool)]  # each xdist worker brings up its own board (the plugin's session scope)
+        # xdist workers on a pool of boards the controller brings up (plugin/pool.py), long tests spread
+        cmd += ["-n", str(args.pool), "--dist", "worksteal"]
     if args.k:
         cmd += ["-k", args.k]
     if args.exitfirst:

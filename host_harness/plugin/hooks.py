@@ -18,12 +18,14 @@ _WATCHDOG_MARGIN = 60.0
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     options.pytest_addoption(parser)
+    pool.addoption(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     options.register_markers(config)
     config.stash[HIL_KEY] = HilSession(config)
     config.pluginmanager.register(JunitBoardOutput(config), "usocket-hil-junit")
+    pool.record_durations(config)
     if config.getoption("--board") or config.getoption("--port"):
         # Explicit choice: check it now so a typo is one line, before any test runs.
         board = options.resolve_board(config)
@@ -48,7 +50,9 @@ def _uses_board(item: pytest.Item) -> bool:
     return bool(BOARD_FIXTURES.intersection(getattr(item, "fixturenames", ())))
 
 
+@pytest.hookimpl(trylast=True)  # after -k/-m deselection: a pool's order is of the tests that run
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    pool.order_items(config, items)
     hs: HilSession = hil(config)
     relevant = [i for i in items if _uses_board(i) or i.get_closest_marker("board_has")
                 or i.get_closest_marker("board_target")]

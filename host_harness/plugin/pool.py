@@ -185,3 +185,89 @@ def worker_port(config: pytest.Config, deadline: float = BRINGUP_DEADLINE_S) -> 
     if "error" in answer:
         raise PoolError(answer["error"])
     return answer["port"]
+
+
+# -- the order of a pool's tests: long ones spread over the workers ---------------------------------------
+# Run with `--dist worksteal` (usocket-hil test --pool does): xdist hands each worker one contiguous range of
+# the collection, then idle workers steal from the tail of the longest queue.  A long case (a TLS deadline,
+# 16 MiB each way) that lands at the end of one range, or several long ones in one range, keeps the whole run
+# waiting.  With the durations of an earlier run (--board-durations, written by the controller at the end of
+# every run) the collection is ordered so that each range holds about the same seconds, longest first; the
+# ranges' sizes are worksteal's initial split (xdist 3.8 WorkStealingScheduling.check_schedule: worker i of k
+# gets len(pending) // (k - i)).  Tests without a recorded duration count as the median.  Workers compute the
+# same order (same file, same worker count), as xdist requires.
+
+def addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("usocket-hil").addoption(
+        "--board-durations", metavar="PATH", default=None,
+        help="JSON of test durations: written at the end of the run; read at the start of a pool run "
+             "(pytest-xdist --dist worksteal) to spread long tests over the workers")
+
+
+def _read_durations(path: str | None) -> dict[str, float]:
+    if not path:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: float(v) for k, v in data.items() if isinstance(v, (int, float))} if isinstance(data, dict) else {}
+
+
+def range_sizes(total: int, workers: int) -> list[int]:
+    sizes, left = [], total
+    for i in range(workers):
+        sizes.append(left // (workers - i))
+        left -= sizes[-1]
+    return sizes
+
+
+def spread(items: list, seconds: dict[str, float], workers: int) -> list:
+    """`items` reordered into `workers` contiguous ranges of about equal total duration, each longest first."""
+    known = sorted(seconds.get(i.nodeid) for i in items if i.nodeid in seconds)
+    default = known[len(known) // 2] if known else 0.0
+    cost = {i.nodeid: seconds.get(i.nodeid, default) for i in items}
+    sizes = range_sizes(len(items), workers)
+    ranges: list[list] = [[] for _ in sizes]
+    totals = [0.0] * len(sizes)
+    for item in sorted(items, key=lambda i: -cost[i.nodeid]):  # stable: ties keep collection order
+        room = [r for r in range(len(sizes)) if len(ranges[r]) < sizes[r]]
+        r = min(room, key=lambda r: (totals[r], r))
+        ranges[r].append(item)
+        totals[r] += cost[item.nodeid]
+    return [item for part in ranges for item in part]
+
+
+def order_items(config: pytest.Config, items: list) -> None:
+    """In an xdist worker of a worksteal run with known durations: spread the long tests (see above)."""
+    workers = getattr(config, "workerinput", {}).get("workercount", 0)
+    seconds = _read_durations(config.getoption("--board-durations"))
+    if workers > 1 and seconds and config.option.dist == "worksteal":
+        items[:] = spread(items, seconds, workers)
+
+
+class DurationLog:
+    """Controller (or a run without xdist): each test's call duration, merged into --board-durations."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+        self.seconds: dict[str, float] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call":
+            self.seconds[report.nodeid] = round(report.duration, 3)
+
+    def pytest_sessionfinish(self) -> None:
+        if not self.seconds:
+            return
+        merged = {**_read_durations(str(self.path)), **self.seconds}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(merged, indent=0, sort_keys=True))
+        os.replace(tmp, self.path)
+
+
+def record_durations(config: pytest.Config) -> None:
+    path = config.getoption("--board-durations")
+    if path and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(DurationLog(path), "usocket-hil-durations")
