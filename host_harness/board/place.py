@@ -16,6 +16,10 @@ A busy place (acquired by someone else) fails at once with labgrid's "already ac
 `wait` seconds are given: then a labgrid reservation (`labgrid-client reserve --wait name=PLACE`) queues
 for it, the coordinator allocates it when it is released, and it is acquired with the reservation's token;
 after `wait` seconds the reservation is cancelled and PlaceBusyError names who holds the place.
+
+A pool of places by tag (`acquired_places({"board": "virtual-esp32"}, 2)`, `usocket-hil test --place-tag
+board=virtual-esp32 --pool 2`) is the same machinery with the tags as the reservations' filter: labgrid's
+scheduler picks which places; the suite is then shared over them by pytest-xdist (plugin/pool.py).
 """
 
 from __future__ import annotations
@@ -31,12 +35,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from ..errors import HilError
-from ..farm.labgrid import LabgridError, client, labgrid_bin
+from ..farm.labgrid import CLIENT_TIMEOUT_S, LabgridError, client, labgrid_bin
 
 COORDINATOR_ENV = "LG_COORDINATOR"  # labgrid's own variable for the coordinator address
 WATCH_INTERVAL_S = 5.0  # how often a held place is checked (one `labgrid-client show`)
 WATCH_MISSES = 2  # unanswered checks in a row before the coordinator counts as lost
 CLIENT_JOIN_S = 15.0  # a check in flight ends within its client call's deadline
+ALLOCATE_S = 10.0  # a tag pool's reservations: the coordinator allocates at once; a client's poll takes ~1 s
 
 
 class PlaceError(HilError):
@@ -79,13 +84,14 @@ def _holder(coordinator: str, name: str, user: str | None) -> str:
     return "another user"
 
 
-def _reserve(coordinator: str, name: str, wait: float, user: str | None) -> str:
-    """A reservation for place `name`, allocated within `wait` s; its token.  PlaceBusyError after that."""
+def _reserve(coordinator: str, filters: list[str], wait: float, user: str | None, busy) -> str:
+    """A labgrid reservation for a place matching `filters` (KEY=VALUE tags; name=PLACE for one place),
+    allocated within `wait` s; its token.  After that, `busy()` is raised (its reservation cancelled)."""
     env = dict(os.environ)
     if user:
         env["LG_USERNAME"] = user
     proc = subprocess.Popen([labgrid_bin("labgrid-client"), "-x", coordinator, "reserve", "--wait", "--shell",
-                             f"name={name}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             *filters], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=env, stdin=subprocess.DEVNULL, start_new_session=True)
     token = None
     try:
@@ -94,17 +100,15 @@ def _reserve(coordinator: str, name: str, wait: float, user: str | None) -> str:
         found = re.search(r"LG_TOKEN=(\w+)", line)
         if not found:
             proc.wait(10)
-            raise PlaceError(f"labgrid reservation for place {name} failed: "
+            raise PlaceError(f"labgrid reservation {' '.join(filters)} failed: "
                              f"{(proc.stderr.read() if proc.stderr else '').strip()[-200:]}")
         token = found.group(1)
         try:
             proc.wait(wait)  # the client polls the coordinator until the reservation is allocated
         except subprocess.TimeoutExpired:
-            holder = _holder(coordinator, name, user)
-            raise PlaceBusyError(f"place {name} is still acquired by {holder} after waiting {wait:.0f} s "
-                                 "(its reservation is cancelled)") from None
+            raise busy() from None
         if proc.returncode != 0:
-            raise PlaceError(f"labgrid reservation {token} for place {name} ended with exit {proc.returncode}")
+            raise PlaceError(f"labgrid reservation {token} ({' '.join(filters)}) ended with exit {proc.returncode}")
         return token
     except BaseException:
         if proc.poll() is None:
@@ -131,7 +135,12 @@ def _acquire(coordinator: str, name: str, *, wait: float, user: str | None) -> s
             raise PlaceBusyError(f"place {name} is busy: {str(exc).split('. ')[0]} "
                                  "(wait for it with --place-wait SECONDS)") from None
     started = time.monotonic()
-    token = _reserve(coordinator, name, wait, user)
+
+    def busy() -> PlaceBusyError:
+        return PlaceBusyError(f"place {name} is still acquired by {_holder(coordinator, name, user)} after "
+                              f"waiting {wait:.0f} s (its reservation is cancelled)")
+
+    token = _reserve(coordinator, [f"name={name}"], wait, user, busy)
     try:
         client(coordinator, "-p", "+", "acquire", user=user, token=token)
     except BaseException as exc:
@@ -199,6 +208,35 @@ class _LeaseWatch(threading.Thread):
             self.on_lost(why)
 
 
+def _hold(stack: contextlib.ExitStack, address: str, name: str, token: str | None, user: str | None,
+          watch: float | None, on_lost: Callable[[str], None] | None) -> PlaceLease:
+    """Our acquired place `name` as a lease, watched; `stack` releases it (and ends `token`) on the way out."""
+    lease: PlaceLease | None = None
+
+    def give_back() -> None:
+        if lease is not None and lease.lost:  # not ours any more: only our reservation is left to end
+            release_token(address, token, user=user)
+        else:
+            release(address, name, user=user, token=token)
+
+    stack.callback(give_back)
+    url, tags = _resolve(address, name, user)
+    if "board" not in tags:
+        raise PlaceError(f"place {name} has no 'board' tag naming its board file "
+                         f"(labgrid-client -p {name} set-tags board=NAME)")
+    lease = PlaceLease(name=name, coordinator=address, url=url, board=tags["board"], tags=tags, token=token)
+    if watch:
+        watcher = _LeaseWatch(lease, user, watch, on_lost)
+        watcher.start()
+
+        def stop_watch() -> None:  # before the release: our own release is no loss
+            watcher.stop.set()
+            watcher.join(CLIENT_JOIN_S)
+
+        stack.callback(stop_watch)
+    return lease
+
+
 @contextlib.contextmanager
 def acquired_place(name: str, *, coordinator: str | None = None, wait: float = 0.0, user: str | None = None,
                    watch: float | None = WATCH_INTERVAL_S,
@@ -211,27 +249,89 @@ def acquired_place(name: str, *, coordinator: str | None = None, wait: float = 0
         token = _acquire(address, name, wait=wait, user=user)
     except LabgridError as exc:
         raise PlaceError(f"place {name}: {exc}") from None
-    lease = None
-    try:
-        url, tags = _resolve(address, name, user)
-        if "board" not in tags:
-            raise PlaceError(f"place {name} has no 'board' tag naming its board file "
-                             f"(labgrid-client -p {name} set-tags board=NAME)")
-        lease = PlaceLease(name=name, coordinator=address, url=url, board=tags["board"], tags=tags, token=token)
-        watcher = _LeaseWatch(lease, user, watch, on_lost) if watch else None
-        if watcher is not None:
-            watcher.start()
+    with contextlib.ExitStack() as stack:
+        yield _hold(stack, address, name, token, user, watch, on_lost)
+
+
+def parse_tags(pairs: list[str]) -> dict[str, str]:
+    """KEY=VALUE strings (as `labgrid-client reserve` takes them) -> {KEY: VALUE}; PlaceError on a bad one."""
+    tags: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not re.fullmatch(r"[a-z][a-z0-9_]*", key) or not re.fullmatch(r"[a-z0-9_.\-]+", value, re.I):
+            raise PlaceError(f"place tag {pair!r}: want KEY=VALUE (key: lower-case letters, digits, _)")
+        tags[key] = value
+    return tags
+
+
+def _reserved_place(address: str, token: str, user: str | None) -> str:
+    found = re.search(r"^Place '([^']+)'", client(address, "-p", f"+{token}", "show", user=user), re.M)
+    if not found:
+        raise PlaceError(f"labgrid reservation {token} is allocated but names no place")
+    return found.group(1)
+
+
+@contextlib.contextmanager
+def acquired_places(tags: dict[str, str], count: int, *, coordinator: str | None = None, wait: float = 0.0,
+                    user: str | None = None, watch: float | None = WATCH_INTERVAL_S,
+                    on_lost: Callable[[str], None] | None = None) -> Iterator[list[PlaceLease]]:
+    """Hold `count` places whose tags include `tags` for the block (a pool of identical boards), each
+    released whatever ends the block.  labgrid matches them: one reservation per place with the tags as its
+    filter (`labgrid-client reserve KEY=VALUE...`); the coordinator allocates distinct free places (its
+    scheduler), we acquire each with its reservation's token.  Not enough free places within `wait` s
+    (at least ALLOCATE_S, the reservations' first poll): PlaceBusyError, nothing held."""
+    if count < 1:
+        raise PlaceError("a pool of places needs a count >= 1")
+    if not tags:
+        raise PlaceError("no place tags given (KEY=VALUE, e.g. board=virtual-esp32)")
+    address = coordinator_address(coordinator)
+    filters = [f"{k}={v}" for k, v in tags.items()]
+    budget = max(wait, ALLOCATE_S)
+
+    def busy() -> PlaceBusyError:
+        return PlaceBusyError(f"fewer than {count} free places tagged {' '.join(filters)} after waiting "
+                              f"{budget:.0f} s (`labgrid-client places` / `reservations` show who holds them; "
+                              "the reservations are cancelled)")
+
+    def one(stack: contextlib.ExitStack) -> PlaceLease:
+        token = _reserve(address, filters, budget, user, busy)
+        stack.callback(release_token, address, token, user=user)
+        name = _reserved_place(address, token, user)
         try:
-            yield lease
-        finally:
-            if watcher is not None:
-                watcher.stop.set()
-                watcher.join(CLIENT_JOIN_S)
-    finally:
-        if lease is not None and lease.lost:  # not ours any more: only our reservation is left to end
-            release_token(address, token, user=user)
-        else:
-            release(address, name, user=user, token=token)
+            client(address, "-p", name, "acquire", user=user, token=token)
+        except LabgridError as exc:
+            raise PlaceError(f"place {name} was allocated to us but could not be acquired: {exc}") from None
+        return _hold(stack, address, name, token, user, watch, on_lost)
+
+    with contextlib.ExitStack() as stack:
+        # Side by side: each place is a few labgrid-client calls (~0.5 s each).  Every thread's own stack
+        # joins ours whatever happens, so a place one thread got is released when another failed or on Ctrl-C.
+        stacks = [contextlib.ExitStack() for _ in range(count)]
+        for sub in stacks:
+            stack.enter_context(sub)
+        results: list[PlaceLease | BaseException | None] = [None] * count
+
+        def work(i: int) -> None:
+            try:
+                results[i] = one(stacks[i])
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread below
+                results[i] = exc
+
+        threads = [threading.Thread(target=work, args=(i,), name=f"place-{i}", daemon=True) for i in range(count)]
+        for t in threads:
+            t.start()
+        try:
+            for t in threads:
+                while t.is_alive():  # a plain join() would not see Ctrl-C
+                    t.join(0.2)
+        except BaseException:
+            for t in threads:  # let each finish (every call has its deadline) so its place joins the stack
+                t.join(budget + 2 * CLIENT_TIMEOUT_S)
+            raise
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            raise errors[0]
+        yield [r for r in results if isinstance(r, PlaceLease)]
 
 
 def release(coordinator: str, name: str, *, user: str | None = None, token: str | None = None) -> None:

@@ -1,10 +1,12 @@
-"""`usocket-hil test --board NAME [--board NAME ...] [--port URL | --place NAME] [--firmware FILE]`.
+"""`usocket-hil test --board NAME [--board NAME ...] [--port URL | --place NAME | --place-tag K=V] [--firmware FILE]`.
 
 Flash (optional) → deploy → conformance suite (tests/device) → clause × target report, per board.
 Each board's suite runs in its own pytest process (its own board bring-up and teardown, board/): one after
-the other, or `--jobs N` at once (farm/concurrent.py); `--pool N` shares one virtual target's suite over N
-boards (pytest-xdist workers, each bringing up its own).  `--place NAME` holds a labgrid place for the run
-(board/place.py) and uses its board tag and RFC2217 port.  Exit status: 0 when no clause failed on any board.
+the other, or `--jobs N` at once (farm/concurrent.py); `--pool N` shares one target's suite over N identical
+boards (pytest-xdist workers; plugin/pool.py brings N virtual boards up for them).  `--place NAME` holds a
+labgrid place for the run (board/place.py) and uses its board tag and RFC2217 port; `--place-tag K=V
+--pool N` holds N places matching the tags (labgrid reservations) and shares the suite over them.
+Exit status: 0 when no clause failed on any board.
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--port", metavar="URL", help=PORT_HELP + " (with a single --board)")
     p.add_argument("--place", metavar="NAME",
                    help="labgrid place to acquire for the run: its 'board' tag and RFC2217 port (see README)")
+    p.add_argument("--place-tag", action="append", default=[], metavar="KEY=VALUE",
+                   help="acquire --pool N (default 1) labgrid places whose tags match (repeat for several "
+                        "tags; labgrid's reservations pick which) and share the suite over them")
     p.add_argument("--coordinator", metavar="HOST:PORT", help="labgrid coordinator (default $LG_COORDINATOR)")
     p.add_argument("--place-wait", type=float, default=0.0, metavar="S",
                    help="wait up to S seconds for a busy place (a labgrid reservation); default: fail at once")
@@ -61,7 +66,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="run up to N boards' suites at once (each its own process, log and JUnit file)")
     p.add_argument("--pool", type=int, default=1, metavar="N",
-                   help="virtual boards: share each board's suite over N identical boards (pytest-xdist)")
+                   help="share the suite over N identical boards (pytest-xdist): N virtual boards, or with "
+                        "--place-tag N places")
     p.add_argument("-k", metavar="EXPR", help="only tests matching this pytest -k expression")
     p.add_argument("-x", "--exitfirst", action="store_true", help="stop a board's suite at its first failure")
     p.set_defaults(func=run)
@@ -117,7 +123,7 @@ def _suite_command(args: argparse.Namespace, name: str, board_name: str, port: s
     ]
     if port:
         cmd += ["--port", port]
-    peer_host = args.peer_host or loopback_peer_host(board_name, port)
+    peer_host = args.peer_host or loopback_peer_host(board_name, port or next(iter(args.pool_ports), None))
     if peer_host:
         cmd += ["--peer-host", peer_host]
         if not args.peer_host:
@@ -127,6 +133,8 @@ def _suite_command(args: argparse.Namespace, name: str, board_name: str, port: s
     if args.pool > 1:
         # xdist workers on a pool of boards the controller brings up (plugin/pool.py), long tests spread
         cmd += ["-n", str(args.pool), "--dist", "worksteal"]
+        for url in args.pool_ports:  # a tag pool's places: one port per worker
+            cmd += ["--pool-port", url]
     if args.k:
         cmd += ["-k", args.k]
     if args.exitfirst:
@@ -162,9 +170,14 @@ def _run_suite(args: argparse.Namespace, name: str, board_name: str, port: str |
 
 
 def run(args: argparse.Namespace) -> int:
+    args.pool_ports = []
+    if args.place and args.place_tag:
+        raise HilError("--place NAME or --place-tag KEY=VALUE, not both")
+    if args.place_tag:
+        return _run_tag_pool(args)
     if not args.place:
         if not args.board:
-            raise HilError("--board NAME (or --place NAME) is required")
+            raise HilError("--board NAME (or --place NAME, --place-tag KEY=VALUE) is required")
         return _run(args)
     if args.port:
         raise HilError("--place gives the board's port; drop --port")
@@ -183,22 +196,55 @@ def run(args: argparse.Namespace) -> int:
         return code
 
 
+def _run_tag_pool(args: argparse.Namespace) -> int:
+    """--place-tag: hold --pool N places matching the tags (labgrid reservations), share the suite over them
+    (one xdist worker per place), release every one of them whatever ends the run."""
+    if args.port:
+        raise HilError("--place-tag gives the boards' ports; drop --port")
+    if args.pool < 1:
+        raise HilError("--pool N needs N >= 1")
+    from ..board.place import PlaceLostError, acquired_places, parse_tags
+
+    tags = parse_tags(args.place_tag)
+    with acquired_places(tags, args.pool, coordinator=args.coordinator, wait=args.place_wait,
+                         on_lost=_interrupt_suites) as leases:
+        boards = {lease.board for lease in leases}
+        if len(boards) > 1 or (args.board and set(args.board) != boards):
+            held = ", ".join(f"{lease.name}: {lease.board}" for lease in leases)
+            raise HilError(f"the places matching {' '.join(args.place_tag)} are not one kind of board "
+                           f"({held}){' for --board ' + ', '.join(args.board) if args.board else ''}: "
+                           "add a tag that tells them apart, e.g. board=NAME")
+        for lease in leases:
+            print(f"== place {lease.name} acquired: {lease.board} on {lease.url}", flush=True)
+        args.board = [leases[0].board]
+        if len(leases) == 1:
+            args.port = leases[0].url
+        else:
+            args.pool_ports = [lease.url for lease in leases]  # the suite's peer host: the first's
+        code = _run(args)  # the places are released on the way out, whatever happens in the run
+        lost = [f"{lease.name} ({lease.lost})" for lease in leases if lease.lost]
+        if lost:
+            raise PlaceLostError(f"place(s) {', '.join(lost)} lost mid-run: the results above may come from "
+                                 "boards someone else was using")
+        return code
+
+
 def _run(args: argparse.Namespace) -> int:
     if (args.port or args.firmware) and len(set(args.board)) != 1:
         raise HilError("--port and --firmware need exactly one --board")
-    if args.firmware and not args.port:
+    if args.firmware and not (args.port or args.pool_ports):
         raise HilError("--firmware needs --port (the board's serial port)")
     if args.jobs < 1:
         raise HilError("--jobs N needs N >= 1")
     targets = _targets(args)
     boards = list(targets)
-    if args.pool < 1 or (args.pool > 1 and (args.port or not all(load_board(b).is_virtual
-                                                                  for b, _ in targets.values()))):
-        raise HilError("--pool N needs N >= 1 and virtual boards without --port (each worker starts its own)")
+    if args.pool < 1 or (args.pool > 1 and not args.pool_ports and (
+            args.port or not all(load_board(b).is_virtual for b, _ in targets.values()))):
+        raise HilError("--pool N needs N >= 1 and virtual boards without --port (or --place-tag places)")
     args.report_dir.mkdir(parents=True, exist_ok=True)
     for board_name, port in targets.values():
-        if port:
-            _preflight(board_name, port, args.firmware, args.report_dir)  # flashes with --firmware
+        for url in [port] if port else args.pool_ports:
+            _preflight(board_name, url, args.firmware, args.report_dir)  # flashes with --firmware
 
     if args.jobs > 1 and len(boards) > 1:
         from ..farm.concurrent import run_suites

@@ -56,16 +56,20 @@ def pool_size(config: pytest.Config) -> int:
 def wanted(config: pytest.Config, board: Board) -> bool:
     from ..netns import netns_mode
 
-    if pool_size(config) < 2 or config.getoption("--port") or not board.is_virtual:
+    if pool_size(config) < 2 or config.getoption("--port"):
         return False
-    return not board.has("network") or netns_mode()[0] == "named"
+    if config.getoption("--pool-port"):
+        return True
+    return board.is_virtual and (not board.has("network") or netns_mode()[0] == "named")
 
 
 class BoardPool:
     """The controller's N boards (slot i: a VirtualBoard, brought up in its own thread)."""
 
-    def __init__(self, config: pytest.Config, board: Board, size: int, log_dir: Path) -> None:
+    def __init__(self, config: pytest.Config, board: Board, size: int, log_dir: Path,
+                 ports: list[str] | None = None) -> None:
         self.config, self.board, self.size, self.log_dir = config, board, size, log_dir
+        self.ports = ports  # boards that are somewhere already (--pool-port: a tag pool's places)
         self.dir = Path(tempfile.mkdtemp(prefix="usocket-hil-pool-"))
         self.boards: list = [None] * size
         self.threads: list[threading.Thread] = []
@@ -81,6 +85,10 @@ class BoardPool:
         return self.dir / f"flash-{slot}"
 
     def start(self) -> BoardPool:
+        if self.ports:  # each worker brings its own up (deploy included) on its port: nothing to wait for
+            for slot, port in enumerate(self.ports):
+                self._hand_over(slot, {"port": port, "deployed": False})
+            return self
         for slot in range(self.size):
             t = threading.Thread(target=self._bring_up, args=(slot,), name=f"pool-board-{slot}", daemon=True)
             t.start()
@@ -96,13 +104,16 @@ class BoardPool:
             if slot > 0:  # identical boards: start from board 0's flash once it is deployed (see above)
                 self.image_ready.wait(BRINGUP_DEADLINE_S)
                 flash = self.flash_copy(slot) if self.flash_copy(slot).exists() else None
-            answer = {"port": self._start_board(slot, flash, log.write)}
+            answer = {"port": self._start_board(slot, flash, log.write), "deployed": True}
         except Exception as exc:  # noqa: BLE001 - handed to the worker, which reports it as its bring-up error
             answer = {"error": f"pool board {slot} ({self.board.name}) did not come up: {exc}"}
             log.write(f"[usocket-hil] {answer['error']}\n".encode())
         finally:
             if slot == 0:
                 self.image_ready.set()  # without an image (board 0 failed) the others deploy themselves
+        self._hand_over(slot, answer)
+
+    def _hand_over(self, slot: int, answer: dict) -> None:
         tmp = self.slot_file(slot).with_suffix(".tmp")
         tmp.write_text(json.dumps(answer))
         os.replace(tmp, self.slot_file(slot))
@@ -159,7 +170,11 @@ def configure(config: pytest.Config, board: Board, log_dir: Path) -> None:
     """Controller side: start the pool when the session is an xdist run that wants one."""
     if not wanted(config, board):
         return
-    pool = BoardPool(config, board, pool_size(config), log_dir).start()
+    ports = config.getoption("--pool-port")
+    if ports and len(ports) != pool_size(config):
+        raise pytest.UsageError(f"usocket-hil: {len(ports)} --pool-port for {pool_size(config)} xdist workers "
+                                "(one port per worker)")
+    pool = BoardPool(config, board, pool_size(config), log_dir, ports=ports or None).start()
     config.stash[_POOL] = pool
     config.pluginmanager.register(pool, "usocket-hil-pool")
 
@@ -171,11 +186,12 @@ def unconfigure(config: pytest.Config) -> None:
         pool.close()
 
 
-def worker_port(config: pytest.Config, deadline: float = BRINGUP_DEADLINE_S) -> str | None:
-    """Worker side: the port of this worker's pool board once the controller has it up (None: no pool)."""
+def worker_port(config: pytest.Config, deadline: float = BRINGUP_DEADLINE_S) -> tuple[str | None, bool]:
+    """Worker side: (the port of this worker's pool board once the controller has it up, whether the
+    controller deployed it); (None, False) without a pool."""
     slot = getattr(config, "workerinput", {}).get(WORKER_KEY)
     if slot is None:
-        return None
+        return None, False
     path, end = Path(slot), time.monotonic() + deadline
     while not path.exists():
         if time.monotonic() > end:
@@ -184,7 +200,7 @@ def worker_port(config: pytest.Config, deadline: float = BRINGUP_DEADLINE_S) -> 
     answer = json.loads(path.read_text())
     if "error" in answer:
         raise PoolError(answer["error"])
-    return answer["port"]
+    return answer["port"], bool(answer.get("deployed"))
 
 
 # -- the order of a pool's tests: long ones spread over the workers ---------------------------------------
@@ -198,6 +214,10 @@ def worker_port(config: pytest.Config, deadline: float = BRINGUP_DEADLINE_S) -> 
 # same order (same file, same worker count), as xdist requires.
 
 def addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("usocket-hil").addoption(
+        "--pool-port", metavar="URL", action="append", default=[],
+        help="with pytest-xdist -n N: the N boards of the pool (one port each, e.g. the RFC2217 ports of N "
+             "labgrid places); each worker brings up and deploys its own")
     parser.getgroup("usocket-hil").addoption(
         "--board-durations", metavar="PATH", default=None,
         help="JSON of test durations: written at the end of the run; read at the start of a pool run "

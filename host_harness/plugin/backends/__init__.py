@@ -19,12 +19,12 @@ def make_backend(config: pytest.Config, board: Board, *, log, port: str | None =
     board, which the controller has deployed already."""
     from .. import pool
 
-    pooled = pool.worker_port(config) if port is None else None
+    pooled, deployed = pool.worker_port(config) if port is None else (None, False)
     libs = [Path(p).resolve() for p in config.getoption("--board-lib")]
     ssid = config.getoption("--wlan-ssid")
     firmware = config.getoption("--firmware")
     return open_board(
-        board, port or pooled or config.getoption("--port"), deploy=pooled is None,
+        board, port or pooled or config.getoption("--port"), deploy=not deployed,
         extras=layout.plugin_extras(libs), verify=layout.VERIFY_MODULES,
         roots=layout.roots(board.target, libs), peer_host=config.getoption("--peer-host"),
         board_ip=config.getoption("--board-ip"), wlan=(ssid, config.getoption("--wlan-key") or "") if ssid
