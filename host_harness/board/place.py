@@ -41,7 +41,7 @@ COORDINATOR_ENV = "LG_COORDINATOR"  # labgrid's own variable for the coordinator
 WATCH_INTERVAL_S = 5.0  # how often a held place is checked (one `labgrid-client show`)
 WATCH_MISSES = 2  # unanswered checks in a row before the coordinator counts as lost
 CLIENT_JOIN_S = 15.0  # a check in flight ends within its client call's deadline
-ALLOCATE_S = 10.0  # a tag pool's reservations: the coordinator allocates at once; a client's poll takes ~1 s
+ALLOCATE_S = 5.0  # a tag pool's reservations: the coordinator allocates at once; a client's poll takes ~1 s
 
 
 class PlaceError(HilError):
@@ -264,6 +264,20 @@ def parse_tags(pairs: list[str]) -> dict[str, str]:
     return tags
 
 
+def _tagged_places(address: str, tags: dict[str, str], user: str | None) -> dict[str, str]:
+    """{place: who acquired it ("None": nobody)} for the places whose tags include `tags` (for messages)."""
+    found: dict[str, str] = {}
+    with contextlib.suppress(LabgridError):
+        for block in re.split(r"^(?=Place ')", client(address, "-v", "places", user=user), flags=re.M):
+            name = re.match(r"Place '([^']+)'", block)
+            line = re.search(r"^\s*tags: (.*)$", block, re.M)
+            have = dict(t.split("=", 1) for t in line.group(1).split(", ") if "=" in t) if line else {}
+            if name and tags.items() <= have.items():
+                holder = re.search(r"^\s*acquired: (\S+)", block, re.M)
+                found[name.group(1)] = holder.group(1) if holder else "None"
+    return found
+
+
 def _reserved_place(address: str, token: str, user: str | None) -> str:
     found = re.search(r"^Place '([^']+)'", client(address, "-p", f"+{token}", "show", user=user), re.M)
     if not found:
@@ -289,9 +303,14 @@ def acquired_places(tags: dict[str, str], count: int, *, coordinator: str | None
     budget = max(wait, ALLOCATE_S)
 
     def busy() -> PlaceBusyError:
-        return PlaceBusyError(f"fewer than {count} free places tagged {' '.join(filters)} after waiting "
-                              f"{budget:.0f} s (`labgrid-client places` / `reservations` show who holds them; "
-                              "the reservations are cancelled)")
+        matching = _tagged_places(address, tags, user)
+        if len(matching) < count:
+            return PlaceBusyError(f"{len(matching)} place(s) are tagged {' '.join(filters)} "
+                                  f"({', '.join(matching) or 'none'}), {count} wanted")
+        held = ", ".join(f"{n} by {h}" for n, h in matching.items() if h != "None")
+        return PlaceBusyError(f"fewer than {count} of the places tagged {' '.join(filters)} were free after "
+                              f"waiting {budget:.0f} s (acquired: {held or 'none'}; reserved by others: see "
+                              "`labgrid-client reservations`); our reservations are cancelled")
 
     def one(stack: contextlib.ExitStack) -> PlaceLease:
         token = _reserve(address, filters, budget, user, busy)
