@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import re
 import subprocess
 import sys
@@ -41,7 +42,8 @@ COORDINATOR_ENV = "LG_COORDINATOR"  # labgrid's own variable for the coordinator
 WATCH_INTERVAL_S = 5.0  # how often a held place is checked (one `labgrid-client show`)
 WATCH_MISSES = 2  # unanswered checks in a row before the coordinator counts as lost
 CLIENT_JOIN_S = 15.0  # a check in flight ends within its client call's deadline
-ALLOCATE_S = 5.0  # a tag pool's reservations: the coordinator allocates at once; a client's poll takes ~1 s
+ALLOCATE_S = 5.0  # a tag pool without --place-wait: this long for every place at once (a few attempts)
+BACKOFF_S = (0.3, 1.5)  # random pause between a tag pool's attempts
 
 
 class PlaceError(HilError):
@@ -278,11 +280,89 @@ def _tagged_places(address: str, tags: dict[str, str], user: str | None) -> dict
     return found
 
 
-def _reserved_place(address: str, token: str, user: str | None) -> str:
-    found = re.search(r"^Place '([^']+)'", client(address, "-p", f"+{token}", "show", user=user), re.M)
-    if not found:
-        raise PlaceError(f"labgrid reservation {token} is allocated but names no place")
-    return found.group(1)
+def _side_by_side(fn: Callable[[int], object], count: int, cap: float) -> list:
+    """fn(0..count-1) in threads (each a few labgrid-client calls of ~0.5 s); their results or exceptions.
+    Ctrl-C in the caller waits for them first (each call has its deadline), so nothing they got is lost."""
+    results: list = [None] * count
+
+    def work(i: int) -> None:
+        try:
+            results[i] = fn(i)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            results[i] = exc
+
+    threads = [threading.Thread(target=work, args=(i,), name=f"place-{i}", daemon=True) for i in range(count)]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            while t.is_alive():  # a plain join() would not see Ctrl-C
+                t.join(0.2)
+    except BaseException:
+        for t in threads:
+            t.join(cap)
+        raise
+    return results
+
+
+def _tag_pool_busy(address: str, tags: dict[str, str], filters: list[str], count: int, budget: float,
+                   user: str | None) -> PlaceBusyError:
+    matching = _tagged_places(address, tags, user)
+    if len(matching) < count:
+        return PlaceBusyError(f"{len(matching)} place(s) are tagged {' '.join(filters)} "
+                              f"({', '.join(matching) or 'none'}), {count} wanted")
+    held = ", ".join(f"{n} by {h}" for n, h in matching.items() if h != "None")
+    return PlaceBusyError(f"fewer than {count} of the places tagged {' '.join(filters)} were free within "
+                          f"{budget:.0f} s (acquired: {held or 'none'}; reserved: see `labgrid-client "
+                          "reservations`); nothing is held")
+
+
+def _reservation_states(address: str, user: str | None) -> dict[str, tuple[str, str | None, str]]:
+    """{token: (state, allocated place or None, created)} from `labgrid-client reservations`."""
+    states: dict[str, tuple[str, str | None, str]] = {}
+    for block in re.split(r"^(?=Reservation ')", client(address, "reservations", user=user), flags=re.M):
+        token = re.match(r"Reservation '([^']+)'", block)
+        state = re.search(r"^\s*state: (\w+)", block, re.M)
+        place = re.search(r"^\s*allocations:\s*\n\s*main: (\S+)", block, re.M)
+        created = re.search(r"^\s*created: (.+)$", block, re.M)
+        if token and state:
+            states[token.group(1)] = (state.group(1), place.group(1) if place else None,
+                                      created.group(1).strip() if created else "")
+    return states
+
+
+def _grab(address: str, filters: list[str], count: int, deadline: float,
+          user: str | None) -> list[tuple[str, str]] | None:
+    """One attempt: `count` reservations with `filters`; [(token, place)] once the coordinator allocated
+    every one, or None (all cancelled) when another run's waiting reservation is older than our newest
+    (wait-die: the younger run backs off, the older one gets the places it frees) or at the deadline."""
+    def reserve(_i: int) -> str:
+        out = client(address, "reserve", "--shell", *filters, user=user)
+        found = re.search(r"LG_TOKEN=(\w+)", out)
+        if not found:
+            raise PlaceError(f"labgrid reservation {' '.join(filters)}: no token in {out.strip()[:80]!r}")
+        return found.group(1)
+
+    made = _side_by_side(reserve, count, 2 * CLIENT_TIMEOUT_S)
+    tokens = [t for t in made if isinstance(t, str)]
+    try:
+        errors = [e for e in made if isinstance(e, BaseException)]
+        if errors:
+            raise errors[0]
+        while True:
+            states = _reservation_states(address, user)
+            got = [(t, states[t][1]) for t in tokens if t in states and states[t][0] == "allocated"]
+            if len(got) == count and all(place for _t, place in got):
+                tokens = []  # ours to acquire now
+                return got  # type: ignore[return-value]
+            newest = max((states[t][2] for t in tokens if t in states), default="")
+            if any(t not in tokens and st == "waiting" and created < newest
+                   for t, (st, _p, created) in states.items()) or time.monotonic() > deadline:
+                return None
+            time.sleep(0.5)
+    finally:
+        for token in tokens:
+            release_token(address, token, user=user)
 
 
 @contextlib.contextmanager
@@ -291,9 +371,14 @@ def acquired_places(tags: dict[str, str], count: int, *, coordinator: str | None
                     on_lost: Callable[[str], None] | None = None) -> Iterator[list[PlaceLease]]:
     """Hold `count` places whose tags include `tags` for the block (a pool of identical boards), each
     released whatever ends the block.  labgrid matches them: one reservation per place with the tags as its
-    filter (`labgrid-client reserve KEY=VALUE...`); the coordinator allocates distinct free places (its
-    scheduler), we acquire each with its reservation's token.  Not enough free places within `wait` s
-    (at least ALLOCATE_S, the reservations' first poll): PlaceBusyError, nothing held."""
+    filter (`labgrid-client reserve KEY=VALUE...`), the coordinator's scheduler allocates distinct free
+    places, we acquire each with its reservation's token.
+
+    All or nothing, within `wait` s (at least ALLOCATE_S): two runs that each want every place could each be
+    allocated some and wait for the rest forever.  So a run whose newest reservation is younger than another
+    run's waiting one cancels all of its own and tries again after a random pause (wait-die); the older run
+    keeps its reservations, and labgrid's scheduler (oldest first) gives it the places the younger freed.
+    Past the deadline: PlaceBusyError (how many places match, who holds them), nothing held."""
     if count < 1:
         raise PlaceError("a pool of places needs a count >= 1")
     if not tags:
@@ -301,56 +386,31 @@ def acquired_places(tags: dict[str, str], count: int, *, coordinator: str | None
     address = coordinator_address(coordinator)
     filters = [f"{k}={v}" for k, v in tags.items()]
     budget = max(wait, ALLOCATE_S)
-
-    def busy() -> PlaceBusyError:
-        matching = _tagged_places(address, tags, user)
-        if len(matching) < count:
-            return PlaceBusyError(f"{len(matching)} place(s) are tagged {' '.join(filters)} "
-                                  f"({', '.join(matching) or 'none'}), {count} wanted")
-        held = ", ".join(f"{n} by {h}" for n, h in matching.items() if h != "None")
-        return PlaceBusyError(f"fewer than {count} of the places tagged {' '.join(filters)} were free after "
-                              f"waiting {budget:.0f} s (acquired: {held or 'none'}; reserved by others: see "
-                              "`labgrid-client reservations`); our reservations are cancelled")
-
-    def one(stack: contextlib.ExitStack) -> PlaceLease:
-        token = _reserve(address, filters, budget, user, busy)
-        stack.callback(release_token, address, token, user=user)
-        name = _reserved_place(address, token, user)
-        try:
-            client(address, "-p", name, "acquire", user=user, token=token)
-        except LabgridError as exc:
-            raise PlaceError(f"place {name} was allocated to us but could not be acquired: {exc}") from None
-        return _hold(stack, address, name, token, user, watch, on_lost)
-
+    deadline = time.monotonic() + budget
     with contextlib.ExitStack() as stack:
-        # Side by side: each place is a few labgrid-client calls (~0.5 s each).  Every thread's own stack
-        # joins ours whatever happens, so a place one thread got is released when another failed or on Ctrl-C.
-        stacks = [contextlib.ExitStack() for _ in range(count)]
-        for sub in stacks:
-            stack.enter_context(sub)
-        results: list[PlaceLease | BaseException | None] = [None] * count
+        while (got := _grab(address, filters, count, deadline, user)) is None:
+            if time.monotonic() + BACKOFF_S[1] > deadline:
+                raise _tag_pool_busy(address, tags, filters, count, budget, user)
+            time.sleep(random.uniform(*BACKOFF_S))
+        # Each place's own stack joins ours at once (its reservation first), so whatever one thread got is
+        # given back when another failed, or on Ctrl-C.
+        stacks = [stack.enter_context(contextlib.ExitStack()) for _ in got]
+        for sub, (token, _name) in zip(stacks, got, strict=True):
+            sub.callback(release_token, address, token, user=user)
 
-        def work(i: int) -> None:
+        def take(i: int) -> PlaceLease:
+            token, name = got[i]
             try:
-                results[i] = one(stacks[i])
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread below
-                results[i] = exc
+                client(address, "-p", name, "acquire", user=user, token=token)
+            except LabgridError as exc:
+                raise PlaceError(f"place {name} was allocated to us but could not be acquired: {exc}") from None
+            return _hold(stacks[i], address, name, token, user, watch, on_lost)
 
-        threads = [threading.Thread(target=work, args=(i,), name=f"place-{i}", daemon=True) for i in range(count)]
-        for t in threads:
-            t.start()
-        try:
-            for t in threads:
-                while t.is_alive():  # a plain join() would not see Ctrl-C
-                    t.join(0.2)
-        except BaseException:
-            for t in threads:  # let each finish (every call has its deadline) so its place joins the stack
-                t.join(budget + 2 * CLIENT_TIMEOUT_S)
-            raise
+        results = _side_by_side(take, count, 4 * CLIENT_TIMEOUT_S)
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             raise errors[0]
-        yield [r for r in results if isinstance(r, PlaceLease)]
+        yield results
 
 
 def release(coordinator: str, name: str, *, user: str | None = None, token: str | None = None) -> None:
