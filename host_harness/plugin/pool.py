@@ -76,6 +76,7 @@ class BoardPool:
         self.assigned: dict[str, int] = {}  # worker id -> slot
         self.closing = threading.Event()
         self.image_ready = threading.Event()  # board 0 deployed and its flash copied (or failed)
+        self.errors: list[str] = []  # bring-ups that failed: said once by the controller at the end
         self._lock = threading.Lock()
 
     def slot_file(self, slot: int) -> Path:
@@ -108,6 +109,7 @@ class BoardPool:
         except Exception as exc:  # noqa: BLE001 - handed to the worker, which reports it as its bring-up error
             answer = {"error": f"pool board {slot} ({self.board.name}) did not come up: {exc}"}
             log.write(f"[usocket-hil] {answer['error']}\n".encode())
+            self.errors.append(answer["error"])
         finally:
             if slot == 0:
                 self.image_ready.set()  # without an image (board 0 failed) the others deploy themselves
@@ -147,6 +149,20 @@ class BoardPool:
             slot = next(s for s in range(self.size) if s not in taken)
             self.assigned[node.gateway.id] = slot
         node.workerinput[WORKER_KEY] = str(self.slot_file(slot))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """A worker whose board never came up stops (pytest.exit), which xdist shows only as an interrupted
+        node: the reason is said here, once, and the exit status is the plugin's BRINGUP_FAILED."""
+        if not self.errors:
+            return
+        from ..board.steps import BRINGUP_FAILED
+
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        for error in self.errors:
+            if reporter is not None:
+                reporter.write_line(f"usocket-hil: {error}", red=True)
+        session.exitstatus = BRINGUP_FAILED
 
     def pytest_testnodedown(self, node, error) -> None:
         with self._lock:  # a worker xdist replaces after a crash takes the slot over
