@@ -172,9 +172,13 @@ class BoardPool:
         self.closing.set()
         for t in self.threads:
             t.join(BRINGUP_DEADLINE_S)  # every step of a bring-up has its own deadline
-        for vb in self.boards:
-            if vb is not None:
-                vb.close()
+        # Side by side: each close waits for its supervisor to stop and its namespaces to go.
+        closers = [threading.Thread(target=vb.close, name=f"pool-close-{i}")
+                   for i, vb in enumerate(self.boards) if vb is not None]
+        for t in closers:
+            t.start()
+        for t in closers:
+            t.join()
         self.boards = [None] * self.size
         shutil.rmtree(self.dir, ignore_errors=True)
 
