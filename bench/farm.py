@@ -1,15 +1,20 @@
 """Benchmark: the conformance suite on several boards at once against one board, measured in the same run.
 
 Sections (one table at the end; every row is wall time of real `usocket-hil test` runs):
-  pool      one target (virtual-esp32) on 1, 2 and 4 identical virtual boards (`--pool N`, pytest-xdist:
-            each worker brings up its own board and takes a share of the tests); ratio vs 1 board.
-            Goals: 2 boards <= 0.65 x, 4 boards <= 0.45 x.
+  pool      one target (virtual-esp32) on 1, 2 and 4 identical virtual boards (`--pool N`, pytest-xdist
+            --dist worksteal: the controller brings the boards up while its workers start, board 0 deployed,
+            the others on a copy of its flash; host_harness/plugin/pool.py); ratio vs 1 board.
+            Goals: 2 boards <= 0.65 x, 4 boards <= 0.45 x.  The runs share one report dir, as a user's
+            `reports/` does: the first (one-board) run records the tests' durations, the pool runs use them
+            to spread long tests over the workers.
   targets   the five targets (virtual-unix, virtual-esp32, virtual-wipy, virtual-circuitpython, cpython) in one
             `usocket-hil test --jobs 5` (five suites at once) against the same run one after another.
             Goal: <= 0.5 x.
   places    two labgrid places of virtual ESP32s on loopback (host_harness.farm.local), each run as
             `usocket-hil test --place P --firmware fw.bin` (flash → boot → identity → deploy → suite):
-            both at once against one after another.
+            both at once against one after another; and one suite subset shared by the two places
+            (`--place-tag board=virtual-esp32 --pool 2`: labgrid reservations by tag, xdist) against one
+            place running it alone.
 The machine's cores and load average are printed beside the ratios, and for every run the CPU time of its
 whole process tree (the CLI, pytest and its xdist workers, the virtual boards' interpreters and supervisors,
 peers: this script is their subreaper, so orphans count too) against its wall time: "cores" = CPU s / wall s.
@@ -207,8 +212,14 @@ def _places(rounds: int, tmp: Path) -> list[Row]:
                 for place in farm.places]
         serial = best(rounds, lambda: timed_serial(runs, tmp, "places in turn"))
         both = best(rounds, lambda: timed_parallel(runs, tmp, "places at once"))
+        one = best(rounds, lambda: timed_parallel([runs[0]], tmp, "one place"))
+        tagged = ["--coordinator", farm.address, "--place-tag", "board=virtual-esp32", "--pool", "2",
+                  "--firmware", str(fw), "-k", "stream or udp"]
+        shared = best(rounds, lambda: timed_parallel([tagged], tmp, "tag pool"))
     return [("2 places (flash+suite subset) one after another", serial, 1.0, ""),
-            ("2 places (flash+suite subset) concurrently", both, both[0] / serial[0], "")]
+            ("2 places (flash+suite subset) concurrently", both, both[0] / serial[0], ""),
+            ("1 place (flash+suite subset)", one, 1.0, ""),
+            ("2 places by tag sharing that subset (--place-tag)", shared, shared[0] / one[0], "")]
 
 
 if __name__ == "__main__":

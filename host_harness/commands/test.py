@@ -15,6 +15,8 @@ import argparse
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 from ..board import loopback_peer_host
@@ -29,13 +31,28 @@ from .common import BOARD_HELP, PORT_HELP
 # deadline inside (the plugin's --board-timeout); this one only stops a runaway pytest.
 SUITE_DEADLINE_S = 1800
 SUITE_CLEANUP_S = 60  # after Ctrl-C: time the suite gets to stop what it started
-_SUITES: list[subprocess.Popen] = []  # the suite running now (a place lost mid-run interrupts it)
+_SUITES: list[tuple[subprocess.Popen, float]] = []  # the suite running now, its start (a lost place stops it)
+_LOST = threading.Event()  # a place was lost: no further suite starts
+# SIGINT in a Python that is still importing pytest is a bare KeyboardInterrupt traceback (and nothing to
+# clean up yet): a suite younger than this gets its interrupt when it reaches this age.
+SUITE_STARTUP_S = 5.0
+
+
+def _interrupt(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)  # as Ctrl-C: the suite stops its board and peers itself
 
 
 def _interrupt_suites(_why: str) -> None:
-    for proc in list(_SUITES):
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)  # as Ctrl-C: the suite stops its board and peers itself
+    _LOST.set()
+    for proc, started in list(_SUITES):
+        wait = SUITE_STARTUP_S - (time.monotonic() - started)
+        if wait > 0:
+            timer = threading.Timer(wait, _interrupt, args=(proc,))
+            timer.daemon = True
+            timer.start()
+        else:
+            _interrupt(proc)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -147,9 +164,12 @@ def _suite_command(args: argparse.Namespace, name: str, board_name: str, port: s
 
 def _run_suite(args: argparse.Namespace, name: str, board_name: str, port: str | None) -> int:
     cmd = _suite_command(args, name, board_name, port)
+    if _LOST.is_set():
+        return 130  # a place is gone (the watch said which): no suite on it
     print(f"== {name}" if name == board_name else f"== {name} ({board_name})", flush=True)
     proc = subprocess.Popen(cmd)
-    _SUITES.append(proc)
+    entry = (proc, time.monotonic())
+    _SUITES.append(entry)
     try:
         return proc.wait(SUITE_DEADLINE_S)
     except subprocess.TimeoutExpired:
@@ -166,7 +186,7 @@ def _run_suite(args: argparse.Namespace, name: str, board_name: str, port: str |
             proc.wait()
         raise
     finally:
-        _SUITES.remove(proc)
+        _SUITES.remove(entry)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -64,7 +64,8 @@ def wanted(config: pytest.Config, board: Board) -> bool:
 
 
 class BoardPool:
-    """The controller's N boards (slot i: a VirtualBoard, brought up in its own thread)."""
+    """The controller's N boards (slot i: a virtual board, board/virtual.py start_detached, brought up in its
+    own thread), or the N ports it was given."""
 
     def __init__(self, config: pytest.Config, board: Board, size: int, log_dir: Path,
                  ports: list[str] | None = None) -> None:
@@ -121,12 +122,10 @@ class BoardPool:
         os.replace(tmp, self.slot_file(slot))
 
     def _start_board(self, slot: int, flash: Path | None, log) -> str:
-        from ..netns import netns_support
-        from ..virtual import VirtualBoard
+        from ..board.virtual import start_detached
         from .backends import make_backend
 
-        network = self.board.has("network") and netns_support()[0]
-        vb = VirtualBoard(self.board, network=network, flash_dir=flash, start_timeout=BRINGUP_DEADLINE_S)
+        vb = start_detached(self.board, flash_dir=flash, start_timeout=BRINGUP_DEADLINE_S)
         with self._lock:
             if self.closing.is_set():
                 raise PoolError("the session ended first")

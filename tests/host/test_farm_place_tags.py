@@ -4,15 +4,14 @@ faults on that path: a place lost mid-run, the exporter dying, two runs racing f
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
 import sys
 import threading
 import time
 
 import pytest
+from farm_helpers import CLI, CliRun
 
 from host_harness.board.place import (
     ALLOCATE_S,
@@ -27,7 +26,6 @@ from host_harness.farm.local import LocalFarm
 from host_harness.flash import testimage
 from host_harness.resources import device_tests_dir
 
-CLI = [sys.executable, "-m", "host_harness.cli"]
 TAGS = {"board": "virtual-esp32"}
 
 
@@ -156,51 +154,29 @@ def test_the_plugin_spreads_the_suite_over_one_place_per_worker(farm, firmware, 
 
 
 def test_ctrl_c_during_a_tag_pool_run_gives_every_place_back(farm, tmp_path):
-    proc = subprocess.Popen([*CLI, "test", "--coordinator", farm.address, "--place-tag", "board=virtual-esp32",
-                             "--pool", "2", "--report-dir", str(tmp_path)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try:
-        assert proc.stdout is not None
-        seen = 0
-        for line in proc.stdout:
-            seen += "acquired:" in line
-            if seen == 2:
-                break
-        time.sleep(1.0)
-        os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C: the whole process group
-        proc.wait(90)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-    assert proc.returncode != 0
+    acquired = []
+    with CliRun(["test", "--coordinator", farm.address, "--place-tag", "board=virtual-esp32", "--pool", "2",
+                 "--report-dir", str(tmp_path)]) as run:
+        run.until(lambda line: bool(acquired.append(line) if "acquired:" in line else None) or len(acquired) == 2)
+        time.sleep(1.0)  # the suite has started
+        run.interrupt()
+        code, _ = run.finish(90)
+    assert len(acquired) == 2 and code != 0
     assert _nothing_left(farm)
 
 
 def test_a_place_of_the_pool_kicked_mid_run_stops_the_run_and_says_so(farm, firmware, tmp_path):
-    proc = subprocess.Popen([*CLI, "test", "--coordinator", farm.address, "--place-tag", "board=virtual-esp32",
-                             "--pool", "2", "--firmware", str(firmware), "--report-dir", str(tmp_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    seen: list[str] = []
     victim = farm.places[1]
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            seen.append(line)
-            if "flashed: ok" in line:  # both places are ours by now; the second board is being flashed
-                break
+    with CliRun(["test", "--coordinator", farm.address, "--place-tag", "board=virtual-esp32", "--pool", "2",
+                 "--firmware", str(firmware), "--report-dir", str(tmp_path)]) as run:
+        run.until(lambda line: "flashed: ok" in line)  # both places are ours; the boards are being flashed
         # Someone kicks us off one board (its reservation is ours, so they cannot acquire it themselves).
         client(farm.address, "-p", victim, "release", "--kick", user="mallory")
-        out, _ = proc.communicate(timeout=240)
-        seen.append(out)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-    text = "".join(seen)
-    assert proc.returncode not in (0, 1), text[-3000:]
+        code, text = run.finish(240)
+    assert code not in (0, 1), text[-3000:]
     assert f"place {victim} lost mid-run: released by someone else" in text, text[-3000:]
-    assert f"{victim} (" in text and "lost mid-run: the results above" in text and "Traceback" not in text
+    assert f"{victim} (" in text and "lost mid-run: the results above" in text, text[-3000:]
+    assert "Traceback" not in text, text[-6000:]
     assert _nothing_left(farm)
 
 
