@@ -155,10 +155,17 @@ def _acquire(coordinator: str, name: str, *, wait: float, user: str | None) -> s
     return token
 
 
-def _resolve(coordinator: str, name: str, user: str | None) -> tuple[str, dict[str, str]]:
+def _resolve(coordinator: str, name: str, user: str | None) -> tuple[str, dict[str, str], str]:
+    """(RFC2217 URL, tags, who holds it) of place `name`: its `env` and `show`, asked side by side."""
     import yaml  # labgrid's dependency: only a place needs it
 
-    env = yaml.safe_load(client(coordinator, "-p", name, "env", user=user)) or {}
+    answers = _side_by_side(lambda i: client(coordinator, "-p", name, ("env", "show")[i], user=user), 2,
+                            2 * CLIENT_TIMEOUT_S)
+    for answer in answers:
+        if isinstance(answer, BaseException):
+            raise answer
+    env_text, show = answers
+    env = yaml.safe_load(env_text) or {}
     resources = next(iter((env.get("targets") or {}).values()), {}).get("resources") or []
     ports = [r["NetworkSerialPort"] for r in resources if "NetworkSerialPort" in r]
     if not ports:
@@ -167,10 +174,10 @@ def _resolve(coordinator: str, name: str, user: str | None) -> tuple[str, dict[s
     if port.get("protocol", "rfc2217") != "rfc2217":
         raise PlaceError(f"place {name}: its serial port speaks {port['protocol']}, not rfc2217 "
                          "(no reset lines for esptool)")
-    show = client(coordinator, "-p", name, "show", user=user)
     found = re.search(r"^\s*tags: (.*)$", show, re.M)
     tags = dict(t.split("=", 1) for t in found.group(1).split(", ") if "=" in t) if found else {}
-    return f"rfc2217://{port['host']}:{port['port']}", tags
+    holder = re.search(r"^\s*acquired: (\S+)", show, re.M)
+    return f"rfc2217://{port['host']}:{port['port']}", tags, holder.group(1) if holder else "None"
 
 
 class _LeaseWatch(threading.Thread):
@@ -178,11 +185,11 @@ class _LeaseWatch(threading.Thread):
     the coordinator may go away.  The first loss is written to stderr at once and kept in `lease.lost`."""
 
     def __init__(self, lease: PlaceLease, user: str | None, interval: float,
-                 on_lost: Callable[[str], None] | None) -> None:
+                 on_lost: Callable[[str], None] | None, holder: str) -> None:
         super().__init__(name=f"place-watch-{lease.name}", daemon=True)
         self.lease, self.user, self.interval, self.on_lost = lease, user, interval, on_lost
         self.stop = threading.Event()
-        self.holder = _holder(lease.coordinator, lease.name, user)  # us, as the coordinator names us
+        self.holder = holder  # us, as the coordinator names us
 
     def run(self) -> None:
         misses = 0
@@ -222,13 +229,13 @@ def _hold(stack: contextlib.ExitStack, address: str, name: str, token: str | Non
             release(address, name, user=user, token=token)
 
     stack.callback(give_back)
-    url, tags = _resolve(address, name, user)
+    url, tags, holder = _resolve(address, name, user)
     if "board" not in tags:
         raise PlaceError(f"place {name} has no 'board' tag naming its board file "
                          f"(labgrid-client -p {name} set-tags board=NAME)")
     lease = PlaceLease(name=name, coordinator=address, url=url, board=tags["board"], tags=tags, token=token)
     if watch:
-        watcher = _LeaseWatch(lease, user, watch, on_lost)
+        watcher = _LeaseWatch(lease, user, watch, on_lost, holder)
         watcher.start()
 
         def stop_watch() -> None:  # before the release: our own release is no loss

@@ -111,6 +111,30 @@ def _preflight(board_name: str, port: str, firmware: Path | None, log_dir: Path)
         pass
 
 
+def _preflight_all(board_name: str, ports: list[str], firmware: Path | None, log_dir: Path) -> None:
+    """A pool's boards (a tag pool's places): with --firmware all flashed at once by the flash runner (one
+    progress view; the boot of each judged from its output), then each booted (raw REPL, identity) side by
+    side.  The first failure is raised once every board is done."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if firmware is not None:
+        from ..flash import FlashError, flash_boards, load_image
+        from ..flash.summary import failure_line, summary_line
+
+        board = load_board(board_name)
+        results = flash_boards(board, ports, load_image(firmware, board), identity=False,
+                               log_dir=log_dir / "board-logs" / board_name / "flash")
+        for r in results:
+            print(f"== {summary_line(r)}", flush=True)
+        failed = [r for r in results if not r.ok]
+        if failed:
+            raise FlashError("; ".join(failure_line(r) for r in failed))
+    with ThreadPoolExecutor(max_workers=len(ports), thread_name_prefix="preflight") as pool:
+        futures = [pool.submit(_preflight, board_name, url, None, log_dir) for url in ports]
+    for future in futures:
+        future.result()
+
+
 def _targets(args: argparse.Namespace) -> dict[str, tuple[str, str | None]]:
     """Each --board as given -> (board file, port).  The id of a running virtual board (vb1) means its board
     file on its port; a board file name gets a board of its own (virtual) or --port (real)."""
@@ -263,8 +287,10 @@ def _run(args: argparse.Namespace) -> int:
         raise HilError("--pool N needs N >= 1 and virtual boards without --port (or --place-tag places)")
     args.report_dir.mkdir(parents=True, exist_ok=True)
     for board_name, port in targets.values():
-        for url in [port] if port else args.pool_ports:
-            _preflight(board_name, url, args.firmware, args.report_dir)  # flashes with --firmware
+        if port:
+            _preflight(board_name, port, args.firmware, args.report_dir)  # flashes with --firmware
+        elif args.pool_ports:  # a tag pool's boards: flashed and booted side by side
+            _preflight_all(board_name, args.pool_ports, args.firmware, args.report_dir)
 
     if args.jobs > 1 and len(boards) > 1:
         from ..farm.concurrent import run_suites

@@ -110,7 +110,8 @@ class BoardPool:
         except Exception as exc:  # noqa: BLE001 - handed to the worker, which reports it as its bring-up error
             answer = {"error": f"pool board {slot} ({self.board.name}) did not come up: {exc}"}
             log.write(f"[usocket-hil] {answer['error']}\n".encode())
-            self.errors.append(answer["error"])
+            if not self.closing.is_set():  # (a session stopped mid bring-up is no bring-up failure)
+                self.errors.append(answer["error"])
         finally:
             if slot == 0:
                 self.image_ready.set()  # without an image (board 0 failed) the others deploy themselves
@@ -145,7 +146,8 @@ class BoardPool:
     def pytest_configure_node(self, node) -> None:
         with self._lock:
             taken = set(self.assigned.values())
-            slot = next(s for s in range(self.size) if s not in taken)
+            # (a replacement may be configured before its crashed predecessor is reported down)
+            slot = next((s for s in range(self.size) if s not in taken), len(self.assigned) % self.size)
             self.assigned[node.gateway.id] = slot
         node.workerinput[WORKER_KEY] = str(self.slot_file(slot))
 
