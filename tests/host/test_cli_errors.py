@@ -159,10 +159,11 @@ def test_help_lists_exit_codes_environment_and_describes_virtual() -> None:
 def test_ctrl_c_at_start_up_is_exit_130_without_traceback() -> None:
     """SIGINT within the first tens of milliseconds (while our modules import): 130, no traceback.
 
-    Not earlier than 40 ms: before that CPython itself is still initialising (its `site` import), where no
-    code of ours can run yet and CPython prints its own fatal-error message."""
+    A SIGINT that lands while CPython itself is still initialising (its `site` import, tens of ms, longer on a
+    loaded machine) ends in CPython's own "Fatal Python error: init_import_site", before any code of ours runs:
+    such a delay proves nothing either way and is passed over, like one where the command finished first."""
     interrupted = 0
-    for delay in (0.04, 0.05, 0.06, 0.08, 0.1, 0.15):
+    for delay in (0.04, 0.05, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3):
         proc = subprocess.Popen([CLI, "boards"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 preexec_fn=sigint_default)
         time.sleep(delay)
@@ -170,6 +171,8 @@ def test_ctrl_c_at_start_up_is_exit_130_without_traceback() -> None:
         out, err = proc.communicate(timeout=30)
         if proc.returncode == 0:
             continue  # it finished first
+        if proc.returncode == 1 and err.startswith("Fatal Python error: init_import_site"):
+            continue  # CPython's start-up, not ours
         assert proc.returncode in (130, -signal.SIGINT), (delay, proc.returncode, err)
         assert "Traceback" not in err, (delay, err)
         interrupted += proc.returncode == 130
