@@ -10,6 +10,7 @@ boards (pytest-xdist workers, each bringing up its own).  `--place NAME` holds a
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
@@ -33,7 +34,7 @@ _SUITES: list[subprocess.Popen] = []  # the suite running now (a place lost mid-
 def _interrupt_suites(_why: str) -> None:
     for proc in list(_SUITES):
         if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)  # as Ctrl-C: the suite stops its board and peers itself
+            os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C: the suite stops its board and peers itself
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -136,9 +137,13 @@ def _suite_command(args: argparse.Namespace, name: str, board_name: str, port: s
 
 
 def _run_suite(args: argparse.Namespace, name: str, board_name: str, port: str | None) -> int:
+    from .. import children
+    from .suite_output import SuiteOutput
+
     cmd = _suite_command(args, name, board_name, port)
     print(f"== {name}" if name == board_name else f"== {name} ({board_name})", flush=True)
-    proc = subprocess.Popen(cmd)
+    proc = children.spawn(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    output = SuiteOutput(proc, args.report_dir / "suite-logs" / f"{name}.log")
     _SUITES.append(proc)
     try:
         return proc.wait(SUITE_DEADLINE_S)
@@ -148,15 +153,14 @@ def _run_suite(args: argparse.Namespace, name: str, board_name: str, port: str |
         print(f"usocket-hil: suite on {board_name} passed its {SUITE_DEADLINE_S} s deadline", file=sys.stderr)
         return 124
     except KeyboardInterrupt:
-        # The suite got the same Ctrl-C (one process group): let it stop its boards and peers itself.
-        try:
-            proc.wait(SUITE_CLEANUP_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        # The suite is in its own process group: it gets one SIGINT, from us, and time to stop its boards
+        # and peers; what it prints meanwhile (pytest's banner) goes to its log only.
+        output.mute()
+        children.interrupt([proc], SUITE_CLEANUP_S)
         raise
     finally:
         _SUITES.remove(proc)
+        output.close()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -225,7 +229,8 @@ def _run(args: argparse.Namespace) -> int:
             any_fail |= c[FAIL] > 0
             print(f"{name}: {c['pass']} clauses pass, {c[FAIL]} fail, {c['n/a']} not on this target, "
                   f"{c['untested']} untested")
-        print(f"report: {args.report_dir / 'conformance.md'}; JUnit: {args.report_dir}/junit-<board>.xml")
+        print(f"report: {args.report_dir / 'conformance.md'}; JUnit: {args.report_dir}/junit-<board>.xml; "
+              f"pytest output: {args.report_dir}/suite-logs/<board>.log")
     for name in down:
         print(f"usocket-hil: no suite ran on {name}: its board did not come up (the line above says why; "
               f"log {args.report_dir / 'board-logs' / name / 'session.log'})", file=sys.stderr)
