@@ -54,7 +54,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--coordinator", metavar="HOST:PORT", help="labgrid coordinator (default $LG_COORDINATOR)")
     p.add_argument("--place-wait", type=float, default=0.0, metavar="S",
                    help="wait up to S seconds for a busy place (a labgrid reservation); default: fail at once")
-    p.add_argument("--peer-host", metavar="IP", help="real boards: host address the board reaches")
+    p.add_argument("--peer-host", metavar="IP",
+                   help="real boards: numeric address of this host that the board reaches (checked first)")
     p.add_argument("--wlan-ssid", metavar="SSID", help="real boards: Wi-Fi to join after deploy")
     p.add_argument("--wlan-key", metavar="KEY", help="the key for --wlan-ssid")
     p.add_argument("--firmware", type=Path, metavar="FILE", help="flash this image first (real ESP boards)")
@@ -102,6 +103,21 @@ def _targets(args: argparse.Namespace) -> dict[str, tuple[str, str | None]]:
         else:
             targets[name] = (load_board(name).name, args.port)  # unknown names fail here, before anything
     return targets
+
+
+def _check_peer_host(args: argparse.Namespace, targets: dict[str, tuple[str, str | None]]) -> None:
+    """--peer-host, before any board is touched: numeric, this host's, and used by every board named."""
+    from ..peers.address import check_peer_host
+    from ..plugin.options import peer_host_applies
+
+    for _, port in targets.values():
+        args.peer_host = check_peer_host(args.peer_host, port)
+    unused = [name for name, (board_name, port) in targets.items()
+              if not peer_host_applies(load_board(board_name), port)]
+    if unused:
+        raise HilError(f"--peer-host is not used with {', '.join(unused)}: a virtual or host board's peers "
+                       "listen where the harness set up its network (drop --peer-host; it is for real boards "
+                       "on --port)")
 
 
 def _suite_command(args: argparse.Namespace, name: str, board_name: str, port: str | None) -> list[str]:
@@ -194,6 +210,8 @@ def _run(args: argparse.Namespace) -> int:
         raise HilError("--jobs N needs N >= 1")
     targets = _targets(args)
     boards = list(targets)
+    if args.peer_host:
+        _check_peer_host(args, targets)
     if args.pool < 1 or (args.pool > 1 and (args.port or not all(load_board(b).is_virtual
                                                                   for b, _ in targets.values()))):
         raise HilError("--pool N needs N >= 1 and virtual boards without --port (each worker starts its own)")
