@@ -22,12 +22,16 @@ from ..boards import load_board
 from ..errors import HilError
 from ..report import FAIL, build_table, load_clauses, load_results, render_markdown, summary_counts
 from ..resources import device_tests_dir
-from .common import BOARD_HELP, PORT_HELP
+from .common import BOARD_HELP, PORT_HELP, count, nonnegative_seconds
 
 # A whole suite on one board; generous, since a real board at 115200 baud is slow.  Each test has its own
 # deadline inside (the plugin's --board-timeout); this one only stops a runaway pytest.
 SUITE_DEADLINE_S = 1800
 SUITE_CLEANUP_S = 60  # after Ctrl-C: time the suite gets to stop what it started
+# --pool: each worker is a whole virtual board (an interpreter, a namespace pair, peers); beyond a few per CPU
+# they only starve each other (and 100000 would never finish "bringing up nodes").
+BOARDS_PER_CPU = 4
+MAX_POOL = BOARDS_PER_CPU * (os.cpu_count() or 1)
 _SUITES: list[subprocess.Popen] = []  # the suite running now (a place lost mid-run interrupts it)
 
 
@@ -52,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--place", metavar="NAME",
                    help="labgrid place to acquire for the run: its 'board' tag and RFC2217 port (see README)")
     p.add_argument("--coordinator", metavar="HOST:PORT", help="labgrid coordinator (default $LG_COORDINATOR)")
-    p.add_argument("--place-wait", type=float, default=0.0, metavar="S",
+    p.add_argument("--place-wait", type=nonnegative_seconds, default=0.0, metavar="S",
                    help="wait up to S seconds for a busy place (a labgrid reservation); default: fail at once")
     p.add_argument("--peer-host", metavar="IP",
                    help="real boards: numeric address of this host that the board reaches (checked first)")
@@ -62,7 +66,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--report-dir", type=Path, default=Path("reports"), help="JUnit, results, Markdown table")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="run up to N boards' suites at once (each its own process, log and JUnit file)")
-    p.add_argument("--pool", type=int, default=1, metavar="N",
+    p.add_argument("--pool", type=count(1, MAX_POOL, f" ({BOARDS_PER_CPU} boards per CPU of this machine)"),
+                   default=1, metavar="N",
                    help="virtual boards: share each board's suite over N identical boards (pytest-xdist)")
     p.add_argument("-k", metavar="EXPR", help="only tests matching this pytest -k expression")
     p.add_argument("-x", "--exitfirst", action="store_true", help="stop a board's suite at its first failure")
