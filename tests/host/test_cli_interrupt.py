@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from proc_helpers import alive as _alive
 
 from host_harness.netns import netns_support
 from host_harness.netns.named import ours
@@ -45,17 +46,6 @@ def _descendants(root: int) -> dict[int, str]:
                 found[child] = cmdlines.get(child, "")
                 todo.append(child)
     return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        return "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
 
 
 def _start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen, dict[str, str]]:
