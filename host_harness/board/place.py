@@ -79,8 +79,12 @@ def _holder(coordinator: str, name: str, user: str | None) -> str:
     return "another user"
 
 
-def _reserve(coordinator: str, name: str, wait: float, user: str | None) -> str:
-    """A reservation for place `name`, allocated within `wait` s; its token.  PlaceBusyError after that."""
+def _reserve(coordinator: str, name: str, wait: float, user: str | None, *, deadline: float | None = None,
+             holder: str | None = None) -> str:
+    """A reservation for place `name`, allocated within `wait` s (by `deadline`, a monotonic time, when given:
+    the wait then includes the labgrid-client starts before it); its token.  PlaceBusyError after that,
+    naming `holder` when the caller already knows it."""
+    deadline = time.monotonic() + wait if deadline is None else deadline
     env = dict(os.environ)
     if user:
         env["LG_USERNAME"] = user
@@ -98,9 +102,10 @@ def _reserve(coordinator: str, name: str, wait: float, user: str | None) -> str:
                              f"{(proc.stderr.read() if proc.stderr else '').strip()[-200:]}")
         token = found.group(1)
         try:
-            proc.wait(wait)  # the client polls the coordinator until the reservation is allocated
+            # the client polls the coordinator until the reservation is allocated
+            proc.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            holder = _holder(coordinator, name, user)
+            holder = holder or _holder(coordinator, name, user)
             raise PlaceBusyError(f"place {name} is still acquired by {holder} after waiting {wait:.0f} s "
                                  "(its reservation is cancelled)") from None
         if proc.returncode != 0:
@@ -121,6 +126,7 @@ def _reserve(coordinator: str, name: str, wait: float, user: str | None) -> str:
 
 
 def _acquire(coordinator: str, name: str, *, wait: float, user: str | None) -> str | None:
+    deadline = time.monotonic() + wait  # --place-wait S: S seconds from now, labgrid-client starts included
     try:
         client(coordinator, "-p", name, "acquire", user=user)
         return None
@@ -130,8 +136,10 @@ def _acquire(coordinator: str, name: str, *, wait: float, user: str | None) -> s
         if wait <= 0:
             raise PlaceBusyError(f"place {name} is busy: {str(exc).split('. ')[0]} "
                                  "(wait for it with --place-wait SECONDS)") from None
+        busy = str(exc)
     started = time.monotonic()
-    token = _reserve(coordinator, name, wait, user)
+    found = re.search(r"acquired by (\S+?)\.?(?:\s|$)", busy)
+    token = _reserve(coordinator, name, wait, user, deadline=deadline, holder=found.group(1) if found else None)
     try:
         client(coordinator, "-p", "+", "acquire", user=user, token=token)
     except BaseException as exc:
