@@ -14,10 +14,11 @@ import threading
 from pathlib import Path
 from typing import IO
 
-# pytest's section headings ("==== warnings summary ====", "!!!! KeyboardInterrupt !!!!") start a block
-# that runs to the next heading; these blocks stay in the log only.
+# pytest's section headings ("==== warnings summary ====", "!!!! _pytest.outcomes.Exit: ... !!!!") start a
+# block that runs to the next heading; the two named here stay in the log only.  (The "!!!! KeyboardInterrupt
+# !!!!" banner comes only after a Ctrl-C, when everything is muted; an Exit banner says why a bring-up failed.)
 _HEADING = re.compile(rb"^(=+ .* =+|!+ .* !+|=+|!+)\s*$")
-_HIDDEN = re.compile(rb"^(=+ (warnings summary|short test summary info) =+|!+ .* !+)\s*$")
+_HIDDEN = re.compile(rb"^=+ (warnings summary|short test summary info) =+\s*$")
 _PROGRESS = re.compile(rb"[.FEsxX]+")  # pytest -q progress characters: shown as they come, not per line
 
 
