@@ -130,3 +130,13 @@ def ensure(dest: Path = DEFAULT_DIR) -> Path:
                 _install(pin, sdist, lib)
         stamp.write_text(want)
     return lib
+
+
+if __name__ == "__main__":  # `python -m host_harness.applibs`: fetch the pinned libraries, print their folder
+    import sys
+
+    try:
+        print(ensure())
+    except HilError as exc:
+        print(f"applibs: error: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -243,6 +243,22 @@ _q(%r,%r,%r,%r,%r)
 del _q,_v
 """
 
+# Run before the query: what an interrupted deploy (Ctrl-C, a dropped link) left in the board's globals -- the
+# open file of a write exec, the base64 decoder, the query's functions -- is closed and dropped, and the heap
+# collected, so the query's source (KBs of digests) finds room on a small board (WiPy 1.0: 48 KiB).
+_CLEANUP = """
+import gc
+for _n in ('_f','_a','_q','_v'):
+ if _n in globals():
+  try:
+   globals()[_n].close()
+  except Exception:
+   pass
+  del globals()[_n]
+del _n
+gc.collect()
+"""
+
 # The import check: drop cached modules so the import really loads the files on the board, then import.
 # Each module is imported fresh and dropped again before the next: the check is that it imports, and a small
 # board (WiPy 1.0: 48 KiB, plain .py compiled on the board) holds one module's compilation at a time.
@@ -338,6 +354,11 @@ def _finish_program(stale: Sequence[str], modules: Sequence[str]) -> str:
 
 def _exec(session: BoardSession, code: str, what: str, timeout: float) -> str:
     r = session.exec(code, timeout)
+    if r.outcome == "error" and r.exc_type == "KeyboardInterrupt":
+        raise KeyboardInterrupt  # a Ctrl-C reached the board too: the deploy was interrupted, not broken
+    if r.outcome == "error" and not r.exc_type:
+        raise DeployError(f"{what}: the board's answer was cut short ({(r.error or '').strip()[:80]!r}); "
+                          "run the deploy again")
     if r.outcome == "error":
         msg = r.exc_message or ""
         m = re.fullmatch(r"\s*(?:\[Errno )?(\d+)\]?\s*", msg)
@@ -371,6 +392,7 @@ def deploy(session: BoardSession, files: Sequence[DeployFile], *, force: bool = 
     modules = list(verify) if verify is not None else sorted({m for m in (_module_of(t, lib) for t in targets) if m})
     importing = f"importing {', '.join(modules)} on the board" if modules else ""
 
+    _exec(session, _CLEANUP, "collecting the board's heap", timeout)
     query = _QUERY % (_VERIFY_FN, targets, [f.sha256 for f in files], twins, prune,
                       [] if force else modules)
     out = _exec(session, query, " / ".join(w for w in ("reading hashes on the board", importing) if w),

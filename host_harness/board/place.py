@@ -86,9 +86,12 @@ def _holder(coordinator: str, name: str, user: str | None) -> str:
     return "another user"
 
 
-def _reserve(coordinator: str, filters: list[str], wait: float, user: str | None, busy) -> str:
+def _reserve(coordinator: str, filters: list[str], wait: float, user: str | None, busy, *,
+             deadline: float | None = None) -> str:
     """A labgrid reservation for a place matching `filters` (KEY=VALUE tags; name=PLACE for one place),
-    allocated within `wait` s; its token.  After that, `busy()` is raised (its reservation cancelled)."""
+    allocated within `wait` s (by `deadline`, a monotonic time, when given: the wait then includes the
+    labgrid-client starts before it); its token.  After that, `busy()` is raised (its reservation cancelled)."""
+    deadline = time.monotonic() + wait if deadline is None else deadline
     env = dict(os.environ)
     if user:
         env["LG_USERNAME"] = user
@@ -106,7 +109,8 @@ def _reserve(coordinator: str, filters: list[str], wait: float, user: str | None
                              f"{(proc.stderr.read() if proc.stderr else '').strip()[-200:]}")
         token = found.group(1)
         try:
-            proc.wait(wait)  # the client polls the coordinator until the reservation is allocated
+            # the client polls the coordinator until the reservation is allocated
+            proc.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             raise busy() from None
         if proc.returncode != 0:
@@ -127,6 +131,7 @@ def _reserve(coordinator: str, filters: list[str], wait: float, user: str | None
 
 
 def _acquire(coordinator: str, name: str, *, wait: float, user: str | None) -> str | None:
+    deadline = time.monotonic() + wait  # --place-wait S: S seconds from now, labgrid-client starts included
     try:
         client(coordinator, "-p", name, "acquire", user=user)
         return None
@@ -136,13 +141,16 @@ def _acquire(coordinator: str, name: str, *, wait: float, user: str | None) -> s
         if wait <= 0:
             raise PlaceBusyError(f"place {name} is busy: {str(exc).split('. ')[0]} "
                                  "(wait for it with --place-wait SECONDS)") from None
+        busy = str(exc)
     started = time.monotonic()
+    found = re.search(r"acquired by (\S+?)\.?(?:\s|$)", busy)
+    holder = found.group(1) if found else None  # from the busy answer: no lookup after the deadline
 
-    def busy() -> PlaceBusyError:
-        return PlaceBusyError(f"place {name} is still acquired by {_holder(coordinator, name, user)} after "
-                              f"waiting {wait:.0f} s (its reservation is cancelled)")
+    def busy_error() -> PlaceBusyError:
+        return PlaceBusyError(f"place {name} is still acquired by {holder or _holder(coordinator, name, user)} "
+                              f"after waiting {wait:.0f} s (its reservation is cancelled)")
 
-    token = _reserve(coordinator, [f"name={name}"], wait, user, busy)
+    token = _reserve(coordinator, [f"name={name}"], wait, user, busy_error, deadline=deadline)
     try:
         client(coordinator, "-p", "+", "acquire", user=user, token=token)
     except BaseException as exc:

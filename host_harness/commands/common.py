@@ -22,8 +22,19 @@ def positive_seconds(text: str) -> float:
     return value
 
 
-def count(minimum: int):
-    """argparse type: an integer >= minimum."""
+def nonnegative_seconds(text: str) -> float:
+    """argparse type: a finite number of seconds >= 0 (0: do not wait)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text}")
+    return value
+
+
+def count(minimum: int, maximum: int | None = None, why: str = ""):
+    """argparse type: an integer >= minimum (and <= maximum, `why` saying what bounds it)."""
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -31,6 +42,8 @@ def count(minimum: int):
             raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum}{why}, got {value}")
         return value
     return parse
 
@@ -61,7 +74,8 @@ def open_from_args(args: argparse.Namespace, *, enter_raw: bool = True, **kwargs
     if not args.board and not args.port:
         raise HilError(f"{args.command} needs --port URL or --board NAME (see `usocket-hil {args.command} "
                        "--help`)")
-    definition, running = resolve(args.board, args.port)
+    name = _board_file_with_port(args.board, args.port) if args.board and args.port else args.board
+    definition, running = resolve(name, args.port)
     if definition is not None and definition.kind == "host":
         raise HilError(f"board {definition.name} runs on the host: there is no board to {args.command}")
     if definition is not None and running is None and not args.port:
@@ -73,3 +87,22 @@ def open_from_args(args: argparse.Namespace, *, enter_raw: bool = True, **kwargs
     return open_board(definition or UNKNOWN, args.port, running=running, start_virtual=False,
                       check_target=definition is not None, open_timeout=getattr(args, "open_timeout", 5.0),
                       enter_raw=enter_raw, **kwargs)
+
+
+def _board_file_with_port(name: str, port: str) -> str | None:
+    """--board NAME --port X: NAME, or None when NAME is the id of the running virtual board on X (the port
+    says it all); another port is one line saying where that board is (not "unknown board 'vb1'")."""
+    from ..board.find import by_name, by_port
+    from ..boards import board_names
+    from ..errors import HilError
+
+    if name.endswith(".toml") or name in board_names():
+        return name  # a board file: the port's board is checked against it
+    vb = by_name(name)
+    if vb is None:
+        return name  # unknown: load_board says so, listing the board files
+    on_port = by_port(port)
+    if on_port is not None and on_port.name == vb.name:
+        return None
+    raise HilError(f"--board {name} is the running virtual board on {vb.port_url}, not on {port}: drop --port "
+                   f"to use {name}, or give a board file (e.g. --board {vb.definition}) with --port")

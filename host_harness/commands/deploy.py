@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..board.identify import definition_for, read_facts
 from .common import add_board_args, open_from_args
@@ -24,11 +25,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_board_args(p)
     p.add_argument("--force", action="store_true", help="copy every file even if the board has it")
     p.add_argument("--py", action="store_true", help="deploy plain .py instead of .mpy")
+    p.add_argument("--lib", action="append", default=[], type=Path, metavar="PATH",
+                   help="also put this module or folder's contents on the board's /lib, as the test plugin's "
+                        "--board-lib does (repeatable; e.g. umqtt and urequests, see README)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    with open_from_args(args) as board:
+    from ..errors import HilError
+
+    for lib in args.lib:
+        if not lib.exists():
+            raise HilError(f"--lib {lib} does not exist")
+        if lib.is_file() and lib.suffix != ".py":
+            raise HilError(f"--lib {lib}: give a .py module or a folder of them")
+    extras = [lib.resolve() for lib in args.lib]
+    with open_from_args(args, extras=extras) as board:
         running = getattr(board, "running", None)
         if board.definition.target == "unknown":  # a bare port nobody named: the board says what it is
             facts = read_facts(board.session)

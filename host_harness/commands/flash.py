@@ -41,7 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--baud", type=count(300), help="transfer baud rate after the stub starts (default: board file)")
     p.add_argument("--connect-attempts", type=count(1), default=7, metavar="N",
                    help="esptool sync attempts before giving up (default 7)")
-    p.add_argument("--log-dir", type=Path, default=Path("reports/flash"), help="per-board log files")
+    p.add_argument("--log-dir", type=Path, default=Path("reports/flash"),
+                   help="folder for each board's flash log, created when absent (default reports/flash in the "
+                        "current folder; each result line names its log)")
     p.add_argument("--json", action="store_true", help="print results as JSON")
     p.set_defaults(func=run)
 
@@ -85,9 +87,15 @@ def run(args: argparse.Namespace) -> int:
     if not failed:
         return 0
     if len(results) == 1:
-        raise FlashError(failure_line(failed[0]))
+        raise FlashError(_with_log(failed[0]))
     raise FlashError(f"{len(failed)} of {len(results)} boards failed: "
-                     + "; ".join(failure_line(r) for r in failed))
+                     + "; ".join(_with_log(r) for r in failed))
+
+
+def _with_log(r) -> str:
+    """The failure line naming the board's log (the report of what esptool did), where there is one."""
+    line = failure_line(r)
+    return f"{line} (log: {r.log_path})" if r.log_path and r.log_path not in line else line
 
 
 

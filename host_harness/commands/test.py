@@ -12,6 +12,7 @@ Exit status: 0 when no clause failed on any board.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
@@ -25,12 +26,16 @@ from ..boards import load_board
 from ..errors import HilError
 from ..report import FAIL, build_table, load_clauses, load_results, render_markdown, summary_counts
 from ..resources import device_tests_dir
-from .common import BOARD_HELP, PORT_HELP
+from .common import BOARD_HELP, PORT_HELP, count, nonnegative_seconds
 
 # A whole suite on one board; generous, since a real board at 115200 baud is slow.  Each test has its own
 # deadline inside (the plugin's --board-timeout); this one only stops a runaway pytest.
 SUITE_DEADLINE_S = 1800
 SUITE_CLEANUP_S = 60  # after Ctrl-C: time the suite gets to stop what it started
+# --pool: each worker is a whole virtual board (an interpreter, a namespace pair, peers); beyond a few per CPU
+# they only starve each other (and 100000 would never finish "bringing up nodes").
+BOARDS_PER_CPU = 4
+MAX_POOL = BOARDS_PER_CPU * (os.cpu_count() or 1)
 _SUITES: list[tuple[subprocess.Popen, float]] = []  # the suite running now, its start (a lost place stops it)
 _LOST = threading.Event()  # a place was lost: no further suite starts
 # SIGINT in a Python that is still importing pytest is a bare KeyboardInterrupt traceback (and nothing to
@@ -40,7 +45,7 @@ SUITE_STARTUP_S = 5.0
 
 def _interrupt(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)  # as Ctrl-C: the suite stops its board and peers itself
+        os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C: the suite (its own group) stops its board and peers
 
 
 def _interrupt_suites(_why: str) -> None:
@@ -73,16 +78,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="acquire --pool N (default 1) labgrid places whose tags match (repeat for several "
                         "tags; labgrid's reservations pick which) and share the suite over them")
     p.add_argument("--coordinator", metavar="HOST:PORT", help="labgrid coordinator (default $LG_COORDINATOR)")
-    p.add_argument("--place-wait", type=float, default=0.0, metavar="S",
+    p.add_argument("--place-wait", type=nonnegative_seconds, default=0.0, metavar="S",
                    help="wait up to S seconds for a busy place (a labgrid reservation); default: fail at once")
-    p.add_argument("--peer-host", metavar="IP", help="real boards: host address the board reaches")
+    p.add_argument("--peer-host", metavar="IP",
+                   help="real boards: numeric address of this host that the board reaches (checked first)")
     p.add_argument("--wlan-ssid", metavar="SSID", help="real boards: Wi-Fi to join after deploy")
     p.add_argument("--wlan-key", metavar="KEY", help="the key for --wlan-ssid")
     p.add_argument("--firmware", type=Path, metavar="FILE", help="flash this image first (real ESP boards)")
     p.add_argument("--report-dir", type=Path, default=Path("reports"), help="JUnit, results, Markdown table")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="run up to N boards' suites at once (each its own process, log and JUnit file)")
-    p.add_argument("--pool", type=int, default=1, metavar="N",
+    p.add_argument("--pool", type=count(1, MAX_POOL, f" ({BOARDS_PER_CPU} boards per CPU of this machine)"),
+                   default=1, metavar="N",
                    help="share the suite over N identical boards (pytest-xdist): N virtual boards, or with "
                         "--place-tag N places")
     p.add_argument("-k", metavar="EXPR", help="only tests matching this pytest -k expression")
@@ -150,6 +157,21 @@ def _targets(args: argparse.Namespace) -> dict[str, tuple[str, str | None]]:
     return targets
 
 
+def _check_peer_host(args: argparse.Namespace, targets: dict[str, tuple[str, str | None]]) -> None:
+    """--peer-host, before any board is touched: numeric, this host's, and used by every board named."""
+    from ..peers.address import check_peer_host
+    from ..plugin.options import peer_host_applies
+
+    for _, port in targets.values():
+        args.peer_host = check_peer_host(args.peer_host, port)
+    unused = [name for name, (board_name, port) in targets.items()
+              if not peer_host_applies(load_board(board_name), port)]
+    if unused:
+        raise HilError(f"--peer-host is not used with {', '.join(unused)}: a virtual or host board's peers "
+                       "listen where the harness set up its network (drop --peer-host; it is for real boards "
+                       "on --port)")
+
+
 def _suite_command(args: argparse.Namespace, name: str, board_name: str, port: str | None) -> list[str]:
     report_dir: Path = args.report_dir
     cmd = [
@@ -187,11 +209,15 @@ def _suite_command(args: argparse.Namespace, name: str, board_name: str, port: s
 
 
 def _run_suite(args: argparse.Namespace, name: str, board_name: str, port: str | None) -> int:
+    from .. import children
+    from .suite_output import SuiteOutput
+
     cmd = _suite_command(args, name, board_name, port)
     if _LOST.is_set():
         return 130  # a place is gone (the watch said which): no suite on it
     print(f"== {name}" if name == board_name else f"== {name} ({board_name})", flush=True)
-    proc = subprocess.Popen(cmd)
+    proc = children.spawn(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    output = SuiteOutput(proc, args.report_dir / "suite-logs" / f"{name}.log")
     entry = (proc, time.monotonic())
     _SUITES.append(entry)
     try:
@@ -202,15 +228,14 @@ def _run_suite(args: argparse.Namespace, name: str, board_name: str, port: str |
         print(f"usocket-hil: suite on {board_name} passed its {SUITE_DEADLINE_S} s deadline", file=sys.stderr)
         return 124
     except KeyboardInterrupt:
-        # The suite got the same Ctrl-C (one process group): let it stop its boards and peers itself.
-        try:
-            proc.wait(SUITE_CLEANUP_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        # The suite is in its own process group: it gets one SIGINT, from us, and time to stop its boards
+        # and peers; what it prints meanwhile (pytest's banner) goes to its log only.
+        output.mute()
+        children.interrupt([proc], SUITE_CLEANUP_S)
         raise
     finally:
         _SUITES.remove(entry)
+        output.close()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -282,6 +307,8 @@ def _run(args: argparse.Namespace) -> int:
         raise HilError("--jobs N needs N >= 1")
     targets = _targets(args)
     boards = list(targets)
+    if args.peer_host:
+        _check_peer_host(args, targets)
     if args.pool < 1 or (args.pool > 1 and not args.pool_ports and (
             args.port or not all(load_board(b).is_virtual for b, _ in targets.values()))):
         raise HilError("--pool N needs N >= 1 and virtual boards without --port (or --place-tag places)")
@@ -319,7 +346,8 @@ def _run(args: argparse.Namespace) -> int:
             any_fail |= c[FAIL] > 0
             print(f"{name}: {c['pass']} clauses pass, {c[FAIL]} fail, {c['n/a']} not on this target, "
                   f"{c['untested']} untested")
-        print(f"report: {args.report_dir / 'conformance.md'}; JUnit: {args.report_dir}/junit-<board>.xml")
+        print(f"report: {args.report_dir / 'conformance.md'}; JUnit: {args.report_dir}/junit-<board>.xml; "
+              f"pytest output: {args.report_dir}/suite-logs/<board>.log")
     for name in down:
         print(f"usocket-hil: no suite ran on {name}: its board did not come up (the line above says why; "
               f"log {args.report_dir / 'board-logs' / name / 'session.log'})", file=sys.stderr)

@@ -3,8 +3,8 @@ its own log file, one live progress line per board, exit codes collected.
 
 The processes are independent pytest sessions (each brings up its own board, peers and namespaces), so this is
 process-level parallelism and nothing else: no queue of tests, no shared state.  Progress is read from each
-log's pytest `-q` progress characters.  Ctrl-C stops every suite (each gets SIGINT, then SIGKILL) and
-re-raises; a suite past `deadline` seconds is killed and reported as exit 124.
+log's pytest `-q` progress characters.  Ctrl-C stops every suite (each gets one SIGINT and time to clean up, then
+SIGKILL; host_harness/children.py) and re-raises; a suite past `deadline` seconds is killed and reported as exit 124.
 """
 
 from __future__ import annotations
@@ -17,8 +17,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from .. import children
+
 PROGRESS_LINE = re.compile(r"^([.FEsxX]+)\s*(\[\s*\d+%\])?\s*$")
 TIMEOUT_EXIT = 124
+CLEANUP_S = 60  # after Ctrl-C: time each suite gets to stop its boards and peers (then SIGKILL)
 
 
 def _counts(log: Path) -> tuple[int, int]:
@@ -48,8 +51,8 @@ def run_suites(commands: dict[str, list[str]], log_dir: Path, *, jobs: int, dead
                 while pending and len(running) < jobs:
                     name = pending.pop(0)
                     with logs[name].open("wb") as out:
-                        running[name] = (subprocess.Popen(commands[name], stdout=out, stderr=subprocess.STDOUT,
-                                                          stdin=subprocess.DEVNULL), time.monotonic())
+                        running[name] = (children.spawn(commands[name], stdout=out, stderr=subprocess.STDOUT,
+                                                        stdin=subprocess.DEVNULL), time.monotonic())
                     progress.start_task(tasks[name])
                 for name, (proc, started) in list(running.items()):
                     done, failed = _counts(logs[name])
@@ -68,13 +71,6 @@ def run_suites(commands: dict[str, list[str]], log_dir: Path, *, jobs: int, dead
                 time.sleep(0.2)
             console.print(f"suite logs: {log_dir}/<board>.log", markup=False, highlight=False)
         except KeyboardInterrupt:
-            for proc, _ in running.values():
-                proc.terminate()
-            for proc, _ in running.values():
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            children.interrupt([proc for proc, _ in running.values()], CLEANUP_S)
             raise
     return codes

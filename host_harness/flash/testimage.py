@@ -8,6 +8,13 @@ the virtual ESP32 (host_harness/virtual/esp32_serial), which boots by reading th
 
     python -m host_harness.flash.testimage -o fw.bin --project micropython --version v1.28.0
     python -m host_harness.flash.testimage -o bad.bin --corrupt app      # fails the app's SHA-256 check
+
+`--target wipy` writes a WiPy 1.0 mcuimg.bin instead, for `usocket-hil flash --port wipy://...` on the virtual
+WiPy: a payload carrying the banner string the telnet server's welcome line shows (ports/cc3200/telnet/telnet.c
+telnet_welcome_msg), signed as ports/cc3200/appsign.sh does (the hex MD5 appended, what bootmgr_verify checks;
+host_harness/netrepl/firmware.py).  `--corrupt md5` spoils the signature: the boot manager keeps the old image.
+A real WiPy's mcuimg.bin comes from the cc3200 build (`make BTARGET=application BTYPE=release BOARD=WIPY` in
+ports/cc3200: build/WIPY/release/mcuimg.bin).
 """
 
 from __future__ import annotations
@@ -112,23 +119,59 @@ def build(project: str = "micropython", version: str = "v1.28.0", *, date: str =
     return bytes(out)
 
 
+WIPY_DATE = "2026-03-01"  # the banner's date: MICROPY_BUILD_DATE, ISO as the cc3200 build writes it
+
+
+def build_wipy(version: str, *, date: str = WIPY_DATE, corrupt: str = "none", size: int = 16384) -> bytes:
+    """A signed WiPy 1.0 application image whose banner names `version` (netrepl/firmware.py image_version)."""
+    from ..netrepl.firmware import IMG_SIZE, image_version, sign
+
+    banner = f"MicroPython {version} on {date}; WiPy with CC3200\0".encode()
+    body = b"\0" * 4096 + banner
+    payload = body + _filler(b"wipy-test-image ", max(0, size - 32 - len(body)))
+    if len(payload) + 32 > IMG_SIZE:
+        raise ValueError(f"an mcuimg.bin holds at most {IMG_SIZE} bytes")
+    if image_version(payload) != version:
+        raise ValueError(f"version {version!r} must look like v1.29.0 (the banner's MICROPY_GIT_TAG)")
+    image = bytearray(sign(payload))
+    if corrupt == "md5":
+        image[-1] ^= 0x01
+    elif corrupt != "none":
+        raise ValueError(f"--target wipy takes --corrupt none or md5, not {corrupt}")
+    return bytes(image)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m host_harness.flash.testimage",
-                                description="Write an ESP32 test firmware image with a chosen app descriptor.")
+                                description="Write an ESP32 test firmware image with a chosen app descriptor, "
+                                            "or (--target wipy) a signed WiPy 1.0 mcuimg.bin.")
     p.add_argument("-o", "--output", type=Path, required=True, help="firmware file to write")
+    p.add_argument("--target", choices=("esp32", "wipy"), default="esp32",
+                   help="esp32: firmware.bin for esptool (default); wipy: mcuimg.bin for flash --port wipy://")
     p.add_argument("--project", default="micropython", help="esp_app_desc_t project_name")
     p.add_argument("--version", default="v1.28.0", help="esp_app_desc_t version (the banner shows it)")
-    p.add_argument("--date", default="Nov 29 2025", help="esp_app_desc_t date (__DATE__ format)")
+    p.add_argument("--date", default=None,
+                   help=f"esp_app_desc_t date (__DATE__ format, default Nov 29 2025); wipy: {WIPY_DATE}")
     p.add_argument("--idf", default="v5.4.1", help="esp_app_desc_t idf_ver")
-    p.add_argument("--corrupt", choices=CORRUPTIONS, default="none", help="build a broken image on purpose")
+    p.add_argument("--corrupt", choices=CORRUPTIONS + ("md5",), default="none",
+                   help="build a broken image on purpose (esp32: app, partition-table, header; wipy: md5)")
     args = p.parse_args(argv)
     try:
-        data = build(args.project, args.version, date=args.date, idf=args.idf, corrupt=args.corrupt)
+        if args.target == "wipy":
+            data = build_wipy(args.version, date=args.date or WIPY_DATE, corrupt=args.corrupt)
+        elif args.corrupt == "md5":
+            raise ValueError("--corrupt md5 is for --target wipy")
+        else:
+            data = build(args.project, args.version, date=args.date or "Nov 29 2025", idf=args.idf,
+                         corrupt=args.corrupt)
     except ValueError as exc:
         print(f"testimage: error: {exc}", file=sys.stderr)
         return 2
     args.output.write_bytes(data)
-    print(f"{args.output}: {len(data)} bytes, {args.project} {args.version}, write at {FIRMWARE_OFFSET:#x}")
+    if args.target == "wipy":
+        print(f"{args.output}: {len(data)} bytes, WiPy mcuimg.bin {args.version} (signed)")
+    else:
+        print(f"{args.output}: {len(data)} bytes, {args.project} {args.version}, write at {FIRMWARE_OFFSET:#x}")
     return 0
 
 

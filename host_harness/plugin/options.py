@@ -90,6 +90,7 @@ def check_options(config: pytest.Config, board: Board) -> None:
             check_url(port)  # a missing device or a malformed URL is one usage line, before any test runs
         except HilError as exc:
             raise pytest.UsageError(f"usocket-hil: {exc}") from None
+    check_addresses(config, board)
     timeout = config.getoption("--board-timeout")
     if timeout <= 0:
         raise pytest.UsageError(f"usocket-hil: --board-timeout must be positive, got {timeout:g}")
@@ -108,6 +109,30 @@ def needs_peer_host(config: pytest.Config, board: Board) -> bool:
         running = by_port(port)
         return running is None or not running.host_ip
     return board.kind == "serial"
+
+
+def peer_host_applies(board: Board, port: str | None) -> bool:
+    """--peer-host is used by a board reached through a port (board/__init__.py open_board); a virtual board
+    the run starts, or a host board, has its peers where its own network is (board/virtual.py, host.py)."""
+    return bool(port) and board.kind != "host"
+
+
+def check_addresses(config: pytest.Config, board: Board) -> None:
+    """--peer-host: numeric, one of this host's (peers bind there), and only where it is used; --board-ip:
+    numeric.  One usage line each, before any test."""
+    from ..peers.address import check_peer_host, numeric_address
+
+    try:
+        if config.getoption("--board-ip"):
+            config.option.board_ip = numeric_address(config.getoption("--board-ip"), "--board-ip")
+        peer_host = config.getoption("--peer-host")
+        if peer_host:
+            config.option.peer_host = check_peer_host(peer_host, config.getoption("--port"))
+            if not peer_host_applies(board, config.getoption("--port")):
+                raise HilError(f"--peer-host is not used with board {board.name}: its peers listen where the "
+                               "harness set up its network (drop --peer-host; it is for real boards on --port)")
+    except HilError as exc:
+        raise pytest.UsageError(f"usocket-hil: {exc}") from None
 
 
 def marker_skip_reason(item: pytest.Item, board: Board) -> str | None:

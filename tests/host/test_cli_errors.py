@@ -220,7 +220,8 @@ def test_test_command_prints_no_pytest_command_line_and_one_count(tmp_path: Path
     progress = p.stdout.splitlines()[1]
     assert re.fullmatch(r"\.+ +\[100%\]", progress), p.stdout
     assert p.stdout == (f"== cpython\n{progress}\n\n{table}\n{counts}\n"
-                        f"report: {tmp_path}/conformance.md; JUnit: {tmp_path}/junit-<board>.xml\n")
+                        f"report: {tmp_path}/conformance.md; JUnit: {tmp_path}/junit-<board>.xml; "
+                        f"pytest output: {tmp_path}/suite-logs/<board>.log\n")
 
 
 def test_test_command_never_reports_the_previous_run(tmp_path: Path) -> None:

@@ -56,6 +56,27 @@ def test_a_busy_place_fails_at_once_naming_the_holder(farm):
     assert _holders(farm) == ""
 
 
+def test_place_wait_gives_up_at_its_deadline_naming_the_holder(farm):
+    """--place-wait S counts from the start (labgrid-client starts included); after S only the reservation's
+    cancellation remains.  Before: the S seconds began after two client starts and a holder lookup followed
+    (5 s took 12.6 s): ~3.5 calls on top.  One client call, timed in the same run, is the unit."""
+    calls = []
+    for _ in range(3):
+        started = time.monotonic()
+        client(farm.address, "who")
+        calls.append(time.monotonic() - started)
+    one_call = sorted(calls)[1]
+    wait = 3.0
+    with acquired_place(farm.places[0], coordinator=farm.address, user="alice"):
+        started = time.monotonic()
+        with pytest.raises(PlaceBusyError, match=r"alice.*after waiting 3 s"):
+            with acquired_place(farm.places[0], coordinator=farm.address, user="bob", wait=wait):
+                pass
+        took = time.monotonic() - started
+    assert took - wait < 2.5 * one_call, (took, one_call)  # the cancellation (~1 call) and the client's kill
+    assert _holders(farm) == ""
+
+
 def test_waiting_for_a_busy_place_gets_it_through_a_reservation_when_released(farm):
     held = threading.Event()
     release = threading.Event()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 from pathlib import Path
 
@@ -10,19 +9,9 @@ import pytest
 
 pytest.importorskip("esp32_mock_bootloader", reason="esp32-mock-bootloader (dev dependency) not installed")
 
+from proc_helpers import alive as _alive  # noqa: E402
+
 from host_harness.flash.mockboot import MockBootloader  # noqa: E402
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie still answers kill(0); it is reaped by wait() in close(), so check /proc state too.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except OSError:
-        return False
 
 
 def test_mock_listens_then_leaves_nothing_behind():

@@ -30,6 +30,13 @@ from ...errors import TransportError
 PACKAGE = __name__
 # Schemes whose URL must be HOST:PORT (pyserial's protocol_socket / protocol_rfc2217 parse it unchecked).
 HOST_PORT_SCHEMES = ("socket", "rfc2217")
+# The query options pyserial accepts for them (serial/urlhandler/protocol_socket.py and serial/rfc2217.py
+# from_url); with a value from a fixed set where pyserial looks it up in a table (LOGGER_LEVELS).
+_LOG_LEVELS = ("debug", "info", "warning", "error")
+URL_OPTIONS: dict[str, dict[str, tuple[str, ...] | None]] = {
+    "socket": {"logging": _LOG_LEVELS},
+    "rfc2217": {"logging": _LOG_LEVELS, "ign_set_control": None, "poll_modem": None, "timeout": None},
+}
 # Ours that reach a board's REPL over the network (protocol_<scheme>.py over netserial.NetSerial): the URL's
 # host is the board's address (board/network.py drives such boards).
 NETWORK_SCHEMES = ("wipy", "webrepl")
@@ -65,11 +72,30 @@ def check_url(url: str) -> None:
         if not parts.hostname or port is None or not 0 < port < 65536:
             raise TransportError(f"cannot open {url}: a {kind}:// port must be {kind}://HOST:PORT "
                                  f"with PORT 1-65535 (e.g. {kind}://127.0.0.1:2217)")
+        _check_options(url, kind, parts.query)
         return
     register()
     if not any(_has_handler(pkg, kind) for pkg in serial.protocol_handler_packages):
         raise TransportError(f"cannot open {url}: unknown URL scheme {kind}:// (use a device path, "
                              "socket://HOST:PORT, rfc2217://HOST:PORT, wipy://IP or webrepl://IP)")
+
+
+def _check_options(url: str, kind: str, query: str) -> None:
+    known = URL_OPTIONS[kind]
+    for option, values in urllib.parse.parse_qs(query, keep_blank_values=True).items():
+        if option not in known:
+            raise TransportError(f"cannot open {url}: {kind}:// takes no option {option!r} (it takes "
+                                 f"{', '.join(known)}; e.g. {kind}://127.0.0.1:2217?logging=debug)")
+        choices = known[option]
+        if choices is not None and values[-1] not in choices:
+            raise TransportError(f"cannot open {url}: {option}= must be one of {', '.join(choices)}")
+        if option == "timeout":
+            try:
+                ok = float(values[-1]) > 0
+            except ValueError:
+                ok = False
+            if not ok:
+                raise TransportError(f"cannot open {url}: timeout= must be a positive number of seconds")
 
 
 def _has_handler(package: str, kind: str) -> bool:
