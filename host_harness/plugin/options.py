@@ -126,9 +126,11 @@ def check_addresses(config: pytest.Config, board: Board) -> None:
         if config.getoption("--board-ip"):
             config.option.board_ip = numeric_address(config.getoption("--board-ip"), "--board-ip")
         peer_host = config.getoption("--peer-host")
+        # a tag pool's places are boards on ports too (--pool-port, one per worker; plugin/pool.py)
+        port = config.getoption("--port") or next(iter(config.getoption("--pool-port", default=[]) or []), None)
         if peer_host:
-            config.option.peer_host = check_peer_host(peer_host, config.getoption("--port"))
-            if not peer_host_applies(board, config.getoption("--port")):
+            config.option.peer_host = check_peer_host(peer_host, port)
+            if not peer_host_applies(board, port):
                 raise HilError(f"--peer-host is not used with board {board.name}: its peers listen where the "
                                "harness set up its network (drop --peer-host; it is for real boards on --port)")
     except HilError as exc:
