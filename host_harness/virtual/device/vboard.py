@@ -39,6 +39,12 @@ _stdout_write = sys.stdout.write
 _readinto = sys.stdin.buffer.readinto
 _inb = bytearray(1)
 _orig_print = builtins.print
+# The interpreter's own compiler entry points: the board's builtins of these names apply the firmware's rules.
+_real_compile = builtins.compile
+_real_exec = builtins.exec
+_real_eval = builtins.eval
+_real_execfile = builtins.execfile
+_user_g = None  # the REPL's globals: exec()/eval() without a globals dict run there (see _user_exec)
 _ctl = None
 _armed = False
 _user_intr = True  # what the user asked for with micropython.kbd_intr() in the current exec
@@ -192,6 +198,7 @@ def _machine_soft_reset():
 # A port model folder may hold _firmware.py: what that firmware's interpreter has and lacks.
 #   NO_FLOAT / NO_ASYNC  float literals / async-await refused at compile time with the firmware's SyntaxError
 #   HIDDEN               modules the firmware does not have (ImportError for user code)
+#   NO_EXECFILE          the firmware has no execfile() builtin
 #   ERRNO_FOLD           the firmware's errno numbers differ from this build's, whose compiler folds a literal
 #                        `errno.NAME` to its own value: such code (REPL source, plain .py modules) is compiled
 #                        as `(errno,)[0].NAME`
@@ -301,12 +308,13 @@ def _refuse(bad, filename):
     raise e
 
 
-def _firmware_source(src, filename):
+def _firmware_source(src, filename, st=None):
     # What the firmware's compiler would refuse (raised as its SyntaxError), else src ready for this compiler.
+    # st: the scan state when src is the next line of a longer input (_PasteStream).
     if type(src) is not str:
         src = src.decode()
     fix = [] if _fw.ERRNO_FOLD else None
-    bad = _scan(src, fix, [1, None])
+    bad = _scan(src, fix, st or [1, None])
     if bad:
         _refuse(bad, filename)
     if fix:
@@ -416,7 +424,7 @@ def _load_unfolded(name, path, d):
         src = f.read()
     if "errno." not in src:
         return False
-    code = compile(_firmware_source(src, path), path, "exec")
+    code = _real_compile(_firmware_source(src, path), path, "exec")
     src = None
     m = _real_import("_vboard_blank")  # models/_common/_vboard_blank.py: an empty module to fill
     del sys.modules["_vboard_blank"]
@@ -447,7 +455,7 @@ def _load_firmware():
     fw = {}
     exec(src, fw)
     _fw = _Module()
-    for k in ("NO_FLOAT", "NO_ASYNC", "ERRNO_FOLD"):
+    for k in ("NO_FLOAT", "NO_ASYNC", "ERRNO_FOLD", "NO_EXECFILE"):
         setattr(_fw, k, fw.get(k, False))
     _fw.HIDDEN = fw.get("HIDDEN", ())
     _fw.UNIQUE_ID = fw.get("UNIQUE_ID")
@@ -459,6 +467,49 @@ def _load_firmware():
     if heap and gc.mem_free() > heap:
         _reserve(heap)
     builtins.__import__ = _import
+    # Every source the board compiles meets the firmware's compiler: user calls of compile/exec/eval(/execfile)
+    # too (on a cc3200 py/parsenum.c refuses `1.5` wherever the text comes from; mp_builtin_compile,
+    # eval_exec_helper and mp_builtin_execfile of py/builtinevex.c all lex and parse with it).
+    builtins.compile = _user_compile
+    builtins.exec = _user_exec
+    builtins.eval = _user_eval
+    # (the interpreter's builtins cannot be deleted: a firmware without execfile gets its NameError on a call)
+    builtins.execfile = _no_execfile if _fw.NO_EXECFILE else _user_execfile
+
+
+def _no_execfile(*args):
+    raise NameError("name 'execfile' isn't defined")
+
+
+def _user_compile(src, filename, mode, *rest):
+    return _real_compile(_firmware_source(src, filename), filename, mode, *rest)
+
+
+def _run_source(run, src, mode, glob, loc):
+    # exec/eval of a source text (a code object runs as it is): checked and compiled as "<string>", the name
+    # py/builtinevex.c gives it; without globals the REPL's (a Python wrapper cannot see its caller's globals:
+    # from inside an imported module that is a difference, docs/fidelity.md I8).
+    if type(src) is str or type(src) is bytes:
+        src = _real_compile(_firmware_source(src, "<string>"), "<string>", mode)
+    if glob is None:
+        glob = _user_g
+    return run(src, glob, glob if loc is None else loc)
+
+
+def _user_exec(src, glob=None, loc=None):
+    return _run_source(_real_exec, src, "exec", glob, loc)
+
+
+def _user_eval(src, glob=None, loc=None):
+    return _run_source(_real_eval, src, "eval", glob, loc)
+
+
+def _user_execfile(path, glob=None, loc=None):
+    with open(path) as f:
+        code = _real_compile(_firmware_source(f.read(), path), path, "exec")
+    if glob is None:
+        glob = _user_g
+    return _real_exec(code, glob, glob if loc is None else loc)
 
 
 def _reserve(heap):
@@ -502,7 +553,7 @@ def _execute(src, filename, mode, g, print_eof):
     try:
         if _fw is not None:
             src = _firmware_source(src, filename)
-        code = compile(src, filename, mode)
+        code = _real_compile(src, filename, mode)
         src = None
         if mode == "exec":
             g["__file__"] = filename
@@ -539,40 +590,148 @@ def _exec_file(name, g):
 
 # --- raw REPL -----------------------------------------------------------------------------------
 
+class _PasteStream(io.IOBase):
+    # The raw-paste input as the interpreter's lexer reads it (shared/runtime/pyexec.c mp_reader_stdin_*: bytes
+    # taken from the host one flow-control window at a time, compiled as they arrive, never held whole), each
+    # line through the firmware's compiler rules.  The lexer opens it as the file "<stdin>" of _PasteFS.
+    def __init__(self):
+        self.eof = False
+        self.aborted = False  # the host sent Ctrl-C
+        self.remain = _WINDOW
+        self.windows = 0
+        self.st = [1, None]  # _scan's state across lines
+        self.pend = b""
+        self.at = 0
+
+    def readinto(self, buf):
+        # The lexer's reader (extmod/vfs_reader.c) takes a short read as the end: fill buf unless at the end.
+        n = 0
+        size = len(buf)
+        while n < size:
+            k = len(self.pend) - self.at
+            if k <= 0:
+                if self.eof:
+                    break
+                self.pend = self._line()
+                self.at = 0
+                continue
+            k = min(k, size - n)
+            buf[n:n + k] = self.pend[self.at:self.at + k]
+            self.at += k
+            n += k
+        return n
+
+    def _line(self):
+        line = bytearray()
+        while True:
+            c = _rx()
+            if c == 3 or c == 4:
+                self.eof = True
+                _tx(b"\x04")  # end acknowledged (mp_reader_stdin_readbyte)
+                if c == 3:
+                    self.aborted = True
+                    raise KeyboardInterrupt()
+                _arm(True)  # the rest is compiled, then run: the user's Ctrl-C interrupts from here on
+                break
+            self.remain -= 1
+            if self.remain == 0:
+                _tx(b"\x01")
+                self.remain = _WINDOW
+                self.windows += 1
+                if self.windows & 15 == 0:
+                    # The C reader makes no garbage; this one does (a line, slices) between the parse tree's
+                    # chunks: collected every 2 KiB, it does not spread through the heap and fragment it.
+                    gc.collect()
+            line.append(c)
+            if c == 10:
+                break
+        if _fw is None or not line:
+            return line
+        return _firmware_source(line, "<stdin>", self.st).encode()
+
+    def ioctl(self, req, arg):
+        if req == 4:  # MP_STREAM_CLOSE
+            self.close()
+        return 0
+
+    def close(self):
+        # mp_reader_stdin_close: before the end (an error while compiling) tell the host and drain its input
+        if not self.eof:
+            self.eof = True
+            _tx(b"\x04")
+            while _rx() not in (3, 4):
+                pass
+
+
+class _PasteFS:
+    # A filesystem (extmod/vfs.c calls these methods of a Python object) holding one file, the paste being
+    # received; the lexer opens it through the cwd so that its source name is "<stdin>", as pyexec.c names it.
+    def __init__(self, back):
+        self.back = back  # the user's cwd, restored the moment the lexer opens the file
+        self.stream = None
+
+    def mount(self, readonly, mkfs):
+        pass
+
+    def umount(self):
+        pass
+
+    def chdir(self, path):
+        pass
+
+    def getcwd(self):
+        return ""
+
+    def stat(self, path):
+        return (0x8000, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+
+    def open(self, path, mode):
+        os.chdir(self.back)
+        self.stream = _PasteStream()
+        return self.stream
+
+
+_PASTE_MOUNT = "/.vboard_paste"
+
+
 def _raw_paste(cmd, g):
+    global _user_intr
     if cmd != 0x41:  # only 'A' is defined
         _tx(b"R\x00")
         return 0
     _tx(b"R\x01" + bytes((_WINDOW & 0xFF, _WINDOW >> 8, 1)))
-    chunks = []
-    cur = bytearray()
-    remain = _WINDOW
-    while True:
-        c = _rx()
-        if c == 4 or c == 3:
-            _tx(b"\x04")  # end acknowledged (or aborted)
-            break
-        cur.append(c)
-        if len(cur) >= 4096:
-            chunks.append(bytes(cur))
-            cur = bytearray()
-        remain -= 1
-        if remain == 0:
-            _tx(b"\x01")
-            remain = _WINDOW
-    if c == 3:
-        # Host aborted: swallow its closing Ctrl-D, then report the interrupt as a real board does.
-        while _rx() not in (3, 4):
-            pass
-        _tx(b"\x04")
-        _cooked("KeyboardInterrupt: \n")
-        _tx(b"\x04")
-        return 0
-    chunks.append(bytes(cur))
-    cur = None
-    src = b"".join(chunks)
-    chunks = None
-    return _execute(src, "<stdin>", "exec", g, True)
+    ret = 0
+    exc = None
+    back = os.getcwd()
+    fs = _PasteFS(back)
+    os.mount(fs, _PASTE_MOUNT)
+    try:
+        os.chdir(_PASTE_MOUNT)
+        g["__file__"] = "<stdin>"
+        _user_intr = True
+        try:
+            _real_execfile("<stdin>", g)  # (the stream arms Ctrl-C at the end of the input)
+        finally:
+            _arm(False)
+            _mp.kbd_intr(3)
+            if os.getcwd() == _PASTE_MOUNT:
+                os.chdir(back)
+            os.umount(_PASTE_MOUNT)
+    except SystemExit:
+        ret = _FORCED_EXIT
+    except _Reset:
+        raise
+    except BaseException as e:  # a SyntaxError or MemoryError while the input streams in, or the program's
+        exc = e
+    if fs.stream is not None:
+        fs.stream.close()  # (pyexec.c parse_compile_execute closes the reader on any exception)
+    _tx(b"\x04")
+    if fs.stream is not None and fs.stream.aborted:
+        _cooked("KeyboardInterrupt: \n")  # raised by the reader, outside any code: no traceback
+    elif exc is not None:
+        _print_exception(exc)
+    _tx(b"\x04")
+    return ret
 
 
 def _raw_repl(g, banner):
@@ -816,7 +975,8 @@ def _soft_reboot(mode):
 def main():
     _setup()
     mode = os.getenv("VBOARD_MODE") or "friendly"
-    g = {"__name__": "__main__"}
+    global _user_g
+    g = _user_g = {"__name__": "__main__"}
     try:
         if _exec_file("boot.py", g) == _FORCED_EXIT:
             _soft_reboot(mode)

@@ -4,6 +4,9 @@
 # (py/lexer.c has no async/await keywords: `async def` is two names in a row, "invalid syntax").
 NO_FLOAT = True
 NO_ASYNC = True
+# MICROPY_CONFIG_ROM_LEVEL_CORE_FEATURES: no execfile() (py/mpconfig.h MICROPY_PY_BUILTINS_EXECFILE needs
+# EXTRA_FEATURES, which ports/esp32/mpconfigport.h sets).
+NO_EXECFILE = True
 # MICROPY_USE_INTERNAL_ERRNO (1): the errno numbers are the Linux ones this build folds to.
 ERRNO_FOLD = False
 # machine.unique_id(): the NWP's MAC address (ports/cc3200/mods/modmachine.c, sl_NetCfgGet); a TI OUI here.
