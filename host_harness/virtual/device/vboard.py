@@ -686,7 +686,9 @@ class _PasteFS:
         return (0x8000, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 
     def open(self, path, mode):
+        # gone again before the program runs: its os.listdir("/") or os.getcwd() must not see this
         os.chdir(self.back)
+        os.umount(_PASTE_MOUNT)
         self.stream = _PasteStream()
         return self.stream
 
@@ -714,9 +716,9 @@ def _raw_paste(cmd, g):
         finally:
             _arm(False)
             _mp.kbd_intr(3)
-            if os.getcwd() == _PASTE_MOUNT:
+            if fs.stream is None:  # (the lexer never opened it)
                 os.chdir(back)
-            os.umount(_PASTE_MOUNT)
+                os.umount(_PASTE_MOUNT)
     except SystemExit:
         ret = _FORCED_EXIT
     except _Reset:
