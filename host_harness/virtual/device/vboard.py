@@ -5,6 +5,7 @@
 #   stdin   a pipe the supervisor owns (bytes from the pty / TCP; survives restarts)
 #   stdout  a pipe the supervisor copies to the pty / TCP (stderr is the same pipe, as on a UART)
 #   env     VBOARD_MODE=raw|friendly  VBOARD_FS=<flash dir>  VBOARD_CTL=<fd>  VBOARD_DESC / VBOARD_MACHINE
+#           VBOARD_BOARD (the board file's name)
 #           VBOARD_MODEL=<dir> (optional port model, shadows native modules)
 # A soft reset ends this process with a reserved exit code; the supervisor then starts a fresh VM.
 # Bytes on the control fd tell the supervisor whether a Ctrl-C byte must become SIGINT:
@@ -160,9 +161,36 @@ def _ilistdir(*args):
 
 # --- micropython / machine wrappers: kbd_intr must reach the supervisor, machine.reset must work ---
 
-class _Module:
-    def __repr__(self):
-        return "<module '%s'>" % self.__name__
+def _module_repr(self):
+    return "<module '%s'>" % self.__name__
+
+
+# Named as the interpreter's module type, so that a missing attribute reads as on a board:
+# "'module' object has no attribute 'uname'".
+_Module = type("module", (), {"__repr__": _module_repr})
+
+
+def _attrtuple_repr(self):
+    return "(" + ", ".join(["%s=%r" % (k, v) for k, v in zip(self._fields, self._values)]) + ")"
+
+
+# py/objattrtuple.c: a tuple whose items are also attributes, printed as (name=value, ...) with no type name
+# (sys.implementation, os.uname()).
+_AttrTuple = type("tuple", (), {
+    "__repr__": _attrtuple_repr,
+    "__getitem__": lambda self, i: self._values[i],
+    "__len__": lambda self: len(self._values),
+    "__iter__": lambda self: iter(self._values),
+})
+
+
+def _attrtuple(fields, values):
+    t = _AttrTuple()
+    t._fields = fields
+    t._values = tuple(values)
+    for k, v in zip(fields, values):
+        setattr(t, k, v)
+    return t
 
 
 def _wrap(real, name, overrides):
@@ -457,10 +485,14 @@ def _load_firmware():
     _fw = _Module()
     for k in ("NO_FLOAT", "NO_ASYNC", "ERRNO_FOLD", "NO_EXECFILE"):
         setattr(_fw, k, fw.get(k, False))
+    for k in ("PLATFORM", "MCU", "UNAME"):
+        setattr(_fw, k, fw.get(k))
     _fw.HIDDEN = fw.get("HIDDEN", ())
     _fw.UNIQUE_ID = fw.get("UNIQUE_ID")
     for m in fw.get("PRELOAD", ()):
         __import__(m)
+    if _fw.PLATFORM:
+        _identity()
     heap = fw.get("HEAP")
     fw = src = None
     gc.collect()
@@ -857,16 +889,20 @@ def _readline(line, prompt):
                 _tx(bytes((c,)))
 
 
-def _banner():
+def _version():
+    # (git tag, build date) of the firmware: this interpreter's, or the one a flashed virtual ESP32 booted
+    # (esp32_serial/chip.py)
     v = sys.implementation.version
     ver = "v%d.%d.%d" % (v[0], v[1], v[2])
     if len(v) > 3 and v[3]:
         ver += "-" + v[3]
     at = sys.version.find(" on ")
     date = sys.version[at + 4:at + 14] if at >= 0 else "unknown"
-    # A flashed virtual ESP32 shows the version and date of the firmware it booted (esp32_serial/chip.py).
-    ver = os.getenv("VBOARD_FW_VERSION") or ver
-    date = os.getenv("VBOARD_FW_DATE") or date
+    return os.getenv("VBOARD_FW_VERSION") or ver, os.getenv("VBOARD_FW_DATE") or date
+
+
+def _banner():
+    ver, date = _version()
     desc = os.getenv("VBOARD_DESC") or "Virtual board"
     mach = os.getenv("VBOARD_MACHINE") or "unix"
     _tx(("MicroPython %s on %s; %s with %s\r\n" % (ver, date, desc, mach)).encode())
@@ -967,6 +1003,24 @@ def _setup():
         if _fw is not None and _fw.UNIQUE_ID is not None:
             machine["unique_id"] = lambda: _fw.UNIQUE_ID
     _wrap(_machine, "machine", machine)
+
+
+def _identity():
+    # What the firmware says it is (docs/fidelity.md I6): sys.platform is MICROPY_PY_SYS_PLATFORM; the machine
+    # is "MICROPY_HW_BOARD_NAME with MICROPY_HW_MCU_NAME", here the board file's name (so a tool finds which
+    # board file it is) with the modelled MCU; os.uname() where the firmware has it (extmod/modos.c
+    # mp_os_uname: sysname, nodename, release MICROPY_VERSION_STRING, version "tag on date", machine).
+    ver, date = _version()
+    mach = "%s with %s" % (os.getenv("VBOARD_BOARD") or "virtual board", _fw.MCU)
+    real = sys.implementation
+    fields = [k for k in ("name", "version", "_machine", "_mpy", "_build", "_thread") if hasattr(real, k)]
+    impl = _attrtuple(fields, [mach if k == "_machine" else getattr(real, k) for k in fields])
+    _wrap(sys, "sys", {"platform": _fw.PLATFORM, "implementation": impl})
+    sys.modules["usys"] = sys.modules["sys"]
+    if _fw.UNAME and os.getenv("VBOARD_FS"):  # (os is the flash's wrapper)
+        u = _attrtuple(("sysname", "nodename", "release", "version", "machine"),
+                       (_fw.UNAME[0], _fw.UNAME[1], ver.lstrip("v"), ver + " on " + date, mach))
+        setattr(sys.modules["os"], "uname", lambda: u)
 
 
 def _soft_reboot(mode):
