@@ -198,7 +198,7 @@ def test_c12_wifi(rows: dict[str, Any]) -> None:
 
 
 def test_c02_modules(tmp_path: Path) -> None:
-    for name in ("socket", "usocket", "uerrno", "asyncio"):
+    for name in ("socket", "usocket", "uerrno", "asyncio", "uos", "usys"):
         out, exc = vboard_exec("circuitpython", f"import {name}\n", tmp_path)
         assert exc.endswith(f"ImportError: no module named '{name}'\n"), exc
     out, exc = vboard_exec("circuitpython", "import errno, time\nprint(errno.ETIMEDOUT, hasattr(time, 'ticks_ms'))\n",

@@ -493,6 +493,9 @@ def _load_firmware():
         __import__(m)
     if _fw.PLATFORM:
         _identity()
+    for m in _fw.HIDDEN:  # (uos, usys: aliases this program registered, which CircuitPython does not have)
+        if m in sys.modules:
+            del sys.modules[m]
     heap = fw.get("HEAP")
     fw = src = None
     gc.collect()
