@@ -1,17 +1,24 @@
 """Benchmark: the conformance suite on several boards at once against one board, measured in the same run.
 
 Sections (one table at the end; every row is wall time of real `usocket-hil test` runs):
-  pool      one target (virtual-esp32) on 1, 2 and 4 identical virtual boards (`--pool N`, pytest-xdist:
-            each worker brings up its own board and takes a share of the tests); ratio vs 1 board.
-            Goals: 2 boards <= 0.65 x, 4 boards <= 0.45 x.
+  pool      one target (virtual-esp32) on 1, 2 and 4 identical virtual boards (`--pool N`, pytest-xdist
+            --dist worksteal: the controller brings the boards up while its workers start, board 0 deployed,
+            the others on a copy of its flash; host_harness/plugin/pool.py); ratio vs 1 board.
+            Goals: 2 boards <= 0.65 x, 4 boards <= 0.45 x.  The runs share one report dir, as a user's
+            `reports/` does: the first (one-board) run records the tests' durations, the pool runs use them
+            to spread long tests over the workers.
   targets   the five targets (virtual-unix, virtual-esp32, virtual-wipy, virtual-circuitpython, cpython) in one
             `usocket-hil test --jobs 5` (five suites at once) against the same run one after another.
             Goal: <= 0.5 x.
   places    two labgrid places of virtual ESP32s on loopback (host_harness.farm.local), each run as
             `usocket-hil test --place P --firmware fw.bin` (flash → boot → identity → deploy → suite):
-            both at once against one after another.
-The machine's cores and load average are printed beside the ratios: on a 2-core machine shared with other
-work, boards beyond the core count add bring-up cost (interpreter, namespaces, deploy) without more CPU.
+            both at once against one after another; and one suite subset shared by the two places
+            (`--place-tag board=virtual-esp32 --pool 2`: labgrid reservations by tag, xdist) against one
+            place running it alone.
+The machine's cores and load average are printed beside the ratios, and for every run the CPU time of its
+whole process tree (the CLI, pytest and its xdist workers, the virtual boards' interpreters and supervisors,
+peers: this script is their subreaper, so orphans count too) against its wall time: "cores" = CPU s / wall s.
+A run using close to all cores is CPU-bound, and more boards than cores then cannot divide its wall time.
 
 Not a test: prints the table; exit 0 unless a run failed (then a one-line error and exit 1).
 Run: `.venv/bin/python bench/farm.py [--rounds 2] [--skip places]`.  Everything it starts is stopped on exit.
@@ -20,7 +27,9 @@ Run: `.venv/bin/python bench/farm.py [--rounds 2] [--skip places]`.  Everything 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -37,6 +46,33 @@ CLI = [sys.executable, "-m", "host_harness.cli", "test"]
 
 class BenchError(Exception):
     pass
+
+
+PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h: orphaned descendants are re-parented to us, not to init
+
+
+def become_subreaper() -> bool:
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _reap_orphans() -> None:
+    """Collect descendants re-parented to us (the boards' supervisors, reapers), so their CPU time is in
+    RUSAGE_CHILDREN.  Only called when no child of ours is still wanted (between measured runs)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def _start(args: list[str], report: Path) -> subprocess.Popen[str]:
@@ -56,8 +92,10 @@ def _finish(proc: subprocess.Popen[str], what: str) -> None:
         raise BenchError(f"{what}: exit {proc.returncode}: {tail}")
 
 
-def timed_parallel(runs: list[list[str]], tmp: Path, what: str) -> float:
-    """Wall time of `runs` started together (each a `usocket-hil test` argument list)."""
+def timed_parallel(runs: list[list[str]], tmp: Path, what: str) -> tuple[float, float]:
+    """(wall s, CPU s of the process trees) of `runs` started together (each a `usocket-hil test` list)."""
+    _reap_orphans()
+    cpu0 = _children_cpu()
     t0 = time.monotonic()
     procs = [_start(args, tmp / f"r{i}-{time.monotonic_ns()}") for i, args in enumerate(runs)]
     try:
@@ -68,15 +106,22 @@ def timed_parallel(runs: list[list[str]], tmp: Path, what: str) -> float:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    return time.monotonic() - t0
+    wall = time.monotonic() - t0
+    _reap_orphans()
+    return wall, _children_cpu() - cpu0
 
 
-def timed_serial(runs: list[list[str]], tmp: Path, what: str) -> float:
-    return sum(timed_parallel([args], tmp, what) for args in runs)
+def timed_serial(runs: list[list[str]], tmp: Path, what: str) -> tuple[float, float]:
+    times = [timed_parallel([args], tmp, what) for args in runs]
+    return sum(w for w, _ in times), sum(c for _, c in times)
 
 
-def best(rounds: int, fn) -> float:
-    return min(fn() for _ in range(rounds))
+def best(rounds: int, fn) -> tuple[float, float]:
+    """The round with the least wall time (the others were slowed by something else on the machine)."""
+    return min((fn() for _ in range(rounds)), key=lambda t: t[0])
+
+
+Row = tuple[str, tuple[float, float], float, str]  # (what, (wall s, CPU s), ratio, goal)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,40 +129,79 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=2, help="repeat each measurement; the best round counts")
     p.add_argument("--skip", action="append", default=[], choices=("pool", "targets", "places"))
     args = p.parse_args(argv)
-    rows: list[tuple[str, float, float, str]] = []  # (what, seconds, ratio, goal)
+    if not become_subreaper():
+        print("bench/farm.py: note: not a subreaper (prctl failed): CPU of orphaned processes is not counted",
+              file=sys.stderr)
+    rows: list[Row] = []
     try:
         with tempfile.TemporaryDirectory(prefix="usocket-hil-bench-farm-") as tmpdir:
             tmp = Path(tmpdir)
             if "pool" not in args.skip:
-                base = best(args.rounds, lambda: timed_parallel([["--board", "virtual-esp32"]], tmp, "1 board"))
-                rows.append(("virtual-esp32 suite, 1 board", base, 1.0, ""))
-                for n, goal in ((2, 0.65), (4, 0.45)):
-                    t = best(args.rounds, lambda n=n: timed_parallel(
-                        [["--board", "virtual-esp32", "--pool", str(n)]], tmp, f"pool {n}"))
-                    rows.append((f"virtual-esp32 suite, {n} boards (--pool {n})", t, t / base, f"<= {goal}"))
+                rows += _pool(args.rounds, tmp)
             if "targets" not in args.skip:
                 boards = [a for t in TARGETS for a in ("--board", t)]
                 serial = best(args.rounds, lambda: timed_parallel([boards], tmp, "targets in turn"))
                 both = best(args.rounds, lambda: timed_parallel([[*boards, "--jobs", "5"]], tmp, "targets at once"))
                 rows.append(("5 targets one after another", serial, 1.0, ""))
-                rows.append(("5 targets concurrently", both, both / serial, "<= 0.5"))
+                rows.append(("5 targets concurrently", both, both[0] / serial[0], "<= 0.5"))
             if "places" not in args.skip:
                 rows += _places(args.rounds, tmp)
     except BenchError as exc:
         print(f"bench/farm.py: error: {exc}", file=sys.stderr)
         return 1
+    cores = os.cpu_count() or 1
     load = os.getloadavg()
-    print(f"\ncores: {os.cpu_count()}  load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    print(f"{'measurement':<52} {'wall s':>8} {'ratio':>7}  goal")
-    for what, secs, ratio, goal in rows:
+    print(f"\ncores: {cores}  load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
+          "(other work on the machine takes its share of the cores)")
+    print(f"{'measurement':<54} {'wall s':>7} {'CPU s':>6} {'cores':>5} {'ratio':>6}  goal")
+    for what, (wall, cpu), ratio, goal in rows:
         verdict = ""
         if goal:
             verdict = "met" if ratio <= float(goal.removeprefix("<= ")) else "NOT MET"
-        print(f"{what:<52} {secs:8.1f} {ratio:7.2f}  {goal} {verdict}".rstrip())
+        print(f"{what:<54} {wall:7.1f} {cpu:6.1f} {cpu / wall:5.2f} {ratio:6.2f}  {goal} {verdict}".rstrip())
+    if "pool" not in args.skip:
+        print(_pool_bound(rows, cores))
     return 0
 
 
-def _places(rounds: int, tmp: Path) -> list[tuple[str, float, float, str]]:
+def _pool(rounds: int, tmp: Path) -> list[Row]:
+    """1, 2, 4 boards of virtual-esp32.  All runs share one report dir, as a user's `reports/` persists: the
+    first (one-board) run records the tests' durations, which the pool runs use to spread long tests."""
+    report = tmp / "pool-reports"
+
+    def run(extra: list[str], what: str) -> tuple[float, float]:
+        _reap_orphans()
+        cpu0 = _children_cpu()
+        t0 = time.monotonic()
+        proc = subprocess.Popen([*CLI, "--board", "virtual-esp32", *extra, "--report-dir", str(report)], cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        _finish(proc, what)
+        wall = time.monotonic() - t0
+        _reap_orphans()
+        return wall, _children_cpu() - cpu0
+
+    base = best(rounds, lambda: run([], "1 board"))
+    rows: list[Row] = [("virtual-esp32 suite, 1 board", base, 1.0, "")]
+    for n, goal in ((2, 0.65), (4, 0.45)):
+        t = best(rounds, lambda n=n: run(["--pool", str(n)], f"pool {n}"))
+        rows.append((f"virtual-esp32 suite, {n} boards (--pool {n})", t, t[0] / base[0], f"<= {goal}"))
+    return rows
+
+
+def _pool_bound(rows: list[Row], cores: int) -> str:
+    """What the CPU numbers say about 4 boards: the pool's CPU seconds on all cores is a floor for its wall."""
+    (_, (w1, c1), _, _), *pools = rows[:3]
+    lines = ["pool: one board's run is mostly waiting (the suite's deadlines, peers): "
+             f"{c1:.1f} CPU s in {w1:.1f} s"]
+    for what, (wall, cpu), _, _ in pools:
+        floor = cpu / cores
+        lines.append(f"  {what.split(', ', 1)[1]}: {cpu:.1f} CPU s ({cpu - c1:+.1f} vs 1 board: workers, boards, "
+                     f"bring-up) -> at least {floor:.1f} s on {cores} idle cores = {floor / w1:.2f} x; measured "
+                     f"{wall / w1:.2f} x")
+    return "\n".join(lines)
+
+
+def _places(rounds: int, tmp: Path) -> list[Row]:
     from host_harness.farm.local import LocalFarm
     from host_harness.flash import testimage
 
@@ -128,8 +212,14 @@ def _places(rounds: int, tmp: Path) -> list[tuple[str, float, float, str]]:
                 for place in farm.places]
         serial = best(rounds, lambda: timed_serial(runs, tmp, "places in turn"))
         both = best(rounds, lambda: timed_parallel(runs, tmp, "places at once"))
+        one = best(rounds, lambda: timed_parallel([runs[0]], tmp, "one place"))
+        tagged = ["--coordinator", farm.address, "--place-tag", "board=virtual-esp32", "--pool", "2",
+                  "--firmware", str(fw), "-k", "stream or udp"]
+        shared = best(rounds, lambda: timed_parallel([tagged], tmp, "tag pool"))
     return [("2 places (flash+suite subset) one after another", serial, 1.0, ""),
-            ("2 places (flash+suite subset) concurrently", both, both / serial, "")]
+            ("2 places (flash+suite subset) concurrently", both, both[0] / serial[0], ""),
+            ("1 place (flash+suite subset)", one, 1.0, ""),
+            ("2 places by tag sharing that subset (--place-tag)", shared, shared[0] / one[0], "")]
 
 
 if __name__ == "__main__":

@@ -26,16 +26,21 @@ _NATIVE = {
     "wipy": "socket,errno,io,time,select,ssl",
     "circuitpython": "socketpool,wifi,errno,io,time,select,ssl",
 }
+# The probe names nothing of its own (only names the interpreter has already; the reading is its last line):
+# an interned name of the probe's would take a qstr pool entry the layer's names then lack.
 PROBE = r"""
 import gc, sys
 for n in sys.argv[1].split(","):
     __import__(n)
 gc.collect()
-a = gc.mem_alloc()
+n = gc.mem_alloc()
 import usocket_port
 gc.collect()
-print("@@%d" % (gc.mem_alloc() - a))
+print(gc.mem_alloc() - n)
 """
+
+
+_RUN = "exec(open('probe.py').read())"
 
 
 class HeapProbeError(RuntimeError):
@@ -77,11 +82,14 @@ def import_heap(target: str, tmp: Path) -> int:
         paths = ["model", "common"]
     env = micropython_env(*paths, "lib", frozen=True)
     env.update({"USOCKET_HIL_WLAN_SSID": "x", "USOCKET_HIL_WLAN_KEY": "x"})
-    r = subprocess.run([find_micropython(), "-X", f"heapsize={HEAPSIZE}", "probe.py", _NATIVE[target]],
+    # Run with -c, not as a script: the unix port puts a script's absolute folder on sys.path as an interned
+    # string, and its length (the temp folder's) moved the reading by up to 64 B.
+    r = subprocess.run([find_micropython(), "-X", f"heapsize={HEAPSIZE}", "-c", _RUN, _NATIVE[target]],
                        capture_output=True, text=True, timeout=60, env=env, cwd=work)
-    if r.returncode != 0 or "@@" not in r.stdout:
+    last = r.stdout.strip().rsplit("\n", 1)[-1]
+    if r.returncode != 0 or not last.isdigit():
         raise HeapProbeError(f"import heap probe ({target}) failed: {(r.stderr or r.stdout).strip()[-400:]}")
-    return int(r.stdout.split("@@")[1].split()[0])
+    return int(last)
 
 
 def all_targets(tmp: Path) -> dict[str, int]:

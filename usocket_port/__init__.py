@@ -19,66 +19,45 @@ try:
 except ImportError:  # CPython: const() is the identity on ints
     const = int
 
-# (as _e: a compiler with MICROPY_COMP_MODULE_CONST would fold `errno.X` to its own build's numbers, wrong
-# on the virtual boards' port models; deleted below, used only for the errno defaults)
-import errno as _e
+# (as e: a compiler with MICROPY_COMP_MODULE_CONST would fold `errno.X` to its own build's numbers, wrong
+# on the virtual boards' port models; `e`, a name the firmware already has; deleted below, used only for the
+# errno defaults)
+import errno as e
 
-import usocket_target as _t
+# (no alias: the module's name is interned already, an alias would be one name more in RAM)
+import usocket_target
 
 # The errno numbers the core uses: all seven from the glue (cc3200's `errno` lacks most names), or, where the
 # glue has no EAGAIN, all from the target's own `errno` module.  (Plain assignments, not a loop over names:
 # a tuple or string of names would stay in RAM as a constant of this module.)
-if not hasattr(_t, "EAGAIN"):
-    _t.EAGAIN = _e.EAGAIN
-    _t.ETIMEDOUT = _e.ETIMEDOUT
-    _t.EINPROGRESS = _e.EINPROGRESS
-    _t.EALREADY = _e.EALREADY
-    _t.EBADF = _e.EBADF
-    _t.EINVAL = _e.EINVAL
-    _t.EOPNOTSUPP = _e.EOPNOTSUPP
-del _e
+if not hasattr(usocket_target, "EAGAIN"):
+    usocket_target.EAGAIN = e.EAGAIN
+    usocket_target.ETIMEDOUT = e.ETIMEDOUT
+    usocket_target.EINPROGRESS = e.EINPROGRESS
+    usocket_target.EALREADY = e.EALREADY
+    usocket_target.EBADF = e.EBADF
+    usocket_target.EINVAL = e.EINVAL
+    usocket_target.EOPNOTSUPP = e.EOPNOTSUPP
+del e
 
 # Constants the target really has, with its own values (AF_INET, SOCK_*, IPPROTO_*, SOL_SOCKET, SO_*...).
 # The glue gives a list of (name, value) or a function returning one (then no list stays in its RAM).
-globals().update(_t.CONSTANTS() if callable(_t.CONSTANTS) else _t.CONSTANTS)
+globals().update(usocket_target.CONSTANTS() if callable(usocket_target.CONSTANTS) else usocket_target.CONSTANTS)
 if "MSG_DONTWAIT" not in globals():
     MSG_DONTWAIT = 64  # the core does MSG_DONTWAIT itself (usocket_port/_args.py): Linux's value
 
 
 def __getattr__(name):
-    # Module functions rarely called, loaded on first use (one resident function for all of them, PEP 562 /
-    # MicroPython's module __getattr__):
-    #   getaddrinfo()  (_args.getaddrinfo);
-    #   install()   `import socket` / `usocket` / `ssl`... give usocket_port from now on (_install.install;
-    #               docs/usocket_port.md, "install()");
-    #   tls_setup() the glue's, else MicroPython's `tls` module's (_mptls.tls_setup).
-    if name == "getaddrinfo":
-        # getaddrinfo(host, port, af=0, type=0, proto=0, flags=0) (_args.getaddrinfo), kept here once loaded
-        from usocket_port import _args
-        f = globals()["getaddrinfo"] = _args.getaddrinfo
-        return f
-    if name == "install":
-        from usocket_port import _install
-        return _install.install
-    if name == "tls_setup":
-        # THE call that turns certificate checking on for IPPROTO_SEC sockets on every target (docs/ports.md):
-        # tls_setup(ca_path=None, hostname=None).  The glue's own (looked up now: a glue may load it lazily
-        # too), else the MicroPython `tls` module's.
-        f = getattr(_t, "tls_setup", None)
-        if f is None:
-            from usocket_port import _mptls
-            f = _mptls.tls_setup
-        return f
-    if name in ("_more", "_args", "_read", "_err", "_install", "_mptls", "_ssl"):
-        # A submodule not imported yet: MicroPython's `from usocket_port import _more` asks here first and
-        # would not fall back to importing it if this raised.
-        return __import__("usocket_port." + name, None, None, (name,))
-    raise AttributeError(name)
+    # Module functions rarely called (getaddrinfo, install, tls_setup) and the lazy submodules, looked up on
+    # first use by _args's module __getattr__ (PEP 562 / MicroPython's module __getattr__): their names cost
+    # no RAM here.  (__import__ with a from-list, which makes it return the submodule: `from usocket_port
+    # import _args` would ask here again; the from-list names what is taken from it, a name firmwares have.)
+    return __import__("usocket_port._args", None, None, ("getaddrinfo",)).__getattr__(name)
 
 # Glue functions a glue may leave out (docs/usocket_port.md, "Glue interface"): where the glue lacks one, the
 # core puts its default there, fit for every MicroPython port's socket (and CPython's).  Defined under `if`
 # (no RAM when the glue has its own), under the glue's own names (no new qstrs).
-if not hasattr(_t, "connected"):
+if not hasattr(usocket_target, "connected"):
     def connected(s, a):
         # After a would-block connect and a POLLOUT wait, a second connect() tells (Linux, lwIP): EISCONN done,
         # EALREADY/EINPROGRESS/EAGAIN pending, anything else the connect's own failure (raised).  lwIP says
@@ -88,43 +67,43 @@ if not hasattr(_t, "connected"):
         try:
             s.connect(a)
         except OSError as e:
-            n = _t.errno_of(e)
-            if n == _t.EISCONN:
+            n = usocket_target.errno_of(e)
+            if n == usocket_target.EISCONN:
                 return True
-            if n == _t.EALREADY or n == _t.EINPROGRESS or n == _t.EAGAIN:
+            if n == usocket_target.EALREADY or n == usocket_target.EINPROGRESS or n == usocket_target.EAGAIN:
                 return False
             import errno
             if n == getattr(errno, "ENOTCONN", 0):
                 raise OSError(errno.ECONNRESET) from None
             raise
         return True
-    _t.connected = connected
+    usocket_target.connected = connected
     del connected
 
-if not hasattr(_t, "TX_MAX"):
-    _t.TX_MAX = 0  # bytes per native write (0: no cap); WiPy's driver needs one (ports/wipy)
+if not hasattr(usocket_target, "TX_MAX"):
+    usocket_target.TX_MAX = 0  # bytes per native write (0: no cap); WiPy's driver needs one (ports/wipy)
 
-if not hasattr(_t, "recv"):
+if not hasattr(usocket_target, "recv"):
     def recv(s, n):
         d = s.recv(n)
         if d is None:
             # A TLS object (IPPROTO_SEC) reports "would block" as None, not EAGAIN (extmod/modtls_mbedtls.c).
-            raise OSError(_t.EAGAIN)
+            raise OSError(usocket_target.EAGAIN)
         return d
-    _t.recv = recv
+    usocket_target.recv = recv
     del recv
 
-if not hasattr(_t, "recv_into"):
+if not hasattr(usocket_target, "recv_into"):
     def recv_into(s, buf):
         # Synthesised from recv (reached by datagram sockets only: MicroPython streams have readinto).
-        d = _t.recv(s, len(buf))
+        d = usocket_target.recv(s, len(buf))
         n = len(d)
         buf[:n] = d
         return n
-    _t.recv_into = recv_into
+    usocket_target.recv_into = recv_into
     del recv_into
 
-if not hasattr(_t, "wait"):
+if not hasattr(usocket_target, "wait"):
     def wait(s, mode, timeout):
         # Block until s is ready for mode (POLLIN/POLLOUT bits), an error/hang-up, or timeout ms (-1: forever).
         # (select is imported here, not kept as a global: an already-loaded module costs a dict lookup.)
@@ -132,10 +111,10 @@ if not hasattr(_t, "wait"):
         p = select.poll()
         p.register(s, mode)
         p.poll(timeout)
-    _t.wait = wait
+    usocket_target.wait = wait
     del wait
 
-# Flag bits kept in the low bits of socket._m; the timeout (ms + 1, so 0 means blocking) sits above them.
+# Flag bits kept in the low bits of socket._ms; the timeout (ms + 1, so 0 means blocking) sits above them.
 # usocket_port/_more.py repeats the values it needs.
 _STREAM = const(1)
 _BOUND = const(2)
@@ -158,13 +137,15 @@ _B_RO = const(14)
 
 
 def _bad(code, v=None):
-    # The exception for bad input, built in _err so its message texts cost no RAM until needed.
-    from usocket_port import _err
-    return _err._bad(code, v)
+    # The exception for bad input, built in _err (through _more: one lazy name in this module) so its
+    # message texts cost no RAM until needed.
+    from usocket_port import _more
+    return _more._bad(code, v)
 
 
-def _addr(a, bind):
-    # The seed's one address format: (dotted-quad IPv4 str, int port 1-65535; 0 only for bind).
+def _resolve(a, bind):
+    # The seed's one address format, checked and turned into the glue's native address: (dotted-quad IPv4 str,
+    # int port 1-65535; 0 only for bind).  Numeric only: no name lookup (getaddrinfo is the user's call).
     if type(a) is not tuple or len(a) != 2:
         raise _bad(_B_ADDR, a)
     ip, port = a
@@ -177,15 +158,17 @@ def _addr(a, bind):
     if type(port) is not int or port > 65535 or port < (0 if bind else 1):
         raise _bad(_B_PORT, port)
     # The glue's encoding (unix: raw sockaddr_in); without addr() the native address is the tuple itself.
-    return _t.addr(ip, port) if hasattr(_t, "addr") else a
+    return usocket_target.addr(ip, port) if hasattr(usocket_target, "addr") else a
 
 
-class socket(_t.Base):
+class socket(usocket_target.IOBase):
     # Two attributes only (heap per socket matters on boards): _s native socket (None once closed),
-    # _m = flags | (timeout_ms + 1) << _SHIFT.
-    def __init__(self, af=AF_INET, type=SOCK_STREAM, proto=IPPROTO_TCP, _native=None):
+    # _ms = flags | (timeout_ms + 1) << _SHIFT.
+    def __init__(self, af=AF_INET, type=SOCK_STREAM, proto=IPPROTO_TCP, fileno=None):
         f = _STREAM if type == SOCK_STREAM else 0
-        if _native is None:
+        # fileno: the native socket to wrap (accept() passes it; CPython's socket() has the 4th parameter
+        # too, for an fd), a name the firmware already has.
+        if fileno is None:
             if af != AF_INET:
                 raise _bad(_B_AF)
             if proto == IPPROTO_SEC:
@@ -195,15 +178,15 @@ class socket(_t.Base):
                 # most stacks refuse: socket(AF_INET, SOCK_DGRAM) means UDP everywhere.
                 proto = IPPROTO_UDP
             try:
-                _native = _t.new(af, type, proto)
+                fileno = usocket_target.new(af, type, proto)
             except OSError as e:
-                raise OSError(_t.errno_of(e)) from None
+                raise OSError(usocket_target.errno_of(e)) from None
         # Streams whose native object has readinto/write (MicroPython sockets and TLS objects) use them:
         # no per-call allocation, no exception for "would block".  Others go through the glue.
-        if f and hasattr(_native, "readinto"):
+        if f and hasattr(fileno, "readinto"):
             f |= _NS
-        self._s = _native
-        self._m = f
+        self._s = fileno
+        self._ms = f
 
     def __getattr__(self, name):
         # Rarely used methods live in _more: on first use all of them are put on the class, after which
@@ -220,29 +203,29 @@ class socket(_t.Base):
     def _n(self):
         s = self._s
         if s is None:
-            raise OSError(_t.EBADF)
+            raise OSError(usocket_target.EBADF)
         return s
 
     # (Argument names here and in the glue are names the firmware already interns: no new qstrs in RAM.)
-    def _wait(self, mode, t, code):
+    def _poll(self, mode, t, code):
         # The native op would block.  Non-blocking -> OSError(code); timed out -> ETIMEDOUT; else wait for
         # mode (poll event bits) and return the deadline t (ticks; None on the first wait) so the caller's
         # retry loop keeps one deadline for the whole op.
-        to = (self._m >> _SHIFT) - 1
+        to = (self._ms >> _SHIFT) - 1
         if to == 0:
             raise OSError(code)
         left = -1
         if to > 0:
-            now = _t.ticks_ms()
+            now = usocket_target.ticks_ms()
             if t is None:
-                t = _t.ticks_add(now, to)
-            left = _t.ticks_diff(t, now)
+                t = usocket_target.ticks_add(now, to)
+            left = usocket_target.ticks_diff(t, now)
             if left <= 0:
-                raise OSError(_t.ETIMEDOUT)
-        _t.wait(self._s, mode, left)
+                raise OSError(usocket_target.ETIMEDOUT)
+        usocket_target.wait(self._s, mode, left)
         return t
 
-    def _io(self, f, mode, arg):
+    def _run(self, f, mode, arg):
         # Run one native op f(native, arg) until it does not report "would block", honouring blocking/timeout
         # mode.  f: the recv family or _more's helpers; mode: the poll event to wait for.
         s = self._n()
@@ -251,10 +234,10 @@ class socket(_t.Base):
             try:
                 return f(s, arg)
             except OSError as e:
-                n = _t.errno_of(e)
-                if n != _t.EAGAIN:
+                n = usocket_target.errno_of(e)
+                if n != usocket_target.EAGAIN:
                     raise OSError(n) from None
-                dl = self._wait(mode, dl, _t.EAGAIN)
+                dl = self._poll(mode, dl, usocket_target.EAGAIN)
 
     # ---- seed API --------------------------------------------------------------------------------------
     def close(self):
@@ -267,40 +250,41 @@ class socket(_t.Base):
                 pass
 
     def connect(self, address):
-        a = _addr(address, False)
+        a = _resolve(address, False)
         s = self._n()
         # One deadline for TCP connect + TLS handshake (IPPROTO_SEC): set now, not at the first wait.
-        to = (self._m >> _SHIFT) - 1
-        dl = _t.ticks_add(_t.ticks_ms(), to) if to > 0 else None
+        to = (self._ms >> _SHIFT) - 1
+        dl = usocket_target.ticks_add(usocket_target.ticks_ms(), to) if to > 0 else None
         try:
             try:
                 s.connect(a)
             except OSError as e:
-                n = _t.errno_of(e)
-                if n != _t.EAGAIN and n != _t.EINPROGRESS:
+                n = usocket_target.errno_of(e)
+                if n != usocket_target.EAGAIN and n != usocket_target.EINPROGRESS:
                     raise
                 # Blocking/timeout: ask once before the first wait (a near peer has answered already: no
                 # poll); non-blocking: EINPROGRESS, as the seed says, even if it is done already.
-                while not (to and _t.connected(s, a)):
-                    dl = self._wait(_WR, dl, _t.EINPROGRESS)
-            if self._m & _SEC:
-                # The glue's secure(), else the MicroPython `tls` module (usocket_port/_mptls.py); it gets
+                while not (to and usocket_target.connected(s, a)):
+                    dl = self._poll(_WR, dl, usocket_target.EINPROGRESS)
+            if self._ms & _SEC:
+                # The glue's secure(), else the MicroPython `tls` module's (usocket_port/_mptls.py, through
+                # _more: the core names no other lazy module); it gets
                 # what is left of the deadline in ms (-1: none).
-                f = getattr(_t, "secure", None)
+                f = getattr(usocket_target, "secure", None)
                 if f is None:
-                    from usocket_port import _mptls
-                    f = _mptls.secure
-                s = f(s, address[0], _t.ticks_diff(dl, _t.ticks_ms()) if dl is not None else -1)
+                    from usocket_port import _more
+                    f = _more.secure
+                s = f(s, address[0], usocket_target.ticks_diff(dl, usocket_target.ticks_ms()) if dl is not None else -1)
                 self._s = s
-                self._m = self._m & ~_NS | (_NS if hasattr(s, "readinto") else 0)
+                self._ms = self._ms & ~_NS | (_NS if hasattr(s, "readinto") else 0)
         except OSError as e:
-            n = _t.errno_of(e)
-            if n == _t.EINPROGRESS and to == 0:
+            n = usocket_target.errno_of(e)
+            if n == usocket_target.EINPROGRESS and to == 0:
                 raise OSError(n) from None
-            if dl is not None and _t.ticks_diff(dl, _t.ticks_ms()) <= 0:
+            if dl is not None and usocket_target.ticks_diff(dl, usocket_target.ticks_ms()) <= 0:
                 # The deadline ran out somewhere inside (a native timeout set to what was left, the TLS
                 # layer, another platform's number): one error for it, the target's ETIMEDOUT.
-                n = _t.ETIMEDOUT
+                n = usocket_target.ETIMEDOUT
             raise OSError(n) from None
 
     def send(self, buf):
@@ -309,12 +293,13 @@ class socket(_t.Base):
     def sendall(self, buf):
         self._w(buf, 1)
 
-    def write(self, buf, off=None, max_len=None):
-        # The stream write of py/stream.c (mp_stream_write_obj): write(buf), write(buf, max_len) or
-        # write(buf, off, max_len) -- at most max_len bytes of buf from off (the slice: _args.slice).
+    def write(self, buf, off=None, n=None):
+        # The stream write of py/stream.c (mp_stream_write_obj, positional arguments only): write(buf),
+        # write(buf, max_len) or write(buf, off, max_len) -- at most max_len bytes of buf from off (the slice:
+        # _args.slice, through _more).  (n: a name the firmware has, for max_len.)
         if off is not None:
-            from usocket_port import _args
-            buf = _args.slice(buf, off, max_len)
+            from usocket_port import _more
+            buf = _more.slice(buf, off, n)
         return self._w(buf, 0)
 
     def _w(self, buf, mode):
@@ -331,19 +316,19 @@ class socket(_t.Base):
         dl = None
         while off < total:
             w = mv
-            if _t.TX_MAX and total - off > _t.TX_MAX:
-                w = memoryview(buf)[off:off + _t.TX_MAX]  # the glue's cap on one native write
+            if usocket_target.TX_MAX and total - off > usocket_target.TX_MAX:
+                w = memoryview(buf)[off:off + usocket_target.TX_MAX]  # the glue's cap on one native write
             try:
-                n = s.write(w) if self._m & _NS else s.send(w)
+                n = s.write(w) if self._ms & _NS else s.send(w)
             except OSError as e:
-                n = _t.errno_of(e)
-                if n != _t.EAGAIN:
+                n = usocket_target.errno_of(e)
+                if n != usocket_target.EAGAIN:
                     raise OSError(n) from None
                 n = None
             if n is None:
-                if not mode and self._m >> _SHIFT == 1:
+                if not mode and self._ms >> _SHIFT == 1:
                     return off if off else None
-                dl = self._wait(_WR, dl, _t.EAGAIN)
+                dl = self._poll(_WR, dl, usocket_target.EAGAIN)
             else:
                 off += n
                 if mode == 2:
@@ -359,14 +344,14 @@ class socket(_t.Base):
         if n < 0:
             raise _bad(_B_NEG, "bufsize")
         self._n()
-        if self._m & _LISTEN:
+        if self._ms & _LISTEN:
             raise _bad(_B_LISTEN)
         if flags:
-            from usocket_port import _args
-            return _args._flagged(self, _t.recv, n, flags)
+            from usocket_port import _more
+            return _more.recv(self, n, flags)
         if n == 0:
             return b""
-        return self._io(_t.recv, _RD, n)
+        return self._run(usocket_target.recv, _RD, n)
 
     def recv_into(self, buf, nbytes=0):
         return self._rd(buf, nbytes if nbytes else None, True)
@@ -378,13 +363,13 @@ class socket(_t.Base):
         # readinto: no short reads unless EOF (blocking/timeout); non-blocking: what is there, None if
         # nothing.  recv_into (mode True): the first native read that got something; non-blocking: EAGAIN.
         s = self._n()
-        if self._m & _LISTEN:
+        if self._ms & _LISTEN:
             raise _bad(_B_LISTEN)
         if nbytes is None:
             mv = buf  # a memoryview only after a short read
         else:
-            from usocket_port import _args
-            mv = _args._into(buf, nbytes)
+            from usocket_port import _more
+            mv = _more.readinto(buf, nbytes)
         if mv.__class__ is not bytearray and len(mv):
             # A read-only buffer (bytes, str, a view of them) is a TypeError at once, not when data arrives
             # or the timeout passes (MicroPython's views have no .readonly: try one harmless store).
@@ -400,16 +385,16 @@ class socket(_t.Base):
             try:
                 # Streams whose native object has readinto (MicroPython sockets, TLS objects) use it: no
                 # allocation, None for "would block".  Others go through the glue's recv_into.
-                n = s.readinto(m) if self._m & _NS else _t.recv_into(s, m)
+                n = s.readinto(m) if self._ms & _NS else usocket_target.recv_into(s, m)
             except OSError as e:
-                n = _t.errno_of(e)
-                if n != _t.EAGAIN:
+                n = usocket_target.errno_of(e)
+                if n != usocket_target.EAGAIN:
                     raise OSError(n) from None
                 n = None
             if n is None:
-                if not mode and self._m >> _SHIFT == 1:
+                if not mode and self._ms >> _SHIFT == 1:
                     return got if got else None
-                dl = self._wait(_RD, dl, _t.EAGAIN)
+                dl = self._poll(_RD, dl, usocket_target.EAGAIN)
             elif n:
                 got += n
                 if mode:
@@ -432,7 +417,7 @@ class socket(_t.Base):
                 ms = 1  # a tiny positive timeout must not turn into non-blocking mode
             if ms > _MAX_MS:
                 ms = _MAX_MS
-        self._m = (self._m & _FLAGS) | ((ms + 1) << _SHIFT)
+        self._ms = (self._ms & _FLAGS) | ((ms + 1) << _SHIFT)
 
     # ---- context manager (select.poll integration: ioctl() / fileno() in _more) ----------------------------
     def __enter__(self):

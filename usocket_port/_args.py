@@ -89,7 +89,7 @@ def _flagged(self, f, n, flags):
     if type(flags) is not int:
         raise _bad(3, "flags")
     pk = getattr(_c, "MSG_PEEK", 0)
-    if flags & ~(pk | _c.MSG_DONTWAIT) or flags & pk and self._m & _SEC:
+    if flags & ~(pk | _c.MSG_DONTWAIT) or flags & pk and self._ms & _SEC:
         raise _bad(15, "MSG_DONTWAIT" + (" and MSG_PEEK (not on IPPROTO_SEC)" if pk else ""))
     if flags & pk:
         f = _peek if f is _t.recv else _peekfrom
@@ -99,7 +99,37 @@ def _flagged(self, f, n, flags):
             return f(s, n)
         except OSError as e:
             raise OSError(_t.errno_of(e)) from None
-    return self._io(f, _RD, n)
+    return self._run(f, _RD, n)
 
 
 del const
+
+
+def __getattr__(name):
+    # usocket_port's module __getattr__ (usocket_port/__init__.py) hands its misses here (in this small module,
+    # not _more: a board compiling its modules itself, WiPy, then compiles _more only for the socket methods):
+    #   getaddrinfo()  (_args.getaddrinfo), kept on the package once loaded;
+    #   install()   `import socket` / `usocket` / `ssl`... give usocket_port from now on (_install.install;
+    #               docs/usocket_port.md, "install()");
+    #   tls_setup() the glue's, else MicroPython's `tls` module's (_mptls.tls_setup);
+    #   a submodule not imported yet: MicroPython's `from usocket_port import _more` asks there first and
+    #   would not fall back to importing it if that raised.
+    if name == "getaddrinfo":
+        # getaddrinfo(host, port, af=0, type=0, proto=0, flags=0), kept on the package once loaded
+        f = _c.getaddrinfo = getaddrinfo
+        return f
+    if name == "install":
+        from usocket_port import _install
+        return _install.install
+    if name == "tls_setup":
+        # THE call that turns certificate checking on for IPPROTO_SEC sockets on every target (docs/ports.md):
+        # tls_setup(ca_path=None, hostname=None).  The glue's own (looked up now: a glue may load it lazily
+        # too), else the MicroPython `tls` module's.
+        f = getattr(_t, "tls_setup", None)
+        if f is None:
+            from usocket_port import _mptls
+            f = _mptls.tls_setup
+        return f
+    if name in ("_more", "_args", "_read", "_err", "_install", "_mptls", "_ssl"):
+        return __import__("usocket_port." + name, None, None, (name,))
+    raise AttributeError(name)

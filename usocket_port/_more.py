@@ -12,7 +12,7 @@ except ImportError:  # CPython: const() is the identity on ints
 import usocket_target as _t
 
 import usocket_port as _c
-from usocket_port._args import _flagged, _into, _nbytes
+from usocket_port._args import _flagged, _into, _nbytes, slice  # noqa: F401 (slice: for the core)
 
 # Same values as in usocket_port/__init__.py.
 _BOUND = const(2)
@@ -27,6 +27,22 @@ _STREAM_POLL = const(3)  # MicroPython stream ioctl requests (py/stream.h)
 _STREAM_CLOSE = const(4)
 _STREAM_FILENO = const(10)
 _POLLNVAL = const(0x20)  # MP_STREAM_POLL_NVAL
+
+# The core's rare paths, reached through this module under names the firmware already interns (so the core
+# names no other lazy module and no private helper of theirs): slice (write's off/max_len, imported above),
+def recv(self, n, flags):
+    # recv(n, flags) with flags (MSG_PEEK / MSG_DONTWAIT; _args._flagged)
+    return _flagged(self, _t.recv, n, flags)
+
+
+readinto = _into  # the view of nbytes of buf that recv_into/readinto(buf, nbytes) fill (_args._into)
+
+
+def secure(s, host, ms):
+    # IPPROTO_SEC when the glue has no secure(): MicroPython's `tls` module (_mptls.secure)
+    from usocket_port import _mptls
+    return _mptls.secure(s, host, ms)
+
 
 # The socket methods defined here (named __all__: a name the firmware already interns).
 __all__ = ("bind", "listen", "accept", "sendto", "recvfrom", "recvfrom_into", "setsockopt", "setblocking",
@@ -92,44 +108,47 @@ _unaddr = getattr(_t, "unaddr", _unaddr)
 
 
 def _nb(self):
-    return self._m >> _SHIFT == 1
+    return self._ms >> _SHIFT == 1
 
 
 def bind(self, address):
-    a = _c._addr(address, True)
+    a = _c._resolve(address, True)
     s = self._n()
-    if self._m & _BOUND:
+    if self._ms & _BOUND:
         raise _bad(7, None)
     try:
         s.bind(a)
     except OSError as e:
         raise OSError(_t.errno_of(e)) from None
-    self._m |= _BOUND
+    self._ms |= _BOUND
 
 
 def listen(self, backlog=_BACKLOG):
     s = self._n()
     if type(backlog) is not int:
         raise _bad(3, "backlog")
-    if not self._m & _BOUND:
+    if not self._ms & _BOUND:
         # Linux auto-binds an ephemeral port, lwIP does not: one rule for all, bind first.
         raise _bad(8, None)
     try:
         s.listen(backlog if backlog > 0 else 0)
     except OSError as e:
         raise OSError(_t.errno_of(e)) from None
-    self._m |= _LISTEN
+    self._ms |= _LISTEN
 
 
 def _accept(s, a):
     return s.accept()
 
 
+_accept = getattr(_t, "accept", _accept)  # a glue that wraps its native sockets wraps the accepted one
+
+
 def accept(self):
     self._n()
-    if not self._m & _LISTEN:
+    if not self._ms & _LISTEN:
         raise _bad(9, None)
-    ns, na = self._io(_accept, _RD, None)
+    ns, na = self._run(_accept, _RD, None)
     ns.setblocking(False)
     return _c.socket(_c.AF_INET, _c.SOCK_STREAM, _c.IPPROTO_TCP, ns), _unaddr(na)
 
@@ -141,8 +160,8 @@ def _sendto(s, a):
 def sendto(self, buf, address):
     if isinstance(buf, str):
         buf = buf.encode()  # str has the buffer protocol on MicroPython: its UTF-8 bytes
-    a = _c._addr(address, False)
-    return self._io(_sendto, _WR, (buf, a))
+    a = _c._resolve(address, False)
+    return self._run(_sendto, _WR, (buf, a))
 
 
 def recvfrom(self, bufsize, flags=0):
@@ -150,14 +169,14 @@ def recvfrom(self, bufsize, flags=0):
     if flags:
         data, na = _flagged(self, _recvfrom, n, flags)
     else:
-        data, na = self._io(_recvfrom, _RD, n)
+        data, na = self._run(_recvfrom, _RD, n)
     return data, _unaddr(na)
 
 
 def recvfrom_into(self, buf, nbytes=0):
     self._n()
     mv = _into(buf, 0 if nbytes is None else nbytes)
-    n, na = self._io(_recvfrom_into, _RD, mv)
+    n, na = self._run(_recvfrom_into, _RD, mv)
     return n, _unaddr(na)
 
 

@@ -24,13 +24,13 @@ def read(self, size=-1):
     if type(size) is not int:
         raise _bad(3, "size")
     self._n()
-    if self._m & _LISTEN:
+    if self._ms & _LISTEN:
         raise _bad(13, None)
     if size == 0:
         return b""
     if size > 0:
         try:
-            d = self._io(_t.recv, _RD, size)
+            d = self._run(_t.recv, _RD, size)
         except OSError as e:
             if e.args[0] == _t.EAGAIN and _nb(self):
                 return None  # non-blocking, nothing there yet (MicroPython stream convention)
@@ -49,14 +49,14 @@ def read(self, size=-1):
     # at all when one read brought everything.  Other sockets (CircuitPython, CPython): recv_into one
     # reused chunk buffer appended to one bytearray (grown in place, no per-chunk objects), one bytes copy
     # at the end.
-    ns = self._m & _NS
+    ns = self._ms & _NS
     parts = []
     out = bytearray()
     c = None if ns else bytearray(_CHUNK)
     while True:
         try:
             if ns:
-                d = self._io(_readall, _RD, None)
+                d = self._run(_readall, _RD, None)
                 n = len(d)
             else:
                 n = self._rd(c, None, True)
@@ -91,9 +91,9 @@ def readline(self):
     # native readline() (C, byte by byte, returns what it has at "would block"; py/stream.c
     # stream_unbuffered_readline), waited for and continued here.  Others: byte by byte through readinto.
     s = self._n()
-    if self._m & _LISTEN:
+    if self._ms & _LISTEN:
         raise _bad(13, None)
-    if self._m & _NS:
+    if self._ms & _NS:
         line = None
         dl = None
         while True:
@@ -107,7 +107,7 @@ def readline(self):
                     return line  # a whole line, or EOF (b"" / the last bytes without newline)
             if _nb(self):
                 return line  # non-blocking: what is there (None if nothing)
-            dl = self._wait(_RD, dl, _t.EAGAIN)
+            dl = self._poll(_RD, dl, _t.EAGAIN)
     line = bytearray()
     one = bytearray(1)
     while True:

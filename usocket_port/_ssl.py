@@ -83,7 +83,7 @@ def _wrap(self, host):
     # has no secure() of its own -- MicroPython's `tls` module; a target whose TLS can only start inside
     # connect() (WiPy) says so.
     s = self._n()
-    if self._m & _SEC:
+    if self._ms & _SEC:
         return
     f = getattr(_t, "wrap", None)
     if f is None:
@@ -92,7 +92,7 @@ def _wrap(self, host):
                                          "use socket(AF_INET, SOCK_STREAM, IPPROTO_SEC)")
         from usocket_port import _mptls
         f = _mptls.secure
-    to = (self._m >> _SHIFT) - 1
+    to = (self._ms >> _SHIFT) - 1
     if to == 0:
         # (asyncio.open_connection(ssl=...) wraps while its non-blocking connect is still under way)
         raise OSError(_t.EOPNOTSUPP, "ssl.wrap_socket() needs a connected blocking or timeout socket: the "
@@ -103,4 +103,4 @@ def _wrap(self, host):
         self._s = None
         raise OSError(_t.errno_of(e)) from None
     self._s = s
-    self._m = self._m & ~_NS | _SEC | (_NS if hasattr(s, "readinto") else 0)
+    self._ms = self._ms & ~_NS | _SEC | (_NS if hasattr(s, "readinto") else 0)

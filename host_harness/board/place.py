@@ -16,12 +16,17 @@ A busy place (acquired by someone else) fails at once with labgrid's "already ac
 `wait` seconds are given: then a labgrid reservation (`labgrid-client reserve --wait name=PLACE`) queues
 for it, the coordinator allocates it when it is released, and it is acquired with the reservation's token;
 after `wait` seconds the reservation is cancelled and PlaceBusyError names who holds the place.
+
+A pool of places by tag (`acquired_places({"board": "virtual-esp32"}, 2)`, `usocket-hil test --place-tag
+board=virtual-esp32 --pool 2`) is the same machinery with the tags as the reservations' filter: labgrid's
+scheduler picks which places; the suite is then shared over them by pytest-xdist (plugin/pool.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import random
 import re
 import subprocess
 import sys
@@ -31,12 +36,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from ..errors import HilError
-from ..farm.labgrid import LabgridError, client, labgrid_bin
+from ..farm.labgrid import CLIENT_TIMEOUT_S, LabgridError, client, labgrid_bin
 
 COORDINATOR_ENV = "LG_COORDINATOR"  # labgrid's own variable for the coordinator address
 WATCH_INTERVAL_S = 5.0  # how often a held place is checked (one `labgrid-client show`)
 WATCH_MISSES = 2  # unanswered checks in a row before the coordinator counts as lost
 CLIENT_JOIN_S = 15.0  # a check in flight ends within its client call's deadline
+ALLOCATE_S = 5.0  # a tag pool without --place-wait: this long for every place at once (a few attempts)
+BACKOFF_S = (0.3, 1.5)  # random pause between a tag pool's attempts
 
 
 class PlaceError(HilError):
@@ -79,13 +86,14 @@ def _holder(coordinator: str, name: str, user: str | None) -> str:
     return "another user"
 
 
-def _reserve(coordinator: str, name: str, wait: float, user: str | None) -> str:
-    """A reservation for place `name`, allocated within `wait` s; its token.  PlaceBusyError after that."""
+def _reserve(coordinator: str, filters: list[str], wait: float, user: str | None, busy) -> str:
+    """A labgrid reservation for a place matching `filters` (KEY=VALUE tags; name=PLACE for one place),
+    allocated within `wait` s; its token.  After that, `busy()` is raised (its reservation cancelled)."""
     env = dict(os.environ)
     if user:
         env["LG_USERNAME"] = user
     proc = subprocess.Popen([labgrid_bin("labgrid-client"), "-x", coordinator, "reserve", "--wait", "--shell",
-                             f"name={name}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             *filters], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=env, stdin=subprocess.DEVNULL, start_new_session=True)
     token = None
     try:
@@ -94,17 +102,15 @@ def _reserve(coordinator: str, name: str, wait: float, user: str | None) -> str:
         found = re.search(r"LG_TOKEN=(\w+)", line)
         if not found:
             proc.wait(10)
-            raise PlaceError(f"labgrid reservation for place {name} failed: "
+            raise PlaceError(f"labgrid reservation {' '.join(filters)} failed: "
                              f"{(proc.stderr.read() if proc.stderr else '').strip()[-200:]}")
         token = found.group(1)
         try:
             proc.wait(wait)  # the client polls the coordinator until the reservation is allocated
         except subprocess.TimeoutExpired:
-            holder = _holder(coordinator, name, user)
-            raise PlaceBusyError(f"place {name} is still acquired by {holder} after waiting {wait:.0f} s "
-                                 "(its reservation is cancelled)") from None
+            raise busy() from None
         if proc.returncode != 0:
-            raise PlaceError(f"labgrid reservation {token} for place {name} ended with exit {proc.returncode}")
+            raise PlaceError(f"labgrid reservation {token} ({' '.join(filters)}) ended with exit {proc.returncode}")
         return token
     except BaseException:
         if proc.poll() is None:
@@ -131,7 +137,12 @@ def _acquire(coordinator: str, name: str, *, wait: float, user: str | None) -> s
             raise PlaceBusyError(f"place {name} is busy: {str(exc).split('. ')[0]} "
                                  "(wait for it with --place-wait SECONDS)") from None
     started = time.monotonic()
-    token = _reserve(coordinator, name, wait, user)
+
+    def busy() -> PlaceBusyError:
+        return PlaceBusyError(f"place {name} is still acquired by {_holder(coordinator, name, user)} after "
+                              f"waiting {wait:.0f} s (its reservation is cancelled)")
+
+    token = _reserve(coordinator, [f"name={name}"], wait, user, busy)
     try:
         client(coordinator, "-p", "+", "acquire", user=user, token=token)
     except BaseException as exc:
@@ -144,10 +155,17 @@ def _acquire(coordinator: str, name: str, *, wait: float, user: str | None) -> s
     return token
 
 
-def _resolve(coordinator: str, name: str, user: str | None) -> tuple[str, dict[str, str]]:
+def _resolve(coordinator: str, name: str, user: str | None) -> tuple[str, dict[str, str], str]:
+    """(RFC2217 URL, tags, who holds it) of place `name`: its `env` and `show`, asked side by side."""
     import yaml  # labgrid's dependency: only a place needs it
 
-    env = yaml.safe_load(client(coordinator, "-p", name, "env", user=user)) or {}
+    answers = _side_by_side(lambda i: client(coordinator, "-p", name, ("env", "show")[i], user=user), 2,
+                            2 * CLIENT_TIMEOUT_S)
+    for answer in answers:
+        if isinstance(answer, BaseException):
+            raise answer
+    env_text, show = answers
+    env = yaml.safe_load(env_text) or {}
     resources = next(iter((env.get("targets") or {}).values()), {}).get("resources") or []
     ports = [r["NetworkSerialPort"] for r in resources if "NetworkSerialPort" in r]
     if not ports:
@@ -156,10 +174,10 @@ def _resolve(coordinator: str, name: str, user: str | None) -> tuple[str, dict[s
     if port.get("protocol", "rfc2217") != "rfc2217":
         raise PlaceError(f"place {name}: its serial port speaks {port['protocol']}, not rfc2217 "
                          "(no reset lines for esptool)")
-    show = client(coordinator, "-p", name, "show", user=user)
     found = re.search(r"^\s*tags: (.*)$", show, re.M)
     tags = dict(t.split("=", 1) for t in found.group(1).split(", ") if "=" in t) if found else {}
-    return f"rfc2217://{port['host']}:{port['port']}", tags
+    holder = re.search(r"^\s*acquired: (\S+)", show, re.M)
+    return f"rfc2217://{port['host']}:{port['port']}", tags, holder.group(1) if holder else "None"
 
 
 class _LeaseWatch(threading.Thread):
@@ -167,11 +185,11 @@ class _LeaseWatch(threading.Thread):
     the coordinator may go away.  The first loss is written to stderr at once and kept in `lease.lost`."""
 
     def __init__(self, lease: PlaceLease, user: str | None, interval: float,
-                 on_lost: Callable[[str], None] | None) -> None:
+                 on_lost: Callable[[str], None] | None, holder: str) -> None:
         super().__init__(name=f"place-watch-{lease.name}", daemon=True)
         self.lease, self.user, self.interval, self.on_lost = lease, user, interval, on_lost
         self.stop = threading.Event()
-        self.holder = _holder(lease.coordinator, lease.name, user)  # us, as the coordinator names us
+        self.holder = holder  # us, as the coordinator names us
 
     def run(self) -> None:
         misses = 0
@@ -199,6 +217,35 @@ class _LeaseWatch(threading.Thread):
             self.on_lost(why)
 
 
+def _hold(stack: contextlib.ExitStack, address: str, name: str, token: str | None, user: str | None,
+          watch: float | None, on_lost: Callable[[str], None] | None) -> PlaceLease:
+    """Our acquired place `name` as a lease, watched; `stack` releases it (and ends `token`) on the way out."""
+    lease: PlaceLease | None = None
+
+    def give_back() -> None:
+        if lease is not None and lease.lost:  # not ours any more: only our reservation is left to end
+            release_token(address, token, user=user)
+        else:
+            release(address, name, user=user, token=token)
+
+    stack.callback(give_back)
+    url, tags, holder = _resolve(address, name, user)
+    if "board" not in tags:
+        raise PlaceError(f"place {name} has no 'board' tag naming its board file "
+                         f"(labgrid-client -p {name} set-tags board=NAME)")
+    lease = PlaceLease(name=name, coordinator=address, url=url, board=tags["board"], tags=tags, token=token)
+    if watch:
+        watcher = _LeaseWatch(lease, user, watch, on_lost, holder)
+        watcher.start()
+
+        def stop_watch() -> None:  # before the release: our own release is no loss
+            watcher.stop.set()
+            watcher.join(CLIENT_JOIN_S)
+
+        stack.callback(stop_watch)
+    return lease
+
+
 @contextlib.contextmanager
 def acquired_place(name: str, *, coordinator: str | None = None, wait: float = 0.0, user: str | None = None,
                    watch: float | None = WATCH_INTERVAL_S,
@@ -211,27 +258,166 @@ def acquired_place(name: str, *, coordinator: str | None = None, wait: float = 0
         token = _acquire(address, name, wait=wait, user=user)
     except LabgridError as exc:
         raise PlaceError(f"place {name}: {exc}") from None
-    lease = None
-    try:
-        url, tags = _resolve(address, name, user)
-        if "board" not in tags:
-            raise PlaceError(f"place {name} has no 'board' tag naming its board file "
-                             f"(labgrid-client -p {name} set-tags board=NAME)")
-        lease = PlaceLease(name=name, coordinator=address, url=url, board=tags["board"], tags=tags, token=token)
-        watcher = _LeaseWatch(lease, user, watch, on_lost) if watch else None
-        if watcher is not None:
-            watcher.start()
+    with contextlib.ExitStack() as stack:
+        yield _hold(stack, address, name, token, user, watch, on_lost)
+
+
+def parse_tags(pairs: list[str]) -> dict[str, str]:
+    """KEY=VALUE strings (as `labgrid-client reserve` takes them) -> {KEY: VALUE}; PlaceError on a bad one."""
+    tags: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not re.fullmatch(r"[a-z][a-z0-9_]*", key) or not re.fullmatch(r"[a-z0-9_.\-]+", value, re.I):
+            raise PlaceError(f"place tag {pair!r}: want KEY=VALUE (key: lower-case letters, digits, _)")
+        tags[key] = value
+    return tags
+
+
+def _tagged_places(address: str, tags: dict[str, str], user: str | None) -> dict[str, str]:
+    """{place: who acquired it ("None": nobody)} for the places whose tags include `tags` (for messages)."""
+    found: dict[str, str] = {}
+    with contextlib.suppress(LabgridError):
+        for block in re.split(r"^(?=Place ')", client(address, "-v", "places", user=user), flags=re.M):
+            name = re.match(r"Place '([^']+)'", block)
+            line = re.search(r"^\s*tags: (.*)$", block, re.M)
+            have = dict(t.split("=", 1) for t in line.group(1).split(", ") if "=" in t) if line else {}
+            if name and tags.items() <= have.items():
+                holder = re.search(r"^\s*acquired: (\S+)", block, re.M)
+                found[name.group(1)] = holder.group(1) if holder else "None"
+    return found
+
+
+def _side_by_side(fn: Callable[[int], object], count: int, cap: float) -> list:
+    """fn(0..count-1) in threads (each a few labgrid-client calls of ~0.5 s); their results or exceptions.
+    Ctrl-C in the caller waits for them first (each call has its deadline), so nothing they got is lost."""
+    results: list = [None] * count
+
+    def work(i: int) -> None:
         try:
-            yield lease
-        finally:
-            if watcher is not None:
-                watcher.stop.set()
-                watcher.join(CLIENT_JOIN_S)
+            results[i] = fn(i)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            results[i] = exc
+
+    threads = [threading.Thread(target=work, args=(i,), name=f"place-{i}", daemon=True) for i in range(count)]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            while t.is_alive():  # a plain join() would not see Ctrl-C
+                t.join(0.2)
+    except BaseException:
+        for t in threads:
+            t.join(cap)
+        raise
+    return results
+
+
+def _tag_pool_busy(address: str, tags: dict[str, str], filters: list[str], count: int, budget: float,
+                   user: str | None) -> PlaceBusyError:
+    matching = _tagged_places(address, tags, user)
+    if len(matching) < count:
+        return PlaceBusyError(f"{len(matching)} place(s) are tagged {' '.join(filters)} "
+                              f"({', '.join(matching) or 'none'}), {count} wanted")
+    held = ", ".join(f"{n} by {h}" for n, h in matching.items() if h != "None")
+    return PlaceBusyError(f"fewer than {count} of the places tagged {' '.join(filters)} were free within "
+                          f"{budget:.0f} s (acquired: {held or 'none'}; reserved: see `labgrid-client "
+                          "reservations`); nothing is held")
+
+
+def _reservation_states(address: str, user: str | None) -> dict[str, tuple[str, str | None, str]]:
+    """{token: (state, allocated place or None, created)} from `labgrid-client reservations`."""
+    states: dict[str, tuple[str, str | None, str]] = {}
+    for block in re.split(r"^(?=Reservation ')", client(address, "reservations", user=user), flags=re.M):
+        token = re.match(r"Reservation '([^']+)'", block)
+        state = re.search(r"^\s*state: (\w+)", block, re.M)
+        place = re.search(r"^\s*allocations:\s*\n\s*main: (\S+)", block, re.M)
+        created = re.search(r"^\s*created: (.+)$", block, re.M)
+        if token and state:
+            states[token.group(1)] = (state.group(1), place.group(1) if place else None,
+                                      created.group(1).strip() if created else "")
+    return states
+
+
+def _grab(address: str, filters: list[str], count: int, deadline: float,
+          user: str | None) -> list[tuple[str, str]] | None:
+    """One attempt: `count` reservations with `filters`; [(token, place)] once the coordinator allocated
+    every one, or None (all cancelled) when another run's waiting reservation is older than our newest
+    (wait-die: the younger run backs off, the older one gets the places it frees) or at the deadline."""
+    def reserve(_i: int) -> str:
+        out = client(address, "reserve", "--shell", *filters, user=user)
+        found = re.search(r"LG_TOKEN=(\w+)", out)
+        if not found:
+            raise PlaceError(f"labgrid reservation {' '.join(filters)}: no token in {out.strip()[:80]!r}")
+        return found.group(1)
+
+    made = _side_by_side(reserve, count, 2 * CLIENT_TIMEOUT_S)
+    tokens = [t for t in made if isinstance(t, str)]
+    try:
+        errors = [e for e in made if isinstance(e, BaseException)]
+        if errors:
+            raise errors[0]
+        while True:
+            states = _reservation_states(address, user)
+            got = [(t, states[t][1]) for t in tokens if t in states and states[t][0] == "allocated"]
+            if len(got) == count and all(place for _t, place in got):
+                tokens = []  # ours to acquire now
+                return got  # type: ignore[return-value]
+            newest = max((states[t][2] for t in tokens if t in states), default="")
+            if any(t not in tokens and st == "waiting" and created < newest
+                   for t, (st, _p, created) in states.items()) or time.monotonic() > deadline:
+                return None
+            time.sleep(0.5)
     finally:
-        if lease is not None and lease.lost:  # not ours any more: only our reservation is left to end
+        for token in tokens:
             release_token(address, token, user=user)
-        else:
-            release(address, name, user=user, token=token)
+
+
+@contextlib.contextmanager
+def acquired_places(tags: dict[str, str], count: int, *, coordinator: str | None = None, wait: float = 0.0,
+                    user: str | None = None, watch: float | None = WATCH_INTERVAL_S,
+                    on_lost: Callable[[str], None] | None = None) -> Iterator[list[PlaceLease]]:
+    """Hold `count` places whose tags include `tags` for the block (a pool of identical boards), each
+    released whatever ends the block.  labgrid matches them: one reservation per place with the tags as its
+    filter (`labgrid-client reserve KEY=VALUE...`), the coordinator's scheduler allocates distinct free
+    places, we acquire each with its reservation's token.
+
+    All or nothing, within `wait` s (at least ALLOCATE_S): two runs that each want every place could each be
+    allocated some and wait for the rest forever.  So a run whose newest reservation is younger than another
+    run's waiting one cancels all of its own and tries again after a random pause (wait-die); the older run
+    keeps its reservations, and labgrid's scheduler (oldest first) gives it the places the younger freed.
+    Past the deadline: PlaceBusyError (how many places match, who holds them), nothing held."""
+    if count < 1:
+        raise PlaceError("a pool of places needs a count >= 1")
+    if not tags:
+        raise PlaceError("no place tags given (KEY=VALUE, e.g. board=virtual-esp32)")
+    address = coordinator_address(coordinator)
+    filters = [f"{k}={v}" for k, v in tags.items()]
+    budget = max(wait, ALLOCATE_S)
+    deadline = time.monotonic() + budget
+    with contextlib.ExitStack() as stack:
+        while (got := _grab(address, filters, count, deadline, user)) is None:
+            if time.monotonic() + BACKOFF_S[1] > deadline:
+                raise _tag_pool_busy(address, tags, filters, count, budget, user)
+            time.sleep(random.uniform(*BACKOFF_S))
+        # Each place's own stack joins ours at once (its reservation first), so whatever one thread got is
+        # given back when another failed, or on Ctrl-C.
+        stacks = [stack.enter_context(contextlib.ExitStack()) for _ in got]
+        for sub, (token, _name) in zip(stacks, got, strict=True):
+            sub.callback(release_token, address, token, user=user)
+
+        def take(i: int) -> PlaceLease:
+            token, name = got[i]
+            try:
+                client(address, "-p", name, "acquire", user=user, token=token)
+            except LabgridError as exc:
+                raise PlaceError(f"place {name} was allocated to us but could not be acquired: {exc}") from None
+            return _hold(stacks[i], address, name, token, user, watch, on_lost)
+
+        results = _side_by_side(take, count, 4 * CLIENT_TIMEOUT_S)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            raise errors[0]
+        yield results
 
 
 def release(coordinator: str, name: str, *, user: str | None = None, token: str | None = None) -> None:

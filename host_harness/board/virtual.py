@@ -97,6 +97,19 @@ class VirtualKind(SerialBoard):
                 vb.close()
 
 
+def start_detached(definition: Board, *, network: bool | None = None, flash_dir=None,
+                   start_timeout: float = POWER_DEADLINE_S):
+    """A virtual board this process starts and owns (close() it), reached only through its port: other
+    processes attach to it (open_board(definition, vb.port_url)), e.g. the workers of a pool
+    (plugin/pool.py).  `flash_dir`: start on that folder (a copy of an identical board's flash)."""
+    from ..netns import netns_support
+    from ..virtual import VirtualBoard
+
+    if network is None:
+        network = definition.has("network") and netns_support()[0]
+    return VirtualBoard(definition, network=network, flash_dir=flash_dir, start_timeout=start_timeout)
+
+
 class AttachedVirtual(SerialBoard):
     """A virtual board some other process started; we use it and leave it running."""
 

@@ -1,10 +1,12 @@
-"""`usocket-hil test --board NAME [--board NAME ...] [--port URL | --place NAME] [--firmware FILE]`.
+"""`usocket-hil test --board NAME [--board NAME ...] [--port URL | --place NAME | --place-tag K=V] [--firmware FILE]`.
 
 Flash (optional) → deploy → conformance suite (tests/device) → clause × target report, per board.
 Each board's suite runs in its own pytest process (its own board bring-up and teardown, board/): one after
-the other, or `--jobs N` at once (farm/concurrent.py); `--pool N` shares one virtual target's suite over N
-boards (pytest-xdist workers, each bringing up its own).  `--place NAME` holds a labgrid place for the run
-(board/place.py) and uses its board tag and RFC2217 port.  Exit status: 0 when no clause failed on any board.
+the other, or `--jobs N` at once (farm/concurrent.py); `--pool N` shares one target's suite over N identical
+boards (pytest-xdist workers; plugin/pool.py brings N virtual boards up for them).  `--place NAME` holds a
+labgrid place for the run (board/place.py) and uses its board tag and RFC2217 port; `--place-tag K=V
+--pool N` holds N places matching the tags (labgrid reservations) and shares the suite over them.
+Exit status: 0 when no clause failed on any board.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import argparse
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 from ..board import loopback_peer_host
@@ -27,13 +31,28 @@ from .common import BOARD_HELP, PORT_HELP
 # deadline inside (the plugin's --board-timeout); this one only stops a runaway pytest.
 SUITE_DEADLINE_S = 1800
 SUITE_CLEANUP_S = 60  # after Ctrl-C: time the suite gets to stop what it started
-_SUITES: list[subprocess.Popen] = []  # the suite running now (a place lost mid-run interrupts it)
+_SUITES: list[tuple[subprocess.Popen, float]] = []  # the suite running now, its start (a lost place stops it)
+_LOST = threading.Event()  # a place was lost: no further suite starts
+# SIGINT in a Python that is still importing pytest is a bare KeyboardInterrupt traceback (and nothing to
+# clean up yet): a suite younger than this gets its interrupt when it reaches this age.
+SUITE_STARTUP_S = 5.0
+
+
+def _interrupt(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)  # as Ctrl-C: the suite stops its board and peers itself
 
 
 def _interrupt_suites(_why: str) -> None:
-    for proc in list(_SUITES):
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)  # as Ctrl-C: the suite stops its board and peers itself
+    _LOST.set()
+    for proc, started in list(_SUITES):
+        wait = SUITE_STARTUP_S - (time.monotonic() - started)
+        if wait > 0:
+            timer = threading.Timer(wait, _interrupt, args=(proc,))
+            timer.daemon = True
+            timer.start()
+        else:
+            _interrupt(proc)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -50,6 +69,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--port", metavar="URL", help=PORT_HELP + " (with a single --board)")
     p.add_argument("--place", metavar="NAME",
                    help="labgrid place to acquire for the run: its 'board' tag and RFC2217 port (see README)")
+    p.add_argument("--place-tag", action="append", default=[], metavar="KEY=VALUE",
+                   help="acquire --pool N (default 1) labgrid places whose tags match (repeat for several "
+                        "tags; labgrid's reservations pick which) and share the suite over them")
     p.add_argument("--coordinator", metavar="HOST:PORT", help="labgrid coordinator (default $LG_COORDINATOR)")
     p.add_argument("--place-wait", type=float, default=0.0, metavar="S",
                    help="wait up to S seconds for a busy place (a labgrid reservation); default: fail at once")
@@ -61,7 +83,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="run up to N boards' suites at once (each its own process, log and JUnit file)")
     p.add_argument("--pool", type=int, default=1, metavar="N",
-                   help="virtual boards: share each board's suite over N identical boards (pytest-xdist)")
+                   help="share the suite over N identical boards (pytest-xdist): N virtual boards, or with "
+                        "--place-tag N places")
     p.add_argument("-k", metavar="EXPR", help="only tests matching this pytest -k expression")
     p.add_argument("-x", "--exitfirst", action="store_true", help="stop a board's suite at its first failure")
     p.set_defaults(func=run)
@@ -86,6 +109,30 @@ def _preflight(board_name: str, port: str, firmware: Path | None, log_dir: Path)
                     flash_log_dir=log_dir / "board-logs" / board_name / "flash",
                     log=show if firmware is not None else None):
         pass
+
+
+def _preflight_all(board_name: str, ports: list[str], firmware: Path | None, log_dir: Path) -> None:
+    """A pool's boards (a tag pool's places): with --firmware all flashed at once by the flash runner (one
+    progress view; the boot of each judged from its output), then each booted (raw REPL, identity) side by
+    side.  The first failure is raised once every board is done."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if firmware is not None:
+        from ..flash import FlashError, flash_boards, load_image
+        from ..flash.summary import failure_line, summary_line
+
+        board = load_board(board_name)
+        results = flash_boards(board, ports, load_image(firmware, board), identity=False,
+                               log_dir=log_dir / "board-logs" / board_name / "flash")
+        for r in results:
+            print(f"== {summary_line(r)}", flush=True)
+        failed = [r for r in results if not r.ok]
+        if failed:
+            raise FlashError("; ".join(failure_line(r) for r in failed))
+    with ThreadPoolExecutor(max_workers=len(ports), thread_name_prefix="preflight") as pool:
+        futures = [pool.submit(_preflight, board_name, url, None, log_dir) for url in ports]
+    for future in futures:
+        future.result()
 
 
 def _targets(args: argparse.Namespace) -> dict[str, tuple[str, str | None]]:
@@ -113,10 +160,11 @@ def _suite_command(args: argparse.Namespace, name: str, board_name: str, port: s
         f"--junitxml={report_dir / f'junit-{name}.xml'}", "-o", f"junit_suite_name={name}",
         f"--clause-report={report_dir / f'clauses-{name}.json'}",
         f"--board-log-dir={report_dir / 'board-logs' / name}",
+        f"--board-durations={report_dir / f'durations-{name}.json'}",  # a pool's next run spreads long tests
     ]
     if port:
         cmd += ["--port", port]
-    peer_host = args.peer_host or loopback_peer_host(board_name, port)
+    peer_host = args.peer_host or loopback_peer_host(board_name, port or next(iter(args.pool_ports), None))
     if peer_host:
         cmd += ["--peer-host", peer_host]
         if not args.peer_host:
@@ -124,7 +172,10 @@ def _suite_command(args: argparse.Namespace, name: str, board_name: str, port: s
     if args.wlan_ssid:
         cmd += ["--wlan-ssid", args.wlan_ssid, "--wlan-key", args.wlan_key or ""]
     if args.pool > 1:
-        cmd += ["-n", str(args.pool)]  # each xdist worker brings up its own board (the plugin's session scope)
+        # xdist workers on a pool of boards the controller brings up (plugin/pool.py), long tests spread
+        cmd += ["-n", str(args.pool), "--dist", "worksteal"]
+        for url in args.pool_ports:  # a tag pool's places: one port per worker
+            cmd += ["--pool-port", url]
     if args.k:
         cmd += ["-k", args.k]
     if args.exitfirst:
@@ -137,9 +188,12 @@ def _suite_command(args: argparse.Namespace, name: str, board_name: str, port: s
 
 def _run_suite(args: argparse.Namespace, name: str, board_name: str, port: str | None) -> int:
     cmd = _suite_command(args, name, board_name, port)
+    if _LOST.is_set():
+        return 130  # a place is gone (the watch said which): no suite on it
     print(f"== {name}" if name == board_name else f"== {name} ({board_name})", flush=True)
     proc = subprocess.Popen(cmd)
-    _SUITES.append(proc)
+    entry = (proc, time.monotonic())
+    _SUITES.append(entry)
     try:
         return proc.wait(SUITE_DEADLINE_S)
     except subprocess.TimeoutExpired:
@@ -156,13 +210,18 @@ def _run_suite(args: argparse.Namespace, name: str, board_name: str, port: str |
             proc.wait()
         raise
     finally:
-        _SUITES.remove(proc)
+        _SUITES.remove(entry)
 
 
 def run(args: argparse.Namespace) -> int:
+    args.pool_ports = []
+    if args.place and args.place_tag:
+        raise HilError("--place NAME or --place-tag KEY=VALUE, not both")
+    if args.place_tag:
+        return _run_tag_pool(args)
     if not args.place:
         if not args.board:
-            raise HilError("--board NAME (or --place NAME) is required")
+            raise HilError("--board NAME (or --place NAME, --place-tag KEY=VALUE) is required")
         return _run(args)
     if args.port:
         raise HilError("--place gives the board's port; drop --port")
@@ -181,22 +240,57 @@ def run(args: argparse.Namespace) -> int:
         return code
 
 
+def _run_tag_pool(args: argparse.Namespace) -> int:
+    """--place-tag: hold --pool N places matching the tags (labgrid reservations), share the suite over them
+    (one xdist worker per place), release every one of them whatever ends the run."""
+    if args.port:
+        raise HilError("--place-tag gives the boards' ports; drop --port")
+    if args.pool < 1:
+        raise HilError("--pool N needs N >= 1")
+    from ..board.place import PlaceLostError, acquired_places, parse_tags
+
+    tags = parse_tags(args.place_tag)
+    with acquired_places(tags, args.pool, coordinator=args.coordinator, wait=args.place_wait,
+                         on_lost=_interrupt_suites) as leases:
+        boards = {lease.board for lease in leases}
+        if len(boards) > 1 or (args.board and set(args.board) != boards):
+            held = ", ".join(f"{lease.name}: {lease.board}" for lease in leases)
+            raise HilError(f"the places matching {' '.join(args.place_tag)} are not one kind of board "
+                           f"({held}){' for --board ' + ', '.join(args.board) if args.board else ''}: "
+                           "add a tag that tells them apart, e.g. board=NAME")
+        for lease in leases:
+            print(f"== place {lease.name} acquired: {lease.board} on {lease.url}", flush=True)
+        args.board = [leases[0].board]
+        if len(leases) == 1:
+            args.port = leases[0].url
+        else:
+            args.pool_ports = [lease.url for lease in leases]  # the suite's peer host: the first's
+        code = _run(args)  # the places are released on the way out, whatever happens in the run
+        lost = [f"{lease.name} ({lease.lost})" for lease in leases if lease.lost]
+        if lost:
+            raise PlaceLostError(f"place(s) {', '.join(lost)} lost mid-run: the results above may come from "
+                                 "boards someone else was using")
+        return code
+
+
 def _run(args: argparse.Namespace) -> int:
     if (args.port or args.firmware) and len(set(args.board)) != 1:
         raise HilError("--port and --firmware need exactly one --board")
-    if args.firmware and not args.port:
+    if args.firmware and not (args.port or args.pool_ports):
         raise HilError("--firmware needs --port (the board's serial port)")
     if args.jobs < 1:
         raise HilError("--jobs N needs N >= 1")
     targets = _targets(args)
     boards = list(targets)
-    if args.pool < 1 or (args.pool > 1 and (args.port or not all(load_board(b).is_virtual
-                                                                  for b, _ in targets.values()))):
-        raise HilError("--pool N needs N >= 1 and virtual boards without --port (each worker starts its own)")
+    if args.pool < 1 or (args.pool > 1 and not args.pool_ports and (
+            args.port or not all(load_board(b).is_virtual for b, _ in targets.values()))):
+        raise HilError("--pool N needs N >= 1 and virtual boards without --port (or --place-tag places)")
     args.report_dir.mkdir(parents=True, exist_ok=True)
     for board_name, port in targets.values():
         if port:
             _preflight(board_name, port, args.firmware, args.report_dir)  # flashes with --firmware
+        elif args.pool_ports:  # a tag pool's boards: flashed and booted side by side
+            _preflight_all(board_name, args.pool_ports, args.firmware, args.report_dir)
 
     if args.jobs > 1 and len(boards) > 1:
         from ..farm.concurrent import run_suites

@@ -10,6 +10,7 @@ places), to try the two-machine set-up of README.md on one machine.
 from __future__ import annotations
 
 import argparse
+import signal
 import string
 import sys
 import time
@@ -66,11 +67,18 @@ class LocalFarm:
         self.close()
 
 
+def _interrupted(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m host_harness.farm.local",
                                 description="Run a labgrid farm of virtual ESP32s on loopback until Ctrl-C.")
     p.add_argument("--boards", type=int, default=2)
     args = p.parse_args(argv)
+    # `kill PID` as well as Ctrl-C stops the farm cleanly: its programs run in their own sessions and would
+    # otherwise outlive it.
+    signal.signal(signal.SIGTERM, _interrupted)
     with LocalFarm(args.boards) as farm:
         print(f"export LG_COORDINATOR={farm.address}")
         for place, dev in zip(farm.places, farm.devices, strict=True):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from . import logs, options
+from . import logs, options, pool
 from .fixtures import REPORTS, TEST_STATE, hil
 from .manager import HIL_KEY, HilSession, TestState
 from .peers import PEER_FIXTURES
@@ -18,19 +18,29 @@ _WATCHDOG_MARGIN = 60.0
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     options.pytest_addoption(parser)
+    pool.addoption(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     options.register_markers(config)
     config.stash[HIL_KEY] = HilSession(config)
     config.pluginmanager.register(JunitBoardOutput(config), "usocket-hil-junit")
+    pool.record_durations(config)
     if config.getoption("--board") or config.getoption("--port"):
         # Explicit choice: check it now so a typo is one line, before any test runs.
         board = options.resolve_board(config)
         options.check_options(config, board)
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own (trylast) starts the workers
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    if pool.pool_size(config) > 1:  # an xdist controller: a pool of boards for its workers (pool.py)
+        pool.configure(config, options.resolve_board(config), hil(config).log_dir)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
+    pool.unconfigure(config)
     hs = config.stash.get(HIL_KEY, None)
     if hs is not None:
         hs.release()  # normally done by the fixture; this covers an interrupted session
@@ -40,7 +50,9 @@ def _uses_board(item: pytest.Item) -> bool:
     return bool(BOARD_FIXTURES.intersection(getattr(item, "fixturenames", ())))
 
 
+@pytest.hookimpl(trylast=True)  # after -k/-m deselection: a pool's order is of the tests that run
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    pool.order_items(config, items)
     hs: HilSession = hil(config)
     relevant = [i for i in items if _uses_board(i) or i.get_closest_marker("board_has")
                 or i.get_closest_marker("board_target")]

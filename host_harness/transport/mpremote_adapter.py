@@ -15,6 +15,8 @@ import io
 import math
 import select
 import struct
+import sys
+import threading
 from collections.abc import Callable, Iterator
 
 import serial
@@ -46,11 +48,49 @@ class Deadline(Exception):
     """The caller's current deadline passed inside a transport call."""
 
 
+class _QuietThreads(io.TextIOBase):
+    """sys.stdout while some thread is inside quiet(): those threads' prints vanish, the others' go through.
+    (contextlib.redirect_stdout is process-wide: two boards brought up side by side in threads would
+    restore each other's StringIO, and every later print of the process would be lost.)"""
+
+    def __init__(self, real) -> None:
+        self.real = real
+        self.threads: dict[int, int] = {}  # thread id -> quiet() depth
+
+    def write(self, text: str) -> int:
+        return len(text) if threading.get_ident() in self.threads else self.real.write(text)
+
+    def flush(self) -> None:
+        self.real.flush()
+
+
+_quiet_lock = threading.Lock()
+_quiet_out: _QuietThreads | None = None
+
+
 @contextlib.contextmanager
 def quiet() -> Iterator[None]:
     """mpremote print()s raw bytes before some errors; keep them off our stdout (we report them ourselves)."""
-    with contextlib.redirect_stdout(io.StringIO()):
+    global _quiet_out
+    me = threading.get_ident()
+    with _quiet_lock:
+        if _quiet_out is None:
+            _quiet_out = _QuietThreads(sys.stdout)
+            sys.stdout = _quiet_out
+        _quiet_out.threads[me] = _quiet_out.threads.get(me, 0) + 1
+    try:
         yield
+    finally:
+        with _quiet_lock:
+            out = _quiet_out
+            assert out is not None
+            out.threads[me] -= 1
+            if not out.threads[me]:
+                del out.threads[me]
+            if not out.threads:
+                if sys.stdout is out:  # (unless someone replaced it meanwhile: theirs stays)
+                    sys.stdout = out.real
+                _quiet_out = None
 
 
 class DeadlineSerial:

@@ -106,6 +106,9 @@ class InterpreterLife:
     def power_on(self) -> None:
         """A hard reset with the interpreter already gone: power-on boot, the receive buffer lost."""
         self.counters["hard_resets"] += 1
+        # On record before the reset is visible: the services' sessions end below, and a client may log in
+        # again (host-side servers) before spawn() writes the state (a slow start of the interpreter).
+        self.write_state()
         self.reset_services(hard=True)
         self.discard_input()
         self.spawn("friendly")

@@ -15,7 +15,9 @@
 #   * IPPROTO_SEC: ssl.create_default_context().wrap_socket(sock, server_hostname=...) BEFORE connect; the
 #     wrapped socket's connect does TCP + handshake.
 # No float literals (shared rule), const() for constants.
-import errno as _e
+# (as e: a compiler with MICROPY_COMP_MODULE_CONST folds a literal `errno.X` to its own build's number, wrong on
+# the virtual board's port model; `e`, a name the firmware already has)
+import errno as e
 import select
 import time
 
@@ -24,35 +26,37 @@ import wifi
 
 try:
     import io
-    Base = getattr(io, "IOBase", object)
+    IOBase = getattr(io, "IOBase", object)
 except ImportError:
-    Base = object
+    IOBase = object
 
 try:
     from micropython import const
-except ImportError:
-    def const(x):
-        return x
+except ImportError:  # CircuitPython without micropython.const: the identity on ints (no new name)
+    const = int
 
 NAME = "circuitpython"
 
 # EAGAIN, ETIMEDOUT... come from `errno` (the core's default, usocket_port/__init__.py); these are this glue's own.
-EIO = _e.EIO
-ENOTCONN = _e.ENOTCONN
-EPIPE = getattr(_e, "EPIPE", 32)  # newlib; py/moderrno.c does not list it
+EIO = e.EIO
+EINPROGRESS = e.EINPROGRESS
+ENOTCONN = e.ENOTCONN
+del e
+_EPIPE = const(32)  # newlib's sys/errno.h; CircuitPython's py/moderrno.c does not list EPIPE
 
 _IPPROTO_SEC = const(100)  # emulated, value as on WiPy
 _CONNECT_MS = const(10000)  # connect budget when the connect finishes outside a timed wait
 
-_pool = socketpool.SocketPool(wifi.radio)
+# The one pool, under the module's own name (a name the firmware interns: no new one in RAM).
+socketpool = socketpool.SocketPool(wifi.radio)
 
 def CONSTANTS():
     # Called once by the core (a function: no list stays in RAM).
     out = [("IPPROTO_SEC", _IPPROTO_SEC)]
     for n in ("AF_INET", "AF_INET6", "SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW", "IPPROTO_IP", "IPPROTO_TCP",
               "IPPROTO_UDP", "SOL_SOCKET", "SO_REUSEADDR", "TCP_NODELAY", "IP_MULTICAST_TTL"):
-        if hasattr(_pool, n):
-            out.append((n, getattr(_pool, n)))
+        if hasattr(socketpool, n):
+            out.append((n, getattr(socketpool, n)))
     return out
 
 if hasattr(time, "ticks_ms"):  # the virtual board's port model runs on MicroPython
@@ -66,22 +70,23 @@ else:
     def ticks_add(t, ms):
         return t + ms
 
-    def ticks_diff(a, b):
-        return a - b
+    def ticks_diff(a, t):
+        return a - t
 
 
 def errno_of(e):
     if isinstance(e, BrokenPipeError):
-        return EPIPE
+        return _EPIPE
     n = e.args[0] if e.args else EIO
     return n if type(n) is int else EIO
 
 
-class _S:
+class socket:
     # A socketpool Socket plus what CircuitPython lacks: a pending connect (address, outcome) and TLS.
-    def __init__(self, n, sec):
+    # (Class, attribute and argument names are ones the firmware interns already: no new names in RAM.)
+    def __init__(self, n, ssl):
         self.n = n
-        self.sec = sec
+        self.ssl = ssl  # IPPROTO_SEC: wrapped for TLS when the connect runs
         self.p = None  # address of a connect that has not run yet
         self.a = None  # the address connected to (wrap() connects again, with TLS)
         self.e = None  # its failure, kept for connected()
@@ -91,51 +96,24 @@ class _S:
         # instead of six wrappers: each resident function costs RAM)
         return getattr(self.n, name)
 
-    def accept(self):
-        ns, a = self.n.accept()
-        return _S(ns, False), a
-
     def connect(self, a):
         self.p = a
         self.a = a
-        raise OSError(_e.EINPROGRESS)
+        raise OSError(EINPROGRESS)
 
-    def send(self, b):
+    def send(self, buf):
         if self.p is not None:
-            _pending(self)  # a write right after a non-blocking connect: not EPIPE
-        return self.n.send(b)
-
-
-def _pending(s):
-    # A send/recv while the connect has not run: run it now (the only connect CircuitPython has), then
-    # the op; its failure is the op's failure.
-    _finish(s, _CONNECT_MS)
-    connected(s, None)
-
-
-def _finish(s, ms):
-    # The real connect, once, with a timeout (CircuitPython's connect only works that way).
-    a = s.p
-    s.p = None
-    n = s.n
-    try:
-        n.settimeout(None if ms < 0 else (ms if ms > 0 else 1) / 1000)
-        if s.sec:
-            import usocket_target_more
-            t = usocket_target_more.tls(n, a)
-            t.connect(a)
-            s.n = t
-        else:
-            n.connect(a)
-    except OSError as e:
-        s.e = e
-    s.n.setblocking(False)
+            # a write right after a non-blocking connect (not EPIPE): the connect runs now, its failure
+            # is the write's
+            wait(self, 0, _CONNECT_MS)
+            connected(self, None)
+        return self.n.send(buf)
 
 
 def new(af, type, proto):
-    n = _pool.socket(af, type)
+    n = socketpool.socket(af, type)
     n.setblocking(False)
-    return _S(n, proto == _IPPROTO_SEC)
+    return socket(n, proto == _IPPROTO_SEC)
 
 
 def connected(s, a):
@@ -150,7 +128,8 @@ def connected(s, a):
 
 def recv_into(s, mv):
     if s.p is not None:
-        _pending(s)
+        wait(s, 0, _CONNECT_MS)  # a read while the connect has not run: it runs now, its failure is the read's
+        connected(s, None)
     try:
         return s.n.recv_into(mv)
     except OSError as e:
@@ -168,27 +147,33 @@ def recv(s, n):
 
 def wait(s, ev, ms):
     if s.p is not None:
-        _finish(s, ms)  # the pending connect is the wait
+        # A pending connect: the real one is the wait, once, within ms (CircuitPython's connect only works
+        # with a timeout); its failure is kept for connected().
+        a = s.p
+        s.p = None
+        n = s.n
+        try:
+            n.settimeout(None if ms < 0 else (ms if ms > 0 else 1) / 1000)
+            if s.ssl:
+                t = __import__("usocket_target_more").tls(n, a)  # the TLS wrap, in the lazy part
+                t.connect(a)
+                s.n = t
+            else:
+                n.connect(a)
+        except OSError as e:
+            s.e = e
+        s.n.setblocking(False)
         return
     p = select.poll()
     p.register(s.n, ev)
     p.poll(ms)
 
 
-def poll(s, ev):
-    if s.p is not None:
-        _finish(s, _CONNECT_MS)
-    p = select.poll()
-    p.register(s.n, ev)
-    r = p.poll(0)
-    return r[0][1] if r else 0
-
-
 def __getattr__(name):
-    # The rarely used parts (DNS, datagrams, TLS, network bring-up, texts) live in usocket_target_more,
-    # loaded on first use: `import usocket_port` stays small.
-    if name in ("getaddrinfo", "recvfrom_into", "recvfrom", "secure", "wrap", "tls_setup", "connect_network",
-                "PEER_RESET_IS_EOF"):
-        import usocket_target_more
-        return getattr(usocket_target_more, name)
+    # The rarely used parts (DNS, server side, datagrams, readiness for select, TLS, network bring-up, texts)
+    # live in usocket_target_more, loaded on first use: `import usocket_port` stays small.
+    # (__import__ of a long string: the lazy part's name is not interned at `import usocket_port`)
+    if name in ("getaddrinfo", "accept", "recvfrom_into", "recvfrom", "poll", "secure", "wrap", "tls_setup",
+                "connect_network", "PEER_RESET_IS_EOF"):
+        return getattr(__import__("usocket_target_more"), name)
     raise AttributeError(name)

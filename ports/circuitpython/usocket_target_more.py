@@ -1,10 +1,13 @@
 # usocket_target_more for CircuitPython: the parts of the glue (ports/circuitpython/usocket_target.py, whose
 # header lists the facts) used rarely, loaded on first use through usocket_target.__getattr__.
 import errno as _e
+import select
 import time
 
 import wifi
-from usocket_target import EIO, _finish, _pool, connected, errno_of, ticks_diff, ticks_ms
+from usocket_target import EIO, connected, const, errno_of, socket, socketpool, ticks_diff, ticks_ms, wait
+
+_CONNECT_MS = const(10000)  # as usocket_target's: the connect budget outside a timed wait
 
 # ports/espressif/common-hal/socketpool/Socket.c: after a peer's RST the non-blocking recv_into reports
 # EAGAIN, then ENOTCONN -- exactly what it reports at an orderly EOF -- so a reset reads as EOF here.
@@ -14,10 +17,26 @@ PEER_RESET_IS_EOF = ("CircuitPython espressif reports a peer reset as EAGAIN the
 
 def getaddrinfo(host, port):
     try:
-        r = _pool.getaddrinfo(host, port)
+        r = socketpool.getaddrinfo(host, port)
     except OSError as e:  # SocketPool.gaierror
         raise OSError(errno_of(e))
-    return [(f, t, p, c or "", (a[0], a[1])) for f, t, p, c, a in r if f == _pool.AF_INET]
+    return [(f, t, p, c or "", (a[0], a[1])) for f, t, p, c, a in r if f == socketpool.AF_INET]
+
+
+def accept(s, a):
+    # (usocket_port/_more.py's accept: the native accept, its socket wrapped as this glue's)
+    ns, a = s.n.accept()
+    return socket(ns, False), a
+
+
+def poll(s, ev):
+    # Readiness now (a stream ioctl's MP_STREAM_POLL, usocket_port/_more.py): a pending connect runs first.
+    if s.p is not None:
+        wait(s, 0, _CONNECT_MS)
+    p = select.poll()
+    p.register(s.n, ev)
+    r = p.poll(0)
+    return r[0][1] if r else 0
 
 
 def recvfrom_into(s, mv):
@@ -31,7 +50,7 @@ def recvfrom(s, n):
 
 
 def secure(s, host, ms):
-    return s  # wrapped before connect in _finish()
+    return s  # wrapped before the connect in usocket_target.wait()
 
 
 def wrap(s, host, ms):
@@ -39,11 +58,11 @@ def wrap(s, host, ms):
     # inside SSLSocket.connect(), so the plain connection (nothing sent on it yet) is replaced by a TLS
     # one to the same address: a fresh socket, wrapped, connected within ms.
     s.n.close()
-    s.n = _pool.socket(_pool.AF_INET, _pool.SOCK_STREAM)
+    s.n = socketpool.socket(socketpool.AF_INET, socketpool.SOCK_STREAM)
     s.n.setblocking(False)
-    s.sec = True
+    s.ssl = True
     s.p = s.a
-    _finish(s, ms)
+    wait(s, 0, ms)
     connected(s, None)
     return s
 
@@ -73,7 +92,7 @@ def tls_setup(ca_path=None, hostname=None):
 
 
 def tls(n, a):
-    # n (a socketpool Socket) wrapped for TLS to address a, checked as tls_setup() said (_finish connects it).
+    # n (a socketpool Socket) wrapped for TLS to address a, checked as tls_setup() said (wait() connects it).
     import ssl
     c = ssl.create_default_context()
     if _tls_ca is None:

@@ -11,7 +11,7 @@ import ssl
 import time
 
 NAME = "cpython"
-Base = object  # CPython's select.poll uses fileno(); io.IOBase would add unwanted behaviour
+IOBase = object  # CPython's select.poll uses fileno(); io.IOBase would add unwanted behaviour
 
 # EAGAIN, ETIMEDOUT... : the core takes them from `errno` (its default).
 _PENDING = (_e.EINPROGRESS, _e.EALREADY, _e.EAGAIN, _e.EWOULDBLOCK)

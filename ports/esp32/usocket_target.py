@@ -21,7 +21,7 @@
 # No float literals (shared rule), const() for constants.
 import errno as _e
 import io
-import socket as _so
+import socket
 import time
 
 try:
@@ -31,7 +31,7 @@ except ImportError:
         return x
 
 NAME = "esp32"
-Base = io.IOBase  # select.poll / asyncio reach the wrapper through its ioctl()
+IOBase = io.IOBase  # select.poll / asyncio reach the wrapper through its ioctl()
 
 # EAGAIN, ETIMEDOUT... come from `errno` (the core's default); EISCONN is for the core's default connected()
 # (lwIP answers a second connect(): EISCONN done, EALREADY/EINPROGRESS pending, else the failure).
@@ -46,8 +46,8 @@ def CONSTANTS():
     for n in ("AF_INET", "AF_INET6", "SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW", "IPPROTO_IP", "IPPROTO_TCP",
               "IPPROTO_UDP", "SOL_SOCKET", "SO_REUSEADDR", "SO_BROADCAST", "SO_BINDTODEVICE", "TCP_NODELAY",
               "IP_ADD_MEMBERSHIP", "MSG_PEEK", "MSG_DONTWAIT"):
-        if hasattr(_so, n):
-            out.append((n, getattr(_so, n)))
+        if hasattr(socket, n):
+            out.append((n, getattr(socket, n)))
     return out
 
 ticks_ms = time.ticks_ms
@@ -62,16 +62,16 @@ def errno_of(e):
 
 def getaddrinfo(host, port):
     out = []
-    for f, t, p, c, a in _so.getaddrinfo(host, port):
-        if f == _so.AF_INET and a is not None:  # IPv6 entries carry addr None on this port
-            out.append((f, _so.SOCK_STREAM, _so.IPPROTO_TCP, c or "", (a[0], a[1])))  # lwIP leaves 0s
+    for f, t, p, c, a in socket.getaddrinfo(host, port):
+        if f == socket.AF_INET and a is not None:  # IPv6 entries carry addr None on this port
+            out.append((f, socket.SOCK_STREAM, socket.IPPROTO_TCP, c or "", (a[0], a[1])))  # lwIP leaves 0s
     return out
 
 
 def new(af, type, proto):
     if proto == _IPPROTO_SEC:
-        proto = _so.IPPROTO_TCP
-    s = _so.socket(af, type, proto)
+        proto = socket.IPPROTO_TCP
+    s = socket.socket(af, type, proto)
     s.setblocking(False)
     return s
 
@@ -89,28 +89,10 @@ def setsockopt(s, level, opt, value):
 # usocket_port.tls_setup() (usocket_port/_mptls.py, loaded on first use) are exactly this firmware's path.
 
 
-# ---- network bring-up ----------------------------------------------------------------------------------
-def connect_network(ssid, key, timeout_ms=20000):
-    """Join `ssid` as a station; returns the board's IP.  OSError(ETIMEDOUT, text) past timeout_ms,
-    OSError(EIO, text) when the firmware reports a failure (no AP, wrong password...)."""
-    import network
-    w = network.WLAN(network.STA_IF)
-    w.active(True)
-    if w.isconnected() or w.status() == getattr(network, "STAT_CONNECTING", 1001):
-        w.disconnect()  # join with these arguments: a station already up may be on another network or key
-    w.connect(ssid, key)
-    fail = {getattr(network, "STAT_NO_AP_FOUND", 201): "no access point named %r" % (ssid,),
-            getattr(network, "STAT_WRONG_PASSWORD", 202): "wrong password for %r" % (ssid,),
-            getattr(network, "STAT_ASSOC_FAIL", 203): "association with %r failed" % (ssid,),
-            getattr(network, "STAT_HANDSHAKE_TIMEOUT", 204): "handshake with %r timed out" % (ssid,)}
-    t0 = ticks_ms()
-    while not w.isconnected():
-        st = w.status()
-        if st in fail:
-            w.active(False)
-            raise OSError(EIO, "wlan: " + fail[st])
-        if ticks_diff(ticks_ms(), t0) > timeout_ms:
-            w.active(False)
-            raise OSError(_e.ETIMEDOUT, "wlan: no connection to %r within %d ms (status %r)" % (ssid, timeout_ms, st))
-        time.sleep_ms(50)
-    return w.ifconfig()[0]
+def __getattr__(name):
+    # The network bring-up (connect_network) lives in usocket_target_more, loaded on first use: its names
+    # (network, WLAN, STA_IF...) cost no RAM at `import usocket_port`.
+    if name == "connect_network":
+        import usocket_target_more
+        return usocket_target_more.connect_network
+    raise AttributeError(name)

@@ -23,7 +23,7 @@ except ImportError:
 # argument names are ones the firmware already has as qstrs.
 
 NAME = "unix"
-Base = io.IOBase  # lets select.poll / asyncio register the wrapper through its ioctl()
+IOBase = io.IOBase  # lets select.poll / asyncio register the wrapper through its ioctl()
 
 # EAGAIN, ETIMEDOUT... come from `errno` (the core's default); EISCONN is not in MicroPython's errno module:
 # the Linux value (this glue targets the unix port), for the core's default connected() (second connect()).

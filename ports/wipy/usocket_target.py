@@ -22,9 +22,9 @@
 #     "connected without server verification" (an upstream comparison bug makes it raise) = success.
 # Left to the core's defaults for MicroPython sockets (docs/usocket_port.md, "Glue interface"): addr/unaddr
 # (tuples), recv/recv_into/recvfrom/recvfrom_into, wait/poll (select.poll).
-import errno as _e
+import errno as e  # (e: a name the firmware already has; deleted below)
 import io
-import socket as _so
+import socket
 import time
 
 try:
@@ -33,21 +33,20 @@ except ImportError:
     def const(x):
         return x
 
-NAME = "wipy"
-Base = io.IOBase
+IOBase = io.IOBase
 
 # The errno numbers the core needs, with MicroPython's internal numbers (py/mperrno.h,
 # MICROPY_USE_INTERNAL_ERRNO=1 on cc3200) where the cc3200 `errno` module leaves the name out; the full table
 # for other names is ERRNO in usocket_target_more.
-EAGAIN = getattr(_e, "EAGAIN", 11)
-ETIMEDOUT = getattr(_e, "ETIMEDOUT", 110)
-EINPROGRESS = getattr(_e, "EINPROGRESS", 115)
-EBADF = getattr(_e, "EBADF", 9)
-EINVAL = getattr(_e, "EINVAL", 22)
-EIO = getattr(_e, "EIO", 5)
-EOPNOTSUPP = getattr(_e, "EOPNOTSUPP", 95)
-EALREADY = getattr(_e, "EALREADY", 114)
-EISCONN = getattr(_e, "EISCONN", 106)
+EAGAIN = getattr(e, "EAGAIN", 11)
+ETIMEDOUT = getattr(e, "ETIMEDOUT", 110)
+EINPROGRESS = getattr(e, "EINPROGRESS", 115)
+EBADF = getattr(e, "EBADF", 9)
+EINVAL = getattr(e, "EINVAL", 22)
+EIO = getattr(e, "EIO", 5)
+EOPNOTSUPP = getattr(e, "EOPNOTSUPP", 95)
+EALREADY = getattr(e, "EALREADY", 114)
+EISCONN = getattr(e, "EISCONN", 106)
 _ESECSNOVERIFY = const(453)  # SL_ESECSNOVERIFY, negated: connected without server verification
 _ESECDATEERROR = const(461)  # SL_ESECDATEERROR, negated: connected, but the certificate's dates are bad
 TX_MAX = const(1386)  # bytes per native write: one sl_Send chunk on a secure socket (1460 plain)
@@ -56,12 +55,10 @@ _SL_SOL_SOCKET = const(1)  # SimpleLink values: setsockopt passes level/option s
 
 def CONSTANTS():
     # Called once by the core (a function: no list stays in RAM).
-    return [("SOL_SOCKET", _SL_SOL_SOCKET), ("SO_KEEPALIVE", 9), ("SO_RCVTIMEO", 20), ("AF_INET", _so.AF_INET),
-            ("SOCK_STREAM", _so.SOCK_STREAM), ("SOCK_DGRAM", _so.SOCK_DGRAM), ("IPPROTO_TCP", _so.IPPROTO_TCP),
-            ("IPPROTO_UDP", _so.IPPROTO_UDP), ("IPPROTO_SEC", _so.IPPROTO_SEC)]
+    return [("SOL_SOCKET", _SL_SOL_SOCKET), ("SO_KEEPALIVE", 9), ("SO_RCVTIMEO", 20), ("AF_INET", socket.AF_INET),
+            ("SOCK_STREAM", socket.SOCK_STREAM), ("SOCK_DGRAM", socket.SOCK_DGRAM), ("IPPROTO_TCP", socket.IPPROTO_TCP),
+            ("IPPROTO_UDP", socket.IPPROTO_UDP), ("IPPROTO_SEC", socket.IPPROTO_SEC)]
 
-
-_IPPROTO_SEC = _so.IPPROTO_SEC
 
 ticks_ms = time.ticks_ms
 ticks_add = time.ticks_add
@@ -73,22 +70,11 @@ def errno_of(e):
     return n if type(n) is int else EIO
 
 
-_tls_ca = None  # CA file under /flash/cert/ (None: CERT_NONE, WiPy's default; set by tls_setup)
-
-
 def new(af, type, proto):
-    s = _so.socket(af, type, proto)
-    if proto == _IPPROTO_SEC:
-        import ssl
-        v = getattr(ssl, "PROTOCOL_TLSv1_2", 3)  # SL_SO_SEC_METHOD_TLSV1_2, not the TLS 1.0 default
-        try:
-            if _tls_ca is None:
-                s = ssl.wrap_socket(s, ssl_version=v)
-            else:
-                s = ssl.wrap_socket(s, cert_reqs=ssl.CERT_REQUIRED, ca_certs=_tls_ca, ssl_version=v)
-        except Exception:
-            s.close()
-            raise
+    s = socket.socket(af, type, proto)
+    if proto == socket.IPPROTO_SEC:
+        import usocket_target_more  # the TLS wrap (and its names) in the lazy part
+        s = usocket_target_more.wrap_socket(s)
     s.setblocking(False)
     return s
 
@@ -104,8 +90,10 @@ def connected(s, a):
             return True
         if n == EINPROGRESS or n == EALREADY or n == EAGAIN:
             return False
-        if n == _ESECSNOVERIFY and _tls_ca is None:
-            return True
+        if n == _ESECSNOVERIFY:
+            import usocket_target_more  # loaded already: new() wrapped this socket there
+            if usocket_target_more.cert_reqs is None:  # (a name the firmware has, as ssl's keyword)
+                return True
         raise
     return True
 
@@ -114,7 +102,7 @@ def __getattr__(name):
     # The rarely used parts (DNS, TLS setup, network bring-up, the errno table, texts) live in
     # usocket_target_more, compiled and loaded on first use: `import usocket_port` stays small.
     if name in ("getaddrinfo", "tls_setup", "fileno", "secure", "connect_network", "ERRNO", "CA_PATH",
-                "CA_UPLOAD", "NO_HOSTNAME_CHECK"):
+                "CA_UPLOAD", "NO_HOSTNAME_CHECK", "NAME"):
         import usocket_target_more
         return getattr(usocket_target_more, name)
     raise AttributeError(name)

@@ -2,10 +2,8 @@
 # facts) used rarely, loaded on first use through usocket_target.__getattr__.
 import time
 
-import usocket_target as _t
-
 # (the native socket module as the glue imported it: after usocket_port.install(), `import socket` is ours)
-from usocket_target import EINVAL, EOPNOTSUPP, ETIMEDOUT, _so, errno_of, ticks_diff, ticks_ms
+from usocket_target import EINVAL, EOPNOTSUPP, ETIMEDOUT, errno_of, socket, ticks_diff, ticks_ms
 
 # MicroPython's internal errno numbers (py/mperrno.h, MICROPY_USE_INTERNAL_ERRNO=1 on cc3200), for the names
 # the cc3200 `errno` module leaves out.  Cases and users look names up here when errno lacks them.
@@ -15,6 +13,8 @@ ERRNO = {
     "ECONNRESET": 104, "ENOBUFS": 105, "EISCONN": 106, "ENOTCONN": 107, "ETIMEDOUT": 110,
     "ECONNREFUSED": 111, "EHOSTUNREACH": 113, "EALREADY": 114, "EINPROGRESS": 115,
 }
+NAME = "wipy"
+cert_reqs = None  # ssl.CERT_REQUIRED once tls_setup() named the CA (CA_PATH); None: CERT_NONE, WiPy's default
 CA_PATH = "/flash/cert/ca.pem"  # the one CA name the FTP server stores for the NWP (ftp/updater.c)
 # Why a CA written by Python never reaches the NWP (tests/device/cases/tls_verify.py skips with it unless the
 # host installed the CA over FTP: env["ca_installed"], host_harness/board/network.py).
@@ -28,11 +28,12 @@ NO_HOSTNAME_CHECK = "WiPy's network processor (SimpleLink) does not check certif
 
 def getaddrinfo(host, port):
     try:
-        r = _so.getaddrinfo(host, port)  # exactly two arguments on cc3200
+        r = socket.getaddrinfo(host, port)  # exactly two arguments on cc3200
     except OSError as e:
         n = errno_of(e)
         raise OSError(-n if n > 0 else n)  # positive SimpleLink DNS codes -> the seed's negative numbers
-    return [(f, _so.SOCK_STREAM, _so.IPPROTO_TCP, c or "", (a[0], a[1])) for f, t, p, c, a in r]  # proto 0 natively
+    # (proto 0 natively)
+    return [(f, socket.SOCK_STREAM, socket.IPPROTO_TCP, c or "", (a[0], a[1])) for f, t, p, c, a in r]
 
 
 def tls_setup(ca_path=None, hostname=None):
@@ -45,7 +46,26 @@ def tls_setup(ca_path=None, hostname=None):
         raise OSError(EOPNOTSUPP, "WiPy's network processor cannot check certificate host names")
     if ca_path is not None and ca_path != CA_PATH:
         raise OSError(EINVAL, "on WiPy the CA is %r, uploaded over FTP (got %r)" % (CA_PATH, ca_path))
-    _t._tls_ca = ca_path
+    global cert_reqs
+    if ca_path is None:
+        cert_reqs = None
+    else:
+        import ssl
+        cert_reqs = ssl.CERT_REQUIRED
+
+
+def wrap_socket(s):
+    # IPPROTO_SEC: ssl.wrap_socket() BEFORE connect (the network processor does the handshake in connect()),
+    # asking for TLS 1.2, with the CA from tls_setup() if any.  The native socket is closed on failure.
+    import ssl
+    v = getattr(ssl, "PROTOCOL_TLSv1_2", 3)  # SL_SO_SEC_METHOD_TLSV1_2, not the TLS 1.0 default
+    try:
+        if cert_reqs is None:
+            return ssl.wrap_socket(s, ssl_version=v)
+        return ssl.wrap_socket(s, cert_reqs=cert_reqs, ca_certs=CA_PATH, ssl_version=v)
+    except Exception:
+        s.close()
+        raise
 
 
 def fileno(s):

@@ -42,7 +42,7 @@ MP_DEADLINE_S = 90
 # The errno numbers (EAGAIN ETIMEDOUT EINPROGRESS EALREADY EBADF EINVAL EOPNOTSUPP), addr unaddr connected
 # recv recv_into recvfrom recvfrom_into wait poll fileno secure tls_setup are optional: the core has
 # MicroPython-socket defaults (connected's needs the glue's EISCONN).
-GLUE_NAMES = "NAME Base CONSTANTS ticks_ms ticks_add ticks_diff errno_of getaddrinfo new".split()
+GLUE_NAMES = "NAME IOBase CONSTANTS ticks_ms ticks_add ticks_diff errno_of getaddrinfo new".split()
 
 
 MICROPYTHON = micropython_path()

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import signal
 import subprocess
 import sys
 import threading
 import time
 
 import pytest
+from farm_helpers import CLI, CliRun
 
 from host_harness.board.place import PlaceBusyError, PlaceError, acquired_place
 from host_harness.farm.labgrid import client
 from host_harness.farm.local import LocalFarm
 from host_harness.flash import testimage
-
-CLI = [sys.executable, "-m", "host_harness.cli"]
 
 
 @pytest.fixture(scope="module")
@@ -133,50 +130,29 @@ def test_test_place_on_a_busy_place_fails_clearly(farm, tmp_path):
 
 
 def test_ctrl_c_during_a_place_run_releases_the_place(farm, tmp_path):
-    proc = subprocess.Popen([*CLI, "test", "--coordinator", farm.address, "--place", farm.places[0],
-                             "--report-dir", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
-    try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 60
-        for line in proc.stdout:
-            if "acquired:" in line or time.monotonic() > deadline:
-                break
+    with CliRun(["test", "--coordinator", farm.address, "--place", farm.places[0],
+                 "--report-dir", str(tmp_path)]) as run:
+        run.until(lambda line: "acquired:" in line, deadline=60)
         time.sleep(1.0)  # the suite has started
-        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends: the whole process group
-        proc.wait(60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-    assert proc.returncode != 0
+        run.interrupt()
+        code, _ = run.finish(60)
+    assert code != 0
     assert _holders(farm) == ""
 
 
 def test_a_place_kicked_mid_run_stops_the_run_and_says_so(farm, firmware, tmp_path):
     place = farm.places[0]
-    proc = subprocess.Popen([*CLI, "test", "--coordinator", farm.address, "--place", place, "--firmware",
-                             str(firmware / "good.bin"), "--report-dir", str(tmp_path)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    seen = []
     try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            seen.append(line)
-            if "acquired:" in line:
-                break
-        client(farm.address, "-p", place, "release", "--kick", user="mallory")  # someone takes the board
-        client(farm.address, "-p", place, "acquire", user="mallory")
-        out, _ = proc.communicate(timeout=180)
-        seen.append(out)
+        with CliRun(["test", "--coordinator", farm.address, "--place", place, "--firmware",
+                     str(firmware / "good.bin"), "--report-dir", str(tmp_path)]) as run:
+            run.until(lambda line: "acquired:" in line)
+            client(farm.address, "-p", place, "release", "--kick", user="mallory")  # someone takes the board
+            client(farm.address, "-p", place, "acquire", user="mallory")
+            code, text = run.finish(180)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
         with contextlib.suppress(Exception):
             client(farm.address, "-p", place, "release", user="mallory")
-    text = "".join(seen)
-    assert proc.returncode not in (0, 1), text[-3000:]
+    assert code not in (0, 1), text[-3000:]
     # the watch sees the kick, or already mallory's acquire after it
     assert re.search(rf"place {place} lost mid-run: (now acquired by \S*mallory|released by someone else)",
                      text), text[-3000:]

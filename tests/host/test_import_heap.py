@@ -1,6 +1,6 @@
 """Import heap of usocket_port with every target's glue as deployed, via bench/import_heap.py (the same
-measurement bench/datapath.py prints).  The goal is 8 KiB (docs/usocket_port.md, "Memory"); the ceilings
-below are the numbers this tree measures, so growth fails here while the goal is not yet met everywhere."""
+measurement bench/datapath.py prints).  Every target is held to the goal itself, 8 KiB (docs/usocket_port.md,
+"Memory")."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ from host_harness.micropython import micropython_path
 from host_harness.mpy import MpyCompileError, mpy_cross_command
 
 ROOT = Path(__file__).resolve().parents[2]
-# Measured on the micropython 1.29 unix x64 build (heapsize 512k) with the port model loaded, bytes, plus up to
-# 160 B: the reading moves by ~100 B with the length of the temp folder's path (an interned string).  Measured:
-# unix 8512-8608, esp32 10400-10496, wipy 9728, circuitpython 10880-10944.  Not yet at the goal: on the
-# model targets the layer's ~45 new names make the interpreter add a qstr pool (~2 KiB) whatever else shrinks.
-CEILING = {"unix": 8704, "esp32": 10624, "wipy": 9856, "circuitpython": 11072}
+# Measured on the micropython 1.29 unix x64 build (heapsize 512k) with the port model loaded, bytes: unix 8128,
+# esp32 7104, wipy 7200, circuitpython 8032, whatever the temp folder (the probe runs with -c).  What decides
+# most is the interpreter's qstr pools: the third dynamic pool has 140 entries and the port models' own names
+# fill it to 105-119 before the layer's names come (circuitpython leaves 2 entries free, wipy 7); one name too
+# many allocates a fourth pool of 160 entries (~1.8 KiB in one piece), which no ceiling between the goal and
+# that step would catch.
+CEILING = {"unix": 8192, "esp32": 8192, "wipy": 8192, "circuitpython": 8192}
 
 
 def _probe():
@@ -45,4 +47,4 @@ def test_import_heap_with_the_targets_glue(target: str, tmp_path: Path) -> None:
     assert set(CEILING) == set(probe.TARGETS)
     n = probe.import_heap(target, tmp_path)
     print(f"{target}: import heap {n} B (goal {probe.GOAL} B)")
-    assert 1024 < n <= CEILING[target], f"{target}: import heap {n} B above its ceiling {CEILING[target]} B"
+    assert 1024 < n <= CEILING[target], f"{target}: import heap {n} B above the goal {CEILING[target]} B"

@@ -13,13 +13,19 @@ from .. import layout
 Backend = RunningBoard  # what the plugin's fixtures hold
 
 
-def make_backend(config: pytest.Config, board: Board, *, log) -> Backend:
-    """The board for this run, not yet started (the plugin starts it on first use and logs the start)."""
+def make_backend(config: pytest.Config, board: Board, *, log, port: str | None = None) -> Backend:
+    """The board for this run, not yet started (the plugin starts it on first use and logs the start).
+    `port`: a pool board the controller starts (pool.py); an xdist worker of a pool attaches to its slot's
+    board, which the controller has deployed already."""
+    from .. import pool
+
+    pooled, deployed = pool.worker_port(config) if port is None else (None, False)
     libs = [Path(p).resolve() for p in config.getoption("--board-lib")]
     ssid = config.getoption("--wlan-ssid")
     firmware = config.getoption("--firmware")
     return open_board(
-        board, config.getoption("--port"), extras=layout.plugin_extras(libs), verify=layout.VERIFY_MODULES,
+        board, port or pooled or config.getoption("--port"), deploy=not deployed,
+        extras=layout.plugin_extras(libs), verify=layout.VERIFY_MODULES,
         roots=layout.roots(board.target, libs), peer_host=config.getoption("--peer-host"),
         board_ip=config.getoption("--board-ip"), wlan=(ssid, config.getoption("--wlan-key") or "") if ssid
         else None, firmware=Path(firmware) if firmware else None, log=log, start=False,

@@ -1,0 +1,314 @@
+"""A pool of identical virtual boards for pytest-xdist: `pytest tests/device -n N --board virtual-esp32`
+(what `usocket-hil test --pool N` runs).  The suite is shared over N boards by xdist's scheduler; this
+module only decides where each worker's board comes from.
+
+Without it every xdist worker would bring up its own board after its own start-up (interpreter, pytest,
+plugins, collection): N bring-ups on the critical path, after N start-ups, N deploys competing for the cores.
+Instead the controller brings the boards up as soon as its session starts, while xdist is still spawning its
+workers, with the plugin's own deploy set (make_backend: booted, deployed, import-checked, online).  The
+boards are identical, so only board 0 is deployed over its REPL (~1 s of interpreter CPU for the writes);
+boards 1..N-1 start on a copy of its flash folder -- as identical boards are flashed from one filesystem
+image -- and their deploy step is then the hash check alone (every file's sha256 compared on the board, the
+set imported: one round trip).  Each board's REPL session is then closed and the board left running.
+Each worker gets a slot (pytest_configure_node) and, at its first board test, waits for that slot's board
+and attaches to it by its port (board/virtual.py AttachedVirtual: its namespace pair, no second deploy).
+The controller stops every board at the end, also after a failure or Ctrl-C.
+
+The hand-off is one small JSON file per slot (`{"port": URL}` or `{"error": TEXT}`), written atomically.
+Only for virtual boards without --port, in root-named network namespaces (a worker cannot enter another
+process's anonymous namespaces): otherwise each worker brings up its own board as before.
+A pool board's power rung (restart its supervisor) belongs to the controller: in a worker the reset ladder
+stops at hard (restart the interpreter).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from ..boards import Board
+from ..errors import HilError
+
+WORKER_KEY = "usocket_hil_pool_slot"  # workerinput: the slot file a worker's board is handed over in
+BRINGUP_DEADLINE_S = 120.0  # one pool board from nothing to online (under load: N boards share the cores)
+POLL_S = 0.02
+
+
+class PoolError(HilError):
+    """A pool board did not come up (the controller's reason), or its hand-off did not arrive in time."""
+
+
+def pool_size(config: pytest.Config) -> int:
+    """xdist's worker count (0 without -n; xdist has resolved `-n auto` by configure time)."""
+    if not config.pluginmanager.hasplugin("xdist") or hasattr(config, "workerinput"):
+        return 0
+    n = getattr(config.option, "numprocesses", None) or 0
+    return n if isinstance(n, int) and getattr(config.option, "dist", "no") != "no" else 0
+
+
+def wanted(config: pytest.Config, board: Board) -> bool:
+    from ..netns import netns_mode
+
+    if pool_size(config) < 2 or config.getoption("--port"):
+        return False
+    if config.getoption("--pool-port"):
+        return True
+    return board.is_virtual and (not board.has("network") or netns_mode()[0] == "named")
+
+
+class BoardPool:
+    """The controller's N boards (slot i: a virtual board, board/virtual.py start_detached, brought up in its
+    own thread), or the N ports it was given."""
+
+    def __init__(self, config: pytest.Config, board: Board, size: int, log_dir: Path,
+                 ports: list[str] | None = None) -> None:
+        self.config, self.board, self.size, self.log_dir = config, board, size, log_dir
+        self.ports = ports  # boards that are somewhere already (--pool-port: a tag pool's places)
+        self.dir = Path(tempfile.mkdtemp(prefix="usocket-hil-pool-"))
+        self.boards: list = [None] * size
+        self.threads: list[threading.Thread] = []
+        self.assigned: dict[str, int] = {}  # worker id -> slot
+        self.closing = threading.Event()
+        self.image_ready = threading.Event()  # board 0 deployed and its flash copied (or failed)
+        self.errors: list[str] = []  # bring-ups that failed: said once by the controller at the end
+        self._lock = threading.Lock()
+
+    def slot_file(self, slot: int) -> Path:
+        return self.dir / f"slot-{slot}.json"
+
+    def flash_copy(self, slot: int) -> Path:
+        return self.dir / f"flash-{slot}"
+
+    def start(self) -> BoardPool:
+        if self.ports:  # each worker brings its own up (deploy included) on its port: nothing to wait for
+            for slot, port in enumerate(self.ports):
+                self._hand_over(slot, {"port": port, "deployed": False})
+            return self
+        for slot in range(self.size):
+            t = threading.Thread(target=self._bring_up, args=(slot,), name=f"pool-board-{slot}", daemon=True)
+            t.start()
+            self.threads.append(t)
+        return self
+
+    def _bring_up(self, slot: int) -> None:
+        from .logs import SessionLog
+
+        log = SessionLog(self.log_dir / f"pool-{slot}")
+        try:
+            flash = None
+            if slot > 0:  # identical boards: start from board 0's flash once it is deployed (see above)
+                self.image_ready.wait(BRINGUP_DEADLINE_S)
+                flash = self.flash_copy(slot) if self.flash_copy(slot).exists() else None
+            answer = {"port": self._start_board(slot, flash, log.write), "deployed": True}
+        except Exception as exc:  # noqa: BLE001 - handed to the worker, which reports it as its bring-up error
+            answer = {"error": f"pool board {slot} ({self.board.name}) did not come up: {exc}"}
+            log.write(f"[usocket-hil] {answer['error']}\n".encode())
+            if not self.closing.is_set():  # (a session stopped mid bring-up is no bring-up failure)
+                self.errors.append(answer["error"])
+        finally:
+            if slot == 0:
+                self.image_ready.set()  # without an image (board 0 failed) the others deploy themselves
+        self._hand_over(slot, answer)
+
+    def _hand_over(self, slot: int, answer: dict) -> None:
+        tmp = self.slot_file(slot).with_suffix(".tmp")
+        tmp.write_text(json.dumps(answer))
+        os.replace(tmp, self.slot_file(slot))
+
+    def _start_board(self, slot: int, flash: Path | None, log) -> str:
+        from ..board.virtual import start_detached
+        from .backends import make_backend
+
+        vb = start_detached(self.board, flash_dir=flash, start_timeout=BRINGUP_DEADLINE_S)
+        with self._lock:
+            if self.closing.is_set():
+                raise PoolError("the session ended first")
+            self.boards[slot] = vb
+        vb.start()
+        backend = make_backend(self.config, self.board, log=log, port=vb.port_url)
+        log(f"[usocket-hil] pool slot {slot}: bringing up {backend.describe()}"
+            f"{' on a copy of board 0' + chr(39) + 's flash' if flash else ''}\n".encode())
+        backend.start()  # booted, deployed (the plugin's set; on a copy only the hash check), online
+        backend.close()  # its REPL session only: the board keeps running for its worker
+        if slot == 0:  # copied before board 0's worker gets it: before any test writes to it
+            for other in range(1, self.size):
+                shutil.copytree(vb.flash_dir, self.flash_copy(other))
+        return vb.port_url
+
+    # -- xdist hooks (registered only when xdist runs the session) ---------------------------------------
+    def pytest_configure_node(self, node) -> None:
+        with self._lock:
+            taken = set(self.assigned.values())
+            # (a replacement may be configured before its crashed predecessor is reported down)
+            slot = next((s for s in range(self.size) if s not in taken), len(self.assigned) % self.size)
+            self.assigned[node.gateway.id] = slot
+        node.workerinput[WORKER_KEY] = str(self.slot_file(slot))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """A worker whose board never came up stops (pytest.exit), which xdist shows only as an interrupted
+        node: the reason is said here, once, and the exit status is the plugin's BRINGUP_FAILED."""
+        if not self.errors:
+            return
+        from ..board.steps import BRINGUP_FAILED
+
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        for error in self.errors:
+            if reporter is not None:
+                reporter.write_line(f"usocket-hil: {error}", red=True)
+        session.exitstatus = BRINGUP_FAILED
+
+    def pytest_testnodedown(self, node, error) -> None:
+        with self._lock:  # a worker xdist replaces after a crash takes the slot over
+            self.assigned.pop(node.gateway.id, None)
+
+    def close(self) -> None:
+        self.closing.set()
+        for t in self.threads:
+            t.join(BRINGUP_DEADLINE_S)  # every step of a bring-up has its own deadline
+        # Side by side: each close waits for its supervisor to stop and its namespaces to go.
+        closers = [threading.Thread(target=vb.close, name=f"pool-close-{i}")
+                   for i, vb in enumerate(self.boards) if vb is not None]
+        for t in closers:
+            t.start()
+        for t in closers:
+            t.join()
+        self.boards = [None] * self.size
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+_POOL = pytest.StashKey[BoardPool]()
+
+
+def configure(config: pytest.Config, board: Board, log_dir: Path) -> None:
+    """Controller side: start the pool when the session is an xdist run that wants one."""
+    if not wanted(config, board):
+        return
+    ports = config.getoption("--pool-port")
+    if ports and len(ports) != pool_size(config):
+        raise pytest.UsageError(f"usocket-hil: {len(ports)} --pool-port for {pool_size(config)} xdist workers "
+                                "(one port per worker)")
+    pool = BoardPool(config, board, pool_size(config), log_dir, ports=ports or None).start()
+    config.stash[_POOL] = pool
+    config.pluginmanager.register(pool, "usocket-hil-pool")
+
+
+def unconfigure(config: pytest.Config) -> None:
+    pool = config.stash.get(_POOL, None)
+    if pool is not None:
+        del config.stash[_POOL]
+        pool.close()
+
+
+def worker_port(config: pytest.Config, deadline: float = BRINGUP_DEADLINE_S) -> tuple[str | None, bool]:
+    """Worker side: (the port of this worker's pool board once the controller has it up, whether the
+    controller deployed it); (None, False) without a pool."""
+    slot = getattr(config, "workerinput", {}).get(WORKER_KEY)
+    if slot is None:
+        return None, False
+    path, end = Path(slot), time.monotonic() + deadline
+    while not path.exists():
+        if time.monotonic() > end:
+            raise PoolError(f"the controller did not hand over pool board {path.stem} within {deadline:.0f} s")
+        time.sleep(POLL_S)
+    answer = json.loads(path.read_text())
+    if "error" in answer:
+        raise PoolError(answer["error"])
+    return answer["port"], bool(answer.get("deployed"))
+
+
+# -- the order of a pool's tests: long ones spread over the workers ---------------------------------------
+# Run with `--dist worksteal` (usocket-hil test --pool does): xdist hands each worker one contiguous range of
+# the collection, then idle workers steal from the tail of the longest queue.  A long case (a TLS deadline,
+# 16 MiB each way) that lands at the end of one range, or several long ones in one range, keeps the whole run
+# waiting.  With the durations of an earlier run (--board-durations, written by the controller at the end of
+# every run) the collection is ordered so that each range holds about the same seconds, longest first; the
+# ranges' sizes are worksteal's initial split (xdist 3.8 WorkStealingScheduling.check_schedule: worker i of k
+# gets len(pending) // (k - i)).  Tests without a recorded duration count as the median.  Workers compute the
+# same order (same file, same worker count), as xdist requires.
+
+def addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("usocket-hil").addoption(
+        "--pool-port", metavar="URL", action="append", default=[],
+        help="with pytest-xdist -n N: the N boards of the pool (one port each, e.g. the RFC2217 ports of N "
+             "labgrid places); each worker brings up and deploys its own")
+    parser.getgroup("usocket-hil").addoption(
+        "--board-durations", metavar="PATH", default=None,
+        help="JSON of test durations: written at the end of the run; read at the start of a pool run "
+             "(pytest-xdist --dist worksteal) to spread long tests over the workers")
+
+
+def _read_durations(path: str | None) -> dict[str, float]:
+    if not path:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: float(v) for k, v in data.items() if isinstance(v, (int, float))} if isinstance(data, dict) else {}
+
+
+def range_sizes(total: int, workers: int) -> list[int]:
+    sizes, left = [], total
+    for i in range(workers):
+        sizes.append(left // (workers - i))
+        left -= sizes[-1]
+    return sizes
+
+
+def spread(items: list, seconds: dict[str, float], workers: int) -> list:
+    """`items` reordered into `workers` contiguous ranges of about equal total duration, each longest first."""
+    known = sorted(seconds.get(i.nodeid) for i in items if i.nodeid in seconds)
+    default = known[len(known) // 2] if known else 0.0
+    cost = {i.nodeid: seconds.get(i.nodeid, default) for i in items}
+    sizes = range_sizes(len(items), workers)
+    ranges: list[list] = [[] for _ in sizes]
+    totals = [0.0] * len(sizes)
+    for item in sorted(items, key=lambda i: -cost[i.nodeid]):  # stable: ties keep collection order
+        room = [r for r in range(len(sizes)) if len(ranges[r]) < sizes[r]]
+        r = min(room, key=lambda r: (totals[r], r))
+        ranges[r].append(item)
+        totals[r] += cost[item.nodeid]
+    return [item for part in ranges for item in part]
+
+
+def order_items(config: pytest.Config, items: list) -> None:
+    """In an xdist worker of a worksteal run with known durations: spread the long tests (see above)."""
+    workers = getattr(config, "workerinput", {}).get("workercount", 0)
+    seconds = _read_durations(config.getoption("--board-durations"))
+    if workers > 1 and seconds and config.option.dist == "worksteal":
+        items[:] = spread(items, seconds, workers)
+
+
+class DurationLog:
+    """Controller (or a run without xdist): each test's call duration, merged into --board-durations."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+        self.seconds: dict[str, float] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call":
+            self.seconds[report.nodeid] = round(report.duration, 3)
+
+    def pytest_sessionfinish(self) -> None:
+        if not self.seconds:
+            return
+        merged = {**_read_durations(str(self.path)), **self.seconds}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(merged, indent=0, sort_keys=True))
+        os.replace(tmp, self.path)
+
+
+def record_durations(config: pytest.Config) -> None:
+    path = config.getoption("--board-durations")
+    if path and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(DurationLog(path), "usocket-hil-durations")

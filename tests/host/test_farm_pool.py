@@ -1,0 +1,95 @@
+"""A pool of identical virtual boards for pytest-xdist (plugin/pool.py): the controller brings them up (board 0
+deployed over its REPL, the others on a copy of its flash, hash-checked), workers attach; long tests are spread
+over the workers' ranges by recorded durations; nothing is left running, also after Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from types import SimpleNamespace
+
+from host_harness.board.find import running
+from host_harness.board.steps import BRINGUP_FAILED
+from host_harness.plugin.pool import range_sizes, spread
+from host_harness.resources import device_tests_dir
+
+TESTS = device_tests_dir()
+PYTEST = [sys.executable, "-m", "pytest", str(TESTS), "--rootdir", str(TESTS), "-p", "no:cacheprovider",
+          "-p", "no:labgrid"]
+
+
+def _alive() -> set[str]:
+    return {vb.name for vb in running()}
+
+
+def test_spread_balances_long_tests_over_the_worksteal_ranges():
+    seconds = {"a": 5.0, "b": 4.0, "c": 3.0, "d": 1.0, "e": 1.0, "f": 1.0, "g": 0.5, "h": 0.5, "i": 0.1}
+    items = [SimpleNamespace(nodeid=n) for n in "ihgfedcba"] + [SimpleNamespace(nodeid="new")]
+    ordered = spread(items, seconds, 3)
+    assert sorted(i.nodeid for i in ordered) == sorted(i.nodeid for i in items)  # same tests, none lost
+    sizes = range_sizes(len(items), 3)
+    assert sizes == [3, 3, 4] and sum(sizes) == len(items)  # xdist worksteal: worker k of n gets rest // (n - k)
+    ranges, at = [], 0
+    for size in sizes:
+        ranges.append([i.nodeid for i in ordered[at:at + size]])
+        at += size
+    assert all(len({"a", "b", "c"} & set(r)) == 1 for r in ranges), ranges  # one long test per worker
+    totals = [sum(seconds.get(n, 1.0) for n in r) for r in ranges]  # "new" counts as the median, 1 s
+    assert max(totals) - min(totals) <= 1.0, (ranges, totals)
+    assert all(r == sorted(r, key=lambda n: -seconds.get(n, 1.0)) for r in ranges)  # longest first
+    assert [i.nodeid for i in spread(items, seconds, 3)] == [i.nodeid for i in ordered]  # every worker agrees
+
+
+def test_a_pool_run_brings_the_boards_up_in_the_controller_and_shares_the_suite(tmp_path):
+    before = _alive()
+    durations = tmp_path / "durations.json"
+    r = subprocess.run([*PYTEST, "-v", "--board", "virtual-esp32", "-n", "2", "--dist", "worksteal",
+                        "-k", "udp or stream", f"--board-log-dir={tmp_path / 'logs'}",
+                        f"--board-durations={durations}"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    assert set(re.findall(r"\[(gw\d)\] .*PASSED", r.stdout)) == {"gw0", "gw1"}, r.stdout[-3000:]
+    first = (tmp_path / "logs" / "pool-0" / "session.log").read_text()
+    other = (tmp_path / "logs" / "pool-1" / "session.log").read_text()
+    assert re.search(r"deployed: ok .*\(\d+ copied \(\d+ bytes\), 0 up to date", first)  # over its REPL
+    assert "on a copy of board 0's flash" in other
+    assert re.search(r"deployed: ok .*\(0 copied \(0 bytes\), \d+ up to date", other)  # the hash check only
+    recorded = json.loads(durations.read_text())
+    assert len(recorded) >= 5 and all(v >= 0 for v in recorded.values())
+    assert any("udp" in k for k in recorded)
+    assert _alive() == before  # the controller stopped its boards
+
+
+def test_ctrl_c_while_the_pool_comes_up_stops_every_board(tmp_path):
+    before = _alive()
+    proc = subprocess.Popen([*PYTEST, "-q", "--board", "virtual-esp32", "-n", "2",
+                             f"--board-log-dir={tmp_path / 'logs'}"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "logs" / "pool-0" / "session.log").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)  # board 0 is being brought up
+        os.killpg(proc.pid, signal.SIGINT)
+        out, _ = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    assert proc.returncode != 0, out[-2000:]
+    deadline = time.monotonic() + 10  # supervisors finish their own cleanup
+    while _alive() != before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _alive() == before
+
+
+def test_a_pool_board_that_cannot_come_up_is_one_named_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("MICROPYTHON", str(tmp_path / "no-such-micropython"))
+    r = subprocess.run([*PYTEST, "-q", "--board", "virtual-esp32", "-n", "2", "-k", "udp_echo",
+                        f"--board-log-dir={tmp_path / 'logs'}"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == BRINGUP_FAILED, r.stdout[-3000:]
+    assert "pool board 0 (virtual-esp32) did not come up" in r.stdout + r.stderr, r.stdout[-3000:]
+    assert "Traceback" not in r.stdout + r.stderr
