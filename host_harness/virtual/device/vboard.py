@@ -496,20 +496,21 @@ def _load_firmware():
     for m in _fw.HIDDEN:  # (uos, usys: aliases this program registered, which CircuitPython does not have)
         if m in sys.modules:
             del sys.modules[m]
-    heap = fw.get("HEAP")
-    fw = src = None
-    gc.collect()
-    if heap and gc.mem_free() > heap:
-        _reserve(heap)
-    builtins.__import__ = _import
     # Every source the board compiles meets the firmware's compiler: user calls of compile/exec/eval(/execfile)
     # too (on a cc3200 py/parsenum.c refuses `1.5` wherever the text comes from; mp_builtin_compile,
-    # eval_exec_helper and mp_builtin_execfile of py/builtinevex.c all lex and parse with it).
+    # eval_exec_helper and mp_builtin_execfile of py/builtinevex.c all lex and parse with it).  Installed before
+    # the heap is reserved: the builtins' override dict grows here, not inside the user's free run.
     builtins.compile = _user_compile
     builtins.exec = _user_exec
     builtins.eval = _user_eval
     # (the interpreter's builtins cannot be deleted: a firmware without execfile gets its NameError on a call)
     builtins.execfile = _no_execfile if _fw.NO_EXECFILE else _user_execfile
+    builtins.__import__ = _import
+    heap = fw.get("HEAP")
+    fw = src = None
+    gc.collect()
+    if heap and gc.mem_free() > heap:
+        _reserve(heap)
 
 
 def _no_execfile(*args):
