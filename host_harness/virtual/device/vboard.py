@@ -19,6 +19,7 @@ import sys
 
 import machine as _machine
 import micropython as _mp
+import vboard_paste as _vp  # (next to this file: sys.path[0] until _setup)
 from micropython import const
 
 _RC_SOFT_RAW = const(90)  # soft reset requested in raw mode: come back in raw mode
@@ -626,122 +627,50 @@ def _exec_file(name, g):
 
 # --- raw REPL -----------------------------------------------------------------------------------
 
-class _PasteStream(io.IOBase):
-    # The raw-paste input as the interpreter's lexer reads it (shared/runtime/pyexec.c mp_reader_stdin_*: bytes
-    # taken from the host one flow-control window at a time, compiled as they arrive, never held whole), each
-    # line through the firmware's compiler rules.  The lexer opens it as the file "<stdin>" of _PasteFS.
-    def __init__(self):
-        self.eof = False
-        self.aborted = False  # the host sent Ctrl-C
-        self.remain = _WINDOW
-        self.windows = 0
-        self.st = [1, None]  # _scan's state across lines
-        self.pend = b""
-        self.at = 0
-
-    def readinto(self, buf):
-        # The lexer's reader (extmod/vfs_reader.c) takes a short read as the end: fill buf unless at the end.
-        n = 0
-        size = len(buf)
-        while n < size:
-            k = len(self.pend) - self.at
-            if k <= 0:
-                if self.eof:
-                    break
-                self.pend = self._line()
-                self.at = 0
-                continue
-            k = min(k, size - n)
-            buf[n:n + k] = self.pend[self.at:self.at + k]
-            self.at += k
-            n += k
-        return n
-
-    def _line(self):
-        line = bytearray()
-        while True:
-            c = _rx()
-            if c == 3 or c == 4:
-                self.eof = True
-                _tx(b"\x04")  # end acknowledged (mp_reader_stdin_readbyte)
-                if c == 3:
-                    self.aborted = True
-                    raise KeyboardInterrupt()
-                _arm(True)  # the rest is compiled, then run: the user's Ctrl-C interrupts from here on
-                break
-            self.remain -= 1
-            if self.remain == 0:
-                _tx(b"\x01")
-                self.remain = _WINDOW
-                self.windows += 1
-                if self.windows & 15 == 0:
-                    # The C reader makes no garbage; this one does (a line, slices) between the parse tree's
-                    # chunks: collected every 2 KiB, it does not spread through the heap and fragment it.
-                    gc.collect()
-            line.append(c)
-            if c == 10:
-                break
-        if _fw is None or not line:
-            return line
-        return _firmware_source(line, "<stdin>", self.st).encode()
-
-    def ioctl(self, req, arg):
-        if req == 4:  # MP_STREAM_CLOSE
-            self.close()
-        return 0
-
-    def close(self):
-        # mp_reader_stdin_close: before the end (an error while compiling) tell the host and drain its input
-        if not self.eof:
-            self.eof = True
-            _tx(b"\x04")
-            while _rx() not in (3, 4):
-                pass
-
-
-class _PasteFS:
-    # A filesystem (extmod/vfs.c calls these methods of a Python object) holding one file, the paste being
-    # received; the lexer opens it through the cwd so that its source name is "<stdin>", as pyexec.c names it.
-    def __init__(self, back):
-        self.back = back  # the user's cwd, restored the moment the lexer opens the file
-        self.stream = None
-
-    def mount(self, readonly, mkfs):
-        pass
-
-    def umount(self):
-        pass
-
-    def chdir(self, path):
-        pass
-
-    def getcwd(self):
-        return ""
-
-    def stat(self, path):
-        return (0x8000, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-
-    def open(self, path, mode):
-        # gone again before the program runs: its os.listdir("/") or os.getcwd() must not see this
-        os.chdir(self.back)
-        os.umount(_PASTE_MOUNT)
-        self.stream = _PasteStream()
-        return self.stream
-
-
 _PASTE_MOUNT = "/.vboard_paste"
+_PASTE_WHOLE = const(4096)  # a raw paste up to this size is compiled whole
 
 
 def _raw_paste(cmd, g):
-    global _user_intr
+    # A short paste is compiled whole, as a string (its heap afterwards as tight as the firmware's: the
+    # streaming reader's own garbage would leave holes around the code); a longer one is compiled as it streams.
     if cmd != 0x41:  # only 'A' is defined
         _tx(b"R\x00")
         return 0
     _tx(b"R\x01" + bytes((_WINDOW & 0xFF, _WINDOW >> 8, 1)))
+    head = bytearray()
+    remain = _WINDOW
+    while len(head) < _PASTE_WHOLE:
+        c = _rx()
+        if c == 4 or c == 3:
+            _tx(b"\x04")  # end acknowledged (or aborted)
+            if c == 3:  # mp_reader_stdin_readbyte raises KeyboardInterrupt: no traceback, no code ran
+                _tx(b"\x04")
+                _cooked("KeyboardInterrupt: \n")
+                _tx(b"\x04")
+                return 0
+            src = bytes(head)
+            head = None
+            return _execute(src, "<stdin>", "exec", g, True)
+        head.append(c)
+        remain -= 1
+        if remain == 0:
+            _tx(b"\x01")
+            remain = _WINDOW
+    return _paste_stream(bytes(head), remain, g)
+
+
+def _paste_rules(line, st):
+    return line if _fw is None else _firmware_source(line, "<stdin>", st).encode()
+
+
+def _paste_stream(head, remain, g):
+    global _user_intr
     ret = 0
     exc = None
     back = os.getcwd()
-    fs = _PasteFS(back)
+    fs = _vp.PasteFS((_rx, _tx, _arm, _paste_rules), _PASTE_MOUNT, back, head, remain)
+    head = None
     os.mount(fs, _PASTE_MOUNT)
     try:
         os.chdir(_PASTE_MOUNT)
