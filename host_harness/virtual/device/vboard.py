@@ -19,7 +19,6 @@ import sys
 
 import machine as _machine
 import micropython as _mp
-import vboard_paste as _vp  # (next to this file: sys.path[0] until _setup)
 from micropython import const
 
 _RC_SOFT_RAW = const(90)  # soft reset requested in raw mode: come back in raw mode
@@ -123,8 +122,8 @@ def _repl_print(obj):
 def _print_exception(exc):
     buf = io.StringIO()
     sys.print_exception(exc, buf)
-    marker = 'File "' + _SELF + '"'
-    lines = [ln for ln in buf.getvalue().split("\n") if marker not in ln]
+    ours = ('File "' + _SELF + '"', 'File "' + _DEVICE_MOUNT + "/")  # this program's frames (vboard_paste.py)
+    lines = [ln for ln in buf.getvalue().split("\n") if ours[0] not in ln and ours[1] not in ln]
     if exc is _where[0]:  # a SyntaxError of the firmware's compiler: where, as the firmware prints it
         lines.insert(len(lines) - 2, '  File "%s", line %d' % (_where[1], _where[2]))
         _where[0] = None
@@ -628,36 +627,49 @@ def _exec_file(name, g):
 # --- raw REPL -----------------------------------------------------------------------------------
 
 _PASTE_MOUNT = "/.vboard_paste"
-_PASTE_WHOLE = const(4096)  # a raw paste up to this size is compiled whole
+_DEVICE_MOUNT = "/.vboard_device"  # this folder, while vboard_paste.py is loaded
+_vp = None  # vboard_paste.py's names, loaded at the first long paste (not at start-up: see its header)
+_PASTE_WHOLE = const(16384)  # a raw paste up to this size is compiled whole
 
 
 def _raw_paste(cmd, g):
-    # A short paste is compiled whole, as a string (its heap afterwards as tight as the firmware's: the
-    # streaming reader's own garbage would leave holes around the code); a longer one is compiled as it streams.
+    # A paste up to _PASTE_WHOLE is compiled whole, as a string (the heap it leaves is the one the small boards'
+    # budgets were measured with); a longer one is compiled as it streams in (vboard_paste.py).
     if cmd != 0x41:  # only 'A' is defined
         _tx(b"R\x00")
         return 0
     _tx(b"R\x01" + bytes((_WINDOW & 0xFF, _WINDOW >> 8, 1)))
-    head = bytearray()
+    chunks = []
+    cur = bytearray()
     remain = _WINDOW
-    while len(head) < _PASTE_WHOLE:
+    while True:
         c = _rx()
         if c == 4 or c == 3:
             _tx(b"\x04")  # end acknowledged (or aborted)
-            if c == 3:  # mp_reader_stdin_readbyte raises KeyboardInterrupt: no traceback, no code ran
-                _tx(b"\x04")
-                _cooked("KeyboardInterrupt: \n")
-                _tx(b"\x04")
-                return 0
-            src = bytes(head)
-            head = None
-            return _execute(src, "<stdin>", "exec", g, True)
-        head.append(c)
+            break
+        cur.append(c)
         remain -= 1
         if remain == 0:
             _tx(b"\x01")
             remain = _WINDOW
-    return _paste_stream(bytes(head), remain, g)
+        if len(cur) >= 4096:
+            chunks.append(bytes(cur))
+            cur = bytearray()
+            if len(chunks) * 4096 >= _PASTE_WHOLE:
+                cur = None
+                head = b"".join(chunks)
+                chunks = None
+                return _paste_stream(head, remain, g)
+    if c == 3:  # mp_reader_stdin_readbyte raises KeyboardInterrupt: no traceback, no code ran
+        _tx(b"\x04")
+        _cooked("KeyboardInterrupt: \n")
+        _tx(b"\x04")
+        return 0
+    chunks.append(bytes(cur))
+    cur = None
+    src = b"".join(chunks)
+    chunks = None
+    return _execute(src, "<stdin>", "exec", g, True)
 
 
 def _paste_rules(line, st):
@@ -665,11 +677,18 @@ def _paste_rules(line, st):
 
 
 def _paste_stream(head, remain, g):
-    global _user_intr
+    global _user_intr, _vp
+    if _vp is None:
+        os.mount(os.VfsPosix(_SELF.rsplit("/", 1)[0]), _DEVICE_MOUNT)
+        try:
+            _vp = {}
+            _real_execfile(_DEVICE_MOUNT + "/vboard_paste.py", _vp)
+        finally:
+            os.umount(_DEVICE_MOUNT)
     ret = 0
     exc = None
     back = os.getcwd()
-    fs = _vp.PasteFS((_rx, _tx, _arm, _paste_rules), _PASTE_MOUNT, back, head, remain)
+    fs = _vp["PasteFS"]((_rx, _tx, _arm, _paste_rules), _PASTE_MOUNT, back, head, remain)
     head = None
     os.mount(fs, _PASTE_MOUNT)
     try:

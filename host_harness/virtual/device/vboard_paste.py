@@ -1,7 +1,8 @@
 # Virtual board (vboard.py): raw-paste input compiled as it streams in, as shared/runtime/pyexec.c does it
 # (do_reader_stdin over mp_reader_stdin_*), for a paste too long to take whole.  The interpreter's own lexer
-# reads PasteStream through a one-file filesystem (PasteFS) with execfile.  A module of its own so that
-# compiling vboard.py at start-up needs no more heap than before (a parse tree is as big as its file).
+# reads PasteStream through a one-file filesystem (PasteFS) with execfile.  A file of its own, loaded (into the
+# user's heap) only at the first paste that long: compiling vboard.py at start-up needs no more heap than before
+# (a parse tree is as big as its file), and the heap a board's user gets is laid out as before.
 # link = (rx, tx, arm, rules): vboard.py's byte I/O, its Ctrl-C switch, and its firmware compiler rules for
 # one line (with the scan state across lines).
 import gc
