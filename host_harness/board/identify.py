@@ -1,7 +1,9 @@
 """What board is this?  The target a running board really is, checked before anything is written to it.
 
-Virtual boards say it in their board file (their interpreter is always MicroPython unix, whatever port model
-it carries); real boards say it through `sys.implementation`, `sys.platform` and `os.uname()`.
+Real boards say it through `sys.implementation`, `sys.platform` and `os.uname()`.  A virtual board with a port
+model reports its firmware's `sys.platform` too, and as machine "<its board file> with <MCU>"
+(host_harness/virtual/device/vboard.py `_identity`): that names the board file (its interpreter is MicroPython
+unix, so its .mpy format and quirks are the virtual board's, not the real board's).
 """
 
 from __future__ import annotations
@@ -34,8 +36,18 @@ def read_facts(session) -> tuple[str, str, str]:
     return str(impl), str(platform), str(machine)
 
 
+def virtual_definition(machine: str) -> Board | None:
+    """The virtual board file a board's machine string names ("virtual-esp32 with ESP32"), else None."""
+    name = machine.split(" with ", 1)[0]
+    return next((b for b in all_boards() if b.is_virtual and b.name == name), None)
+
+
 def definition_for(impl: str, platform: str, machine: str, where: str) -> Board:
-    """The board file for a real board that reported these facts (a variant named in `machine` wins)."""
+    """The board file for a board that reported these facts (a virtual board's own file; for a real board, a
+    variant named in `machine` wins)."""
+    virtual = virtual_definition(machine)
+    if virtual is not None:
+        return virtual
     target = target_of(impl, platform)
     candidates = [b for b in all_boards() if b.target == target and b.kind == "serial"]
     if not candidates:
@@ -49,8 +61,14 @@ def definition_for(impl: str, platform: str, machine: str, where: str) -> Board:
 
 
 def check_target(definition: Board, impl: str, platform: str, machine: str, where: str) -> None:
-    """TargetMismatch (one line, with the board file to use) unless the board is `definition`'s target."""
+    """TargetMismatch (one line, with the board file to use) unless the board is `definition`'s target (a
+    virtual board is its own board file's target only: its interpreter is not the real board's)."""
     actual = target_of(impl, platform)
+    virtual = virtual_definition(machine)
+    if virtual is not None and not definition.is_virtual:
+        raise TargetMismatch(f"the board at {where} is virtual board {virtual.name} ({impl} on {platform}), but "
+                             f"board file {definition.name} is a real board; nothing was written: pass --board "
+                             f"{virtual.name}")
     if actual == definition.target:
         return
     hint = ""

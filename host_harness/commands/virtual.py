@@ -21,19 +21,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     up = add_command(sub, "up", run_up, "start a virtual board in the background and print its port",
                      "Start a virtual board that outlives this command and print its port, board IP and host "
                      "IP. Use it with `--board ID` (exec, repl, deploy) or any tool that opens a serial port "
-                     "(mpremote).")
+                     "(mpremote). Without --flash-dir the board starts on an empty flash (NAME.flash in the "
+                     "state folder; whatever an earlier board of that id left there is removed), and `virtual "
+                     "down` removes that folder, a WiPy's network-processor store (NAME.flash.nwp) and the log: "
+                     "to keep files across boards, give --flash-dir.")
     up.add_argument("--board", default="virtual-unix", help="board definition (default: virtual-unix)")
     up.add_argument("--name", help="board id (default: vb1, vb2, ...)")
     up.add_argument("--tcp", action="store_true", help="also serve the REPL on socket://127.0.0.1:PORT")
     up.add_argument("--no-network", action="store_true", help="no network namespace (no board/host IP)")
-    up.add_argument("--flash-dir", help="existing host folder used as the board's flash, mounted as / "
-                                        "(default: NAME.flash in the state folder)")
+    up.add_argument("--flash-dir", help="existing host folder used as the board's flash, mounted as /; kept "
+                                        "when the board stops (default: NAME.flash in the state folder, "
+                                        "empty at start, removed by `virtual down`)")
     up.add_argument("--timeout", type=positive_seconds, default=20.0, metavar="S",
                     help="seconds to wait for the board (default 20)")
     up.add_argument("--json", action="store_true", help="print the state as JSON")
     down = add_command(sub, "down", run_down, "stop virtual boards",
-                       "Stop a virtual board (its supervisor, interpreter and namespaces); its flash folder is "
-                       "kept.")
+                       "Stop a virtual board (its supervisor, interpreter and namespaces) and remove its log "
+                       "and default flash folder (with a WiPy's NWP store); a --flash-dir folder is kept.")
     down.add_argument("name", nargs="?", help="board id")
     down.add_argument("--all", action="store_true", help="stop every virtual board in the state directory")
     ls = add_command(sub, "list", run_list, "list virtual boards",
@@ -70,6 +74,7 @@ def run_up(args: argparse.Namespace) -> int:
     except BaseException:  # Ctrl-C (or an error) while it starts: nothing may be left running
         if pid is not None:
             manager.stop_pid(pid, name)
+            manager.remove_board_files(name, flash_dir=flash_dir)
         raise
     if args.json:
         print(json.dumps(state, indent=2))

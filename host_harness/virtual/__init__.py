@@ -11,7 +11,6 @@ import atexit
 import itertools
 import os
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,8 @@ class VirtualBoard:
             raise HilError(f"board '{self.board.name}' is kind '{self.board.kind}', not a virtual board")
         self.network = network
         self.tcp = tcp
-        # Unnamed boards are ephemeral: their log and default flash directory go away on close().
+        # Unnamed boards are private to their owner (t<pid>-<n>).  Named or not, the log, the default flash
+        # folder and its NWP store live as long as the board (manager.py): a fresh flash on start, gone on close().
         self.ephemeral = name is None
         self.name = manager.check_name(name) if name else f"t{os.getpid()}-{next(_counter)}"
         self.state_dir = Path(state_dir) if state_dir else manager.state_dir()
@@ -50,6 +50,7 @@ class VirtualBoard:
         self.host_ip: str | None = None
         self.pid: int | None = None
         self._proc = None
+        self._started = False
 
     # -- life cycle -------------------------------------------------------------------------------
 
@@ -66,13 +67,13 @@ class VirtualBoard:
                     raise HilError(f"virtual board network needs network namespaces: {why} "
                                    "(or start it with network=False / --no-network)")
                 self.netns = create_pair(owner_pid=os.getpid())
-            self._launch()
+            self._launch(fresh_flash=True)
         except BaseException:
             self.close()
             raise
         return self
 
-    def _launch(self) -> None:
+    def _launch(self, fresh_flash: bool = False) -> None:
         netns_argv = netns_info = None
         if self.netns is not None:
             netns_argv = self.netns.board_argv([])
@@ -81,8 +82,9 @@ class VirtualBoard:
         self._proc = manager.launch(
             self.board, self.name, directory=self.state_dir, flash_dir=self.flash_dir, tcp=self.tcp,
             netns_argv=netns_argv, netns_info=netns_info, parent_pid=os.getpid(),
-            model_dir=self.model_dir,
+            model_dir=self.model_dir, fresh_flash=fresh_flash,
         )
+        self._started = True  # from here on the board's files are ours to remove (close)
         state = manager.wait_ready(self._proc, self.name, self.state_dir, self.start_timeout)
         self.pid = self._proc.pid
         self.port_url = state["port_url"]
@@ -122,10 +124,8 @@ class VirtualBoard:
         netns, self.netns = self.netns, None
         if netns is not None:
             netns.close()
-        if self.ephemeral:
-            self._paths["log"].unlink(missing_ok=True)
-            if self._own_flash:
-                shutil.rmtree(self.flash_dir, ignore_errors=True)
+        if self._started:
+            manager.remove_board_files(self.name, self.state_dir, self.flash_dir)
         atexit.unregister(self.close)
 
     def __enter__(self) -> VirtualBoard:

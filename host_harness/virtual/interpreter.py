@@ -63,6 +63,7 @@ class InterpreterLife:
             "VBOARD_FS": str(self.flash_dir),
             "VBOARD_CTL": str(ctl_w),
             "VBOARD_DESC": self.board.description,
+            "VBOARD_BOARD": self.board.name,  # the machine a port model reports (vboard.py _identity)
             "VBOARD_MACHINE": f"unix-{platform.machine()}",
         })
         if self.model_dir:

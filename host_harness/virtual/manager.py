@@ -5,7 +5,13 @@ Layout in the state directory (`$USOCKET_HIL_STATE`, default /tmp/usocket-hil-<u
   NAME.tty    symlink to the board's pty (removed when it stops)
   NAME.pid    pid of a supervisor started detached (`virtual up`), written before it is ready (removed when it
               stops): what finds it when the command that started it is interrupted before the state file exists
-  NAME.log    supervisor log (crash events)   NAME.flash/  the board's flash filesystem (kept)
+  NAME.log    supervisor log (crash events)
+  NAME.flash/ the board's default flash filesystem, and NAME.flash.nwp/ a virtual WiPy's network-processor store
+              (services/nwp.py, models/wipy/nwp_fs.py: "<flash dir>.nwp")
+The log, the default flash folder and its NWP store live as long as the board: `virtual up` without --flash-dir
+starts on an empty flash (a leftover of an earlier board of that name, of any target, is removed), and stopping
+the board (`virtual down`, VirtualBoard.close) removes them.  A flash folder the user gives (--flash-dir) is
+theirs: it and its .nwp sibling are never removed.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -113,6 +120,29 @@ def remove_leftovers(name: str, directory: Path | None = None) -> None:
         tmp.unlink()
 
 
+def nwp_store(flash_dir: Path) -> Path:
+    """Where a virtual WiPy keeps its network processor's files for this flash folder (services/nwp.py)."""
+    return Path(f"{str(flash_dir).rstrip('/')}.nwp")
+
+
+def remove_board_files(name: str, directory: Path | None = None, flash_dir: str | Path | None = None) -> None:
+    """The log of stopped board `name`, and its default flash folder with that folder's NWP store; `flash_dir`,
+    the folder the board ran on, is kept when it is not the default one (the user's --flash-dir)."""
+    p = paths(name, directory)
+    p["log"].unlink(missing_ok=True)
+    if flash_dir is not None and Path(flash_dir).resolve() != p["flash"].resolve():
+        return
+    _remove_default_flash(p)
+
+
+def _remove_default_flash(p: dict[str, Path]) -> None:
+    for folder in (p["flash"], nwp_store(p["flash"])):
+        if folder.is_symlink():
+            folder.unlink()
+        elif folder.exists():
+            shutil.rmtree(folder)
+
+
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 
 
@@ -128,7 +158,7 @@ def model_dir_for(board: Board) -> Path | None:
 
 def _supervisor_command(board: Board, name: str, *, directory: Path | None, flash_dir: Path | None, tcp: bool,
                         network: bool, netns_argv: list[str] | None = None, netns_info: dict | None = None,
-                        parent_pid: int | None = None, model_dir: Path | None = None,
+                        parent_pid: int | None = None, model_dir: Path | None = None, fresh_flash: bool = True,
                         ) -> tuple[dict[str, Path], list[str], dict[str, str]]:
     """The files, argv and environment of a new supervisor for board `name` (refused if one runs)."""
     d = directory or state_dir()
@@ -141,6 +171,8 @@ def _supervisor_command(board: Board, name: str, *, directory: Path | None, flas
     if starting is not None and pid_alive(starting) and _is_supervisor(starting, name):
         raise HilError(f"virtual board '{name}' is already starting (supervisor pid {starting})")
     remove_leftovers(name, d)
+    if fresh_flash and (flash_dir is None or flash_dir.resolve() == p["flash"].resolve()):
+        _remove_default_flash(p)  # a new board on its default flash: empty, whatever an earlier board left there
     argv = [sys.executable, "-m", "host_harness.virtual.supervisor",
             "--board", str(board.source or board.name), "--name", name,
             "--state-dir", str(d), "--flash-dir", str(flash_dir or p["flash"])]
@@ -167,12 +199,13 @@ def _supervisor_command(board: Board, name: str, *, directory: Path | None, flas
 def launch(board: Board, name: str, *, directory: Path | None = None, flash_dir: Path | None = None,
            tcp: bool = False, network: bool = False, netns_argv: list[str] | None = None,
            netns_info: dict | None = None, parent_pid: int | None = None, model_dir: Path | None = None,
-           ) -> subprocess.Popen:
+           fresh_flash: bool = True) -> subprocess.Popen:
     """Start a supervisor as a child that the caller owns and waits for (VirtualBoard: it learns how its board
-    ended), in its own session (a terminal's Ctrl-C is not meant for it); log to NAME.log."""
+    ended), in its own session (a terminal's Ctrl-C is not meant for it); log to NAME.log.  `fresh_flash`
+    False keeps what the default flash folder holds (a restart of the same board)."""
     p, argv, env = _supervisor_command(board, name, directory=directory, flash_dir=flash_dir, tcp=tcp,
                                        network=network, netns_argv=netns_argv, netns_info=netns_info,
-                                       parent_pid=parent_pid, model_dir=model_dir)
+                                       parent_pid=parent_pid, model_dir=model_dir, fresh_flash=fresh_flash)
     with open(p["log"], "ab") as log:
         return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd="/", env=env,
                                 start_new_session=True, close_fds=True)
@@ -265,6 +298,7 @@ def stop_starting(name: str, directory: Path | None = None) -> None:
         stop_pid(pid, name, directory)
     else:
         remove_leftovers(name, directory)
+    remove_board_files(name, directory)  # (a --flash-dir is not in the state dir: only the default goes)
 
 
 def log_error(log: Path) -> str:
@@ -334,6 +368,7 @@ def stop(name: str, directory: Path | None = None, timeout: float = 10.0) -> dic
         raise HilError(f"no virtual board named '{name}' in {directory or state_dir()} "
                        "(see `usocket-hil virtual list`)")
     stop_pid(state.get("pid", -1), name, directory, timeout)
+    remove_board_files(name, directory, state.get("flash_dir"))
     names = state.get("netns") or []
     if names:  # a supervisor killed -9 leaves its namespaces to the reaper; do not wait for it
         try:

@@ -54,6 +54,10 @@ def _leftovers() -> list[str]:
         if fields.get("PPid", "").strip() == str(me) and fields.get("State", "").split()[:1] != ["Z"]:
             found.append(f"child process {status.parent.name} ({fields.get('Name', '?').strip()})")
     found += [f"peer {p!r}" for p in registry.live()]
+    from host_harness.virtual import manager
+
+    d = manager.state_dir()  # the files of this session's unnamed virtual boards (t<pid>-<n>: log, flash, .nwp)
+    found += [f"state file {p}" for p in d.glob(f"t{me}-*")] if d.is_dir() else []
     return found
 
 

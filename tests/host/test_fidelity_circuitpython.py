@@ -198,7 +198,7 @@ def test_c12_wifi(rows: dict[str, Any]) -> None:
 
 
 def test_c02_modules(tmp_path: Path) -> None:
-    for name in ("socket", "usocket", "uerrno", "asyncio"):
+    for name in ("socket", "usocket", "uerrno", "asyncio", "uos", "usys"):
         out, exc = vboard_exec("circuitpython", f"import {name}\n", tmp_path)
         assert exc.endswith(f"ImportError: no module named '{name}'\n"), exc
     out, exc = vboard_exec("circuitpython", "import errno, time\nprint(errno.ETIMEDOUT, hasattr(time, 'ticks_ms'))\n",
@@ -219,3 +219,10 @@ def test_c13_heap(tmp_path: Path) -> None:
 def test_c15_interpreter(tmp_path: Path) -> None:
     out, exc = vboard_exec("circuitpython", "async def f():\n    return 1\nprint(1.5 * 2)\n", tmp_path)
     assert exc == "" and out == "3.0\n"
+
+
+def test_i6_platform_and_uname(tmp_path: Path) -> None:
+    # ports/espressif: sys.platform "Espressif"; shared-bindings/os: sysname = nodename = the MCU
+    out, exc = vboard_exec("circuitpython", "import sys, os\nu = os.uname()\n"
+                                            "print(sys.platform, u.sysname, u.nodename, u.machine)\n", tmp_path)
+    assert exc == "" and out == "Espressif ESP32S3 ESP32S3 virtual board with ESP32S3\n", out

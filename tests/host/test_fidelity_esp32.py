@@ -247,3 +247,12 @@ def test_i2_errno_not_folded_in_packages(tmp_path: Path) -> None:
                                     " pkg.later is later, pkg.inner.deep is deep, later.__name__)\n", tmp_path)
     # newlib's numbers (ETIMEDOUT 116, ENOTCONN 128, EINPROGRESS 119, EALREADY 120, ECONNRESET 104)
     assert exc == "" and out == "116 128 119 7 (120, 120) True\n104 True True True pkg.later\n", (out, exc)
+
+
+def test_i6_platform_and_uname(tmp_path: Path) -> None:
+    out, exc = vboard_exec("esp32", "import sys, os, usys, uos\nprint(sys.platform, usys is sys, uos is os)\n"
+                                    "u = os.uname()\nprint(u.sysname, u.nodename, u[4], len(u))\n"
+                                    "print(u.version.split(' on ')[0] == 'v' + u.release)\n"
+                                    "print(sys.implementation._machine, sys.implementation.name)\n", tmp_path)
+    assert exc == "" and out.splitlines() == ["esp32 True True", "esp32 esp32 virtual board with ESP32 5",
+                                              "True", "virtual board with ESP32 micropython"], out

@@ -403,3 +403,11 @@ def test_w26_nwp_handshake_timer(tmp_path: Path) -> None:
     # when the NWP's own timer runs out (10 s in the model; the SDK states no length)
     r = _sec_rows(tmp_path, True)
     assert r["blocking_silent"][0] == 462 and r["blocking_silent"][1] >= 10000, r
+
+
+def test_i6_platform_no_uname(tmp_path: Path) -> None:
+    # ports/cc3200: sys.platform "WiPy", no MICROPY_PY_OS_UNAME; the error names the module type as a board does
+    out, exc = vboard_exec("wipy", "import sys, os\nprint(sys.platform, sys.implementation._machine)\n"
+                                   "os.uname()\n", tmp_path)
+    assert out == "WiPy virtual board with CC3200\n"
+    assert exc.endswith("AttributeError: 'module' object has no attribute 'uname'\n"), exc

@@ -5,6 +5,7 @@
 #   stdin   a pipe the supervisor owns (bytes from the pty / TCP; survives restarts)
 #   stdout  a pipe the supervisor copies to the pty / TCP (stderr is the same pipe, as on a UART)
 #   env     VBOARD_MODE=raw|friendly  VBOARD_FS=<flash dir>  VBOARD_CTL=<fd>  VBOARD_DESC / VBOARD_MACHINE
+#           VBOARD_BOARD (the board file's name)
 #           VBOARD_MODEL=<dir> (optional port model, shadows native modules)
 # A soft reset ends this process with a reserved exit code; the supervisor then starts a fresh VM.
 # Bytes on the control fd tell the supervisor whether a Ctrl-C byte must become SIGINT:
@@ -39,6 +40,12 @@ _stdout_write = sys.stdout.write
 _readinto = sys.stdin.buffer.readinto
 _inb = bytearray(1)
 _orig_print = builtins.print
+# The interpreter's own compiler entry points: the board's builtins of these names apply the firmware's rules.
+_real_compile = builtins.compile
+_real_exec = builtins.exec
+_real_eval = builtins.eval
+_real_execfile = builtins.execfile
+_user_g = None  # the REPL's globals: exec()/eval() without a globals dict run there (see _user_exec)
 _ctl = None
 _armed = False
 _user_intr = True  # what the user asked for with micropython.kbd_intr() in the current exec
@@ -115,8 +122,8 @@ def _repl_print(obj):
 def _print_exception(exc):
     buf = io.StringIO()
     sys.print_exception(exc, buf)
-    marker = 'File "' + _SELF + '"'
-    lines = [ln for ln in buf.getvalue().split("\n") if marker not in ln]
+    ours = ('File "' + _SELF + '"', 'File "' + _DEVICE_MOUNT + "/")  # this program's frames (vboard_paste.py)
+    lines = [ln for ln in buf.getvalue().split("\n") if ours[0] not in ln and ours[1] not in ln]
     if exc is _where[0]:  # a SyntaxError of the firmware's compiler: where, as the firmware prints it
         lines.insert(len(lines) - 2, '  File "%s", line %d' % (_where[1], _where[2]))
         _where[0] = None
@@ -154,9 +161,36 @@ def _ilistdir(*args):
 
 # --- micropython / machine wrappers: kbd_intr must reach the supervisor, machine.reset must work ---
 
-class _Module:
-    def __repr__(self):
-        return "<module '%s'>" % self.__name__
+def _module_repr(self):
+    return "<module '%s'>" % self.__name__
+
+
+# Named as the interpreter's module type, so that a missing attribute reads as on a board:
+# "'module' object has no attribute 'uname'".
+_Module = type("module", (), {"__repr__": _module_repr})
+
+
+def _attrtuple_repr(self):
+    return "(" + ", ".join(["%s=%r" % (k, v) for k, v in zip(self._fields, self._values)]) + ")"
+
+
+# py/objattrtuple.c: a tuple whose items are also attributes, printed as (name=value, ...) with no type name
+# (sys.implementation, os.uname()).
+_AttrTuple = type("tuple", (), {
+    "__repr__": _attrtuple_repr,
+    "__getitem__": lambda self, i: self._values[i],
+    "__len__": lambda self: len(self._values),
+    "__iter__": lambda self: iter(self._values),
+})
+
+
+def _attrtuple(fields, values):
+    t = _AttrTuple()
+    t._fields = fields
+    t._values = tuple(values)
+    for k, v in zip(fields, values):
+        setattr(t, k, v)
+    return t
 
 
 def _wrap(real, name, overrides):
@@ -192,6 +226,7 @@ def _machine_soft_reset():
 # A port model folder may hold _firmware.py: what that firmware's interpreter has and lacks.
 #   NO_FLOAT / NO_ASYNC  float literals / async-await refused at compile time with the firmware's SyntaxError
 #   HIDDEN               modules the firmware does not have (ImportError for user code)
+#   NO_EXECFILE          the firmware has no execfile() builtin
 #   ERRNO_FOLD           the firmware's errno numbers differ from this build's, whose compiler folds a literal
 #                        `errno.NAME` to its own value: such code (REPL source, plain .py modules) is compiled
 #                        as `(errno,)[0].NAME`
@@ -301,12 +336,13 @@ def _refuse(bad, filename):
     raise e
 
 
-def _firmware_source(src, filename):
+def _firmware_source(src, filename, st=None):
     # What the firmware's compiler would refuse (raised as its SyntaxError), else src ready for this compiler.
+    # st: the scan state when src is the next line of a longer input (_PasteStream).
     if type(src) is not str:
         src = src.decode()
     fix = [] if _fw.ERRNO_FOLD else None
-    bad = _scan(src, fix, [1, None])
+    bad = _scan(src, fix, st or [1, None])
     if bad:
         _refuse(bad, filename)
     if fix:
@@ -416,7 +452,7 @@ def _load_unfolded(name, path, d):
         src = f.read()
     if "errno." not in src:
         return False
-    code = compile(_firmware_source(src, path), path, "exec")
+    code = _real_compile(_firmware_source(src, path), path, "exec")
     src = None
     m = _real_import("_vboard_blank")  # models/_common/_vboard_blank.py: an empty module to fill
     del sys.modules["_vboard_blank"]
@@ -447,18 +483,69 @@ def _load_firmware():
     fw = {}
     exec(src, fw)
     _fw = _Module()
-    for k in ("NO_FLOAT", "NO_ASYNC", "ERRNO_FOLD"):
+    for k in ("NO_FLOAT", "NO_ASYNC", "ERRNO_FOLD", "NO_EXECFILE"):
         setattr(_fw, k, fw.get(k, False))
+    for k in ("PLATFORM", "MCU", "UNAME"):
+        setattr(_fw, k, fw.get(k))
     _fw.HIDDEN = fw.get("HIDDEN", ())
     _fw.UNIQUE_ID = fw.get("UNIQUE_ID")
     for m in fw.get("PRELOAD", ()):
         __import__(m)
+    if _fw.PLATFORM:
+        _identity()
+    for m in _fw.HIDDEN:  # (uos, usys: aliases this program registered, which CircuitPython does not have)
+        if m in sys.modules:
+            del sys.modules[m]
+    # Every source the board compiles meets the firmware's compiler: user calls of compile/exec/eval(/execfile)
+    # too (on a cc3200 py/parsenum.c refuses `1.5` wherever the text comes from; mp_builtin_compile,
+    # eval_exec_helper and mp_builtin_execfile of py/builtinevex.c all lex and parse with it).  Installed before
+    # the heap is reserved: the builtins' override dict grows here, not inside the user's free run.
+    builtins.compile = _user_compile
+    builtins.exec = _user_exec
+    builtins.eval = _user_eval
+    # (the interpreter's builtins cannot be deleted: a firmware without execfile gets its NameError on a call)
+    builtins.execfile = _no_execfile if _fw.NO_EXECFILE else _user_execfile
+    builtins.__import__ = _import
     heap = fw.get("HEAP")
     fw = src = None
     gc.collect()
     if heap and gc.mem_free() > heap:
         _reserve(heap)
-    builtins.__import__ = _import
+
+
+def _no_execfile(*args):
+    raise NameError("name 'execfile' isn't defined")
+
+
+def _user_compile(src, filename, mode, *rest):
+    return _real_compile(_firmware_source(src, filename), filename, mode, *rest)
+
+
+def _run_source(run, src, mode, glob, loc):
+    # exec/eval of a source text (a code object runs as it is): checked and compiled as "<string>", the name
+    # py/builtinevex.c gives it; without globals the REPL's (a Python wrapper cannot see its caller's globals:
+    # from inside an imported module that is a difference, docs/fidelity.md I8).
+    if type(src) is str or type(src) is bytes:
+        src = _real_compile(_firmware_source(src, "<string>"), "<string>", mode)
+    if glob is None:
+        glob = _user_g
+    return run(src, glob, glob if loc is None else loc)
+
+
+def _user_exec(src, glob=None, loc=None):
+    return _run_source(_real_exec, src, "exec", glob, loc)
+
+
+def _user_eval(src, glob=None, loc=None):
+    return _run_source(_real_eval, src, "eval", glob, loc)
+
+
+def _user_execfile(path, glob=None, loc=None):
+    with open(path) as f:
+        code = _real_compile(_firmware_source(f.read(), path), path, "exec")
+    if glob is None:
+        glob = _user_g
+    return _real_exec(code, glob, glob if loc is None else loc)
 
 
 def _reserve(heap):
@@ -502,7 +589,7 @@ def _execute(src, filename, mode, g, print_eof):
     try:
         if _fw is not None:
             src = _firmware_source(src, filename)
-        code = compile(src, filename, mode)
+        code = _real_compile(src, filename, mode)
         src = None
         if mode == "exec":
             g["__file__"] = filename
@@ -539,7 +626,15 @@ def _exec_file(name, g):
 
 # --- raw REPL -----------------------------------------------------------------------------------
 
+_PASTE_MOUNT = "/.vboard_paste"
+_DEVICE_MOUNT = "/.vboard_device"  # this folder, while vboard_paste.py is loaded
+_vp = None  # vboard_paste.py's names, loaded at the first long paste (not at start-up: see its header)
+_PASTE_WHOLE = const(16384)  # a raw paste up to this size is compiled whole
+
+
 def _raw_paste(cmd, g):
+    # A paste up to _PASTE_WHOLE is compiled whole, as a string (the heap it leaves is the one the small boards'
+    # budgets were measured with); a longer one is compiled as it streams in (vboard_paste.py).
     if cmd != 0x41:  # only 'A' is defined
         _tx(b"R\x00")
         return 0
@@ -553,17 +648,19 @@ def _raw_paste(cmd, g):
             _tx(b"\x04")  # end acknowledged (or aborted)
             break
         cur.append(c)
-        if len(cur) >= 4096:
-            chunks.append(bytes(cur))
-            cur = bytearray()
         remain -= 1
         if remain == 0:
             _tx(b"\x01")
             remain = _WINDOW
-    if c == 3:
-        # Host aborted: swallow its closing Ctrl-D, then report the interrupt as a real board does.
-        while _rx() not in (3, 4):
-            pass
+        if len(cur) >= 4096:
+            chunks.append(bytes(cur))
+            cur = bytearray()
+            if len(chunks) * 4096 >= _PASTE_WHOLE:
+                cur = None
+                head = b"".join(chunks)
+                chunks = None
+                return _paste_stream(head, remain, g)
+    if c == 3:  # mp_reader_stdin_readbyte raises KeyboardInterrupt: no traceback, no code ran
         _tx(b"\x04")
         _cooked("KeyboardInterrupt: \n")
         _tx(b"\x04")
@@ -573,6 +670,54 @@ def _raw_paste(cmd, g):
     src = b"".join(chunks)
     chunks = None
     return _execute(src, "<stdin>", "exec", g, True)
+
+
+def _paste_rules(line, st):
+    return line if _fw is None else _firmware_source(line, "<stdin>", st).encode()
+
+
+def _paste_stream(head, remain, g):
+    global _user_intr, _vp
+    if _vp is None:
+        os.mount(os.VfsPosix(_SELF.rsplit("/", 1)[0]), _DEVICE_MOUNT)
+        try:
+            _vp = {}
+            _real_execfile(_DEVICE_MOUNT + "/vboard_paste.py", _vp)
+        finally:
+            os.umount(_DEVICE_MOUNT)
+    ret = 0
+    exc = None
+    back = os.getcwd()
+    fs = _vp["PasteFS"]((_rx, _tx, _arm, _paste_rules), _PASTE_MOUNT, back, head, remain)
+    head = None
+    os.mount(fs, _PASTE_MOUNT)
+    try:
+        os.chdir(_PASTE_MOUNT)
+        g["__file__"] = "<stdin>"
+        _user_intr = True
+        try:
+            _real_execfile("<stdin>", g)  # (the stream arms Ctrl-C at the end of the input)
+        finally:
+            _arm(False)
+            _mp.kbd_intr(3)
+            if fs.stream is None:  # (the lexer never opened it)
+                os.chdir(back)
+                os.umount(_PASTE_MOUNT)
+    except SystemExit:
+        ret = _FORCED_EXIT
+    except _Reset:
+        raise
+    except BaseException as e:  # a SyntaxError or MemoryError while the input streams in, or the program's
+        exc = e
+    if fs.stream is not None:
+        fs.stream.close()  # (pyexec.c parse_compile_execute closes the reader on any exception)
+    _tx(b"\x04")
+    if fs.stream is not None and fs.stream.aborted:
+        _cooked("KeyboardInterrupt: \n")  # raised by the reader, outside any code: no traceback
+    elif exc is not None:
+        _print_exception(exc)
+    _tx(b"\x04")
+    return ret
 
 
 def _raw_repl(g, banner):
@@ -696,16 +841,20 @@ def _readline(line, prompt):
                 _tx(bytes((c,)))
 
 
-def _banner():
+def _version():
+    # (git tag, build date) of the firmware: this interpreter's, or the one a flashed virtual ESP32 booted
+    # (esp32_serial/chip.py)
     v = sys.implementation.version
     ver = "v%d.%d.%d" % (v[0], v[1], v[2])
     if len(v) > 3 and v[3]:
         ver += "-" + v[3]
     at = sys.version.find(" on ")
     date = sys.version[at + 4:at + 14] if at >= 0 else "unknown"
-    # A flashed virtual ESP32 shows the version and date of the firmware it booted (esp32_serial/chip.py).
-    ver = os.getenv("VBOARD_FW_VERSION") or ver
-    date = os.getenv("VBOARD_FW_DATE") or date
+    return os.getenv("VBOARD_FW_VERSION") or ver, os.getenv("VBOARD_FW_DATE") or date
+
+
+def _banner():
+    ver, date = _version()
     desc = os.getenv("VBOARD_DESC") or "Virtual board"
     mach = os.getenv("VBOARD_MACHINE") or "unix"
     _tx(("MicroPython %s on %s; %s with %s\r\n" % (ver, date, desc, mach)).encode())
@@ -808,6 +957,24 @@ def _setup():
     _wrap(_machine, "machine", machine)
 
 
+def _identity():
+    # What the firmware says it is (docs/fidelity.md I6): sys.platform is MICROPY_PY_SYS_PLATFORM; the machine
+    # is "MICROPY_HW_BOARD_NAME with MICROPY_HW_MCU_NAME", here the board file's name (so a tool finds which
+    # board file it is) with the modelled MCU; os.uname() where the firmware has it (extmod/modos.c
+    # mp_os_uname: sysname, nodename, release MICROPY_VERSION_STRING, version "tag on date", machine).
+    ver, date = _version()
+    mach = "%s with %s" % (os.getenv("VBOARD_BOARD") or "virtual board", _fw.MCU)
+    real = sys.implementation
+    fields = [k for k in ("name", "version", "_machine", "_mpy", "_build", "_thread") if hasattr(real, k)]
+    impl = _attrtuple(fields, [mach if k == "_machine" else getattr(real, k) for k in fields])
+    _wrap(sys, "sys", {"platform": _fw.PLATFORM, "implementation": impl})
+    sys.modules["usys"] = sys.modules["sys"]
+    if _fw.UNAME and os.getenv("VBOARD_FS"):  # (os is the flash's wrapper)
+        u = _attrtuple(("sysname", "nodename", "release", "version", "machine"),
+                       (_fw.UNAME[0], _fw.UNAME[1], ver.lstrip("v"), ver + " on " + date, mach))
+        setattr(sys.modules["os"], "uname", lambda: u)
+
+
 def _soft_reboot(mode):
     _tx(b"MPY: soft reboot\r\n")
     sys.exit(_RC_SOFT_RAW if mode == "raw" else _RC_SOFT_FRIENDLY)
@@ -816,7 +983,8 @@ def _soft_reboot(mode):
 def main():
     _setup()
     mode = os.getenv("VBOARD_MODE") or "friendly"
-    g = {"__name__": "__main__"}
+    global _user_g
+    g = _user_g = {"__name__": "__main__"}
     try:
         if _exec_file("boot.py", g) == _FORCED_EXIT:
             _soft_reboot(mode)

@@ -10,3 +10,9 @@ HIDDEN = ("socket", "usocket", "asyncio", "uerrno", "utime", "uselect", "ussl", 
 ERRNO_FOLD = True
 # C modules on the board: imported by the virtual board before any user code (vboard.py, PRELOAD).
 PRELOAD = ("socketpool", "wifi", "ssl", "errno", "time")
+# Identity (vboard.py _identity): ports/espressif/mpconfigport.h MICROPY_PY_SYS_PLATFORM "Espressif";
+# shared-bindings/os/__init__.c os.uname(): sysname = nodename = MICROPY_HW_MCU_NAME ("ESP32S3" for
+# ports/espressif/boards/espressif_esp32s3_devkitc_1_n8).
+PLATFORM = "Espressif"
+MCU = "ESP32S3"
+UNAME = ("ESP32S3", "ESP32S3")

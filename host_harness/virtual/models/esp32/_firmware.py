@@ -10,3 +10,9 @@ PRELOAD = ("socket", "errno", "network")
 # An ESP32 without PSRAM: 56 KiB grown on demand "once (double it)" (ports/esp32/mpconfigport.h) -> ~112 KiB,
 # doubled for this 64-bit build.
 HEAP = 2 * 112 * 1024
+# Identity (vboard.py _identity): ports/esp32/mpconfigport.h MICROPY_PY_SYS_PLATFORM "esp32" and
+# MICROPY_PY_OS_UNAME (1) (extmod/modos.c: sysname = nodename = the platform); the MCU of
+# ports/esp32/boards/ESP32_GENERIC/mpconfigboard.h MICROPY_HW_MCU_NAME.
+PLATFORM = "esp32"
+MCU = "ESP32"
+UNAME = ("esp32", "esp32")

@@ -4,6 +4,9 @@
 # (py/lexer.c has no async/await keywords: `async def` is two names in a row, "invalid syntax").
 NO_FLOAT = True
 NO_ASYNC = True
+# MICROPY_CONFIG_ROM_LEVEL_CORE_FEATURES: no execfile() (py/mpconfig.h MICROPY_PY_BUILTINS_EXECFILE needs
+# EXTRA_FEATURES, which ports/esp32/mpconfigport.h sets).
+NO_EXECFILE = True
 # MICROPY_USE_INTERNAL_ERRNO (1): the errno numbers are the Linux ones this build folds to.
 ERRNO_FOLD = False
 # machine.unique_id(): the NWP's MAC address (ports/cc3200/mods/modmachine.c, sl_NetCfgGet); a TI OUI here.
@@ -13,3 +16,7 @@ PRELOAD = ("socket", "ssl", "errno", "hashlib", "network")
 # The WiPy's heap, at least 48 KiB (bootmgr/flc.h: the image may take 192 KiB of the SRAM, "at least 48KB for the
 # heap"), doubled for this 64-bit build (8-byte objects, 32-byte GC blocks against 4 and 16).
 HEAP = 2 * 48 * 1024
+# Identity (vboard.py _identity): ports/cc3200/mpconfigport.h MICROPY_PY_SYS_PLATFORM "WiPy", no
+# MICROPY_PY_OS_UNAME (so no os.uname()); ports/cc3200/boards/WIPY/mpconfigboard.h MICROPY_HW_MCU_NAME "CC3200".
+PLATFORM = "WiPy"
+MCU = "CC3200"
