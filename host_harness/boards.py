@@ -13,9 +13,10 @@ from .resources import boards_dir
 TARGETS = ("unix", "cpython", "esp32", "wipy", "circuitpython")
 KINDS = ("virtual", "serial", "host")
 REPL_TRANSPORTS = ("pty", "usb-cdc", "usb-uart", "uart", "telnet", "subprocess")
-# mpy-cross -march values, plus "none" where no .mpy fits (CPython, and cc3200's old firmware).
+# mpy-cross -march values, "bytecode" for a firmware that loads .mpy but has no native emitter (cc3200: .mpy
+# bytecode only, no -march), and "none" where no .mpy fits (CPython, CircuitPython's own .mpy format).
 MPY_ARCHS = ("x86", "x64", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp", "xtensa", "xtensawin",
-             "rv32imc", "none")
+             "rv32imc", "bytecode", "none")
 # esptool's --before choices, and the SPI flash modes it can write into an image header.
 RESET_MODES = ("default-reset", "usb-reset", "no-reset", "no-reset-no-sync")
 FLASH_MODES = ("keep", "qio", "qout", "dio", "dout")

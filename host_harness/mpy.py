@@ -45,7 +45,7 @@ def compile_mpy(source: Path, *, arch: str | None, source_name: str | None = Non
     if arch is not None and (arch not in MPY_ARCHS or arch == "none"):
         raise MpyCompileError(f"cannot compile for mpy_arch {arch!r}")
     argv = mpy_cross_command()
-    if arch:
+    if arch and arch != "bytecode":  # "bytecode": a firmware without a native emitter (no -march needed)
         argv.append(f"-march={arch}")
     with tempfile.TemporaryDirectory(prefix="usocket-mpy-") as tmp:
         out = Path(tmp) / (source.stem + ".mpy")

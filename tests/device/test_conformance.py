@@ -204,9 +204,10 @@ def _fresh_heap(board, module: str, big_object: frozenset[str], own_program: boo
     small = heap < SMALL_HEAP
     if (big_object and heap < NO_HEAP_LIMIT) or (small and (own_program or _module_on.get(board.name) != module)):
         board.reset()
-        # the core first, on its own, as a program using it would start: its compilation peak does not stack on
-        # the case module's
-        board.exec("import usocket_port\nimport compat", timeout=30)
+        # the core first, on its own, as a program using it would start, with the lazy parts every case reaches:
+        # loaded in the middle of a case, what they keep would split the free run that case works in
+        board.exec("import usocket_port\nimport usocket_port._args, usocket_port._more, usocket_port._read\n"
+                   "import compat", timeout=30)
     _module_on[board.name] = module
 
 

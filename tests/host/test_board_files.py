@@ -50,7 +50,7 @@ def test_target_specific_facts():
     assert BOARDS["esp32-devkitc"].mpy_arch == "xtensawin"
     assert BOARDS["esp32s3-devkitc"].mpy_arch == "xtensawin"
     assert BOARDS["wipy3"].mpy_arch == "xtensawin"
-    assert BOARDS["wipy1"].target == "wipy" and BOARDS["wipy1"].mpy_arch == "none"
+    assert BOARDS["wipy1"].target == "wipy" and BOARDS["wipy1"].mpy_arch == "bytecode"
     assert "float" not in BOARDS["wipy1"].capabilities  # the cc3200 port has no float
     assert BOARDS["circuitpython-esp32s3"].expect_implementation == "circuitpython"
     assert BOARDS["circuitpython-esp32s3"].target == "circuitpython"

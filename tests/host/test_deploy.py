@@ -133,6 +133,13 @@ def test_compile_mpy_header(tmp_path: Path) -> None:
     assert data[:2] == b"M\x06"
 
 
+def test_wipy_deploys_bytecode_mpy(tmp_path: Path) -> None:
+    # boards/wipy1.toml: the cc3200 loads .mpy without native code (py/persistentcode.c: arch bits 0)
+    files = board_files(load_board("wipy1"))
+    assert files and all(f.remote.endswith(".mpy") for f in files)
+    assert all(f.data[:2] == b"M\x06" and f.data[2] >> 2 == 0 for f in files)
+
+
 def test_deploy_board_real_files(vboard, session: BoardSession) -> None:
     board = load_board("virtual-unix")
     r = deploy_board(session, board)

@@ -26,7 +26,7 @@ def test_the_suite_over_telnet_with_deploy_over_ftp(tmp_path: Path) -> None:
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
         assert re.search(r"virtual-wipy: \d+ clauses pass, 0 fail", r.stdout), r.stdout[-3000:]
         assert "| `ext.ipproto-sec.verify` | pass |" in r.stdout  # with the CA installed over FTP
-        assert (vb.flash_dir / "lib" / "usocket_port" / "__init__.py").is_file()  # the WiPy deploys .py
+        assert (vb.flash_dir / "lib" / "usocket_port" / "__init__.mpy").is_file()  # .mpy bytecode (boards/wipy1.toml)
         log = (tmp_path / "board-logs" / "virtual-wipy" / "session.log").read_text()
         assert f"on {telnet_url(vb)}" in log
 

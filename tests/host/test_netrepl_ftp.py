@@ -169,8 +169,8 @@ def test_deploy_to_a_wipy_goes_over_ftp(wipy) -> None:
                 board.deploy(force=True)
         board.reset("soft")  # a fresh 48 KiB heap for the import check, as after the WiPy's boot
         report = board.deploy(force=True)
-        assert "/lib/usocket_port/__init__.py" in report.copied and report.verified  # the WiPy deploys plain .py
-        assert (wipy.flash_dir / "lib" / "usocket_port" / "__init__.py").is_file()  # the WiPy deploys .py
+        assert "/lib/usocket_port/__init__.mpy" in report.copied and report.verified  # the WiPy loads .mpy bytecode
+        assert (wipy.flash_dir / "lib" / "usocket_port" / "__init__.mpy").is_file()  # .mpy bytecode
         again = board.deploy()
         assert again.copied == [] and set(again.skipped) == set(report.copied)
         assert board.exec("import usocket_port\nprint(usocket_port.socket)", 10).ok

@@ -243,6 +243,7 @@ _real_import = builtins.__import__
 _aliases = {}
 _checked = set()
 _ballast = []  # the heap the board does not have (HEAP)
+_crumbs = []  # the same, in one-block pieces
 _where = [None, "", 0]  # the SyntaxError this layer raised, and its file and line
 
 
@@ -489,7 +490,13 @@ def _load_firmware():
         setattr(_fw, k, fw.get(k))
     _fw.HIDDEN = fw.get("HIDDEN", ())
     _fw.UNIQUE_ID = fw.get("UNIQUE_ID")
-    for m in fw.get("PRELOAD", ()):
+    heap = fw.get("HEAP")
+    preload = fw.get("PRELOAD", ())
+    fw = src = None
+    # The user's run is taken before the models are compiled: their compilation spreads what they keep over
+    # whatever free memory it finds, and would leave no run of `heap` bytes (vboard.py _reserve).
+    keep = [_run(heap)] if heap else [None]
+    for m in preload:
         __import__(m)
     if _fw.PLATFORM:
         _identity()
@@ -506,11 +513,8 @@ def _load_firmware():
     # (the interpreter's builtins cannot be deleted: a firmware without execfile gets its NameError on a call)
     builtins.execfile = _no_execfile if _fw.NO_EXECFILE else _user_execfile
     builtins.__import__ = _import
-    heap = fw.get("HEAP")
-    fw = src = None
-    gc.collect()
-    if heap and gc.mem_free() > heap:
-        _reserve(heap)
+    if keep[0] is not None:
+        _reserve(heap, keep)
 
 
 def _no_execfile(*args):
@@ -548,25 +552,35 @@ def _user_execfile(path, glob=None, loc=None):
     return _real_exec(code, glob, glob if loc is None else loc)
 
 
-def _reserve(heap):
-    # The board's heap is one free region after boot (its C modules are in flash, docs/fidelity.md I3): keep
-    # one run of about `heap` bytes and fill every hole compiling this program and the models left with
-    # ballast, so the user's heap is not the fragments around one big ballast block.
-    keep = None
+def _run(heap):
+    # A block of about `heap` bytes (less where the heap has no such run), or None when there is not that much.
+    gc.collect()
+    if gc.mem_free() <= heap:
+        return None
     n = heap
-    while keep is None and n > 4096:
+    while n > 4096:
         try:
-            keep = bytearray(n)
+            return bytearray(n)
         except MemoryError:
-            n -= n >> 4
-    _fill(1 << 30)
-    keep = None
+            n -= n >> 6
+    return None
+
+
+def _reserve(heap, keep):  # keep: [the run], emptied here so that no reference is left
+    # The board's heap is one free region after boot (its C modules are in flash, docs/fidelity.md I3): keep
+    # one run of about `heap` bytes (`keep`, taken before the models were compiled) and fill every hole
+    # compiling this program and the models left with ballast, so the user's heap is not the fragments around
+    # one big ballast block.
+    gc.collect()
+    _fill(1 << 30, len(keep[0]) >= heap)  # (a shorter run: the holes make up the rest, as before)
+    keep.pop()
     gc.collect()
     _fill(gc.mem_free() - heap)  # what the run (and the holes' leftovers) hold beyond `heap`: from its start
 
 
-def _fill(want):
-    # Ballast blocks, largest first, until `want` more bytes are taken or nothing fits.
+def _fill(want, crumbs=True):
+    # Ballast blocks, largest first, until `want` more bytes are taken or nothing fits; with crumbs, one-block
+    # holes too.
     size = 1 << 16
     goal = gc.mem_free() - want
     while size >= 32 and gc.mem_free() - goal >= 32:
@@ -577,6 +591,14 @@ def _fill(want):
             _ballast.append(bytearray(size))
         except MemoryError:
             size >>= 1
+    _crumbs.append(None)  # (its slot, taken while there is room)
+    t = None
+    while crumbs and gc.mem_free() - goal >= 32:  # the one-block holes compiling leaves (no bytearray fits one)
+        try:
+            t = (t, None)  # one 32-byte GC block on this 64-bit build, chained: no list to grow
+        except MemoryError:
+            break
+    _crumbs[-1] = t
 
 
 # --- execution ----------------------------------------------------------------------------------

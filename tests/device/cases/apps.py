@@ -106,7 +106,15 @@ def _mqtt(env, tls):
 def case_mqtt(env):
     env["mqtt"]
     with _Modules(True):
-        return _mqtt(env, False)
+        try:
+            return _mqtt(env, False)
+        except MemoryError as e:
+            if not SMALL:
+                raise
+            # WiPy 1.0 (48 KiB): the program alone fits (umqtt + usocket_port + install() take ~20 KB there),
+            # but not with this suite's own compat and apps modules beside it (docs/fidelity.md W22)
+            raise Skip("48 KiB heap: umqtt with usocket_port next to the suite's own modules: MemoryError %s"
+                       % e.args[0])
 
 
 def case_mqtt_native(env):

@@ -30,7 +30,9 @@ def _size(v, n):
 def readall(read1):
     # stream_readall(): read1(256) -> bytes, b'' (EOF) or None (would block) until EOF or "would block", one
     # growing buffer (a vstr extended by DEFAULT_BUFFER_SIZE); None if nothing came before "would block".
-    out = bytearray()
+    # The pieces are kept and joined once: the one run of the whole size the firmware's vstr needs, not a
+    # growing bytearray and then a copy of it (two runs of that size, which a small heap has not got).
+    out = []
     while True:
         d = read1(_CHUNK)
         if d is None:
@@ -39,5 +41,5 @@ def readall(read1):
             break
         if not d:
             break
-        out += d
-    return bytes(out)  # (the firmware hands its vstr over without this copy)
+        out.append(d)
+    return b"".join(out)

@@ -11,6 +11,9 @@
 import os
 
 _MAX = 4096  # CA_KEY_SIZE
+# The NWP reads a file into its own RAM, not the MCU's heap: one buffer made when the model is imported, before
+# the virtual board sets the user's heap aside (vboard.py _reserve), so a handshake takes no 4 KiB from it.
+_buf = bytearray(_MAX)
 
 
 def folder():
@@ -22,15 +25,17 @@ def folder():
 
 
 def read(name):
-    """The NWP file `name` ("/cert/ca.pem") as text, or None when the NWP has no such file."""
+    """The NWP file `name` ("/cert/ca.pem") as a memoryview of the NWP's buffer (valid until the next read),
+    or None when the NWP has no such file."""
     d = folder()
     if d is None:
         return None
     try:
-        f = os.VfsPosix(d).open(name, "r")
+        f = os.VfsPosix(d).open(name, "rb")
     except OSError:
         return None
     try:
-        return f.read(_MAX)
+        n = f.readinto(_buf)
     finally:
         f.close()
+    return memoryview(_buf)[:n or 0]

@@ -137,11 +137,12 @@ def _der(path):
     pem = nwp_fs.read(path[6:])
     if pem is None:
         raise OSError(_ESECNOCAFILE)
-    i = pem.find("-----BEGIN CERTIFICATE-----")
-    j = pem.find("-----END CERTIFICATE-----")
+    buf = nwp_fs._buf  # (pem is a view of it; bytearray.find searches in place)
+    i = buf.find(b"-----BEGIN CERTIFICATE-----", 0, len(pem))
+    j = buf.find(b"-----END CERTIFICATE-----", 0, len(pem))
     if i < 0 or j < i:
         raise OSError(456)  # SL_ESECBADCAFILE
-    return binascii.a2b_base64("".join(pem[i + 27:j].split()))
+    return binascii.a2b_base64(pem[i + 27:j])  # (a2b_base64 skips the line breaks)
 
 
 class socket(io.IOBase):
