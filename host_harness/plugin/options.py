@@ -128,7 +128,7 @@ def check_addresses(config: pytest.Config, board: Board) -> None:
         peer_host = config.getoption("--peer-host")
         # a tag pool's places are boards on ports too (--pool-port, one per worker; plugin/pool.py)
         port = config.getoption("--port") or next(iter(config.getoption("--pool-port", default=[]) or []), None)
-        if peer_host:
+        if peer_host and not hasattr(config, "workerinput"):  # an xdist worker: its controller checked it
             config.option.peer_host = check_peer_host(peer_host, port)
             if not peer_host_applies(board, port):
                 raise HilError(f"--peer-host is not used with board {board.name}: its peers listen where the "
