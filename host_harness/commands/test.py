@@ -12,6 +12,7 @@ Exit status: 0 when no clause failed on any board.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -45,7 +46,8 @@ SUITE_STARTUP_S = 5.0
 
 def _interrupt(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C: the suite (its own group) stops its board and peers
+        with contextlib.suppress(ProcessLookupError):  # it may end between the poll and the signal
+            os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C: the suite (its own group) stops its board and peers
 
 
 def _interrupt_suites(_why: str) -> None:
