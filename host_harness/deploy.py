@@ -262,6 +262,9 @@ gc.collect()
 # The import check: drop cached modules so the import really loads the files on the board, then import.
 # Each module is imported fresh and dropped again before the next: the check is that it imports, and a small
 # board (WiPy 1.0: 48 KiB, plain .py compiled on the board) holds one module's compilation at a time.
+# With libraries besides ours (deploy --lib: umqtt, urequests...), they are imported as a program runs them,
+# after usocket_port.install() (on CircuitPython there is no `usocket` without it), and every module name the
+# check added or replaced, install()'s aliases included, is put back as it was.
 _VERIFY_FN = """
 def _v(M):
  import sys, gc
@@ -273,9 +276,21 @@ def _v(M):
      break
   gc.collect()
  _d()
+ I='usocket_port' in M and len(M)>1
+ if not I:
+  for m in M:
+   __import__(m)
+   _d()
+  return
+ S=dict(sys.modules)
+ __import__('usocket_port').install()
  for m in M:
   __import__(m)
-  _d()
+ for k in list(sys.modules):
+  if k not in S:
+   del sys.modules[k]
+ sys.modules.update(S)
+ gc.collect()
 """
 
 _MKDIRS = """
