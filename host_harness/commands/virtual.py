@@ -39,7 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        "Stop a virtual board (its supervisor, interpreter and namespaces) and remove its log "
                        "and default flash folder (with a WiPy's NWP store); a --flash-dir folder is kept.")
     down.add_argument("name", nargs="?", help="board id")
-    down.add_argument("--all", action="store_true", help="stop every virtual board in the state directory")
+    down.add_argument("--all", action="store_true",
+                      help="stop every virtual board in the state directory but those a running test or bridge "
+                           "owns (t<pid>-<n>)")
     ls = add_command(sub, "list", run_list, "list virtual boards",
                      "List the virtual boards in the state folder: id, board file, whether its supervisor runs, "
                      "crash count, board IP, port.")
@@ -98,11 +100,16 @@ def run_down(args: argparse.Namespace) -> int:
     if args.all == bool(args.name):
         raise HilError("give a board id or --all (see `usocket-hil virtual list`)")
     names = [b["name"] for b in manager.list_boards()] if args.all else [manager.check_name(args.name)]
+    if args.all:  # a running test or bridge keeps its own boards: stopping them would break it mid-run
+        for name in [n for n in names if manager.owner(n)]:
+            print(f"left virtual board '{name}': it belongs to running process {manager.owner(name)} (a test run "
+                  f"or a bridge), which stops it itself; `virtual down {name}` stops it anyway")
+            names.remove(name)
     for name in names:
         manager.stop(name)
         print(f"virtual board '{name}' stopped")
     if args.all and not names:
-        print("no virtual boards")
+        print("no virtual boards to stop")
     return 0
 
 

@@ -67,6 +67,14 @@ def pid_alive(pid: object) -> bool:
     return True
 
 
+def owner(name: str) -> int | None:
+    """The live process an unnamed board belongs to (t<pid>-<n>: a test run, a bridge such as esp32_serial),
+    or None for a board `virtual up` started (it belongs to whoever stops it) and one whose owner is gone."""
+    m = re.fullmatch(r"t(\d+)-\d+", name)
+    pid = int(m[1]) if m else None
+    return pid if pid is not None and pid != os.getpid() and pid_alive(pid) else None
+
+
 def _is_supervisor(pid: int, name: str) -> bool:
     # Guards against pid reuse: the process must be our supervisor for this board name.
     try:
