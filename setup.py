@@ -7,7 +7,7 @@ usocket_port/, ports/, boards/ and tests/device/ are not importable host code, b
 
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 ROOT = Path(__file__).resolve().parent
 DEVICE_TREES = {"usocket_port": "usocket_port", "ports": "ports", "boards": "boards",
@@ -28,7 +28,9 @@ def device_packages() -> dict[str, str]:
 
 DEVICE = device_packages()
 setup(
-    packages=find_packages(include=["host_harness", "host_harness.*"]) + list(DEVICE),
+    # Namespace packages too: folders of device-side or model code inside host_harness have no __init__.py.
+    packages=find_namespace_packages(include=["host_harness", "host_harness.*"], exclude=["*.__pycache__"])
+    + list(DEVICE),
     package_dir=DEVICE,
     package_data={name: ["*.py", "*.toml", "*.md"] for name in DEVICE} | {"host_harness": ["**/*.py"]},
 )
