@@ -43,9 +43,11 @@ def run_suites(commands: dict[str, list[str]], log_dir: Path, *, jobs: int, dead
     running: dict[str, tuple[subprocess.Popen[bytes], float]] = {}
     codes: dict[str, int] = {}
     logs = {name: log_dir / f"{name}.log" for name in commands}
-    with Progress(SpinnerColumn(), TextColumn("{task.fields[name]}", style="bold"), TextColumn("{task.fields[state]}"),
-                  TimeElapsedColumn(), console=console, transient=False) as progress:
-        tasks = {name: progress.add_task("", name=name, state="waiting", start=False) for name in commands}
+    # A finished suite's line shows a dot, not the spinner frozen where it stopped (what a log without a tty keeps).
+    with Progress(SpinnerColumn(finished_text="•"), TextColumn("{task.fields[name]}", style="bold"),
+                  TextColumn("{task.fields[state]}"), TimeElapsedColumn(), console=console,
+                  transient=False) as progress:
+        tasks = {name: progress.add_task("", name=name, state="waiting", start=False, total=1) for name in commands}
         try:
             while pending or running:
                 while pending and len(running) < jobs:
@@ -67,7 +69,7 @@ def run_suites(commands: dict[str, list[str]], log_dir: Path, *, jobs: int, dead
                         del running[name]
                         state = f"exit {codes[name]}: " + state
                         progress.stop_task(tasks[name])
-                    progress.update(tasks[name], state=state)
+                    progress.update(tasks[name], state=state, completed=int(name in codes))
                 time.sleep(0.2)
             console.print(f"suite logs: {log_dir}/<board>.log", markup=False, highlight=False)
         except KeyboardInterrupt:
