@@ -8,7 +8,7 @@ import signal
 from pathlib import Path
 
 from ..errors import TransportError
-from .common import add_command
+from .common import add_command, positive_seconds
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "Prints the pty path on the first line.")
     p.add_argument("url", metavar="URL")
     p.add_argument("--link", metavar="PATH", help="also make PATH a symlink to the pty (removed on exit)")
-    p.add_argument("--reconnect-timeout", type=float, default=30.0, metavar="S",
+    p.add_argument("--reconnect-timeout", type=positive_seconds, default=30.0, metavar="S",
                    help="how long to keep trying when the board drops the session (default 30)")
 
 
@@ -26,7 +26,13 @@ def run(args: argparse.Namespace) -> int:
     import serial
 
     from ..netrepl.bridge import Bridge
+    from ..transport.urls import NETWORK_SCHEMES, check_url, scheme
 
+    check_url(args.url)  # a malformed or unknown URL: one line saying what to write
+    if scheme(args.url) not in NETWORK_SCHEMES:
+        raise TransportError(f"cannot bridge {args.url}: bridge serves a network REPL, give wipy://HOST or "
+                             "webrepl://HOST?password=... (a serial port or socket:// URL needs no bridge: "
+                             "give it to mpremote or --port as it is)")
     bridge = Bridge(args.url, link=Path(args.link) if args.link else None,
                     reconnect_timeout=args.reconnect_timeout)
     try:
