@@ -22,6 +22,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 OUT_HIGH_WATER = 64 * 1024  # stop reading the board's output while this much waits for the host
 IN_HIGH_WATER = 64 * 1024  # stop reading the host while this much waits for the board
@@ -159,16 +160,9 @@ class LineMux:
                 sel.register(stdin_w, selectors.EVENT_WRITE, "stdin")
             if self.listener is not None:
                 sel.register(self.listener, selectors.EVENT_READ, "listen")
-            if self.client is not None:
-                ev = (selectors.EVENT_READ if len(self.inbuf) < IN_HIGH_WATER else 0) | (
-                    selectors.EVENT_WRITE if self.tcp_out else 0)
-                if ev:
-                    sel.register(self.client, ev, "client")
-            if self.dupterm is not None:
-                ev = (selectors.EVENT_READ if len(self.inbuf) < IN_HIGH_WATER else 0) | (
-                    selectors.EVENT_WRITE if self.dup_out else 0)
-                if ev:
-                    sel.register(self.dupterm, ev, "dupterm")
+            for conn, out, what in ((self.client, self.tcp_out, "client"), (self.dupterm, self.dup_out, "dupterm")):
+                if conn is not None and (ev := self._connection_events(out)):
+                    sel.register(conn, ev, what)
             events = sel.select(timeout)
         order = {"wake": 0, "ctl": 1}  # control first: arming must be known before a 0x03 is judged
         for key, mask in sorted(events, key=lambda e: order.get(e[0].data, 2)):
@@ -210,32 +204,28 @@ class LineMux:
             elif what == "listen":
                 self.accept()
             elif what == "client" and self.client is not None:
-                try:
-                    if mask & selectors.EVENT_READ:
-                        data = self.client.recv(65536)
-                        if not data:
-                            self.drop_client()
-                            continue
-                        self.from_host(data)
-                    if mask & selectors.EVENT_WRITE and self.tcp_out:
-                        n = self.client.send(self.tcp_out)
-                        del self.tcp_out[:n]
-                except BlockingIOError:
-                    pass
-                except OSError:
-                    self.drop_client()
+                self._serve_connection(self.client, mask, self.tcp_out, self.drop_client)
             elif what == "dupterm" and self.dupterm is not None:
-                try:
-                    if mask & selectors.EVENT_READ:
-                        data = self.dupterm.recv(65536)
-                        if not data:
-                            self.drop_dupterm()
-                            continue
-                        self.from_host(data)
-                    if mask & selectors.EVENT_WRITE and self.dup_out:
-                        n = self.dupterm.send(self.dup_out)
-                        del self.dup_out[:n]
-                except BlockingIOError:
-                    pass
-                except OSError:
-                    self.drop_dupterm()
+                self._serve_connection(self.dupterm, mask, self.dup_out, self.drop_dupterm)
+
+    def _connection_events(self, out: bytearray) -> int:
+        """What to wait for on a console connection: input while the board's buffer has room, output pending."""
+        return (selectors.EVENT_READ if len(self.inbuf) < IN_HIGH_WATER else 0) | (
+            selectors.EVENT_WRITE if out else 0)
+
+    def _serve_connection(self, conn: socket.socket, mask: int, out: bytearray, drop: Callable[[], None]) -> None:
+        """One console connection's turn: what it sent goes to the board, what waits for it is sent."""
+        try:
+            if mask & selectors.EVENT_READ:
+                data = conn.recv(65536)
+                if not data:
+                    drop()
+                    return
+                self.from_host(data)
+            if mask & selectors.EVENT_WRITE and out:
+                n = conn.send(out)
+                del out[:n]
+        except BlockingIOError:
+            pass
+        except OSError:
+            drop()
