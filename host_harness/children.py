@@ -9,6 +9,7 @@ too: if we are killed, it still cleans up after itself.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -33,15 +34,18 @@ def spawn(argv: list[str], **popen: Any) -> subprocess.Popen:
     return subprocess.Popen(argv, preexec_fn=lambda: _own_group_interrupted_with_parent(me), **popen)
 
 
+def interrupt_group(proc: subprocess.Popen) -> None:
+    """One SIGINT to a running child's group, as a terminal's Ctrl-C: it stops what it started; no wait."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):  # it may end between the poll and the signal
+            os.killpg(proc.pid, signal.SIGINT)
+
+
 def interrupt(procs: list[subprocess.Popen], grace: float) -> None:
     """One SIGINT to each running child's group; wait up to `grace` seconds for all, then SIGKILL the rest.
     A further Ctrl-C meanwhile does not stop the wait (it would leave the children's cleanup unfinished)."""
     for proc in procs:
-        if proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGINT)
-            except ProcessLookupError:
-                pass
+        interrupt_group(proc)
     deadline = time.monotonic() + grace
     for proc in procs:
         while True:
@@ -51,9 +55,7 @@ def interrupt(procs: list[subprocess.Popen], grace: float) -> None:
             except KeyboardInterrupt:
                 continue
             except subprocess.TimeoutExpired:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 proc.wait()
                 break

@@ -12,15 +12,14 @@ Exit status: 0 when no clause failed on any board.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import signal
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
+from .. import children
 from ..board import loopback_peer_host
 from ..board.steps import BRINGUP_FAILED
 from ..boards import load_board
@@ -44,22 +43,16 @@ _LOST = threading.Event()  # a place was lost: no further suite starts
 SUITE_STARTUP_S = 5.0
 
 
-def _interrupt(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):  # it may end between the poll and the signal
-            os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C: the suite (its own group) stops its board and peers
-
-
 def _interrupt_suites(_why: str) -> None:
     _LOST.set()
     for proc, started in list(_SUITES):
         wait = SUITE_STARTUP_S - (time.monotonic() - started)
         if wait > 0:
-            timer = threading.Timer(wait, _interrupt, args=(proc,))
+            timer = threading.Timer(wait, children.interrupt_group, args=(proc,))
             timer.daemon = True
             timer.start()
         else:
-            _interrupt(proc)
+            children.interrupt_group(proc)  # the suite (its own group) stops its board and peers
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -211,7 +204,6 @@ def _suite_command(args: argparse.Namespace, name: str, board_name: str, port: s
 
 
 def _run_suite(args: argparse.Namespace, name: str, board_name: str, port: str | None) -> int:
-    from .. import children
     from .suite_output import SuiteOutput
 
     cmd = _suite_command(args, name, board_name, port)

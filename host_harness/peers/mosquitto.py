@@ -5,7 +5,7 @@ reached by the board through two TcpRelay peers bound where it can reach them.
 The broker dies with its owner, also when the owner is killed with SIGKILL and no close() runs: it gets a
 parent-death signal (PR_SET_PDEATHSIG, prctl(2)), which the kernel clears when a process changes its
 credentials -- so, run as root, mosquitto gets `user root` in its configuration, which keeps it from dropping
-to user mosquitto.  Its files (config, test certificate and key) are removed once it listens (it reads them
+to user mosquitto.  Its files (config, test certificate and key) are removed once it runs (it reads them
 at start only) and its log is an unnamed file: a killed owner leaves nothing on disk either.  The signal
 follows the *thread* that started the broker: start it from one that lives as long as the broker is needed.
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import shutil
 import signal
 import socket
@@ -32,6 +33,10 @@ from host_harness.peers.relay import TcpRelay
 _START_S = 10.0
 _STOP_S = 5.0
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_PORT_ATTEMPTS = 3
+# mosquitto's log once every listener is open with its certificate loaded (src/mosquitto.c, log level
+# "information"): "mosquitto version 2.0.11 running"
+_RUNNING = re.compile(r"^\d+: mosquitto version \S+ running$", re.M)
 
 
 def mosquitto_path() -> str | None:
@@ -86,25 +91,15 @@ class Mosquitto:
         cert, key = self._dir / "server.pem", self._dir / "server.key"
         cert.write_text(material.server.cert_pem)
         key.write_text(material.server.key_pem)
-        plain, tls = _free_loopback_port(), _free_loopback_port()
-        conf = self._dir / "mosquitto.conf"
-        conf.write_text(
-            ("user root\n" if os.geteuid() == 0 else "")  # no setuid: the parent-death signal stays armed
-            + "per_listener_settings false\nallow_anonymous true\npersistence false\nlog_dest stderr\n"
-            "log_type error\nlog_type warning\nlog_type notice\nmax_packet_size 1048576\n"
-            f"listener {plain} 127.0.0.1\n"
-            f"listener {tls} 127.0.0.1\ncertfile {cert}\nkeyfile {key}\n")
-        self.broker_ports = (plain, tls)  # its own listeners on loopback (the relays front them)
-        self._log = tempfile.TemporaryFile(prefix="usocket-hil-mqtt-")  # unnamed: nothing left if we are killed
-        me = os.getpid()
-        self._proc = subprocess.Popen([exe, "-c", str(conf)], stdin=subprocess.DEVNULL, stdout=self._log,
-                                      stderr=subprocess.STDOUT, start_new_session=True,
-                                      preexec_fn=lambda: _die_with(me))
         deadline = time.monotonic() + _START_S
-        while not (accepts(plain) and accepts(tls)):
-            if self._proc.poll() is not None or time.monotonic() > deadline:
+        for attempt in range(1, _PORT_ATTEMPTS + 1):
+            plain, tls = _free_loopback_port(), _free_loopback_port()
+            if self._run_broker(exe, plain, tls, cert, key, deadline):
+                break
+            # A port found free was taken before mosquitto bound it (any connection on this host may get it
+            # as its local port): again with others.  Any other failure is the broker's own: said at once.
+            if "Address already in use" not in self.log_tail() or attempt == _PORT_ATTEMPTS:
                 raise PeerError(f"Mosquitto: broker did not start within {_START_S:.0f} s: {self.log_tail()}")
-            time.sleep(0.05)
         shutil.rmtree(self._dir, ignore_errors=True)  # read at start only (no SIGHUP reload is ever sent)
         self._relays = [TcpRelay(bind_host, target=("127.0.0.1", plain), socket_factory=socket_factory,
                                  max_connections=32),
@@ -113,14 +108,48 @@ class Mosquitto:
         self.address = self._relays[0].address
         self.tls_address = self._relays[1].address
 
-    def log_tail(self, n: int = 5) -> str:
+    def _run_broker(self, exe: str, plain: int, tls: int, cert: Path, key: Path, deadline: float) -> bool:
+        """Start mosquitto on these ports; True once it runs, False when it exited (PeerError past `deadline`).
+
+        Running means its "running" line: mosquitto listens on a port before it loads that listener's
+        certificate and key (mosquitto 2.0: "Opening ipv4 listen socket" comes first), so both ports accepting
+        proves nothing about the files -- removed then, under load the broker found them gone ("Unable to load
+        server key file") and exited, and the board's MQTT connect through the relay was reset.
+        """
+        conf = self._dir / "mosquitto.conf"
+        conf.write_text(
+            ("user root\n" if os.geteuid() == 0 else "")  # no setuid: the parent-death signal stays armed
+            + "per_listener_settings false\nallow_anonymous true\npersistence false\nlog_dest stderr\n"
+            "log_type error\nlog_type warning\nlog_type notice\nlog_type information\nmax_packet_size 1048576\n"
+            f"listener {plain} 127.0.0.1\n"
+            f"listener {tls} 127.0.0.1\ncertfile {cert}\nkeyfile {key}\n")
+        self.broker_ports = (plain, tls)  # its own listeners on loopback (the relays front them)
+        if self._log is not None:
+            self._log.close()
+        self._log = tempfile.TemporaryFile(prefix="usocket-hil-mqtt-")  # unnamed: nothing left if we are killed
+        me = os.getpid()
+        self._proc = subprocess.Popen([exe, "-c", str(conf)], stdin=subprocess.DEVNULL, stdout=self._log,
+                                      stderr=subprocess.STDOUT, start_new_session=True,
+                                      preexec_fn=lambda: _die_with(me))
+        while not _RUNNING.search(self._log_text()):
+            if self._proc.poll() is not None:
+                return False
+            if time.monotonic() > deadline:
+                raise PeerError(f"Mosquitto: broker did not start within {_START_S:.0f} s: {self.log_tail()}")
+            time.sleep(0.05)
+        return True
+
+    def _log_text(self) -> str:
         try:
             assert self._log is not None
             self._log.seek(0)
-            text = self._log.read().decode(errors="replace")
+            return self._log.read().decode(errors="replace")
         except (AssertionError, OSError, ValueError):
-            return "(no log)"
-        return " | ".join(text.strip().splitlines()[-n:])
+            return ""
+
+    def log_tail(self, n: int = 5) -> str:
+        text = self._log_text()
+        return " | ".join(text.strip().splitlines()[-n:]) if text else "(no log)"
 
     def close(self) -> None:
         if self._closed:

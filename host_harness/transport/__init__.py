@@ -3,6 +3,7 @@
 result.py            the outcome family: ExecResult and the BoardError exceptions (no mpremote import)
 mpremote_adapter.py  mpremote's SerialTransport with deadline-bounded reads and writes (its internals)
 session.py           BoardSession: raw-REPL exec, binary-safe output, resync, hung-board recovery
+exit_status.py       exec(catch_exit=True): the code pasted inside a SystemExit catcher, the status read back
 files.py             file operations over a session (fs_* under deadlines)
 urls/                pyserial URL schemes of our own (protocol_<scheme>.py), URL checks, open errors
 """

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from typing import Literal
 
 from ..errors import HilError, TransportError
+from . import exit_status
 from .files import FileOps, RemoteFileError, one_line
 from .mpremote_adapter import (
     HANDSHAKE_S,
@@ -53,14 +54,6 @@ _RESET_LINE = re.compile(
 # After "\x04<error>\x04" the raw REPL prints its ">" prompt -- or, when the program ended with SystemExit,
 # soft-reboots (MicroPython's shared/runtime/pyexec.c: PYEXEC_FORCED_EXIT) and prints the reboot line.
 _AFTER_END = (b">", b"MPY: soft reboot\r\n", b"soft reboot\r\n")
-
-# `exec(..., catch_exit=True)`: run the code so that sys.exit(n) is reported (a raw REPL soft-resets on
-# SystemExit and the status is lost).  The code keeps its own line numbers (compile() of its own text).
-_EXIT_WRAPPER = ("try:\n exec(compile({src!r},'<stdin>','exec'))\nexcept SystemExit as _e:\n"
-                 " class HilSystemExit(Exception):\n  pass\n"
-                 " raise HilSystemExit(repr(_e.args[0] if _e.args else None))\n")
-_WRAPPER_FRAME = re.compile(r'\n  File "<stdin>", line 2, in <module>\n')
-
 
 class _ConsumerFailed(Exception):
     """The caller's on_output callback raised (e.g. BrokenPipeError): not a link error, re-raised as is."""
@@ -251,12 +244,9 @@ class BoardSession(FileOps):
         data = code.encode() if isinstance(code, str) else bytes(code)
         if not data.strip():
             data = b"pass"  # an empty program followed by Ctrl-D is a soft reset on boards
-        sent = data
-        if catch_exit:
-            try:
-                sent = _EXIT_WRAPPER.format(src=data.decode()).encode()
-            except UnicodeDecodeError:
-                catch_exit = False
+        sent = exit_status.wrap(data) if catch_exit else None
+        if sent is None:
+            sent, catch_exit = data, False
         if not self._ready:
             err = self._resync(min(timeout, self.open_timeout))
             if err:
@@ -310,10 +300,10 @@ class BoardSession(FileOps):
             return ExecResult("ok", stdout=bytes(out), duration=duration)
         text = err.decode("utf-8", "replace").replace("\r\n", "\n")
         if catch_exit:
-            text = _WRAPPER_FRAME.sub("\n", text, count=1)
+            text = exit_status.board_text(text)
         res = error_result(text, stdout=bytes(out), duration=duration, code=data)
-        if catch_exit and res.exc_type == "HilSystemExit":
-            return _exit_result(res, duration)
+        if catch_exit and res.exc_type == exit_status.EXIT_EXCEPTION:
+            return exit_status.exit_result(res, duration)
         return res
 
     def _send_and_follow(self, data: bytes, timeout: float, start: float,
@@ -513,20 +503,3 @@ class BoardSession(FileOps):
 
 class _SendFailed(Exception):
     """The code did not reach the board (it never started)."""
-
-
-def _exit_result(res: ExecResult, duration: float) -> ExecResult:
-    """sys.exit(arg) as CPython maps it: None -> 0, an int -> itself, anything else -> printed, 1."""
-    import ast
-
-    try:
-        arg = ast.literal_eval(res.exc_message or "None")  # the wrapper raised repr(the argument)
-    except (ValueError, SyntaxError):
-        arg = res.exc_message
-    if arg is None:
-        status, note = 0, ""
-    elif isinstance(arg, int) and not isinstance(arg, bool):
-        status, note = arg, ""
-    else:
-        status, note = 1, str(arg)
-    return ExecResult("ok", stdout=res.stdout, error=note, duration=duration, exit_status=status)

@@ -3,6 +3,11 @@ client, which takes the line over as reopening a port does) and the interpreter'
 
 Data path:  host --pty master / TCP--> [LineMux] --stdin pipe--> micropython (vboard.py)
             host <--pty master / TCP-- [LineMux] <--stdout pipe-- micropython (stdout and stderr)
+A console connection made as an os.dupterm stream (services/base.py `open_console(dupterm=True)`: the ESP32's
+WebREPL) does not take the line: as on esp32 (ports/esp32/mphalport.c: mp_hal_stdout_tx_strn writes to the
+UART and then mp_os_dupterm_tx_strn; mp_hal_stdin_rx_chr takes the UART's ring buffer, then
+mp_os_dupterm_rx_chr) the board's output goes to it and to the serial line, and input comes from either.
+One such stream at a time (ports/esp32/mpconfigport.h MICROPY_PY_OS_DUPTERM 1).
 Buffers have high-water marks so neither side can make the supervisor grow without bound.  A control pipe
 from the board says when user code runs ("A") and when the REPL reads ("D"): only then is a 0x03 byte
 turned into SIGINT, as a real board's interrupt character is armed only during execution.
@@ -14,7 +19,10 @@ from __future__ import annotations
 import os
 import selectors
 import signal
+import socket
+import threading
 import time
+from collections.abc import Callable
 
 OUT_HIGH_WATER = 64 * 1024  # stop reading the board's output while this much waits for the host
 IN_HIGH_WATER = 64 * 1024  # stop reading the host while this much waits for the board
@@ -23,8 +31,34 @@ IN_HIGH_WATER = 64 * 1024  # stop reading the host while this much waits for the
 SPAWN_GRACE_S = 0.5
 
 
+class DuptermPorts:
+    """The local ports of console connections that are dupterm streams, registered (in this process, by the
+    service that makes the connection) before they connect, and taken by the line when it accepts them."""
+
+    def __init__(self) -> None:
+        self._ports: set[int] = set()
+        self._lock = threading.Lock()
+
+    def add(self, port: int) -> None:
+        with self._lock:
+            self._ports.add(port)
+
+    def take(self, port: int) -> bool:
+        with self._lock:
+            if port not in self._ports:
+                return False
+            self._ports.discard(port)
+            return True
+
+
+DUPTERM_PORTS = DuptermPorts()
+
+
 class LineMux:
     """Moves bytes between the host side and the interpreter; relays an armed Ctrl-C as SIGINT."""
+
+    dupterm: socket.socket | None = None  # the dupterm stream attached, if any
+    dup_out = bytearray()  # replaced by the stream's own buffer when one attaches (accept)
 
     def drain_ctl(self) -> None:
         try:
@@ -66,12 +100,29 @@ class LineMux:
             self.tcp_out += data
         else:
             self.pty_out += data
+            if self.dupterm is not None and len(self.pty_out) > OUT_HIGH_WATER:
+                # A UART sends whether or not anyone listens: an unread pty must not stall the dupterm stream
+                del self.pty_out[:len(self.pty_out) - OUT_HIGH_WATER]
+        if self.dupterm is not None:
+            self.dup_out += data
+
+    def backlog(self) -> int:
+        """Board output still waiting for a reader that holds the board back (an unread pty beside a dupterm
+        stream does not: it drops its oldest bytes)."""
+        pty = len(self.pty_out) if self.dupterm is None or self.client is not None else 0
+        return pty + len(self.tcp_out) + len(self.dup_out)
 
     def accept(self) -> None:
         assert self.listener is not None
         try:
-            conn, _ = self.listener.accept()
+            conn, peer = self.listener.accept()
         except BlockingIOError:
+            return
+        if DUPTERM_PORTS.take(peer[1]):
+            self.drop_dupterm()  # (one stream: the service makes one at a time)
+            conn.setblocking(False)
+            self.dupterm = conn
+            self.dup_out = bytearray()
             return
         if self.client is not None:  # a new connection takes the line over, as reopening a port does
             self.drop_client()
@@ -85,6 +136,12 @@ class LineMux:
             self.client = None
             self.tcp_out.clear()
 
+    def drop_dupterm(self) -> None:
+        if self.dupterm is not None:
+            self.dupterm.close()
+            self.dupterm = None
+            self.dup_out = bytearray()
+
     def pump(self, timeout: float) -> None:
         stdin_w = self.pipes["stdin"][1]
         out_r = self.pipes["stdout"][0]
@@ -93,8 +150,7 @@ class LineMux:
         with selectors.DefaultSelector() as sel:
             sel.register(self.wake_r, selectors.EVENT_READ, "wake")
             sel.register(ctl_r, selectors.EVENT_READ, "ctl")
-            backlog = len(self.pty_out) + len(self.tcp_out)
-            if backlog < OUT_HIGH_WATER:
+            if self.backlog() < OUT_HIGH_WATER:
                 sel.register(out_r, selectors.EVENT_READ, "out")
             master_ev = (selectors.EVENT_READ if len(self.inbuf) < IN_HIGH_WATER else 0) | (
                 selectors.EVENT_WRITE if self.pty_out else 0)
@@ -104,11 +160,9 @@ class LineMux:
                 sel.register(stdin_w, selectors.EVENT_WRITE, "stdin")
             if self.listener is not None:
                 sel.register(self.listener, selectors.EVENT_READ, "listen")
-            if self.client is not None:
-                ev = (selectors.EVENT_READ if len(self.inbuf) < IN_HIGH_WATER else 0) | (
-                    selectors.EVENT_WRITE if self.tcp_out else 0)
-                if ev:
-                    sel.register(self.client, ev, "client")
+            for conn, out, what in ((self.client, self.tcp_out, "client"), (self.dupterm, self.dup_out, "dupterm")):
+                if conn is not None and (ev := self._connection_events(out)):
+                    sel.register(conn, ev, what)
             events = sel.select(timeout)
         order = {"wake": 0, "ctl": 1}  # control first: arming must be known before a 0x03 is judged
         for key, mask in sorted(events, key=lambda e: order.get(e[0].data, 2)):
@@ -150,17 +204,28 @@ class LineMux:
             elif what == "listen":
                 self.accept()
             elif what == "client" and self.client is not None:
-                try:
-                    if mask & selectors.EVENT_READ:
-                        data = self.client.recv(65536)
-                        if not data:
-                            self.drop_client()
-                            continue
-                        self.from_host(data)
-                    if mask & selectors.EVENT_WRITE and self.tcp_out:
-                        n = self.client.send(self.tcp_out)
-                        del self.tcp_out[:n]
-                except BlockingIOError:
-                    pass
-                except OSError:
-                    self.drop_client()
+                self._serve_connection(self.client, mask, self.tcp_out, self.drop_client)
+            elif what == "dupterm" and self.dupterm is not None:
+                self._serve_connection(self.dupterm, mask, self.dup_out, self.drop_dupterm)
+
+    def _connection_events(self, out: bytearray) -> int:
+        """What to wait for on a console connection: input while the board's buffer has room, output pending."""
+        return (selectors.EVENT_READ if len(self.inbuf) < IN_HIGH_WATER else 0) | (
+            selectors.EVENT_WRITE if out else 0)
+
+    def _serve_connection(self, conn: socket.socket, mask: int, out: bytearray, drop: Callable[[], None]) -> None:
+        """One console connection's turn: what it sent goes to the board, what waits for it is sent."""
+        try:
+            if mask & selectors.EVENT_READ:
+                data = conn.recv(65536)
+                if not data:
+                    drop()
+                    return
+                self.from_host(data)
+            if mask & selectors.EVENT_WRITE and out:
+                n = conn.send(out)
+                del out[:n]
+        except BlockingIOError:
+            pass
+        except OSError:
+            drop()

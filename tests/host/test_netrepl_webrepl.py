@@ -39,6 +39,28 @@ def test_exec_outcomes_over_webrepl_as_over_serial(esp32) -> None:
         assert session.exec(big).text().strip() == "8000"
 
 
+def test_the_serial_repl_works_beside_a_webrepl_session(esp32) -> None:
+    """esp32's WebREPL is an os.dupterm stream (micropython-lib webrepl.py accept_conn): the UART REPL keeps
+    working beside it, the board's output going to both and its input taken from either
+    (ports/esp32/mphalport.c mp_hal_stdout_tx_strn / mp_hal_stdin_rx_chr; docs/fidelity.md E22)."""
+    with open_port(webrepl_url(esp32)) as web, serial.serial_for_url(esp32.port_url, timeout=1) as uart:
+        uart.reset_input_buffer()
+        web.write(b"print('from', 'web')\r\n")
+        assert b"from web" in read_until(web, b"from web")
+        assert b"from web" in read_until(uart, b"from web")
+        uart.write(b"print('from', 'uart')\r\n")
+        assert b"from uart" in read_until(uart, b"from uart")
+        assert b"from uart" in read_until(web, b"from uart")
+    with open_port(webrepl_url(esp32)) as web:
+        # Nobody reads the serial port now: as a UART sends into the void, it does not hold WebREPL back
+        # (300 KB, beyond what the line buffers for an unread port).
+        web.write(b"for i in range(3000): print('%097d' % i)\r\n\r\n")
+        got = read_until(web, b"%097d" % 2999, timeout=60)
+        assert b"%097d" % 2999 in got, got[-200:]
+    with BoardSession(esp32.port_url) as session:  # the serial line is in step afterwards
+        assert session.exec("print(3)").text().strip() == "3"
+
+
 def test_wrong_password_is_one_clear_error(esp32) -> None:
     with pytest.raises(serial.SerialException, match=r"password refused \(WebREPL: Access denied\)"):
         serial.serial_for_url(webrepl_url(esp32, "wrong"))

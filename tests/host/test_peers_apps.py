@@ -44,6 +44,53 @@ def test_mosquitto_plain_and_tls_through_relays() -> None:
     assert proc is not None and proc.poll() is not None, "mosquitto still running after close()"
 
 
+@pytest.mark.skipif(mosquitto_path() is None, reason="mosquitto not installed (make installs it)")
+def test_a_broker_on_a_loaded_machine_is_ready_only_once_it_has_loaded_its_certificate(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """mosquitto listens before it loads the TLS listener's certificate and key: a readiness that took two
+    accepting ports for a started broker removed the files while a loaded broker had yet to read them, and it
+    exited ("Unable to load server key file"; the board's MQTT connect was reset, apps.mqtt under parallel
+    runs).  Here the broker is that slow: nice 19 on one CPU with a busy loop on it (~1/70 of the CPU)."""
+    import contextlib
+    import os
+    import signal
+    import sys
+
+    from host_harness.peers import mosquitto
+
+    cpu = str(min(os.sched_getaffinity(0)))
+    pids = tmp_path / "busy.pids"
+    slow = tmp_path / "slow-mosquitto"
+    # The busy loop starts in the broker's own session (one scheduler autogroup, where nice counts), bounded
+    # in time; its pid is kept to stop it.
+    busy = "import time\nend = time.monotonic() + 60\nwhile time.monotonic() < end: pass"
+    slow.write_text(f"#!/bin/sh\ntaskset -c {cpu} {sys.executable} -c '{busy}' &\n"
+                    f"echo $! >> {pids}\nexec taskset -c {cpu} nice -n 19 {mosquitto_path()} \"$@\"\n")
+    slow.chmod(0o755)
+    monkeypatch.setattr(mosquitto, "mosquitto_path", lambda: str(slow))
+
+    def stop_busy() -> None:
+        for pid in pids.read_text().split() if pids.exists() else ():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
+        pids.unlink(missing_ok=True)
+
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    try:
+        for _ in range(4):
+            with Mosquitto("127.0.0.1") as broker:
+                ctx.load_verify_locations(cadata=broker.ca_pem)
+                with socket.create_connection(broker.address, timeout=10) as s:
+                    assert _connack(s) == b"\x20\x02\x00\x00", broker.log_tail()
+                with socket.create_connection(broker.tls_address, timeout=10) as raw, \
+                        ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+                    assert _connack(s) == b"\x20\x02\x00\x00", broker.log_tail()
+            stop_busy()
+    finally:
+        stop_busy()
+
+
 def test_relay_refuses_a_non_loopback_target() -> None:
     with pytest.raises(ValueError, match="loopback"):
         TcpRelay("127.0.0.1", target=("192.0.2.1", 1883))

@@ -49,7 +49,7 @@ def esp32() -> Iterator[VirtualBoard]:
     ("c = compile('n = 1\\nz = 3e2', 'mod.py', 'exec')", 'File "mod.py", line 2\n'),
 ])
 def test_i8_wipy_float_literals_refused_in_every_source(wipy: VirtualBoard, code: str, where: str) -> None:
-    # usocket-hil wraps the code in exec(compile(...)) to catch sys.exit: the firmware's rules hold there too
+    # usocket-hil pastes the code inside a `try:` to catch sys.exit: the firmware's rules hold there too
     p = hil_exec(wipy.port_url, code)
     assert p.returncode == 1 and FLOAT_ERR in p.stderr and where in p.stderr, p.stderr
     m = mpr(wipy.port_url, "exec", code)
@@ -98,7 +98,7 @@ def test_raw_paste_compiles_as_it_streams(wipy: VirtualBoard, esp32: VirtualBoar
     assert p.returncode == 0 and p.stdout.split() == ["ran", "42"], p.stdout + p.stderr
     # a refused construct half way through a streamed paste (past the 16 KiB compiled whole): the firmware's
     # SyntaxError with its line, the rest of the input drained
-    # (mpremote: usocket-hil's exec(compile(...)) wrapper makes the script one string literal, one line)
+    # (mpremote here; usocket-hil's own exec of a big script: tests/host/test_exec_big_script.py)
     head = _comments(20000)
     script.write_text(head + "x = 0.5\n" + _comments(8000))
     m = mpr(wipy.port_url, "run", str(script))

@@ -3,7 +3,7 @@ a stop signal, and a session that a reset or a WLAN event cuts.
 
 A service session reaches the board's REPL by connecting to the supervisor's console listener on loopback,
 the way a cable takes over a UART (supervisor.py: one console line at a time; the pty gets it back when
-the session ends).
+the session ends), or as an os.dupterm stream beside the line (the ESP32's WebREPL; linemux.py).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import select
 import socket
 import threading
 from collections.abc import Callable
+
+from ..linemux import DUPTERM_PORTS
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +99,22 @@ class Service(threading.Thread):
             return []
         return [s for s in ready if s is not self.stopper.r]
 
-    def open_console(self) -> socket.socket:
-        c = socket.create_connection(("127.0.0.1", self.console_port), timeout=5)
+    def open_console(self, *, dupterm: bool = False) -> socket.socket:
+        """A connection to the board's console: it takes the line over, as a cable on the UART does, or with
+        `dupterm` is an os.dupterm stream beside the line (linemux.py)."""
+        if not dupterm:
+            c = socket.create_connection(("127.0.0.1", self.console_port), timeout=5)
+        else:
+            c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                c.bind(("127.0.0.1", 0))
+                DUPTERM_PORTS.add(c.getsockname()[1])  # known to the line before it accepts us
+                c.settimeout(5)
+                c.connect(("127.0.0.1", self.console_port))
+            except OSError:
+                DUPTERM_PORTS.take(c.getsockname()[1])
+                c.close()
+                raise
         c.settimeout(None)  # the connect has a deadline; reads wait for the board as long as the session lasts
         c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return c

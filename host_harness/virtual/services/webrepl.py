@@ -13,6 +13,8 @@ Reproduced:
   the file through the board's filesystem -- an open that fails raises inside dupterm and ends the session,
   no error reply --, answer b"WB\\0\\0", PUT then takes `size` bytes, GET sends u16 length + up to 256 bytes per
   b"\\0" request (write_file_chunk), then both a final b"WB\\0\\0";
+* the session is the board's os.dupterm stream (webrepl.py accept_conn: os.dupterm(ws)): the serial REPL
+  keeps working beside it, output to both, input from either (linemux.py);
 * a soft or hard reset closes the listener and the session (ports/esp32/main.c gc_sweep_all() finalises the
   board's sockets); boot.py calling webrepl.start() opens it again.
 The websocket layer is the `websockets` library's sync server (compression off, no pings: modwebsocket.c
@@ -174,7 +176,7 @@ class WebreplServer(Service):
             break
         ws.send(CONNECTED, text=True)
         self.sessions += 1
-        console = self.open_console()
+        console = self.open_console(dupterm=True)  # webrepl.py: os.dupterm(ws), the UART REPL stays
         pump = threading.Thread(target=self.to_client, args=(console, ws), name="vboard-webrepl-out", daemon=True)
         pump.start()
         try:
