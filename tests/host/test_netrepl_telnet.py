@@ -30,6 +30,23 @@ def test_virtual_up_lists_the_telnet_and_ftp_services(wipy) -> None:
     assert services["ftp"].startswith(f"ftp://micro:python@{wipy.board_ip}:21/")
 
 
+def test_the_serial_repl_works_beside_a_telnet_session(wipy) -> None:
+    """cc3200's telnet is beside the UART REPL, not instead of it: output goes to the dupterm'd UART and to
+    telnet, input is read from telnet first, then the UART (ports/cc3200/hal/cc3200_hal.c
+    mp_hal_stdout_tx_strn / mp_hal_stdin_rx_chr)."""
+    with open_port(telnet_url(wipy)) as net, serial.serial_for_url(wipy.port_url, timeout=1) as uart:
+        read_until(net, b">>> ")
+        uart.reset_input_buffer()
+        net.write(b"print('from', 'telnet')\r\n")
+        assert b"from telnet" in read_until(net, b"from telnet")
+        assert b"from telnet" in read_until(uart, b"from telnet")
+        uart.write(b"print('from', 'uart')\r\n")
+        assert b"from uart" in read_until(uart, b"from uart")
+        assert b"from uart" in read_until(net, b"from uart")
+    with BoardSession(wipy.port_url) as session:  # the serial line is in step afterwards
+        assert session.exec("print(3)").text().strip() == "3"
+
+
 def test_login_welcome_and_friendly_prompt(wipy) -> None:
     with open_port(telnet_url(wipy)) as port:
         assert port.welcome.startswith("MicroPython v") and port.welcome.endswith("; WiPy with CC3200")

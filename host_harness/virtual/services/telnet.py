@@ -146,7 +146,7 @@ class TelnetServer(Service):
             return
         conn.sendall(OPTIONS_REPL + SUCCESS)
         self.sessions += 1
-        console = self.open_console()
+        console = self.open_console(dupterm=True)  # cc3200_hal.c: output to telnet and the UART, input from either
         try:
             console.sendall(b"\b" * (RING // 2) + b"\r")
             self.relay(conn, console, recv)
