@@ -297,6 +297,10 @@ def worker_port(config: pytest.Config, deadline: float = BRINGUP_DEADLINE_S) -> 
 # ranges' sizes are worksteal's initial split (xdist 3.8 WorkStealingScheduling.check_schedule: worker i of k
 # gets len(pending) // (k - i)).  Tests without a recorded duration count as the median.  Workers compute the
 # same order (same file, same worker count), as xdist requires.
+# The unit placed is a case module's tests (ids `test_case[module.case]`), kept together where the counts allow:
+# on a board with a small heap every change of case module is a soft reset and a fresh import of the core
+# (tests/device/test_conformance.py _fresh_heap), so tests interleaved one by one would cost one reset each
+# (a virtual ESP32: 52 resets for the suite instead of 20).
 
 def addoption(parser: pytest.Parser) -> None:
     parser.getgroup("usocket-hil").addoption(
@@ -327,20 +331,41 @@ def range_sizes(total: int, workers: int) -> list[int]:
     return sizes
 
 
+def case_module(nodeid: str) -> str:
+    """The group a test belongs to for the spread: `x.py::test_case[apps.mqtt]` -> `x.py::test_case[apps`
+    (the case module); any other test is a group of its own."""
+    head, bracket, param = nodeid.partition("[")
+    return head + bracket + param.split(".", 1)[0] if bracket and "." in param else nodeid
+
+
 def spread(items: list, seconds: dict[str, float], workers: int) -> list:
-    """`items` reordered into `workers` contiguous ranges of about equal total duration, each longest first."""
+    """`items` reordered into `workers` contiguous ranges of about equal total duration.  Case modules are
+    placed whole, longest first, on the range with the least seconds that has room for all of them (else on
+    the one with the most room, the rest then placed the same way); each range runs its modules by their
+    longest test, each module's tests longest first."""
     known = sorted(seconds.get(i.nodeid) for i in items if i.nodeid in seconds)
     default = known[len(known) // 2] if known else 0.0
     cost = {i.nodeid: seconds.get(i.nodeid, default) for i in items}
+    groups: dict[str, list] = {}
+    for item in items:
+        groups.setdefault(case_module(item.nodeid), []).append(item)
     sizes = range_sizes(len(items), workers)
-    ranges: list[list] = [[] for _ in sizes]
-    totals = [0.0] * len(sizes)
-    for item in sorted(items, key=lambda i: -cost[i.nodeid]):  # stable: ties keep collection order
-        room = [r for r in range(len(sizes)) if len(ranges[r]) < sizes[r]]
-        r = min(room, key=lambda r: (totals[r], r))
-        ranges[r].append(item)
-        totals[r] += cost[item.nodeid]
-    return [item for part in ranges for item in part]
+    ranges: list[list[list]] = [[] for _ in sizes]  # each range: its parts of groups
+    filled, totals = [0] * len(sizes), [0.0] * len(sizes)
+    for group in sorted(groups.values(), key=lambda g: -sum(cost[i.nodeid] for i in g)):  # stable: ties keep order
+        rest = sorted(group, key=lambda i: -cost[i.nodeid])
+        while rest:
+            room = [r for r in range(len(sizes)) if filled[r] < sizes[r]]
+            whole = [r for r in room if sizes[r] - filled[r] >= len(rest)]
+            if whole:
+                r = min(whole, key=lambda r: (totals[r], r))
+            else:
+                r = max(room, key=lambda r: (sizes[r] - filled[r], -r))
+            part, rest = rest[:sizes[r] - filled[r]], rest[sizes[r] - filled[r]:]
+            ranges[r].append(part)
+            filled[r] += len(part)
+            totals[r] += sum(cost[i.nodeid] for i in part)
+    return [item for parts in ranges for part in sorted(parts, key=lambda p: -cost[p[0].nodeid]) for item in part]
 
 
 def order_items(config: pytest.Config, items: list) -> None:
