@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -75,6 +76,36 @@ def _children_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _machine_busy() -> float:
+    """CPU seconds the whole machine has been busy since boot (/proc/stat: all but idle and iowait)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0.0
+    return (sum(fields[:8]) - fields[3] - fields[4]) / _TICK  # user nice system idle iowait irq softirq steal
+
+
+class Run(NamedTuple):
+    wall: float  # s
+    cpu: float  # CPU s of the run's process trees
+    others: float  # CPU s the rest of the machine used meanwhile (other users of the cores)
+
+
+def measured(fn) -> Run:
+    """Run fn() (which starts and waits for the runs) and measure it."""
+    _reap_orphans()
+    cpu0, busy0, t0 = _children_cpu(), _machine_busy(), time.monotonic()
+    fn()
+    wall = time.monotonic() - t0
+    _reap_orphans()
+    cpu = _children_cpu() - cpu0
+    return Run(wall, cpu, max(0.0, _machine_busy() - busy0 - cpu))
+
+
 def _start(args: list[str], report: Path) -> subprocess.Popen[str]:
     return subprocess.Popen([*CLI, *args, "--report-dir", str(report)], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
@@ -92,36 +123,32 @@ def _finish(proc: subprocess.Popen[str], what: str) -> None:
         raise BenchError(f"{what}: exit {proc.returncode}: {tail}")
 
 
-def timed_parallel(runs: list[list[str]], tmp: Path, what: str) -> tuple[float, float]:
-    """(wall s, CPU s of the process trees) of `runs` started together (each a `usocket-hil test` list)."""
-    _reap_orphans()
-    cpu0 = _children_cpu()
-    t0 = time.monotonic()
-    procs = [_start(args, tmp / f"r{i}-{time.monotonic_ns()}") for i, args in enumerate(runs)]
-    try:
-        for proc, args in zip(procs, runs, strict=True):
-            _finish(proc, f"{what} ({' '.join(args)})")
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    wall = time.monotonic() - t0
-    _reap_orphans()
-    return wall, _children_cpu() - cpu0
+def timed_parallel(runs: list[list[str]], tmp: Path, what: str, report: Path | None = None) -> Run:
+    """`runs` started together (each a `usocket-hil test` argument list), measured."""
+    def go() -> None:
+        procs = [_start(args, report or tmp / f"r{i}-{time.monotonic_ns()}") for i, args in enumerate(runs)]
+        try:
+            for proc, args in zip(procs, runs, strict=True):
+                _finish(proc, f"{what} ({' '.join(args)})")
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+    return measured(go)
 
 
-def timed_serial(runs: list[list[str]], tmp: Path, what: str) -> tuple[float, float]:
+def timed_serial(runs: list[list[str]], tmp: Path, what: str) -> Run:
     times = [timed_parallel([args], tmp, what) for args in runs]
-    return sum(w for w, _ in times), sum(c for _, c in times)
+    return Run(*(sum(t[i] for t in times) for i in range(3)))
 
 
-def best(rounds: int, fn) -> tuple[float, float]:
+def best(rounds: int, fn) -> Run:
     """The round with the least wall time (the others were slowed by something else on the machine)."""
-    return min((fn() for _ in range(rounds)), key=lambda t: t[0])
+    return min((fn() for _ in range(rounds)), key=lambda t: t.wall)
 
 
-Row = tuple[str, tuple[float, float], float, str]  # (what, (wall s, CPU s), ratio, goal)
+Row = tuple[str, Run, float, str]  # (what, measurement, ratio, goal)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
                 serial = best(args.rounds, lambda: timed_parallel([boards], tmp, "targets in turn"))
                 both = best(args.rounds, lambda: timed_parallel([[*boards, "--jobs", "5"]], tmp, "targets at once"))
                 rows.append(("5 targets one after another", serial, 1.0, ""))
-                rows.append(("5 targets concurrently", both, both[0] / serial[0], "<= 0.5"))
+                rows.append(("5 targets concurrently", both, both.wall / serial.wall, "<= 0.5"))
             if "places" not in args.skip:
                 rows += _places(args.rounds, tmp)
     except BenchError as exc:
@@ -153,12 +180,14 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()
     print(f"\ncores: {cores}  load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
           "(other work on the machine takes its share of the cores)")
-    print(f"{'measurement':<54} {'wall s':>7} {'CPU s':>6} {'cores':>5} {'ratio':>6}  goal")
-    for what, (wall, cpu), ratio, goal in rows:
+    print("cores = the run's CPU s / its wall s; others = cores the rest of the machine kept busy meanwhile")
+    print(f"{'measurement':<54} {'wall s':>7} {'CPU s':>6} {'cores':>5} {'others':>6} {'ratio':>6}  goal")
+    for what, (wall, cpu, others), ratio, goal in rows:
         verdict = ""
         if goal:
             verdict = "met" if ratio <= float(goal.removeprefix("<= ")) else "NOT MET"
-        print(f"{what:<54} {wall:7.1f} {cpu:6.1f} {cpu / wall:5.2f} {ratio:6.2f}  {goal} {verdict}".rstrip())
+        print(f"{what:<54} {wall:7.1f} {cpu:6.1f} {cpu / wall:5.2f} {others / wall:6.2f} {ratio:6.2f}  "
+              f"{goal} {verdict}".rstrip())
     if "pool" not in args.skip:
         print(_pool_bound(rows, cores))
     return 0
@@ -169,35 +198,30 @@ def _pool(rounds: int, tmp: Path) -> list[Row]:
     first (one-board) run records the tests' durations, which the pool runs use to spread long tests."""
     report = tmp / "pool-reports"
 
-    def run(extra: list[str], what: str) -> tuple[float, float]:
-        _reap_orphans()
-        cpu0 = _children_cpu()
-        t0 = time.monotonic()
-        proc = subprocess.Popen([*CLI, "--board", "virtual-esp32", *extra, "--report-dir", str(report)], cwd=ROOT,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        _finish(proc, what)
-        wall = time.monotonic() - t0
-        _reap_orphans()
-        return wall, _children_cpu() - cpu0
+    def run(extra: list[str], what: str) -> Run:
+        return timed_parallel([["--board", "virtual-esp32", *extra]], tmp, what, report=report)
 
     base = best(rounds, lambda: run([], "1 board"))
     rows: list[Row] = [("virtual-esp32 suite, 1 board", base, 1.0, "")]
     for n, goal in ((2, 0.65), (4, 0.45)):
         t = best(rounds, lambda n=n: run(["--pool", str(n)], f"pool {n}"))
-        rows.append((f"virtual-esp32 suite, {n} boards (--pool {n})", t, t[0] / base[0], f"<= {goal}"))
+        rows.append((f"virtual-esp32 suite, {n} boards (--pool {n})", t, t.wall / base.wall, f"<= {goal}"))
     return rows
 
 
 def _pool_bound(rows: list[Row], cores: int) -> str:
-    """What the CPU numbers say about 4 boards: the pool's CPU seconds on all cores is a floor for its wall."""
-    (_, (w1, c1), _, _), *pools = rows[:3]
-    lines = ["pool: one board's run is mostly waiting (the suite's deadlines, peers): "
-             f"{c1:.1f} CPU s in {w1:.1f} s"]
-    for what, (wall, cpu), _, _ in pools:
-        floor = cpu / cores
-        lines.append(f"  {what.split(', ', 1)[1]}: {cpu:.1f} CPU s ({cpu - c1:+.1f} vs 1 board: workers, boards, "
-                     f"bring-up) -> at least {floor:.1f} s on {cores} idle cores = {floor / w1:.2f} x; measured "
-                     f"{wall / w1:.2f} x")
+    """What the CPU numbers say about the pools: a run's CPU seconds spread over the cores is a floor for its
+    wall time -- over all cores when the machine is otherwise idle, over those the rest of the machine left."""
+    (_, one, _, _), *pools = rows[:3]
+    lines = [f"pool: one board's run is mostly waiting (the suite's deadlines, peers): {one.cpu:.1f} CPU s in "
+             f"{one.wall:.1f} s"]
+    for what, run, _, _ in pools:
+        idle = run.cpu / cores
+        left = max(cores - run.others / run.wall, 0.1)
+        lines.append(f"  {what.split(', ', 1)[1]}: {run.cpu:.1f} CPU s ({run.cpu - one.cpu:+.1f} vs 1 board: workers, "
+                     f"boards, bring-up) -> at least {idle:.1f} s on {cores} idle cores = {idle / one.wall:.2f} x; "
+                     f"at least {run.cpu / left:.1f} s on the {left:.2f} cores other work left = "
+                     f"{run.cpu / left / one.wall:.2f} x; measured {run.wall / one.wall:.2f} x")
     return "\n".join(lines)
 
 
@@ -217,9 +241,9 @@ def _places(rounds: int, tmp: Path) -> list[Row]:
                   "--firmware", str(fw), "-k", "stream or udp"]
         shared = best(rounds, lambda: timed_parallel([tagged], tmp, "tag pool"))
     return [("2 places (flash+suite subset) one after another", serial, 1.0, ""),
-            ("2 places (flash+suite subset) concurrently", both, both[0] / serial[0], ""),
+            ("2 places (flash+suite subset) concurrently", both, both.wall / serial.wall, ""),
             ("1 place (flash+suite subset)", one, 1.0, ""),
-            ("2 places by tag sharing that subset (--place-tag)", shared, shared[0] / one[0], "")]
+            ("2 places by tag sharing that subset (--place-tag)", shared, shared.wall / one.wall, "")]
 
 
 if __name__ == "__main__":

@@ -53,11 +53,13 @@ class PoolError(HilError):
 
 
 def pool_size(config: pytest.Config) -> int:
-    """xdist's worker count (0 without -n; xdist has resolved `-n auto` by configure time)."""
+    """xdist's worker count when xdist distributes this session (0 without -n, in a worker, and with
+    --collect-only, which xdist runs in the controller alone); xdist has resolved `-n auto` by configure time."""
     if not config.pluginmanager.hasplugin("xdist") or hasattr(config, "workerinput"):
         return 0
     n = getattr(config.option, "numprocesses", None) or 0
-    return n if isinstance(n, int) and getattr(config.option, "dist", "no") != "no" else 0
+    distributes = getattr(config.option, "dist", "no") != "no" and not config.getvalue("collectonly")
+    return n if isinstance(n, int) and distributes else 0
 
 
 def wanted(config: pytest.Config, board: Board) -> bool:
