@@ -19,6 +19,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -58,6 +59,19 @@ def accepts(port: int) -> bool:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
             return True
     except OSError:
+        return False
+
+
+def serves_tls(port: int, ca_pem: str) -> bool:
+    """A TLS server with a certificate of `ca_pem` answers on 127.0.0.1:`port`.  Mosquitto listens on a TLS
+    port before it reads the port's key file (mosquitto 2.0 net__socket_listen: listen, then the TLS context),
+    so a plain accept there does not yet mean its files may go."""
+    ctx = ssl.create_default_context(cadata=ca_pem)
+    ctx.check_hostname = False  # (the certificate names the board-side address, not loopback)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as raw, ctx.wrap_socket(raw):
+            return True
+    except (OSError, ssl.SSLError):
         return False
 
 
@@ -101,7 +115,7 @@ class Mosquitto:
                                       stderr=subprocess.STDOUT, start_new_session=True,
                                       preexec_fn=lambda: _die_with(me))
         deadline = time.monotonic() + _START_S
-        while not (accepts(plain) and accepts(tls)):
+        while not (accepts(plain) and serves_tls(tls, self.ca_pem)):
             if self._proc.poll() is not None or time.monotonic() > deadline:
                 raise PeerError(f"Mosquitto: broker did not start within {_START_S:.0f} s: {self.log_tail()}")
             time.sleep(0.05)
