@@ -124,3 +124,16 @@ def _running(pid: int) -> bool:
         return False
     return state != "Z"
 
+
+
+@pytest.mark.skipif(mosquitto_path() is None, reason="mosquitto not installed (make installs it)")
+def test_a_started_broker_is_still_running_and_its_tls_port_is_served_by_it() -> None:
+    # mosquitto listens on its TLS port before it reads the key: the start-up waits for a TLS handshake
+    # before removing the key file (a plain accept there came first under load and the broker then died).
+    from host_harness.peers.mosquitto import serves_tls
+
+    for _ in range(5):
+        with Mosquitto("127.0.0.1") as broker:
+            assert broker._proc.poll() is None, broker.log_tail()
+            assert serves_tls(broker.broker_ports[1], broker.ca_pem)
+            assert not serves_tls(broker.broker_ports[0], broker.ca_pem)  # the plain port is no TLS server
