@@ -4,9 +4,10 @@ module only decides where each worker's board comes from.
 
 Without it every xdist worker would bring up its own board after its own start-up (interpreter, pytest,
 plugins, collection): N bring-ups on the critical path, after N start-ups, N deploys competing for the cores.
-Instead the controller brings the boards up as soon as its session starts, while xdist is still spawning its
-workers, with the plugin's own deploy set (make_backend: booted, deployed, import-checked, online).  The
-boards are identical, so only board 0 is deployed over its REPL (~1 s of interpreter CPU for the writes);
+Instead the controller brings the boards up as soon as it is configured (hooks.py pytest_configure), while
+xdist makes the session and spawns its workers, with the plugin's own deploy set (make_backend: booted,
+deployed, import-checked, online).  The boards are identical, so only board 0 is deployed over its REPL
+(~1 s of interpreter CPU for the writes);
 boards 1..N-1 are powered up at the same time as board 0 (namespace pair, supervisor, interpreter on a blank
 flash folder), and once board 0 is deployed its flash folder is copied once (the image) and written onto each
 of them -- as identical boards are flashed from one filesystem image -- and each is power-cycled (a hard
