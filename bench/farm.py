@@ -158,7 +158,9 @@ def _finish(proc: subprocess.Popen[str], what: str) -> None:
         proc.communicate()
         raise BenchError(f"{what}: no result within {RUN_DEADLINE_S} s") from None
     if proc.returncode != 0:
-        tail = " | ".join(out.strip().splitlines()[-3:])
+        lines = out.strip().splitlines()
+        failed = [ln.strip() for ln in lines if "FAIL" in ln and "|" in ln][:4]  # the table's failed clauses
+        tail = " | ".join(failed + lines[-3:])
         raise BenchError(f"{what}: exit {proc.returncode}: {tail}")
 
 
@@ -199,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         print("bench/farm.py: note: not a subreaper (prctl failed): CPU of orphaned processes is not counted",
               file=sys.stderr)
     rows: list[Row] = []
+    error = None
     try:
         with tempfile.TemporaryDirectory(prefix="usocket-hil-bench-farm-") as tmpdir:
             tmp = Path(tmpdir)
@@ -213,8 +216,15 @@ def main(argv: list[str] | None = None) -> int:
             if "places" not in args.skip:
                 rows += _places(args.rounds, tmp)
     except BenchError as exc:
-        print(f"bench/farm.py: error: {exc}", file=sys.stderr)
+        error = exc  # the sections measured before it are still shown
+    _table(rows, pool="pool" not in args.skip and len(rows) >= 3)
+    if error is not None:
+        print(f"bench/farm.py: error: {error}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _table(rows: list[Row], pool: bool) -> None:
     cores = os.cpu_count() or 1
     load = os.getloadavg()
     print(f"\ncores: {cores}  load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
@@ -227,9 +237,8 @@ def main(argv: list[str] | None = None) -> int:
             verdict = "met" if ratio <= float(goal.removeprefix("<= ")) else "NOT MET"
         print(f"{what:<54} {wall:7.1f} {cpu:6.1f} {cpu / wall:5.2f} {others / wall:6.2f} {ratio:6.2f}  "
               f"{goal} {verdict}".rstrip())
-    if "pool" not in args.skip:
+    if pool:
         print(_pool_bound(rows, cores))
-    return 0
 
 
 def _pool(rounds: int, tmp: Path) -> list[Row]:
