@@ -58,7 +58,8 @@ controller and every worker; numbers are before -> after the cuts listed below):
   but the other work on the machine kept 0.9-1.7 of its 2 cores busy in every run (load average 4-11), leaving
   0.3-1.1: 9-10 s of CPU on ~0.7 cores is >= 13 s, 0.65-0.8 x, above the 0.45 x goal whatever the order of the
   work (measured: --pool 2 0.76-0.79 x, --pool 4 0.68-0.73 x, each within 0.1 x of that floor; 5 targets at
-  once 0.36 x).  In a quieter run (others 0.5-0.9 cores): --pool 2 0.64 x (met), --pool 4 0.57 x (floor 0.51 x).  The goals need the cores to themselves (or more cores); the bench prints this arithmetic with
+  once 0.36 x).  In a quieter run (others 0.5-0.9 cores): --pool 2 0.64 x (met), --pool 4 0.57 x (floor
+  0.51 x).  The goals need the cores to themselves (or more cores); the bench prints this arithmetic with
   every run.
 
 Not a test: prints the table; exit 0 unless a run failed (then a one-line error and exit 1).
