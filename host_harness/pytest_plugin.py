@@ -18,7 +18,6 @@ from .plugin.hooks import (
     pytest_configure,
     pytest_runtest_makereport,
     pytest_runtest_setup,
-    pytest_sessionstart,
     pytest_unconfigure,
 )
 from .plugin.peers import _hil_peer_pool
@@ -48,7 +47,6 @@ __all__ = [
     "pytest_configure",
     "pytest_runtest_makereport",
     "pytest_runtest_setup",
-    "pytest_sessionstart",
     "pytest_unconfigure",
     "sync",
 ]

@@ -171,8 +171,10 @@ def _suite_command(args: argparse.Namespace, name: str, board_name: str, port: s
     report_dir: Path = args.report_dir
     cmd = [
         sys.executable, "-m", "pytest", str(device_tests_dir()),
-        # labgrid's own pytest plugin is not used (places are board/place.py): ~1 s per process and worker
-        "-p", "no:cacheprovider", "-p", "no:labgrid", "-qq", "--rootdir", str(device_tests_dir()),
+        # labgrid's own pytest plugin is not used (places are board/place.py): ~1 s per process and worker;
+        # nor platformdirs' (a helper for its own tests, ~50 ms of imports per process)
+        "-p", "no:cacheprovider", "-p", "no:labgrid", "-p", "no:platformdirs", "-qq",
+        "--rootdir", str(device_tests_dir()),
         "--board", board_name,
         f"--junitxml={report_dir / f'junit-{name}.xml'}", "-o", f"junit_suite_name={name}",
         f"--clause-report={report_dir / f'clauses-{name}.json'}",

@@ -33,12 +33,39 @@ WRONG_HOST_NAME = "wrong-host.invalid"
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 
+# Keys made by another process of the same run (seed_keys: an xdist worker gets its controller's), handed out
+# before any is generated here.  RSA only: it is the default, and the costly one.
+_seeded: list[PrivateKey] = []
+_seed_lock = threading.Lock()
+KEYS_PER_PROCESS = 4  # the CA's, the rogue CA's, the shared leaf's, the client cert's (material_for's items)
+
+
 def new_key(key_type: str = "rsa") -> PrivateKey:
     if key_type == "rsa":
+        with _seed_lock:
+            if _seeded:
+                return _seeded.pop(0)
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)
     if key_type == "ec":
         return ec.generate_private_key(ec.SECP256R1())
     raise ValueError(f"key_type must be 'rsa' or 'ec', not {key_type!r}")
+
+
+def export_keys(n: int) -> list[str]:
+    """`n` new RSA keys as PEM, for seed_keys in other processes of this run."""
+    return [rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption()).decode("ascii") for _ in range(n)]
+
+
+def seed_keys(pems: list[str]) -> None:
+    """Use these RSA keys (export_keys' PEM) before generating any: key generation dominates a process's TLS
+    set-up (~0.1 CPU s a key), and the processes of one run may share keys as they share nothing else."""
+    # (no key validation: it costs more than generating, and these come from this run's own export_keys)
+    keys = [serialization.load_pem_private_key(p.encode("ascii"), password=None, unsafe_skip_rsa_key_validation=True)
+            for p in pems]
+    with _seed_lock:
+        _seeded[:] = [k for k in keys if isinstance(k, rsa.RSAPrivateKey)]
 
 
 @dataclass(frozen=True)

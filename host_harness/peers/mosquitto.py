@@ -57,15 +57,6 @@ def _die_with(owner: int) -> None:
         os._exit(1)
 
 
-def accepts(port: int) -> bool:
-    """Something accepts TCP connections on 127.0.0.1:`port`."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
 class Mosquitto:
     """mosquitto with `address` (plain MQTT) and `tls_address` (MQTT over TLS, `ca_pem` signs it)."""
 

@@ -30,12 +30,9 @@ def pytest_configure(config: pytest.Config) -> None:
         # Explicit choice: check it now so a typo is one line, before any test runs.
         board = options.resolve_board(config)
         options.check_options(config, board)
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist's own (trylast) starts the workers
-def pytest_sessionstart(session: pytest.Session) -> None:
-    config = session.config
-    if pool.pool_size(config) > 1:  # an xdist controller: a pool of boards for its workers (pool.py)
+    if pool.pool_size(config) > 1 and not config.option.help:
+        # An xdist controller: a pool of boards for its workers (pool.py), brought up from here on, while the
+        # session is made and xdist starts the workers (its DSession.pytest_sessionstart).
         pool.configure(config, options.resolve_board(config), hil(config).log_dir)
 
 

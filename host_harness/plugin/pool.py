@@ -4,17 +4,23 @@ module only decides where each worker's board comes from.
 
 Without it every xdist worker would bring up its own board after its own start-up (interpreter, pytest,
 plugins, collection): N bring-ups on the critical path, after N start-ups, N deploys competing for the cores.
-Instead the controller brings the boards up as soon as its session starts, while xdist is still spawning its
-workers, with the plugin's own deploy set (make_backend: booted, deployed, import-checked, online).  The
-boards are identical, so only board 0 is deployed over its REPL (~1 s of interpreter CPU for the writes);
-boards 1..N-1 start on a copy of its flash folder -- as identical boards are flashed from one filesystem
-image -- and their deploy step is then the hash check alone (every file's sha256 compared on the board, the
-set imported: one round trip).  Each board's REPL session is then closed and the board left running.
+Instead the controller brings the boards up as soon as it is configured (hooks.py pytest_configure), while
+xdist makes the session and spawns its workers, with the plugin's own deploy set (make_backend: booted,
+deployed, import-checked, online).  The boards are identical, so only board 0 is deployed over its REPL
+(~1 s of interpreter CPU for the writes);
+boards 1..N-1 are powered up at the same time as board 0 (namespace pair, supervisor, interpreter on a blank
+flash folder), and once board 0 is deployed its flash folder is copied once (the image) and written onto each
+of them -- as identical boards are flashed from one filesystem image -- and each is power-cycled (a hard
+reset: a fresh interpreter boots from the image).  Their deploy step is then the hash check alone (every
+file's sha256 compared on the board, the set imported: one round trip).  Each board's REPL session is then
+closed and the board left running.
 Each worker gets a slot (pytest_configure_node) and, at its first board test, waits for that slot's board
 and attaches to it by its port (board/virtual.py AttachedVirtual: its namespace pair, no second deploy).
 The controller stops every board at the end, also after a failure or Ctrl-C.
 
 The hand-off is one small JSON file per slot (`{"port": URL}` or `{"error": TEXT}`), written atomically.
+It also carries the run's TLS keys (peers/certs.py): RSA-2048 generation is ~0.1 CPU s a key and every
+worker needs four, so the controller makes them once, beside the bring-ups, and each worker's peers use them.
 Only for virtual boards without --port, in root-named network namespaces (a worker cannot enter another
 process's anonymous namespaces): otherwise each worker brings up its own board as before.
 A pool board's power rung (restart its supervisor) belongs to the controller: in a worker the reset ladder
@@ -37,8 +43,10 @@ from ..boards import Board
 from ..errors import HilError
 
 WORKER_KEY = "usocket_hil_pool_slot"  # workerinput: the slot file a worker's board is handed over in
+DIST_KEY = "usocket_hil_dist"  # workerinput: the controller's --dist (xdist sets a worker's own to "no")
 BRINGUP_DEADLINE_S = 120.0  # one pool board from nothing to online (under load: N boards share the cores)
 POLL_S = 0.02
+SUPERVISOR_STORE = ".nwp"  # services/nwp.py NetworkProcessor.root, in a flash folder but not of its filesystem
 
 
 class PoolError(HilError):
@@ -46,11 +54,13 @@ class PoolError(HilError):
 
 
 def pool_size(config: pytest.Config) -> int:
-    """xdist's worker count (0 without -n; xdist has resolved `-n auto` by configure time)."""
+    """xdist's worker count when xdist distributes this session (0 without -n, in a worker, and with
+    --collect-only, which xdist runs in the controller alone); xdist has resolved `-n auto` by configure time."""
     if not config.pluginmanager.hasplugin("xdist") or hasattr(config, "workerinput"):
         return 0
     n = getattr(config.option, "numprocesses", None) or 0
-    return n if isinstance(n, int) and getattr(config.option, "dist", "no") != "no" else 0
+    distributes = getattr(config.option, "dist", "no") != "no" and not config.getvalue("collectonly")
+    return n if isinstance(n, int) and distributes else 0
 
 
 def wanted(config: pytest.Config, board: Board) -> bool:
@@ -77,6 +87,8 @@ class BoardPool:
         self.assigned: dict[str, int] = {}  # worker id -> slot
         self.closing = threading.Event()
         self.image_ready = threading.Event()  # board 0 deployed and its flash copied (or failed)
+        self.tls_keys: list[str] = []  # PEM, made once for every worker's peers (_make_keys)
+        self.keys_ready = threading.Event()
         self.errors: list[str] = []  # bring-ups that failed: said once by the controller at the end
         self._lock = threading.Lock()
 
@@ -86,27 +98,40 @@ class BoardPool:
     def flash_copy(self, slot: int) -> Path:
         return self.dir / f"flash-{slot}"
 
+    @property
+    def image(self) -> Path:
+        return self.dir / "image"  # board 0's flash once deployed: what boards 1..N-1 are flashed with
+
     def start(self) -> BoardPool:
         if self.ports:  # each worker brings its own up (deploy included) on its port: nothing to wait for
             for slot, port in enumerate(self.ports):
                 self._hand_over(slot, {"port": port, "deployed": False})
             return self
+        keys = threading.Thread(target=self._make_keys, name="pool-tls-keys", daemon=True)
+        keys.start()
+        self.threads.append(keys)
         for slot in range(self.size):
             t = threading.Thread(target=self._bring_up, args=(slot,), name=f"pool-board-{slot}", daemon=True)
             t.start()
             self.threads.append(t)
         return self
 
+    def _make_keys(self) -> None:
+        try:
+            from ..peers.certs import KEYS_PER_PROCESS, export_keys
+
+            self.tls_keys = export_keys(KEYS_PER_PROCESS)
+        except Exception:  # noqa: BLE001 - without shared keys each worker makes its own, as without a pool
+            self.tls_keys = []
+        finally:
+            self.keys_ready.set()
+
     def _bring_up(self, slot: int) -> None:
         from .logs import SessionLog
 
         log = SessionLog(self.log_dir / f"pool-{slot}")
         try:
-            flash = None
-            if slot > 0:  # identical boards: start from board 0's flash once it is deployed (see above)
-                self.image_ready.wait(BRINGUP_DEADLINE_S)
-                flash = self.flash_copy(slot) if self.flash_copy(slot).exists() else None
-            answer = {"port": self._start_board(slot, flash, log.write), "deployed": True}
+            answer = {"port": self._start_board(slot, log.write), "deployed": True}
         except Exception as exc:  # noqa: BLE001 - handed to the worker, which reports it as its bring-up error
             answer = {"error": f"pool board {slot} ({self.board.name}) did not come up: {exc}"}
             log.write(f"[usocket-hil] {answer['error']}\n".encode())
@@ -115,6 +140,9 @@ class BoardPool:
         finally:
             if slot == 0:
                 self.image_ready.set()  # without an image (board 0 failed) the others deploy themselves
+        self.keys_ready.wait(BRINGUP_DEADLINE_S)
+        if self.tls_keys and "port" in answer:
+            answer["tls_keys"] = self.tls_keys
         self._hand_over(slot, answer)
 
     def _hand_over(self, slot: int, answer: dict) -> None:
@@ -122,25 +150,42 @@ class BoardPool:
         tmp.write_text(json.dumps(answer))
         os.replace(tmp, self.slot_file(slot))
 
-    def _start_board(self, slot: int, flash: Path | None, log) -> str:
+    def _start_board(self, slot: int, log) -> str:
         from ..board.virtual import start_detached
         from .backends import make_backend
 
+        # Slot 0 on its own (default) flash folder; the others on a folder of the pool's, blank until the
+        # image is written onto it.
+        flash = None if slot == 0 else self.flash_copy(slot)
         vb = start_detached(self.board, flash_dir=flash, start_timeout=BRINGUP_DEADLINE_S)
         with self._lock:
             if self.closing.is_set():
                 raise PoolError("the session ended first")
             self.boards[slot] = vb
         vb.start()
+        flashed = slot > 0 and self._flash_image(vb)
         backend = make_backend(self.config, self.board, log=log, port=vb.port_url)
         log(f"[usocket-hil] pool slot {slot}: bringing up {backend.describe()}"
-            f"{' on a copy of board 0' + chr(39) + 's flash' if flash else ''}\n".encode())
+            f"{' on a copy of board 0' + chr(39) + 's flash' if flashed else ''}\n".encode())
         backend.start()  # booted, deployed (the plugin's set; on a copy only the hash check), online
         backend.close()  # its REPL session only: the board keeps running for its worker
-        if slot == 0:  # copied before board 0's worker gets it: before any test writes to it
-            for other in range(1, self.size):
-                shutil.copytree(vb.flash_dir, self.flash_copy(other))
+        if slot == 0:  # the image, taken before board 0's worker gets it: before any test writes to it
+            shutil.copytree(vb.flash_dir, self.image, ignore=_board_files_only(vb.flash_dir))
         return vb.port_url
+
+    def _flash_image(self, vb) -> bool:
+        """Board 0's image written onto this running board's flash folder, then a power-on boot from it (a hard
+        reset: a fresh interpreter); False when there is no image (board 0 failed: this one deploys itself).
+        What this board's own blank boot made there is what board 0's made (identical firmware), so the image
+        is written over it; a stale file would be the deploy's to remove (its prune), and the hash check
+        proves the set."""
+        if not self.image_ready.wait(BRINGUP_DEADLINE_S) or not self.image.is_dir():
+            return False
+        if self.closing.is_set():
+            raise PoolError("the session ended first")
+        shutil.copytree(self.image, vb.flash_dir, dirs_exist_ok=True)
+        vb.hard_reset(BRINGUP_DEADLINE_S)
+        return True
 
     # -- xdist hooks (registered only when xdist runs the session) ---------------------------------------
     def pytest_configure_node(self, node) -> None:
@@ -184,11 +229,29 @@ class BoardPool:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def _board_files_only(root: Path):
+    """copytree's ignore: what a flash folder holds that is not the board's filesystem but its supervisor's
+    (a WiPy's network processor store <flash>/.nwp, services/nwp.py: each board's own supervisor keeps it)."""
+    return lambda folder, names: [SUPERVISOR_STORE] if Path(folder) == root and SUPERVISOR_STORE in names else []
+
+
 _POOL = pytest.StashKey[BoardPool]()
+
+
+class WorkerDist:
+    """Controller side of any xdist run: tells each worker the run's --dist, which xdist resets to "no" in
+    the worker (and order_items needs: the spread is for worksteal's initial split)."""
+
+    def __init__(self, dist: str) -> None:
+        self.dist = dist
+
+    def pytest_configure_node(self, node) -> None:
+        node.workerinput[DIST_KEY] = self.dist
 
 
 def configure(config: pytest.Config, board: Board, log_dir: Path) -> None:
     """Controller side: start the pool when the session is an xdist run that wants one."""
+    config.pluginmanager.register(WorkerDist(config.option.dist), "usocket-hil-worker-dist")
     if not wanted(config, board):
         return
     ports = config.getoption("--pool-port")
@@ -221,6 +284,10 @@ def worker_port(config: pytest.Config, deadline: float = BRINGUP_DEADLINE_S) -> 
     answer = json.loads(path.read_text())
     if "error" in answer:
         raise PoolError(answer["error"])
+    if answer.get("tls_keys"):  # the run's keys (see above): this worker's peers generate none of their own
+        from ..peers.certs import seed_keys
+
+        seed_keys(answer["tls_keys"])
     return answer["port"], bool(answer.get("deployed"))
 
 
@@ -233,6 +300,10 @@ def worker_port(config: pytest.Config, deadline: float = BRINGUP_DEADLINE_S) -> 
 # ranges' sizes are worksteal's initial split (xdist 3.8 WorkStealingScheduling.check_schedule: worker i of k
 # gets len(pending) // (k - i)).  Tests without a recorded duration count as the median.  Workers compute the
 # same order (same file, same worker count), as xdist requires.
+# The unit placed is a case module's tests (ids `test_case[module.case]`), kept together where the counts allow:
+# on a board with a small heap every change of case module is a soft reset and a fresh import of the core
+# (tests/device/test_conformance.py _fresh_heap), so tests interleaved one by one would cost one reset each
+# (a virtual ESP32: 52 resets for the suite instead of 20).
 
 def addoption(parser: pytest.Parser) -> None:
     parser.getgroup("usocket-hil").addoption(
@@ -263,27 +334,51 @@ def range_sizes(total: int, workers: int) -> list[int]:
     return sizes
 
 
+def case_module(nodeid: str) -> str:
+    """The group a test belongs to for the spread: `x.py::test_case[apps.mqtt]` -> `x.py::test_case[apps`
+    (the case module); any other test is a group of its own."""
+    head, bracket, param = nodeid.partition("[")
+    return head + bracket + param.split(".", 1)[0] if bracket and "." in param else nodeid
+
+
 def spread(items: list, seconds: dict[str, float], workers: int) -> list:
-    """`items` reordered into `workers` contiguous ranges of about equal total duration, each longest first."""
+    """`items` reordered into `workers` contiguous ranges of about equal total duration.  Case modules are
+    placed whole, longest first, on the range with the least seconds that has room for all of them (else on
+    the one with the most room, the rest then placed the same way); each range runs its modules by their
+    longest test, each module's tests longest first."""
     known = sorted(seconds.get(i.nodeid) for i in items if i.nodeid in seconds)
     default = known[len(known) // 2] if known else 0.0
     cost = {i.nodeid: seconds.get(i.nodeid, default) for i in items}
+    groups: dict[str, list] = {}
+    for item in items:
+        groups.setdefault(case_module(item.nodeid), []).append(item)
     sizes = range_sizes(len(items), workers)
-    ranges: list[list] = [[] for _ in sizes]
-    totals = [0.0] * len(sizes)
-    for item in sorted(items, key=lambda i: -cost[i.nodeid]):  # stable: ties keep collection order
-        room = [r for r in range(len(sizes)) if len(ranges[r]) < sizes[r]]
-        r = min(room, key=lambda r: (totals[r], r))
-        ranges[r].append(item)
-        totals[r] += cost[item.nodeid]
-    return [item for part in ranges for item in part]
+    ranges: list[list[list]] = [[] for _ in sizes]  # each range: its parts of groups
+    filled, totals = [0] * len(sizes), [0.0] * len(sizes)
+    for group in sorted(groups.values(), key=lambda g: -sum(cost[i.nodeid] for i in g)):  # stable: ties keep order
+        rest = sorted(group, key=lambda i: -cost[i.nodeid])
+        while rest:
+            room = [r for r in range(len(sizes)) if filled[r] < sizes[r]]
+            whole = [r for r in room if sizes[r] - filled[r] >= len(rest)]
+            if whole:
+                r = min(whole, key=lambda r: (totals[r], r))
+            else:
+                r = max(room, key=lambda r: (sizes[r] - filled[r], -r))
+            part, rest = rest[:sizes[r] - filled[r]], rest[sizes[r] - filled[r]:]
+            ranges[r].append(part)
+            filled[r] += len(part)
+            totals[r] += sum(cost[i.nodeid] for i in part)
+    return [item for parts in ranges for part in sorted(parts, key=lambda p: -cost[p[0].nodeid]) for item in part]
 
 
 def order_items(config: pytest.Config, items: list) -> None:
     """In an xdist worker of a worksteal run with known durations: spread the long tests (see above)."""
-    workers = getattr(config, "workerinput", {}).get("workercount", 0)
+    workerinput = getattr(config, "workerinput", {})
+    workers = workerinput.get("workercount", 0)
+    if workers < 2 or workerinput.get(DIST_KEY) != "worksteal":
+        return
     seconds = _read_durations(config.getoption("--board-durations"))
-    if workers > 1 and seconds and config.option.dist == "worksteal":
+    if seconds:
         items[:] = spread(items, seconds, workers)
 
 

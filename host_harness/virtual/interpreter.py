@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+from ..micropython import interpreter_argv
+
 # Exit codes of vboard.py (see host_harness/virtual/device/vboard.py).
 RC_SOFT_RAW = 90
 RC_SOFT_FRIENDLY = 91
@@ -48,7 +50,9 @@ class InterpreterLife:
     """spawn / kill / on_exit for the MicroPython process behind the line."""
 
     def argv(self) -> list[str]:
-        argv = [self.micropython]
+        if getattr(self, "_interpreter", None) is None:
+            self._interpreter = interpreter_argv(self.micropython)  # once: the same for every reset
+        argv = list(self._interpreter)
         if self.board.heapsize:
             argv += ["-X", f"heapsize={self.board.heapsize}"]
         argv.append(str(VBOARD_PY))

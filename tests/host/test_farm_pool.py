@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 from host_harness.board.find import running
 from host_harness.board.steps import BRINGUP_FAILED
-from host_harness.plugin.pool import range_sizes, spread
+from host_harness.plugin.pool import case_module, range_sizes, spread
 from host_harness.resources import device_tests_dir
 
 TESTS = device_tests_dir()
@@ -45,14 +45,44 @@ def test_spread_balances_long_tests_over_the_worksteal_ranges():
     assert [i.nodeid for i in spread(items, seconds, 3)] == [i.nodeid for i in ordered]  # every worker agrees
 
 
+def test_spread_keeps_a_case_module_together_where_the_ranges_allow():
+    # On a small-heap board every change of case module is a soft reset (tests/device/test_conformance.py
+    # _fresh_heap): the spread moves whole modules, so a range changes module about once per module it holds.
+    modules = {"api": [0.1] * 7, "timing": [1.4, 1.0, 0.3, 0.1, 0.1], "tls": [2.4, 0.5, 0.1], "udp": [0.3] * 4,
+               "stream": [0.1] * 5}
+    seconds = {f"t.py::test_case[{m}.c{i}]": s for m, costs in modules.items() for i, s in enumerate(costs)}
+    items = [SimpleNamespace(nodeid=n) for n in seconds] + [SimpleNamespace(nodeid="t.py::test_other")]
+    assert case_module("t.py::test_case[tls.c0]") == "t.py::test_case[tls"
+    assert case_module("t.py::test_other") == "t.py::test_other"
+    ordered = spread(items, seconds, 3)
+    assert sorted(i.nodeid for i in ordered) == sorted(i.nodeid for i in items)
+    ranges, at = [], 0
+    for size in range_sizes(len(items), 3):
+        ranges.append([i.nodeid for i in ordered[at:at + size]])
+        at += size
+    runs = sum(1 + sum(case_module(a) != case_module(b) for a, b in zip(r[:-1], r[1:], strict=True)) for r in ranges)
+    assert runs <= len(modules) + 1 + (3 - 1), ranges  # each module split at most at a range's end
+    starts = {r[0] for r in ranges}
+    assert {"t.py::test_case[tls.c0]", "t.py::test_case[timing.c0]"} <= starts, ranges  # longest first
+    totals = [sum(seconds.get(n, 0.1) for n in r) for r in ranges]
+    assert max(totals) - min(totals) <= 2.0, (ranges, totals)
+
+
 def test_a_pool_run_brings_the_boards_up_in_the_controller_and_shares_the_suite(tmp_path):
     before = _alive()
     durations = tmp_path / "durations.json"
+    # An earlier run's durations say the last test collected is the longest: the workers' order (plugin/pool.py
+    # spread, which needs the controller's --dist: xdist sets a worker's own to "no") runs it first, not last.
+    last = "test_conformance.py::test_case[udp.udp_timeout]"
+    short = ["stream.echo_send_recv", "stream.echo_write_read", "udp.udp_echo", "udp.udp_recvfrom_into"]
+    durations.write_text(json.dumps({last: 100.0, **{f"test_conformance.py::test_case[{c}]": 0.1 for c in short}}))
     r = subprocess.run([*PYTEST, "-v", "--board", "virtual-esp32", "-n", "2", "--dist", "worksteal",
                         "-k", "udp or stream", f"--board-log-dir={tmp_path / 'logs'}",
                         f"--board-durations={durations}"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     assert set(re.findall(r"\[(gw\d)\] .*PASSED", r.stdout)) == {"gw0", "gw1"}, r.stdout[-3000:]
+    done = [n.rsplit("/", 1)[-1] for n in re.findall(r"\[gw\d\] .*PASSED (\S+)", r.stdout)]
+    assert last in done[:2], done  # started first on its worker (collection order: the last of 11)
     first = (tmp_path / "logs" / "pool-0" / "session.log").read_text()
     other = (tmp_path / "logs" / "pool-1" / "session.log").read_text()
     assert re.search(r"deployed: ok .*\(\d+ copied \(\d+ bytes\), 0 up to date", first)  # over its REPL
@@ -60,7 +90,7 @@ def test_a_pool_run_brings_the_boards_up_in_the_controller_and_shares_the_suite(
     assert re.search(r"deployed: ok .*\(0 copied \(0 bytes\), \d+ up to date", other)  # the hash check only
     recorded = json.loads(durations.read_text())
     assert len(recorded) >= 5 and all(v >= 0 for v in recorded.values())
-    assert any("udp" in k for k in recorded)
+    assert any("udp" in k for k in recorded) and recorded[last] < 100.0  # this run's duration replaced it
     assert _alive() == before  # the controller stopped its boards
 
 

@@ -14,7 +14,7 @@ import pytest
 from peer_helpers import no_listener_survives  # noqa: F401  (autouse: every peer closed after each test)
 
 from host_harness.peers import AppHttp, TcpRelay
-from host_harness.peers.mosquitto import Mosquitto, accepts, mosquitto_path
+from host_harness.peers.mosquitto import Mosquitto, mosquitto_path
 
 # MQTT 3.1.1 CONNECT, client id "t", clean session, keepalive 10 s
 _CONNECT = b"\x10\x0d\x00\x04MQTT\x04\x02\x00\x0a\x00\x01t"
@@ -171,3 +171,34 @@ def _running(pid: int) -> bool:
         return False
     return state != "Z"
 
+
+
+def accepts(port: int) -> bool:
+    """Something accepts TCP connections on 127.0.0.1:`port`."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def serves_tls(port: int, ca_pem: str) -> bool:
+    """A TLS server with a certificate of `ca_pem` answers on 127.0.0.1:`port`."""
+    ctx = ssl.create_default_context(cadata=ca_pem)
+    ctx.check_hostname = False  # (the certificate names the board-side address, not loopback)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as raw, ctx.wrap_socket(raw):
+            return True
+    except (OSError, ssl.SSLError):
+        return False
+
+
+@pytest.mark.skipif(mosquitto_path() is None, reason="mosquitto not installed (make installs it)")
+def test_a_started_broker_is_still_running_and_its_tls_port_is_served_by_it() -> None:
+    # mosquitto listens on its TLS port before it reads the key: the start-up waits for a TLS handshake
+    # before removing the key file (a plain accept there came first under load and the broker then died).
+    for _ in range(5):
+        with Mosquitto("127.0.0.1") as broker:
+            assert broker._proc.poll() is None, broker.log_tail()
+            assert serves_tls(broker.broker_ports[1], broker.ca_pem)
+            assert not serves_tls(broker.broker_ports[0], broker.ca_pem)  # the plain port is no TLS server

