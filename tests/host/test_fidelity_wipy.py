@@ -272,6 +272,65 @@ def test_w22_heap(tmp_path: Path) -> None:
     assert "MemoryError" in exc, (out, exc)
 
 
+TRICKLE = r"""
+import sys, gc, time, socket
+import usocket_port
+trickle, echo = int(sys.argv[1]), int(sys.argv[2])
+r = {}
+s = usocket_port.socket()
+s.settimeout(10)
+s.connect(("127.0.0.1", trickle))
+r["read"] = s.read(30)  # sent a byte at a time: more native reads than read(n) keeps before it joins them
+s.close()
+c = socket.socket()
+c.connect(("127.0.0.1", echo))
+c.send(bytes(range(200)) * 5)
+time.sleep_ms(300)
+buf = bytearray(1000)
+gc.collect()
+a = gc.mem_alloc()
+n = c.readinto(buf)
+r["readinto"] = (n, gc.mem_alloc() - a, bytes(buf[:n]) == (bytes(range(200)) * 5)[:n])
+c.close()
+print("@@" + repr(r))
+"""
+
+
+def _trickle(port_holder: list[int], n: int) -> None:
+    # one byte per segment, 10 ms apart
+    import socket as pysocket
+    import time
+    with pysocket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        port_holder.append(srv.getsockname()[1])
+        srv.settimeout(20)
+        c, _ = srv.accept()
+        with c:
+            c.setsockopt(pysocket.IPPROTO_TCP, pysocket.TCP_NODELAY, 1)
+            for i in range(n):
+                c.sendall(bytes([65 + i]))
+                time.sleep(0.01)
+
+
+@needs_mp
+def test_w22_reads_take_no_heap_of_their_own(tmp_path: Path) -> None:
+    # readinto fills the caller's buffer (socket_read -> sl_Recv into it): no bytes object of its size out of the
+    # 48 KiB heap; the layer's read(n) joins the pieces of a trickle into the one result
+    import threading
+    port: list[int] = []
+    t = threading.Thread(target=_trickle, args=(port, 30))
+    t.start()
+    while not port:
+        pass
+    with TcpEcho() as echo:
+        r = model_rows("wipy", TRICKLE, tmp_path, str(port[0]), str(echo.address[1]))
+    t.join(30)
+    assert r["read"] == bytes(range(65, 95)), r
+    n, grew, same = r["readinto"]
+    assert n > 0 and same and grew < 256, r  # (a bytes copy would be n bytes more)
+
+
 # ---- W10's consequence, and the glue's answer to it ------------------------------------------------------------
 
 FILL = r"""
