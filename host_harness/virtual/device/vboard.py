@@ -224,7 +224,8 @@ def _machine_soft_reset():
 
 # --- firmware features (docs/fidelity.md) --------------------------------------------------------
 # A port model folder may hold _firmware.py: what that firmware's interpreter has and lacks.
-#   NO_FLOAT / NO_ASYNC  float literals / async-await refused at compile time with the firmware's SyntaxError
+#   NO_FLOAT / NO_ASYNC  float literals / async-await refused at compile time with the firmware's SyntaxError;
+#                        NO_FLOAT also a float constant in a .mpy at import (its ValueError, _mpy_float)
 #   HIDDEN               modules the firmware does not have (ImportError for user code)
 #   NO_EXECFILE          the firmware has no execfile() builtin
 #   ERRNO_FOLD           the firmware's errno numbers differ from this build's, whose compiler folds a literal
@@ -374,6 +375,10 @@ def _source_of(name):
             except OSError:
                 continue
             if tail:
+                if tail == ".mpy" and _fw.NO_FLOAT and _mpy_float(p + tail):
+                    # py/persistentcode.c load_obj -> py/parsenum.c mp_parse_num_float without float support
+                    # (lex NULL: a ValueError, not a SyntaxError), while the import loads the constants
+                    raise ValueError("decimal numbers not supported")
                 return (p + tail if tail == ".py" else None), None
             if st[0] & 0x4000:
                 try:
@@ -382,6 +387,50 @@ def _source_of(name):
                 except OSError:
                     return None, p  # __init__.mpy, or a namespace package
     return None, None
+
+
+def _mpy_float(path):
+    # Whether a bytecode .mpy holds a float or complex constant, which a float-less firmware refuses while it
+    # loads the file (py/persistentcode.c mp_raw_code_load: the 4-byte header, the qstr table, then the constant
+    # objects, each a type byte of py/persistentcode.h MP_PERSISTENT_OBJ_*: 1-4 carry no data, 10 is a tuple of
+    # objects, 8 float and 9 complex are refused, any other a length and its bytes, plus a NUL for 5 str and
+    # 6 bytes).  Anything else (native code, another version, a short file) is left to the interpreter's load.
+    c = bytearray(1)  # (names this program has already: each new one takes a qstr entry from user code)
+    try:
+        with open(path, "rb") as f:
+            d = f.read(4)
+            if len(d) != 4 or d[0] != 77 or d[1] != 6 or d[2] & 0xFC:
+                return False
+            q = _mpy_uint(f, c)
+            n = _mpy_uint(f, c)
+            while q:
+                k = _mpy_uint(f, c)
+                if not k & 1:  # (odd: a qstr of the firmware's own, no text)
+                    f.seek((k >> 1) + 1, 1)
+                q -= 1
+            while n:
+                t = _mpy_uint(f, c)  # (a type byte is below 0x80: one byte)
+                n -= 1
+                if t == 8 or t == 9:
+                    return True
+                if t == 10:
+                    n += _mpy_uint(f, c)
+                elif t > 4:
+                    f.seek(_mpy_uint(f, c) + (t == 5 or t == 6), 1)
+    except OSError:
+        pass
+    return False
+
+
+def _mpy_uint(f, c):
+    # py/persistentcode.c read_uint: 7 bits a byte, high bit set on all but the last
+    v = 0
+    while True:
+        if not f.readinto(c):
+            raise OSError(5)  # a short file: the interpreter's load reports it
+        v = v << 7 | c[0] & 0x7F
+        if not c[0] & 0x80:
+            return v
 
 
 def _import(name, g=None, loc=None, fromlist=(), level=0):
