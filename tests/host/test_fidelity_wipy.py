@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -327,35 +330,43 @@ print("@@" + repr(r))
 """
 
 
-def _trickle(port_holder: list[int], n: int) -> None:
-    # one byte per segment, 10 ms apart
+def _one_client(serve: Callable[[Any], None], rcvbuf: int = 0) -> tuple[threading.Thread, int]:
+    """A loopback listener serving its one client with serve(conn) in a thread: (the thread, the port)."""
     import socket as pysocket
-    import time
-    with pysocket.socket() as srv:
-        srv.bind(("127.0.0.1", 0))
-        srv.listen(1)
-        port_holder.append(srv.getsockname()[1])
-        srv.settimeout(20)
-        c, _ = srv.accept()
-        with c:
-            c.setsockopt(pysocket.IPPROTO_TCP, pysocket.TCP_NODELAY, 1)
-            for i in range(n):
-                c.sendall(bytes([65 + i]))
-                time.sleep(0.01)
+    srv = pysocket.socket()
+    if rcvbuf:
+        srv.setsockopt(pysocket.SOL_SOCKET, pysocket.SO_RCVBUF, rcvbuf)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    srv.settimeout(20)
+
+    def run() -> None:
+        with srv:
+            c, _ = srv.accept()
+            with c:
+                serve(c)
+
+    t = threading.Thread(target=run)
+    t.start()
+    return t, srv.getsockname()[1]
+
+
+def _trickle(c: Any) -> None:
+    # 30 bytes, one per segment, 10 ms apart
+    import socket as pysocket
+    c.setsockopt(pysocket.IPPROTO_TCP, pysocket.TCP_NODELAY, 1)
+    for i in range(30):
+        c.sendall(bytes([65 + i]))
+        time.sleep(0.01)
 
 
 @needs_mp
 def test_w22_reads_take_no_heap_of_their_own(tmp_path: Path) -> None:
     # readinto fills the caller's buffer (socket_read -> sl_Recv into it): no bytes object of its size out of the
     # 48 KiB heap; the layer's read(n) joins the pieces of a trickle into the one result
-    import threading
-    port: list[int] = []
-    t = threading.Thread(target=_trickle, args=(port, 30))
-    t.start()
-    while not port:
-        pass
+    t, port = _one_client(_trickle)
     with TcpEcho() as echo:
-        r = model_rows("wipy", TRICKLE, tmp_path, str(port[0]), str(echo.address[1]))
+        r = model_rows("wipy", TRICKLE, tmp_path, str(port), str(echo.address[1]))
     t.join(30)
     assert r["read"] == bytes(range(65, 95)), r
     n, grew, same = r["readinto"]
@@ -395,25 +406,17 @@ print("@@" + repr({"counted": counted}))
 """
 
 
-def _slow_reader(port_holder: list[int], got: list[int]) -> None:
-    import socket as pysocket
-    import time
-    with pysocket.socket() as srv:
-        srv.setsockopt(pysocket.SOL_SOCKET, pysocket.SO_RCVBUF, 4096)
-        srv.bind(("127.0.0.1", 0))
-        srv.listen(1)
-        port_holder.append(srv.getsockname()[1])
-        srv.settimeout(20)
-        c, _ = srv.accept()
-        with c:
-            time.sleep(1.5)  # let the writer fill every buffer first
-            n = 0
-            while True:
-                d = c.recv(65536)
-                if not d:
-                    break
-                n += len(d)
-            got.append(n)
+def _slow_reader(got: list[int]) -> Callable[[Any], None]:
+    def serve(c: Any) -> None:
+        time.sleep(1.5)  # let the writer fill every buffer first
+        n = 0
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            n += len(d)
+        got.append(n)
+    return serve
 
 
 @pytest.mark.parametrize("via", ["native", "core"])
@@ -421,14 +424,9 @@ def test_w10_chunked_send_when_full(via: str, tmp_path: Path) -> None:
     # Natively, a non-blocking send that finds the NWP full after some chunks reports EAGAIN although those chunks
     # were sent: the peer gets more than the program counted.  Through usocket_port (TX_MAX: one chunk per
     # native write) the count is exact.
-    import threading
-    port: list[int] = []
     got: list[int] = []
-    t = threading.Thread(target=_slow_reader, args=(port, got))
-    t.start()
-    while not port:
-        pass
-    r = model_rows("wipy", FILL, tmp_path, str(port[0]), via)
+    t, port = _one_client(_slow_reader(got), rcvbuf=4096)
+    r = model_rows("wipy", FILL, tmp_path, str(port), via)
     t.join(30)
     assert got, "the reader saw no connection"
     if via == "native":
