@@ -19,6 +19,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -58,6 +59,18 @@ def accepts(port: int) -> bool:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
             return True
     except OSError:
+        return False
+
+
+def serves_tls(port: int) -> bool:
+    """A TLS handshake succeeds on 127.0.0.1:`port` (the certificate itself is not checked here)."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s, ctx.wrap_socket(s):
+            return True
+    except (OSError, ssl.SSLError):
         return False
 
 
@@ -101,7 +114,9 @@ class Mosquitto:
                                       stderr=subprocess.STDOUT, start_new_session=True,
                                       preexec_fn=lambda: _die_with(me))
         deadline = time.monotonic() + _START_S
-        while not (accepts(plain) and accepts(tls)):
+        # Listening is not enough: mosquitto opens its listen sockets before it loads the TLS certificate and key
+        # (removed too early, it exits with "Unable to load server certificate"): a TLS handshake says they are in.
+        while not (accepts(plain) and serves_tls(tls)):
             if self._proc.poll() is not None or time.monotonic() > deadline:
                 raise PeerError(f"Mosquitto: broker did not start within {_START_S:.0f} s: {self.log_tail()}")
             time.sleep(0.05)
