@@ -225,7 +225,7 @@ def _machine_soft_reset():
 # --- firmware features (docs/fidelity.md) --------------------------------------------------------
 # A port model folder may hold _firmware.py: what that firmware's interpreter has and lacks.
 #   NO_FLOAT / NO_ASYNC  float literals / async-await refused at compile time with the firmware's SyntaxError;
-#                        NO_FLOAT also a float constant in a .mpy at import (its ValueError, _mpy_float)
+#                        NO_FLOAT also a float constant in a .mpy at import (its ValueError, vboard_mpy.py)
 #   HIDDEN               modules the firmware does not have (ImportError for user code)
 #   NO_EXECFILE          the firmware has no execfile() builtin
 #   ERRNO_FOLD           the firmware's errno numbers differ from this build's, whose compiler folds a literal
@@ -375,7 +375,7 @@ def _source_of(name):
             except OSError:
                 continue
             if tail:
-                if tail == ".mpy" and _fw.NO_FLOAT and _mpy_float(p + tail):
+                if tail == ".mpy" and _fw.MPY is not None and _fw.MPY(p + tail):
                     # py/persistentcode.c load_obj -> py/parsenum.c mp_parse_num_float without float support
                     # (lex NULL: a ValueError, not a SyntaxError), while the import loads the constants
                     raise ValueError("decimal numbers not supported")
@@ -387,50 +387,6 @@ def _source_of(name):
                 except OSError:
                     return None, p  # __init__.mpy, or a namespace package
     return None, None
-
-
-def _mpy_float(path):
-    # Whether a bytecode .mpy holds a float or complex constant, which a float-less firmware refuses while it
-    # loads the file (py/persistentcode.c mp_raw_code_load: the 4-byte header, the qstr table, then the constant
-    # objects, each a type byte of py/persistentcode.h MP_PERSISTENT_OBJ_*: 1-4 carry no data, 10 is a tuple of
-    # objects, 8 float and 9 complex are refused, any other a length and its bytes, plus a NUL for 5 str and
-    # 6 bytes).  Anything else (native code, another version, a short file) is left to the interpreter's load.
-    c = bytearray(1)  # (names this program has already: each new one takes a qstr entry from user code)
-    try:
-        with open(path, "rb") as f:
-            d = f.read(4)
-            if len(d) != 4 or d[0] != 77 or d[1] != 6 or d[2] & 0xFC:
-                return False
-            q = _mpy_uint(f, c)
-            n = _mpy_uint(f, c)
-            while q:
-                k = _mpy_uint(f, c)
-                if not k & 1:  # (odd: a qstr of the firmware's own, no text)
-                    f.seek((k >> 1) + 1, 1)
-                q -= 1
-            while n:
-                t = _mpy_uint(f, c)  # (a type byte is below 0x80: one byte)
-                n -= 1
-                if t == 8 or t == 9:
-                    return True
-                if t == 10:
-                    n += _mpy_uint(f, c)
-                elif t > 4:
-                    f.seek(_mpy_uint(f, c) + (t == 5 or t == 6), 1)
-    except OSError:
-        pass
-    return False
-
-
-def _mpy_uint(f, c):
-    # py/persistentcode.c read_uint: 7 bits a byte, high bit set on all but the last
-    v = 0
-    while True:
-        if not f.readinto(c):
-            raise OSError(5)  # a short file: the interpreter's load reports it
-        v = v << 7 | c[0] & 0x7F
-        if not c[0] & 0x80:
-            return v
 
 
 def _import(name, g=None, loc=None, fromlist=(), level=0):
@@ -547,6 +503,8 @@ def _load_firmware():
     keep = [_run(heap)] if heap else [None]
     for m in preload:
         __import__(m)
+    # the .mpy check of a float-less firmware (vboard_mpy.py), compiled here with the models: outside the user's heap
+    _fw.MPY = _device_module("vboard_mpy.py")["float_constant"] if _fw.NO_FLOAT else None
     if _fw.PLATFORM:
         _identity()
     for m in _fw.HIDDEN:  # (uos, usys: aliases this program registered, which CircuitPython does not have)
@@ -698,7 +656,7 @@ def _exec_file(name, g):
 # --- raw REPL -----------------------------------------------------------------------------------
 
 _PASTE_MOUNT = "/.vboard_paste"
-_DEVICE_MOUNT = "/.vboard_device"  # this folder, while vboard_paste.py is loaded
+_DEVICE_MOUNT = "/.vboard_device"  # this folder, while vboard_paste.py or vboard_mpy.py is loaded
 _vp = None  # vboard_paste.py's names, loaded at the first long paste (not at start-up: see its header)
 _PASTE_WHOLE = const(16384)  # a raw paste up to this size is compiled whole
 
@@ -747,15 +705,21 @@ def _paste_rules(line, st):
     return line if _fw is None else _firmware_source(line, "<stdin>", st).encode()
 
 
+def _device_module(name):
+    # The names of a file of this program's folder (vboard_paste.py, vboard_mpy.py), compiled when first needed.
+    os.mount(os.VfsPosix(_SELF.rsplit("/", 1)[0]), _DEVICE_MOUNT)
+    try:
+        m = {}
+        _real_execfile(_DEVICE_MOUNT + "/" + name, m)
+        return m
+    finally:
+        os.umount(_DEVICE_MOUNT)
+
+
 def _paste_stream(head, remain, g):
     global _user_intr, _vp
     if _vp is None:
-        os.mount(os.VfsPosix(_SELF.rsplit("/", 1)[0]), _DEVICE_MOUNT)
-        try:
-            _vp = {}
-            _real_execfile(_DEVICE_MOUNT + "/vboard_paste.py", _vp)
-        finally:
-            os.umount(_DEVICE_MOUNT)
+        _vp = _device_module("vboard_paste.py")
     ret = 0
     exc = None
     back = os.getcwd()
