@@ -14,36 +14,54 @@ _LISTEN = const(4)
 _NS = const(16)  # the native object is a MicroPython stream (readinto/write/read)
 _RD = const(1)
 _CHUNK = const(4096)  # read() to EOF of a non-stream socket: its reused chunk buffer
+_PARTS = const(8)  # read(n): pieces kept before they are joined
 
 
 def read(self, size=-1):
-    # read(n): one bytearray of n, filled in place once the first native read came short (the result is
-    # bytes: one copy at the end).  Peak about twice the data, never more.
+    # read(n): the native reads' own bytes, joined once at the end (not at all when the first one brought
+    # everything): on a small heap only the result needs a free run of n bytes, the pieces fit in holes.
+    # Data trickling in is joined every _PARTS pieces, so the pieces stay few objects.  Peak about twice
+    # the data, never more.
     if size is None:
         size = -1
     if type(size) is not int:
         raise _bad(3, "size")
-    self._n()
+    s = self._n()
     if self._ms & _LISTEN:
         raise _bad(13, None)
     if size == 0:
         return b""
     if size > 0:
-        try:
-            d = self._run(_t.recv, _RD, size)
-        except OSError as e:
-            if e.args[0] == _t.EAGAIN and _nb(self):
-                return None  # non-blocking, nothing there yet (MicroPython stream convention)
-            raise
-        k = len(d)
-        if k == size or not k:
-            return d  # the common case: one native call, no copy (or EOF)
-        b = bytearray(size)
-        b[:k] = d
-        d = None
-        n = self._rd(memoryview(b)[k:], None, False)
-        k += n or 0
-        return bytes(b) if k == size else bytes(memoryview(b)[:k])
+        parts = None
+        k = 0
+        dl = None
+        while k < size:
+            try:
+                d = _t.recv(s, size - k)
+            except OSError as e:
+                n = _t.errno_of(e)
+                if n != _t.EAGAIN:
+                    raise OSError(n) from None
+                if _nb(self):
+                    break  # non-blocking: what is there (None if nothing, the MicroPython stream convention)
+                dl = self._poll(_RD, dl, _t.EAGAIN)  # one deadline for the whole read
+                continue
+            if not d:
+                if parts is None:
+                    return d  # EOF
+                break
+            if parts is None:
+                if len(d) == size:
+                    return d  # the common case: one native call, no copy
+                parts = [d]
+            else:
+                parts.append(d)
+                if len(parts) == _PARTS:
+                    parts = [b"".join(parts)]
+            k += len(d)
+        if parts is None:
+            return None
+        return parts[0] if len(parts) == 1 else b"".join(parts)
     # To EOF.  MicroPython streams: each native read() returns everything that has arrived, grown in one
     # buffer and handed over as bytes without a copy (py/stream.c stream_readall); joined once at EOF, not
     # at all when one read brought everything.  Other sockets (CircuitPython, CPython): recv_into one

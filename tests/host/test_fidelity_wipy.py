@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -248,6 +251,37 @@ def test_w21_no_float_no_async(tmp_path: Path) -> None:
     assert exc == "" and out == "30 2 a.5 1\n"
 
 
+@needs_mp
+def test_w27_float_constant_in_mpy(tmp_path: Path) -> None:
+    # A float (or complex) constant in a deployed .mpy: the cc3200 refuses it while it loads the file's constants
+    # (py/persistentcode.c load_obj -> py/parsenum.c mp_parse_num_float without float support, lex NULL: a
+    # ValueError), every time it is imported; strings, bytes, big ints, tuples and async code (generator bytecode)
+    # load.
+    import subprocess
+
+    from host_harness.mpy import mpy_cross_command
+    flash = tmp_path / "flash-wipy"
+    flash.mkdir()
+    sources = {"floaty": 's = "1.5"\nt = (1, "a", b"")\nx = 2.5\n', "cplx": "x = 2j\n",
+               "fine": 's = "1.5"\nb = b""\nn = 10 ** 30\nt = ("x", (b"y", 7))\n'
+                       "async def f():\n    await g()\nprint('fine', n)\n"}
+    for name, src in sources.items():
+        (tmp_path / f"{name}.py").write_text(src)
+        subprocess.run([*mpy_cross_command(), "-o", str(flash / f"{name}.mpy"), str(tmp_path / f"{name}.py")],
+                       check=True, capture_output=True)
+    for name in ("floaty", "cplx"):
+        out, exc = vboard_exec("wipy", f"import {name}\n", tmp_path)
+        assert out == "" and exc.endswith("\nValueError: decimal numbers not supported\n"), (out, exc)
+    out, exc = vboard_exec("wipy", "try:\n    import floaty\nexcept ValueError:\n    print('refused')\n"
+                                   "import sys\nprint('floaty' in sys.modules)\nimport fine\n", tmp_path)
+    assert exc == "" and out == "refused\nFalse\nfine 1000000000000000000000000000000\n", (out, exc)
+    # a board with float support loads the same file
+    (tmp_path / "flash-esp32").mkdir()
+    (tmp_path / "flash-esp32" / "floaty.mpy").write_bytes((flash / "floaty.mpy").read_bytes())
+    out, exc = vboard_exec("esp32", "import floaty\nprint(floaty.x)\n", tmp_path)
+    assert exc == "" and out == "2.5\n", (out, exc)
+
+
 def test_i1_i4_modules_and_unique_id(tmp_path: Path) -> None:
     out, exc = vboard_exec("wipy", "import usocket, socket, uerrno, errno, machine\n"
                                    "print(usocket is socket, uerrno is errno, machine.unique_id())\n", tmp_path)
@@ -257,15 +291,86 @@ def test_i1_i4_modules_and_unique_id(tmp_path: Path) -> None:
 def test_w22_heap(tmp_path: Path) -> None:
     board = tomllib.loads((ROOT / "boards" / "virtual-wipy.toml").read_text())
     assert board["board"]["mpy_arch"] == "bytecode"  # .mpy bytecode, as on wipy1 (no compile in the heap)
-    # user code gets 2 x 48 KiB (64-bit, models/wipy/_firmware.py HEAP), whatever the virtual board and the model
+    # user code gets the WiPy's 48 KiB scaled for 64-bit objects, 68 KiB (models/wipy/_firmware.py HEAP, the
+    # factor measured against a 32-bit build: docs/fidelity.md W22), whatever the virtual board and the model
     # modules take themselves
     out, exc = vboard_exec("wipy", "import gc\ngc.collect()\nprint(gc.mem_free())\n", tmp_path,
                            board["virtual"]["heapsize"])
-    assert exc == "" and 92 * 1024 <= int(out) < 100 * 1024, out  # (less what this exec itself holds)
-    # one free run, as on the board (its C modules are in flash), not the holes around a ballast block
-    out, exc = vboard_exec("wipy", "import gc\ngc.collect()\nb = bytearray(gc.mem_free() * 2 // 3)\nprint(len(b))\n",
-                           tmp_path, board["virtual"]["heapsize"])
-    assert exc == "" and int(out) > 60 * 1024, (out, exc)
+    assert exc == "" and 64 * 1024 <= int(out) < 72 * 1024, out  # (less what this exec itself holds)
+    # most of it one free run, as on the board (its C modules are in flash), not the holes around a ballast block
+    out, exc = vboard_exec("wipy", "b = bytearray(60 * 1024)\nprint(len(b))\n", tmp_path,
+                           board["virtual"]["heapsize"])
+    assert exc == "" and out == "61440\n", (out, exc)
+    # and no more than the heap: one run of 72 KiB is a MemoryError
+    out, exc = vboard_exec("wipy", "b = bytearray(72 * 1024)\n", tmp_path, board["virtual"]["heapsize"])
+    assert "MemoryError" in exc, (out, exc)
+
+
+TRICKLE = r"""
+import sys, gc, time, socket
+import usocket_port
+trickle, echo = int(sys.argv[1]), int(sys.argv[2])
+r = {}
+s = usocket_port.socket()
+s.settimeout(10)
+s.connect(("127.0.0.1", trickle))
+r["read"] = s.read(30)  # sent a byte at a time: more native reads than read(n) keeps before it joins them
+s.close()
+c = socket.socket()
+c.connect(("127.0.0.1", echo))
+c.send(bytes(range(200)) * 5)
+time.sleep_ms(300)
+buf = bytearray(1000)
+gc.collect()
+a = gc.mem_alloc()
+n = c.readinto(buf)
+r["readinto"] = (n, gc.mem_alloc() - a, bytes(buf[:n]) == (bytes(range(200)) * 5)[:n])
+c.close()
+print("@@" + repr(r))
+"""
+
+
+def _one_client(serve: Callable[[Any], None], rcvbuf: int = 0) -> tuple[threading.Thread, int]:
+    """A loopback listener serving its one client with serve(conn) in a thread: (the thread, the port)."""
+    import socket as pysocket
+    srv = pysocket.socket()
+    if rcvbuf:
+        srv.setsockopt(pysocket.SOL_SOCKET, pysocket.SO_RCVBUF, rcvbuf)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    srv.settimeout(20)
+
+    def run() -> None:
+        with srv:
+            c, _ = srv.accept()
+            with c:
+                serve(c)
+
+    t = threading.Thread(target=run)
+    t.start()
+    return t, srv.getsockname()[1]
+
+
+def _trickle(c: Any) -> None:
+    # 30 bytes, one per segment, 10 ms apart
+    import socket as pysocket
+    c.setsockopt(pysocket.IPPROTO_TCP, pysocket.TCP_NODELAY, 1)
+    for i in range(30):
+        c.sendall(bytes([65 + i]))
+        time.sleep(0.01)
+
+
+@needs_mp
+def test_w22_reads_take_no_heap_of_their_own(tmp_path: Path) -> None:
+    # readinto fills the caller's buffer (socket_read -> sl_Recv into it): no bytes object of its size out of the
+    # 48 KiB heap; the layer's read(n) joins the pieces of a trickle into the one result
+    t, port = _one_client(_trickle)
+    with TcpEcho() as echo:
+        r = model_rows("wipy", TRICKLE, tmp_path, str(port), str(echo.address[1]))
+    t.join(30)
+    assert r["read"] == bytes(range(65, 95)), r
+    n, grew, same = r["readinto"]
+    assert n > 0 and same and grew < 256, r  # (a bytes copy would be n bytes more)
 
 
 # ---- W10's consequence, and the glue's answer to it ------------------------------------------------------------
@@ -301,25 +406,17 @@ print("@@" + repr({"counted": counted}))
 """
 
 
-def _slow_reader(port_holder: list[int], got: list[int]) -> None:
-    import socket as pysocket
-    import time
-    with pysocket.socket() as srv:
-        srv.setsockopt(pysocket.SOL_SOCKET, pysocket.SO_RCVBUF, 4096)
-        srv.bind(("127.0.0.1", 0))
-        srv.listen(1)
-        port_holder.append(srv.getsockname()[1])
-        srv.settimeout(20)
-        c, _ = srv.accept()
-        with c:
-            time.sleep(1.5)  # let the writer fill every buffer first
-            n = 0
-            while True:
-                d = c.recv(65536)
-                if not d:
-                    break
-                n += len(d)
-            got.append(n)
+def _slow_reader(got: list[int]) -> Callable[[Any], None]:
+    def serve(c: Any) -> None:
+        time.sleep(1.5)  # let the writer fill every buffer first
+        n = 0
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            n += len(d)
+        got.append(n)
+    return serve
 
 
 @pytest.mark.parametrize("via", ["native", "core"])
@@ -327,14 +424,9 @@ def test_w10_chunked_send_when_full(via: str, tmp_path: Path) -> None:
     # Natively, a non-blocking send that finds the NWP full after some chunks reports EAGAIN although those chunks
     # were sent: the peer gets more than the program counted.  Through usocket_port (TX_MAX: one chunk per
     # native write) the count is exact.
-    import threading
-    port: list[int] = []
     got: list[int] = []
-    t = threading.Thread(target=_slow_reader, args=(port, got))
-    t.start()
-    while not port:
-        pass
-    r = model_rows("wipy", FILL, tmp_path, str(port[0]), via)
+    t, port = _one_client(_slow_reader(got), rcvbuf=4096)
+    r = model_rows("wipy", FILL, tmp_path, str(port), via)
     t.join(30)
     assert got, "the reader saw no connection"
     if via == "native":

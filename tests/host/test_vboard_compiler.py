@@ -90,7 +90,7 @@ def _too_big() -> str:
 def test_raw_paste_compiles_as_it_streams(wipy: VirtualBoard, esp32: VirtualBoard, tmp_path: Path) -> None:
     script = tmp_path / "big.py"
     script.write_text(_comments(42 * 1024))
-    # 42 KB never held whole: it runs on the WiPy's 96 KiB heap
+    # 42 KB never held whole: it runs on the WiPy's 68 KiB heap
     for vb in (wipy, esp32):
         m = mpr(vb.port_url, "run", str(script))
         assert m.returncode == 0 and m.stdout.split() == ["ran", "42"], m.stdout + m.stderr

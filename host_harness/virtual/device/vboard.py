@@ -224,7 +224,8 @@ def _machine_soft_reset():
 
 # --- firmware features (docs/fidelity.md) --------------------------------------------------------
 # A port model folder may hold _firmware.py: what that firmware's interpreter has and lacks.
-#   NO_FLOAT / NO_ASYNC  float literals / async-await refused at compile time with the firmware's SyntaxError
+#   NO_FLOAT / NO_ASYNC  float literals / async-await refused at compile time with the firmware's SyntaxError;
+#                        NO_FLOAT also a float constant in a .mpy at import (its ValueError, vboard_mpy.py)
 #   HIDDEN               modules the firmware does not have (ImportError for user code)
 #   NO_EXECFILE          the firmware has no execfile() builtin
 #   ERRNO_FOLD           the firmware's errno numbers differ from this build's, whose compiler folds a literal
@@ -374,6 +375,10 @@ def _source_of(name):
             except OSError:
                 continue
             if tail:
+                if tail == ".mpy" and _fw.MPY is not None and _fw.MPY(p + tail):
+                    # py/persistentcode.c load_obj -> py/parsenum.c mp_parse_num_float without float support
+                    # (lex NULL: a ValueError, not a SyntaxError), while the import loads the constants
+                    raise ValueError("decimal numbers not supported")
                 return (p + tail if tail == ".py" else None), None
             if st[0] & 0x4000:
                 try:
@@ -498,6 +503,8 @@ def _load_firmware():
     keep = [_run(heap)] if heap else [None]
     for m in preload:
         __import__(m)
+    # the .mpy check of a float-less firmware (vboard_mpy.py), compiled here with the models: outside the user's heap
+    _fw.MPY = _device_module("vboard_mpy.py")["float_constant"] if _fw.NO_FLOAT else None
     if _fw.PLATFORM:
         _identity()
     for m in _fw.HIDDEN:  # (uos, usys: aliases this program registered, which CircuitPython does not have)
@@ -649,7 +656,7 @@ def _exec_file(name, g):
 # --- raw REPL -----------------------------------------------------------------------------------
 
 _PASTE_MOUNT = "/.vboard_paste"
-_DEVICE_MOUNT = "/.vboard_device"  # this folder, while vboard_paste.py is loaded
+_DEVICE_MOUNT = "/.vboard_device"  # this folder, while vboard_paste.py or vboard_mpy.py is loaded
 _vp = None  # vboard_paste.py's names, loaded at the first long paste (not at start-up: see its header)
 _PASTE_WHOLE = const(16384)  # a raw paste up to this size is compiled whole
 
@@ -698,15 +705,21 @@ def _paste_rules(line, st):
     return line if _fw is None else _firmware_source(line, "<stdin>", st).encode()
 
 
+def _device_module(name):
+    # The names of a file of this program's folder (vboard_paste.py, vboard_mpy.py), compiled when first needed.
+    os.mount(os.VfsPosix(_SELF.rsplit("/", 1)[0]), _DEVICE_MOUNT)
+    try:
+        m = {}
+        _real_execfile(_DEVICE_MOUNT + "/" + name, m)
+        return m
+    finally:
+        os.umount(_DEVICE_MOUNT)
+
+
 def _paste_stream(head, remain, g):
     global _user_intr, _vp
     if _vp is None:
-        os.mount(os.VfsPosix(_SELF.rsplit("/", 1)[0]), _DEVICE_MOUNT)
-        try:
-            _vp = {}
-            _real_execfile(_DEVICE_MOUNT + "/vboard_paste.py", _vp)
-        finally:
-            os.umount(_DEVICE_MOUNT)
+        _vp = _device_module("vboard_paste.py")
     ret = 0
     exc = None
     back = os.getcwd()

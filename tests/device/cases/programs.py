@@ -3,7 +3,7 @@
 #   dialer  : control peer; we send b"<ip> <port> <count> <size>\n", it connects to us count times, sends size
 #             random bytes, expects them echoed, closes, and finally answers b"OK <count>\n" (or b"FAIL ...")
 #   udp_echo: see udp.py
-from compat import TOTAL, Skip, check, free_port_bind, random_bytes, recv_line, reuse
+from compat import check, free_port_bind, random_bytes, recv_line, reuse
 
 import usocket_port as usocket
 
@@ -13,7 +13,6 @@ CLAUSES = {
     "case_accept_loop_echo_server": ("socket.bind", "socket.listen", "socket.accept", "socket.recv",
                                      "socket.sendall", "program.echo-server"),
     "case_udp_request_response": ("socket.sendto", "socket.recvfrom", "program.udp-client"),
-    "case_ipproto_sec_echo": ("const.IPPROTO_SEC", "ext.ipproto-sec"),
 }
 
 
@@ -92,21 +91,3 @@ def case_udp_request_response(env):
             return {"from": addr[0]}
     u.close()
     raise AssertionError("no UDP response")
-
-
-def case_ipproto_sec_echo(env):
-    # WiPy's IPPROTO_SEC: a socket created with it does a TLS client handshake in connect() (no certificate
-    # verification, WiPy's CERT_NONE default); then the usual methods carry TLS.  env["tls_echo"]: TLS echo.
-    if "tls_echo" not in env:
-        raise Skip("no TLS echo peer in env")
-    s = usocket.socket(usocket.AF_INET, usocket.SOCK_STREAM, usocket.IPPROTO_SEC)
-    s.settimeout(10)
-    s.connect(env["tls_echo"])
-    data = random_bytes(min(3000, TOTAL))  # (compat sizes it for a small heap)
-    s.write(data)
-    got = s.read(len(data))
-    check(got == data, "TLS echo corrupted (%d bytes back)" % len(got))
-    s.write(b"tls line\n")
-    check(s.readline() == b"tls line\n", "TLS readline")
-    s.close()
-    return {"bytes": len(data)}

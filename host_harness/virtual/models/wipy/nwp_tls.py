@@ -20,6 +20,7 @@
 # model moves the handshake on by what has arrived, as the NWP would have done meanwhile.
 import io
 import time
+import tls
 
 from micropython import const
 
@@ -33,17 +34,26 @@ _ESECCLOSED = const(452)
 # the model is C in flash, and every new name the model adds fills the qstr pool user code shares here.)
 
 
+# The NWP's TLS engine lives in its own RAM, not in the MCU's heap: the configuration of an unverified
+# handshake (WiPy's CERT_NONE default; the unix `tls` module's SSLContext, ~3 KiB of entropy and DRBG state
+# in this interpreter's heap) is made once when the model is imported, before the virtual board sets the
+# user's heap aside (vboard.py _reserve), and shared by every such socket (`context`: a name the interpreter
+# interns already).  A verifying handshake, rare and with the CA of that moment, still makes its own context
+# in the user's heap (docs/fidelity.md W22).
+context = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
+context.verify_mode = tls.CERT_NONE
+
+
 class Handshake(io.IOBase):
     """The NWP's handshake over the connected unix socket `sock`: step() -> None while under way, else its result
     as the positive SimpleLink number sl_Connect reports (0, 453 unverified, or an error); `tls`, the secured
     stream; `data`, application data that came in with the end of the handshake."""
 
     def __init__(self, sock, ca, host):
-        import tls
-        ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
         if ca is None:
-            ctx.verify_mode = tls.CERT_NONE
+            ctx = context
         else:
+            ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
             ctx.verify_mode = tls.CERT_REQUIRED
             ctx.load_verify_locations(ca)
         self.sock = sock

@@ -308,17 +308,25 @@ class socket(io.IOBase):
                 raise OSError(_EAGAIN if r == _EALREADY else r)
 
     def _recv(self, d, n):
+        # One sl_Recv: n, a count (recv: new bytes) or the caller's buffer (readinto: filled in place, the
+        # count; socket_read takes no buffer of its own).  (One method for both: no new name in the model.)
         self._wait(d)
         if d.tls is not None:
-            if d.state.data:
-                r = d.state.data  # what came in with the end of the handshake
+            r = d.state.data  # the one byte that came in with the end of the handshake
+            if r:
                 d.state.data = b""
-                return r
-            r = d.tls.recv(n)
-            if r is None:
-                raise OSError(_EAGAIN)
-            return r
-        return d.s.recv(n)
+                if type(n) is int:
+                    return r
+                n[0] = r[0]
+                return 1
+            r = d.tls.recv(n) if type(n) is int else d.tls.readinto(n)
+        elif type(n) is int:
+            return d.s.recv(n)
+        else:
+            r = d.s.readinto(n)
+        if r is None:
+            raise OSError(_EAGAIN)
+        return r
 
     def recv(self, bufsize):
         n = bufsize if bufsize < _MAX_RX else _MAX_RX
@@ -426,12 +434,19 @@ class socket(io.IOBase):
             raise
 
     def readinto(self, buf, nbytes=None):
+        # mp_stream_readinto: socket_read into buf itself (wlan_socket_recv -> sl_Recv(buf, MIN(len,
+        # WLAN_MAX_RX_SIZE))), so no heap is taken; nothing is read for an empty buffer (mp_stream_rw).
         mv = _stream.view(buf, True, nbytes)  # a read-only buffer: TypeError at once, data or not
-        d = self.read(len(mv))
-        if d is None:
-            return None
-        mv[:len(d)] = d
-        return len(d)
+        if not len(mv):
+            return 0
+        try:
+            return self._loop(self._recv, select.POLLIN, mv[:_MAX_RX] if len(mv) > _MAX_RX else mv)
+        except OSError as e:
+            if e.args[0] == _ESECCLOSED:
+                return 0  # socket_read(): SL_ESECCLOSED is EOF
+            if e.args[0] == _EAGAIN:
+                return None
+            raise
 
     def readline(self):
         line = b""
