@@ -225,8 +225,11 @@ def _machine_soft_reset():
 # --- firmware features (docs/fidelity.md) --------------------------------------------------------
 # A port model folder may hold _firmware.py: what that firmware's interpreter has and lacks.
 #   NO_FLOAT / NO_ASYNC  float literals / async-await refused at compile time with the firmware's SyntaxError
-#   HIDDEN               modules the firmware does not have (ImportError for user code)
+#   NO_FSTRINGS          f-strings likewise (no MICROPY_PY_FSTRINGS: the lexer reads `f'..'` as a name and a string)
+#   HIDDEN               modules the firmware does not have (ImportError for user code, even where this program
+#                        keeps one for the models, e.g. machine on CircuitPython)
 #   NO_EXECFILE          the firmware has no execfile() builtin
+#   TERSE                MICROPY_ERROR_REPORTING_TERSE: the errors this program raises for the firmware use its texts
 #   ERRNO_FOLD           the firmware's errno numbers differ from this build's, whose compiler folds a literal
 #                        `errno.NAME` to its own value: such code (REPL source, plain .py modules) is compiled
 #                        as `(errno,)[0].NAME`
@@ -310,6 +313,8 @@ def _scan(src, fix, st):
             while j < n and _ident(src[j]):
                 j += 1
             w = src[i:j]
+            if (w == "f" or w == "rf" or w == "fr") and src[j:j + 1] in ("'", '"') and _fw.NO_FSTRINGS:
+                return st[0], "invalid syntax"  # py/lexer.c is_string_or_bytes: a name, then a string
             if w == "async" or w == "await":
                 k = j
                 while k < n and src[k] in " \t":
@@ -320,11 +325,18 @@ def _scan(src, fix, st):
                 nxt = src[k:e]
                 if _fw.NO_ASYNC and (nxt in ("def", "for", "with") if w == "async" else nxt != ""):
                     return st[0], "invalid syntax"  # no such keywords: two names in a row
-            elif w == "errno" and fix is not None and prev != "." and src[j:j + 1] == ".":
+            elif w == "errno" and fix is not None and prev != "." and src[j:j + 1] == "." and _fw.ERRNO_FOLD:
                 fix.append(i)
             i = j
             prev = "a"
             continue
+        elif c == "/" and fix is not None and _fw.NO_FLOAT:
+            if src[i + 1:i + 2] == "/":
+                i += 2  # floor division: the firmware has it
+                prev = "/"
+                continue
+            if src[i + 1:i + 2] != "=":  # (`/=` stays: docs/fidelity.md W21)
+                fix.append(~i)
         if c not in " \t\r\n":
             prev = c
         i += 1
@@ -342,7 +354,7 @@ def _firmware_source(src, filename, st=None):
     # st: the scan state when src is the next line of a longer input (_PasteStream).
     if type(src) is not str:
         src = src.decode()
-    fix = [] if _fw.ERRNO_FOLD else None
+    fix = [] if _fw.ERRNO_FOLD or _fw.NO_FLOAT else None
     bad = _scan(src, fix, st or [1, None])
     if bad:
         _refuse(bad, filename)
@@ -350,12 +362,37 @@ def _firmware_source(src, filename, st=None):
         out = []
         at = 0
         for i in fix:
-            out.append(src[at:i])
-            out.append("(errno,)[0]")
-            at = i + 5
+            if i >= 0:
+                out.append(src[at:i])
+                out.append("(errno,)[0]")
+                at = i + 5
+            else:  # `a / b` as `a @__vb_div__@ b`: the same precedence level, left to right (_TrueDivide)
+                out.append(src[at:~i])
+                out.append("@__vb_div__@")
+                at = ~i + 1
         out.append(src[at:])
         src = "".join(out)
     return src
+
+
+class _Dividend:
+    def __init__(self, a):
+        self.a = a
+
+    def __matmul__(self, b):
+        a = self.a
+        if type(a) in (int, bool) and type(b) in (int, bool):
+            # py/runtime.c mp_binary_op without MICROPY_PY_BUILTINS_FLOAT: no TRUE_DIVIDE case for ints, so
+            # unsupported_op, under TERSE error reporting (ports/cc3200/mpconfigport.h) only this text
+            raise TypeError("unsupported type for operator")
+        return a / b
+
+
+class _TrueDivide:
+    # NO_FLOAT: user source's `/` is compiled as `@__vb_div__@`, so `a / b` runs as (a @ __vb_div__) @ b:
+    # __rmatmul__ takes a, then __matmul__ divides a by b with the firmware's rules.
+    def __rmatmul__(self, a):
+        return _Dividend(a)
 
 
 def _source_of(name):
@@ -398,7 +435,7 @@ def _import(name, g=None, loc=None, fromlist=(), level=0):
             if cur[i] == ".":
                 k -= 1
         cur = cur[:i] + "." + name if i and name else cur[:i]
-    if cur and cur not in sys.modules and cur not in _checked:
+    if cur and (cur not in sys.modules or cur in _fw.HIDDEN) and cur not in _checked:
         f = g.get("__file__", "") if g else ""
         if not f.startswith(_MODEL_MOUNT):  # (covers _COMMON_MOUNT too)
             cur = _firmware_import(cur)
@@ -408,8 +445,8 @@ def _import(name, g=None, loc=None, fromlist=(), level=0):
 
 
 def _firmware_import(name):
-    if name in _fw.HIDDEN:
-        raise ImportError("no module named '%s'" % name)
+    if name in _fw.HIDDEN:  # (py/builtinimport.c mp_builtin___import___default: its text per error reporting level)
+        raise ImportError("module not found" if _fw.TERSE else "no module named '%s'" % name)
     if name[:1] == "u":
         a = _aliases.get(name)
         if a is None:
@@ -432,14 +469,14 @@ def _firmware_import(name):
             if i < 0:
                 _checked.add(name)  # a builtin (or absent, or .mpy): nothing to compile, ever
             break  # (the interpreter's import loads a .mpy, or says what is missing)
-        if p is not None and (_fw.NO_FLOAT or _fw.NO_ASYNC):
+        if p is not None and (_fw.NO_FLOAT or _fw.NO_ASYNC or _fw.NO_FSTRINGS):
             st = [1, None]
             with open(p) as f:
                 for ln in f:  # line by line: a small heap need not hold the source twice
                     bad = _scan(ln, None, st)
                     if bad:
                         _refuse(bad, p)
-        if not (_fw.ERRNO_FOLD and p is not None and _load_unfolded(cur, p, d)) and i >= 0:
+        if not ((_fw.ERRNO_FOLD or _fw.NO_FLOAT) and p is not None and _load_unfolded(cur, p, d)) and i >= 0:
             _real_import(cur)  # a package the interpreter loads: the next level is found in its __path__
     return name
 
@@ -451,7 +488,7 @@ def _load_unfolded(name, path, d):
     # __path__, the parent's attribute after it ran).  False for any other module: the interpreter imports it.
     with open(path) as f:
         src = f.read()
-    if "errno." not in src:
+    if not ((_fw.ERRNO_FOLD and "errno." in src) or (_fw.NO_FLOAT and "/" in src)):
         return False
     code = _real_compile(_firmware_source(src, path), path, "exec")
     src = None
@@ -484,7 +521,7 @@ def _load_firmware():
     fw = {}
     exec(src, fw)
     _fw = _Module()
-    for k in ("NO_FLOAT", "NO_ASYNC", "ERRNO_FOLD", "NO_EXECFILE"):
+    for k in ("NO_FLOAT", "NO_ASYNC", "NO_FSTRINGS", "ERRNO_FOLD", "NO_EXECFILE", "TERSE"):
         setattr(_fw, k, fw.get(k, False))
     for k in ("PLATFORM", "MCU", "UNAME"):
         setattr(_fw, k, fw.get(k))
@@ -513,6 +550,8 @@ def _load_firmware():
     # (the interpreter's builtins cannot be deleted: a firmware without execfile gets its NameError on a call)
     builtins.execfile = _no_execfile if _fw.NO_EXECFILE else _user_execfile
     builtins.__import__ = _import
+    if _fw.NO_FLOAT:
+        builtins.__vb_div__ = _TrueDivide()  # (_firmware_source)
     if keep[0] is not None:
         _reserve(heap, keep)
 

@@ -25,6 +25,7 @@ import cp_builtins  # noqa: F401  (BrokenPipeError, ConnectionError)
 import wifi
 
 from micropython import const
+from host_resolver import getaddrinfo as _lookup  # models/_common: the network rule for names
 from unix_sockaddr import poll_one as _poll, unaddr as _unaddr  # models/_common
 
 _MAX_SOCKETS = const(8)
@@ -55,7 +56,7 @@ def _resolve(host, port, kind):
     if host == "<broadcast>":
         host = "255.255.255.255"
     try:
-        return _u.getaddrinfo(host or "0.0.0.0", port, _u.AF_INET, kind)[0][-1]
+        return _lookup(host or "0.0.0.0", port, _u.AF_INET, kind)[0][-1]
     except OSError:
         raise gaierror(-2, "Name or service not known")
 
@@ -101,7 +102,7 @@ class SocketPool:
         if not isinstance(port, int):
             raise TypeError("can't convert str to int")
         try:
-            r = _u.getaddrinfo(host, port, _u.AF_INET, _u.SOCK_STREAM)
+            r = _lookup(host, port, _u.AF_INET, _u.SOCK_STREAM)
         except OSError:
             raise gaierror(-2, "Name or service not known")
         return [(2, 1, 6, "", _unaddr(a[-1])) for a in r]
