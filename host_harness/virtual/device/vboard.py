@@ -122,8 +122,9 @@ def _repl_print(obj):
 def _print_exception(exc):
     buf = io.StringIO()
     sys.print_exception(exc, buf)
-    ours = ('File "' + _SELF + '"', 'File "' + _DEVICE_MOUNT + "/")  # this program's frames (vboard_paste.py)
-    lines = [ln for ln in buf.getvalue().split("\n") if ours[0] not in ln and ours[1] not in ln]
+    # this program's frames (vboard_paste.py too) and the port model's: on the board those are C, no frame
+    ours = ('File "' + _SELF + '"', 'File "' + _DEVICE_MOUNT + "/", 'File "' + _MODEL_MOUNT)
+    lines = [ln for ln in buf.getvalue().split("\n") if ours[0] not in ln and ours[1] not in ln and ours[2] not in ln]
     if exc is _where[0]:  # a SyntaxError of the firmware's compiler: where, as the firmware prints it
         lines.insert(len(lines) - 2, '  File "%s", line %d' % (_where[1], _where[2]))
         _where[0] = None
