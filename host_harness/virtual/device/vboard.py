@@ -249,6 +249,7 @@ _checked = set()
 _ballast = []  # the heap the board does not have (HEAP)
 _crumbs = []  # the same, in one-block pieces
 _where = [None, "", 0]  # the SyntaxError this layer raised, and its file and line
+_kept = ()  # hidden modules this program keeps loaded for the models (machine on CircuitPython)
 
 
 def _ident(c):
@@ -436,7 +437,7 @@ def _import(name, g=None, loc=None, fromlist=(), level=0):
             if cur[i] == ".":
                 k -= 1
         cur = cur[:i] + "." + name if i and name else cur[:i]
-    if cur and (cur not in sys.modules or cur in _fw.HIDDEN) and cur not in _checked:
+    if cur and (cur not in sys.modules or cur in _kept) and cur not in _checked:
         f = g.get("__file__", "") if g else ""
         if not f.startswith(_MODEL_MOUNT):  # (covers _COMMON_MOUNT too)
             cur = _firmware_import(cur)
@@ -983,7 +984,7 @@ def _friendly_repl(g, banner):
 # --- start-up -----------------------------------------------------------------------------------
 
 def _setup():
-    global _ctl
+    global _ctl, _kept
     ctl = os.getenv("VBOARD_CTL")
     if ctl:
         _ctl = open("/proc/self/fd/" + ctl, "wb")  # before the flash dir hides the host filesystem
@@ -1017,6 +1018,8 @@ def _setup():
         if _fw is not None and _fw.UNIQUE_ID is not None:
             machine["unique_id"] = lambda: _fw.UNIQUE_ID
     _wrap(_machine, "machine", machine)
+    if _fw is not None:
+        _kept = tuple([m for m in _fw.HIDDEN if m in sys.modules])  # (not what user code registers later)
 
 
 def _identity():
