@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fidelity_run import hosts_name, model_rows, resolve_here_and_in_a_namespace, vboard_exec
+from fidelity_run import model_rows, resolve_here_and_in_a_namespace, vboard_exec
 from test_core_direct import needs_mp
 
 from host_harness.peers import ResetAfter, TcpEcho, TcpSource, TlsWrongCa
@@ -260,12 +260,7 @@ print("@@" + repr(r))
 
 
 def test_c09_names_resolved_only_inside_a_namespace(tmp_path: Path) -> None:
-    from host_harness.netns import netns_mode
-
-    name = hosts_name()
-    if name is None or netns_mode()[0] is None:
-        pytest.skip("needs a name in /etc/hosts besides localhost and network namespaces")
-    here, inside = resolve_here_and_in_a_namespace("circuitpython", RESOLVE, tmp_path, name)
+    here, inside = resolve_here_and_in_a_namespace("circuitpython", RESOLVE, tmp_path)
     # the network rule outside a namespace: the firmware's gaierror, no look-up; inside, the resolver answers
     assert here == "('gaierror', (-2, 'Name or service not known'))"
     assert inside.startswith("('") and inside.endswith("', 80)") and inside.count(".") == 3, inside

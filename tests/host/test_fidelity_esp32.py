@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fidelity_run import closed_port, hosts_name, model_rows, resolve_here_and_in_a_namespace, vboard_exec
+from fidelity_run import closed_port, model_rows, resolve_here_and_in_a_namespace, vboard_exec
 from test_core_direct import needs_mp
 
 from host_harness.peers import ResetAfter, TcpEcho, TcpSource
@@ -271,12 +271,7 @@ print("@@" + repr(r))
 
 
 def test_e12_names_resolved_only_inside_a_namespace(tmp_path: Path) -> None:
-    from host_harness.netns import netns_mode
-
-    name = hosts_name()
-    if name is None or netns_mode()[0] is None:
-        pytest.skip("needs a name in /etc/hosts besides localhost and network namespaces")
-    here, inside = resolve_here_and_in_a_namespace("esp32", RESOLVE, tmp_path, name)
+    here, inside = resolve_here_and_in_a_namespace("esp32", RESOLVE, tmp_path)
     # outside a namespace (the network rule) the look-up fails as lwIP's DNS does (EAI_FAIL), for getaddrinfo
     # and connect alike; inside, the name resolves (and the connect to port 9 there is refused: ECONNRESET)
     assert here == "[-202, -202]"

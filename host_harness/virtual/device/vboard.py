@@ -231,9 +231,10 @@ def _machine_soft_reset():
 #                        keeps one for the models, e.g. machine on CircuitPython)
 #   NO_EXECFILE          the firmware has no execfile() builtin
 #   TERSE                MICROPY_ERROR_REPORTING_TERSE: the errors this program raises for the firmware use its texts
-#   ERRNO_FOLD           the firmware's errno numbers differ from this build's, whose compiler folds a literal
-#                        `errno.NAME` to its own value: such code (REPL source, plain .py modules) is compiled
-#                        as `(errno,)[0].NAME`
+#   ERRNO_FOLD           the firmware's errno numbers (or names) differ from this build's, whose compiler folds a
+#                        literal `errno.NAME` to its own value: such code (REPL source, plain .py modules) is
+#                        compiled as `(errno,)[0].NAME`
+#   (NO_FLOAT also makes `/` in such code the firmware's TypeError for ints: _TrueDivide)
 #   UNIQUE_ID            machine.unique_id()
 #   PRELOAD              model modules imported at start-up: on the board they are C in flash, so compiling
 #                        them must not fragment the heap in the middle of the user's imports
@@ -484,10 +485,11 @@ def _firmware_import(name):
 
 
 def _load_unfolded(name, path, d):
-    # A .py module or package __init__.py (d: the package's directory) that writes `errno.NAME` is compiled here
-    # with the name resolved at run time (see _firmware_source), into a fresh module object registered as the
-    # interpreter's import registers one (py/builtinimport.c process_import_at_level: sys.modules first,
-    # __path__, the parent's attribute after it ran).  False for any other module: the interpreter imports it.
+    # A .py module or package __init__.py (d: the package's directory) that writes `errno.NAME` (or, without
+    # floats, `/`) is compiled here with the firmware's rules (see _firmware_source), into a fresh module object
+    # registered as the interpreter's import registers one (py/builtinimport.c process_import_at_level:
+    # sys.modules first, __path__, the parent's attribute after it ran).  False for any other module: the
+    # interpreter imports it.
     with open(path) as f:
         src = f.read()
     if not ((_fw.ERRNO_FOLD and "errno." in src) or (_fw.NO_FLOAT and "/" in src)):
