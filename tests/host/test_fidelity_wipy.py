@@ -427,6 +427,9 @@ def test_w21_no_fstrings_and_no_int_true_division(tmp_path: Path) -> None:
     assert out == "3 1 7/2 3\n" and exc.endswith('line 2, in <module>\nTypeError: unsupported type for operator\n')
     out, exc = vboard_exec("wipy", "print(eval('1 / 1'))\n", tmp_path)
     assert exc.endswith("TypeError: unsupported type for operator\n"), exc
+    out, exc = vboard_exec("wipy", "x = 9\nx //= 2; print(x)\na = [8]\ntry:\n    a[0] /= 1 + 1  # c\n"
+                                   "except TypeError as e:\n    print(e)\n", tmp_path)
+    assert exc == "" and out == "4\nunsupported type for operator\n"
     (tmp_path / "flash-wipy" / "halves.py").write_text("def half(n):\n    return n / 2\n")
     out, exc = vboard_exec("wipy", "import halves\nprint('imported')\nhalves.half(4)\n", tmp_path)
     assert out == "imported\n" and exc.endswith('"./halves.py", line 2, in half\nTypeError: unsupported type for '
@@ -434,8 +437,9 @@ def test_w21_no_fstrings_and_no_int_true_division(tmp_path: Path) -> None:
     # a class of the user's own divides as written, with the same precedence
     out, exc = vboard_exec("wipy", "class V:\n    def __init__(s, x):\n        s.x = x\n"
                                    "    def __truediv__(s, o):\n        return V(s.x // o)\n"
-                                   "print((V(36) / 2 / 3).x, (V(2 ** 4) / 2 ** 2).x, (V(-9) / -3).x)\n", tmp_path)
-    assert exc == "" and out == "6 4 3\n"
+                                   "print((V(36) / 2 / 3).x, (V(2 ** 4) / 2 ** 2).x, (V(-9) / -3).x)\n"
+                                   "v = V(40)\nv /= 2 * 2; print(v.x)\nv /= (1 +\n      1)\nprint(v.x)\n", tmp_path)
+    assert exc == "" and out == "6 4 3\n10\n5\n"
 
 
 def test_w28_no_asyncio(tmp_path: Path) -> None:

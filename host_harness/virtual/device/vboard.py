@@ -234,7 +234,7 @@ def _machine_soft_reset():
 #   ERRNO_FOLD           the firmware's errno numbers (or names) differ from this build's, whose compiler folds a
 #                        literal `errno.NAME` to its own value: such code (REPL source, plain .py modules) is
 #                        compiled as `(errno,)[0].NAME`
-#   (NO_FLOAT also makes `/` in such code the firmware's TypeError for ints: _TrueDivide)
+#   (NO_FLOAT also makes `/` in such code the firmware's TypeError for ints: models/_common/true_divide.py)
 #   UNIQUE_ID            machine.unique_id()
 #   PRELOAD              model modules imported at start-up: on the board they are C in flash, so compiling
 #                        them must not fragment the heap in the middle of the user's imports
@@ -277,14 +277,19 @@ def _string_end(src, i, q, st):
 def _scan(src, fix, st):
     # Walk the tokens of src, a whole source or its next line (st = [line, open triple quote]; strings and
     # comments skipped).  Returns (line, message) for the first construct the firmware refuses, else None;
-    # with fix, the positions of `errno.` names go into the list fix.
+    # with fix, what _firmware_source rewrites goes into the list fix as (position, _REWRITE index).
     i = 0
     n = len(src)
     prev = " "
+    depth = 0  # open brackets (of this text)
+    aug = -1  # the depth of an open `x /= ...` statement, whose end gets the ")" of its rewrite
     if st[1]:
         i = _string_end(src, 0, st[1], st)
     while i < n:
         c = src[i]
+        if aug >= 0 and depth == aug and (c == ";" or c == "#" or (c == "\n" and prev != "\\")):
+            fix.append((i, 3))
+            aug = -1
         if c == "\n":
             st[0] += 1
         elif c == "#":
@@ -329,20 +334,34 @@ def _scan(src, fix, st):
                 if _fw.NO_ASYNC and (nxt in ("def", "for", "with") if w == "async" else nxt != ""):
                     return st[0], "invalid syntax"  # no such keywords: two names in a row
             elif w == "errno" and fix is not None and prev != "." and src[j:j + 1] == "." and _fw.ERRNO_FOLD:
-                fix.append(i)
+                fix.append((i, 0))
             i = j
             prev = "a"
             continue
+        elif c == "(" or c == "[" or c == "{":
+            depth += 1
+        elif c == ")" or c == "]" or c == "}":
+            depth -= 1
         elif c == "/" and fix is not None and _fw.NO_FLOAT:
             if src[i + 1:i + 2] == "/":
                 i += 2  # floor division: the firmware has it
                 prev = "/"
                 continue
-            if src[i + 1:i + 2] != "=":  # (`/=` stays: docs/fidelity.md W21)
-                fix.append(~i)
+            if src[i + 1:i + 2] != "=":
+                fix.append((i, 1))
+            elif aug < 0:
+                fix.append((i, 2))
+                aug = depth
         if c not in " \t\r\n":
             prev = c
         i += 1
+    if aug >= 0:
+        if depth == aug and prev != "\\":
+            fix.append((n, 3))  # the statement ends with the text
+        else:  # it goes on past this line of a streamed input: left as this build divides (docs/fidelity.md W21)
+            while fix[-1][1] != 2:
+                fix.pop()
+            fix.pop()
     return None
 
 
@@ -364,38 +383,20 @@ def _firmware_source(src, filename, st=None):
     if fix:
         out = []
         at = 0
-        for i in fix:
-            if i >= 0:
-                out.append(src[at:i])
-                out.append("(errno,)[0]")
-                at = i + 5
-            else:  # `a / b` as `a @__vb_div__@ b`: the same precedence level, left to right (_TrueDivide)
-                out.append(src[at:~i])
-                out.append("@__vb_div__@")
-                at = ~i + 1
+        for i, k in fix:
+            out.append(src[at:i])
+            out.append(_REWRITE[k])
+            at = i + _REWRITTEN[k]
         out.append(src[at:])
         src = "".join(out)
     return src
 
 
-class _Dividend:
-    def __init__(self, a):
-        self.a = a
-
-    def __matmul__(self, b):
-        a = self.a
-        if type(a) in (int, bool) and type(b) in (int, bool):
-            # py/runtime.c mp_binary_op without MICROPY_PY_BUILTINS_FLOAT: no TRUE_DIVIDE case for ints, so
-            # unsupported_op, under TERSE error reporting (ports/cc3200/mpconfigport.h) only this text
-            raise TypeError("unsupported type for operator")
-        return a / b
-
-
-class _TrueDivide:
-    # NO_FLOAT: user source's `/` is compiled as `@__vb_div__@`, so `a / b` runs as (a @ __vb_div__) @ b:
-    # __rmatmul__ takes a, then __matmul__ divides a by b with the firmware's rules.
-    def __rmatmul__(self, a):
-        return _Dividend(a)
+# What _scan's fix list asks for: `errno.NAME` looked up when it runs; without floats `a / b` as
+# `a @__vb_div__@ b` (the same precedence level, left to right) and `x /= e` as `x @=__vb_div__@(e)`
+# (models/_common/true_divide.py).
+_REWRITE = ("(errno,)[0]", "@__vb_div__@", "@=__vb_div__@(", ")")
+_REWRITTEN = (5, 1, 2, 0)  # the characters of the source each replaces
 
 
 def _source_of(name):
@@ -555,7 +556,7 @@ def _load_firmware():
     builtins.execfile = _no_execfile if _fw.NO_EXECFILE else _user_execfile
     builtins.__import__ = _import
     if _fw.NO_FLOAT:
-        builtins.__vb_div__ = _TrueDivide()  # (_firmware_source)
+        builtins.__vb_div__ = _real_import("true_divide").TrueDivide()  # (_firmware_source; models/_common)
     if keep[0] is not None:
         _reserve(heap, keep)
 
