@@ -473,14 +473,17 @@ def _firmware_import(name):
             if i < 0:
                 _checked.add(name)  # a builtin (or absent, or .mpy): nothing to compile, ever
             break  # (the interpreter's import loads a .mpy, or says what is missing)
+        fix = p is not None and (_fw.ERRNO_FOLD or _fw.NO_FLOAT)  # (whether it may need rewriting)
         if p is not None and (_fw.NO_FLOAT or _fw.NO_ASYNC or _fw.NO_FSTRINGS):
             st = [1, None]
+            found = []
             with open(p) as f:
                 for ln in f:  # line by line: a small heap need not hold the source twice
-                    bad = _scan(ln, None, st)
+                    bad = _scan(ln, found, st)
                     if bad:
                         _refuse(bad, p)
-        if not ((_fw.ERRNO_FOLD or _fw.NO_FLOAT) and p is not None and _load_unfolded(cur, p, d)) and i >= 0:
+            fix = fix and found != []  # (only then is the whole source read again, by _load_unfolded)
+        if not (fix and _load_unfolded(cur, p, d)) and i >= 0:
             _real_import(cur)  # a package the interpreter loads: the next level is found in its __path__
     return name
 
