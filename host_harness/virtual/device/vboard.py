@@ -226,10 +226,11 @@ def _machine_soft_reset():
 # --- firmware features (docs/fidelity.md) --------------------------------------------------------
 # A port model folder may hold _firmware.py: what that firmware's interpreter has and lacks.
 #   NO_FLOAT / NO_ASYNC  float literals / async-await refused at compile time with the firmware's SyntaxError
-#   NO_FSTRINGS          f-strings likewise (no MICROPY_PY_FSTRINGS: the lexer reads `f'..'` as a name and a string)
-#   HIDDEN               modules the firmware does not have (ImportError for user code, even where this program
-#                        keeps one for the models, e.g. machine on CircuitPython)
+#   HIDDEN               modules the firmware does not have (ImportError for user code)
 #   NO_EXECFILE          the firmware has no execfile() builtin
+#   NO_FSTRINGS          f-strings refused as NO_ASYNC (no MICROPY_PY_FSTRINGS: the lexer reads `f'..'` as a name
+#                        and a string); HIDDEN holds also for a module this program keeps for the models (machine
+#                        on CircuitPython)
 #   TERSE                MICROPY_ERROR_REPORTING_TERSE: the errors this program raises for the firmware use its texts
 #   ERRNO_FOLD           the firmware's errno numbers (or names) differ from this build's, whose compiler folds a
 #                        literal `errno.NAME` to its own value: such code (REPL source, plain .py modules) is
