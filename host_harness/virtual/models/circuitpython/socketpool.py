@@ -25,7 +25,6 @@ import cp_builtins  # noqa: F401  (BrokenPipeError, ConnectionError)
 import wifi
 
 from micropython import const
-from host_resolver import getaddrinfo as _lookup  # models/_common: the network rule for names
 from unix_sockaddr import poll_one as _poll, unaddr as _unaddr  # models/_common
 
 _MAX_SOCKETS = const(8)
@@ -52,11 +51,20 @@ def _os(e):
     return OSError(_LX.get(n, n))
 
 
+def _lookup(host, port, kind):
+    # The host's resolver under the network rule (models/_common/host_resolver.py), imported at the first look-up:
+    # its names interned at start-up would take the last free entries of the qstr pool this layer's names fill
+    # (tests/host/test_import_heap.py), which on the board are C names in flash.
+    import host_resolver
+
+    return host_resolver.getaddrinfo(host, port, _u.AF_INET, kind)
+
+
 def _resolve(host, port, kind):
     if host == "<broadcast>":
         host = "255.255.255.255"
     try:
-        return _lookup(host or "0.0.0.0", port, _u.AF_INET, kind)[0][-1]
+        return _lookup(host or "0.0.0.0", port, kind)[0][-1]
     except OSError:
         raise gaierror(-2, "Name or service not known")
 
@@ -102,7 +110,7 @@ class SocketPool:
         if not isinstance(port, int):
             raise TypeError("can't convert str to int")
         try:
-            r = _lookup(host, port, _u.AF_INET, _u.SOCK_STREAM)
+            r = _lookup(host, port, _u.SOCK_STREAM)
         except OSError:
             raise gaierror(-2, "Name or service not known")
         return [(2, 1, 6, "", _unaddr(a[-1])) for a in r]
