@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from test_core_direct import MICROPYTHON
-from test_port_models import MODELS, run_mp
+from test_port_models import MODELS, mp_path, run_mp
 
 from host_harness.virtual.interpreter import VBOARD_PY
 
@@ -104,3 +104,45 @@ def after_reset(sock, recv):
     except OSError as e:
         return e.args[0]
 """
+
+
+def hosts_name() -> str | None:
+    """A name other than localhost that /etc/hosts gives an IPv4 address (the resolver answers it from the file,
+    no query leaves the host), else None."""
+    for line in Path("/etc/hosts").read_text().splitlines():
+        f = line.split("#", 1)[0].split()
+        if len(f) > 1 and f[0].count(".") == 3:
+            for name in f[1:]:
+                if name != "localhost" and "localhost" not in name:
+                    return name
+    return None
+
+
+def resolve_here_and_in_a_namespace(target: str, code: str, tmp: Path) -> tuple[str, str]:
+    """What `code` (over the model; it looks up sys.argv[1], a name of /etc/hosts) prints after '@@': run in this
+    (root) namespace, then as a networked virtual board runs, inside a namespace pair made here (VBOARD_IP set).
+    Skips where this machine has no such name or no namespaces."""
+    import pytest
+
+    from host_harness.netns import create_pair, netns_mode
+
+    name = hosts_name()
+    if name is None or netns_mode()[0] is None:
+        pytest.skip("needs a name in /etc/hosts besides localhost, and network namespaces")
+    assert MICROPYTHON is not None
+    prog = tmp / f"resolve_{target}.py"
+    prog.write_text(code)
+    env = {k: v for k, v in os.environ.items() if k != "VBOARD_IP"}
+    env["MICROPYPATH"] = mp_path(target)
+    argv = [MICROPYTHON, str(prog), name]
+    got = []
+    pair = create_pair()
+    try:
+        for run, extra in ((argv, {}), (pair.board_argv(argv), {"VBOARD_IP": pair.board_ip})):
+            r = subprocess.run(run, capture_output=True, text=True, timeout=60, cwd=tmp, env={**env, **extra})
+            row = next((ln[2:] for ln in r.stdout.splitlines() if ln.startswith("@@")), None)
+            assert row, r.stdout + r.stderr
+            got.append(row)
+    finally:
+        pair.close()
+    return got[0], got[1]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fidelity_run import model_rows, vboard_exec
+from fidelity_run import model_rows, resolve_here_and_in_a_namespace, vboard_exec
 from test_core_direct import needs_mp
 
 from host_harness.peers import ResetAfter, TcpEcho, TcpSource, TlsWrongCa
@@ -226,3 +226,45 @@ def test_i6_platform_and_uname(tmp_path: Path) -> None:
     out, exc = vboard_exec("circuitpython", "import sys, os\nu = os.uname()\n"
                                             "print(sys.platform, u.sysname, u.nodename, u.machine)\n", tmp_path)
     assert exc == "" and out == "Espressif ESP32S3 ESP32S3 virtual board with ESP32S3\n", out
+
+
+def test_c14_no_machine_microcontroller_instead(tmp_path: Path) -> None:
+    # shared-bindings/ has no machine; microcontroller.cpu.uid is a 6-byte bytearray on ports/espressif
+    for name in ("machine", "umachine"):
+        out, exc = vboard_exec("circuitpython", f"import {name}\n", tmp_path)
+        assert exc.endswith(f"ImportError: no module named '{name}'\n"), exc
+    out, exc = vboard_exec("circuitpython", "import microcontroller as m\nu = m.cpu.uid\n"
+                                            "print(type(u).__name__, len(u), u == m.cpu.uid, u is m.cpu.uid)\n",
+                           tmp_path)
+    assert exc == "" and out == "bytearray 6 True False\n"
+
+
+def test_c04_ioctl_is_the_stream_protocol_stand_in(tmp_path: Path) -> None:
+    # Socket.c's locals have no ioctl, its stream protocol has: the unix io.IOBase reaches it only by that name
+    # (py/modio.c iobase_ioctl), so the model's Socket keeps it public, and select.poll works as on the board.
+    out, exc = vboard_exec("circuitpython", "import select, socketpool, wifi\n"
+                                            "s = socketpool.SocketPool(wifi.radio).socket()\np = select.poll()\n"
+                                            "p.register(s, select.POLLOUT)\nprint(len(p.poll(0)))\ns.close()\n",
+                           tmp_path)
+    assert exc == "" and out == "1\n"
+
+
+RESOLVE = r"""
+import sys, socketpool, wifi
+try:
+    r = socketpool.SocketPool(wifi.radio).getaddrinfo(sys.argv[1], 80)[0][-1]
+except Exception as e:
+    r = (type(e).__name__, e.args)
+print("@@" + repr(r))
+"""
+
+
+def test_c09_names_resolved_only_inside_a_namespace(tmp_path: Path) -> None:
+    here, inside = resolve_here_and_in_a_namespace("circuitpython", RESOLVE, tmp_path)
+    # the network rule outside a namespace: the firmware's gaierror, no look-up; inside, the resolver answers
+    assert here == "('gaierror', (-2, 'Name or service not known'))"
+    assert inside.startswith("('") and inside.endswith("', 80)") and inside.count(".") == 3, inside
+    out, exc = vboard_exec("circuitpython", "import socketpool, wifi\n"
+                                            "print(socketpool.SocketPool(wifi.radio).getaddrinfo('localhost', 80))\n",
+                           tmp_path)
+    assert exc == "" and out == "[(2, 1, 6, '', ('127.0.0.1', 80))]\n"

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fidelity_run import closed_port, model_rows, vboard_exec
+from fidelity_run import closed_port, model_rows, resolve_here_and_in_a_namespace, vboard_exec
 from test_core_direct import needs_mp
 
 from host_harness.peers import ResetAfter, TcpEcho, TcpSource
@@ -256,3 +256,23 @@ def test_i6_platform_and_uname(tmp_path: Path) -> None:
                                     "print(sys.implementation._machine, sys.implementation.name)\n", tmp_path)
     assert exc == "" and out.splitlines() == ["esp32 True True", "esp32 esp32 virtual board with ESP32 5",
                                               "True", "virtual board with ESP32 micropython"], out
+
+
+RESOLVE = r"""
+import sys, socket
+r = []
+for f in (lambda: socket.getaddrinfo(sys.argv[1], 80)[0][-1], lambda: socket.socket().connect((sys.argv[1], 9))):
+    try:
+        r.append(f())
+    except OSError as e:
+        r.append(e.args[0])
+print("@@" + repr(r))
+"""
+
+
+def test_e12_names_resolved_only_inside_a_namespace(tmp_path: Path) -> None:
+    here, inside = resolve_here_and_in_a_namespace("esp32", RESOLVE, tmp_path)
+    # outside a namespace (the network rule) the look-up fails as lwIP's DNS does (EAI_FAIL), for getaddrinfo
+    # and connect alike; inside, the name resolves (and the connect to port 9 there is refused: ECONNRESET)
+    assert here == "[-202, -202]"
+    assert inside.startswith("[('") and "', 80), " in inside and not inside.endswith("-202]"), inside

@@ -504,3 +504,50 @@ def test_i6_platform_no_uname(tmp_path: Path) -> None:
                                    "os.uname()\n", tmp_path)
     assert out == "WiPy virtual board with CC3200\n"
     assert exc.endswith("AttributeError: 'module' object has no attribute 'uname'\n"), exc
+
+
+def test_w21_no_fstrings_and_no_int_true_division(tmp_path: Path) -> None:
+    # CORE_FEATURES: no MICROPY_PY_FSTRINGS, so py/lexer.c reads f'..' as a name and a string
+    for code in ("print('never')\nprint(f'{1}')\n", "print('never')\ns = rf'a'\n"):
+        out, exc = vboard_exec("wipy", code, tmp_path)
+        assert out == "" and exc.endswith('File "<stdin>", line 2\nSyntaxError: invalid syntax\n'), exc
+    out, exc = vboard_exec("wipy", "elif_ = 'e'\nprint(elif_, 'a' 'b', r'\\d', b'x')\n", tmp_path)
+    assert exc == "" and out == "e ab \\d b'x'\n"
+    # no float: py/runtime.c mp_binary_op has no TRUE_DIVIDE for ints, "unsupported type for operator" (TERSE),
+    # raised when the line runs, in REPL code, eval() and an imported .py alike
+    out, exc = vboard_exec("wipy", "print(7 // 2, 7 % 2, '7/2', 2 * 9 // 4 - 1)  # 7/2\nprint(7 / 2)\n", tmp_path)
+    assert out == "3 1 7/2 3\n" and exc.endswith('line 2, in <module>\nTypeError: unsupported type for operator\n')
+    out, exc = vboard_exec("wipy", "print(eval('1 / 1'))\n", tmp_path)
+    assert exc.endswith("TypeError: unsupported type for operator\n"), exc
+    out, exc = vboard_exec("wipy", "x = 9\nx //= 2; print(x)\na = [8]\ntry:\n    a[0] /= 1 + 1  # c\n"
+                                   "except TypeError as e:\n    print(e)\n", tmp_path)
+    assert exc == "" and out == "4\nunsupported type for operator\n"
+    (tmp_path / "flash-wipy" / "halves.py").write_text("def half(n):\n    return n / 2\n")
+    out, exc = vboard_exec("wipy", "import halves\nprint('imported')\nhalves.half(4)\n", tmp_path)
+    assert out == "imported\n" and exc.endswith('"./halves.py", line 2, in half\nTypeError: unsupported type for '
+                                               'operator\n'), exc
+    # a class of the user's own divides as written, with the same precedence
+    out, exc = vboard_exec("wipy", "class V:\n    def __init__(s, x):\n        s.x = x\n"
+                                   "    def __truediv__(s, o):\n        return V(s.x // o)\n"
+                                   "print((V(36) / 2 / 3).x, (V(2 ** 4) / 2 ** 2).x, (V(-9) / -3).x)\n"
+                                   "v = V(40)\nv /= 2 * 2; print(v.x)\nv /= (1 +\n      1)\nprint(v.x)\n", tmp_path)
+    assert exc == "" and out == "6 4 3\n10\n5\n"
+
+
+def test_w28_no_asyncio(tmp_path: Path) -> None:
+    # CORE_FEATURES (MICROPY_PY_ASYNCIO 0) and ports/cc3200 freezes no manifest: TERSE "module not found"
+    for name in ("asyncio", "uasyncio"):
+        out, exc = vboard_exec("wipy", f"import {name}\n", tmp_path)
+        assert exc.endswith("ImportError: module not found\n"), exc
+
+
+def test_i2_wipy_errno_names_looked_up_at_run_time(tmp_path: Path) -> None:
+    # MICROPY_COMP_MODULE_CONST folds from the firmware's 5-name errno: EAGAIN is looked up and is missing
+    code = ("import errno\nprint(errno.ETIMEDOUT, errno.EINVAL)\ndef f():\n    return errno.EAGAIN\nprint('def ok')\n"
+            "try:\n    f()\nexcept AttributeError as e:\n    print('AttributeError', e)\n")
+    out, exc = vboard_exec("wipy", code, tmp_path)
+    assert exc == "" and out == "110 22\ndef ok\nAttributeError no such attribute\n"
+    (tmp_path / "flash-wipy" / "uses_eagain.py").write_text("import errno\nE = errno.EAGAIN\n")
+    out, exc = vboard_exec("wipy", "import uses_eagain\n", tmp_path)
+    assert exc.endswith('"./uses_eagain.py", line 2, in <module>\nAttributeError: no such attribute\n'), exc
+    assert ".vboard_model" not in exc  # the errno module is C on the board: no frame of the model

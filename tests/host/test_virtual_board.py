@@ -176,10 +176,12 @@ def test_socket_url(virtual_board_offline) -> None:
 def test_heapsize_of_a_modified_board_object() -> None:
     import dataclasses
 
-    small = dataclasses.replace(BOARD, heapsize="128k", description="Tiny test board")
+    # (small, but room for the interpreter to compile vboard.py itself: ~132 KiB at least; the smallest board
+    # file, virtual-wipy, has 208 KiB)
+    small = dataclasses.replace(BOARD, heapsize="160k", description="Tiny test board")
     with VirtualBoard(small, network=False) as vb:
         out = text(mpr(vb.port_url, "exec", "import gc; gc.collect(); print(gc.mem_free() + gc.mem_alloc())"))
-        assert 0.9 * 128 * 1024 <= int(out) <= 128 * 1024
+        assert 0.9 * 160 * 1024 <= int(out) <= 160 * 1024
 
 
 def test_heap_from_board_file(virtual_board_offline) -> None:

@@ -122,8 +122,9 @@ def _repl_print(obj):
 def _print_exception(exc):
     buf = io.StringIO()
     sys.print_exception(exc, buf)
-    ours = ('File "' + _SELF + '"', 'File "' + _DEVICE_MOUNT + "/")  # this program's frames (vboard_paste.py)
-    lines = [ln for ln in buf.getvalue().split("\n") if ours[0] not in ln and ours[1] not in ln]
+    # this program's frames (vboard_paste.py too) and the port model's: on the board those are C, no frame
+    ours = ('File "' + _SELF + '"', 'File "' + _DEVICE_MOUNT + "/", 'File "' + _MODEL_MOUNT)
+    lines = [ln for ln in buf.getvalue().split("\n") if ours[0] not in ln and ours[1] not in ln and ours[2] not in ln]
     if exc is _where[0]:  # a SyntaxError of the firmware's compiler: where, as the firmware prints it
         lines.insert(len(lines) - 2, '  File "%s", line %d' % (_where[1], _where[2]))
         _where[0] = None
@@ -228,9 +229,14 @@ def _machine_soft_reset():
 #                        NO_FLOAT also a float constant in a .mpy at import (its ValueError, vboard_mpy.py)
 #   HIDDEN               modules the firmware does not have (ImportError for user code)
 #   NO_EXECFILE          the firmware has no execfile() builtin
-#   ERRNO_FOLD           the firmware's errno numbers differ from this build's, whose compiler folds a literal
-#                        `errno.NAME` to its own value: such code (REPL source, plain .py modules) is compiled
-#                        as `(errno,)[0].NAME`
+#   NO_FSTRINGS          f-strings refused as NO_ASYNC (no MICROPY_PY_FSTRINGS: the lexer reads `f'..'` as a name
+#                        and a string); HIDDEN holds also for a module this program keeps for the models (machine
+#                        on CircuitPython)
+#   TERSE                MICROPY_ERROR_REPORTING_TERSE: the errors this program raises for the firmware use its texts
+#   ERRNO_FOLD           the firmware's errno numbers (or names) differ from this build's, whose compiler folds a
+#                        literal `errno.NAME` to its own value: such code (REPL source, plain .py modules) is
+#                        compiled as `(errno,)[0].NAME`
+#   (NO_FLOAT also makes `/` in such code the firmware's TypeError for ints: models/_common/true_divide.py)
 #   UNIQUE_ID            machine.unique_id()
 #   PRELOAD              model modules imported at start-up: on the board they are C in flash, so compiling
 #                        them must not fragment the heap in the middle of the user's imports
@@ -246,6 +252,7 @@ _checked = set()
 _ballast = []  # the heap the board does not have (HEAP)
 _crumbs = []  # the same, in one-block pieces
 _where = [None, "", 0]  # the SyntaxError this layer raised, and its file and line
+_kept = ()  # hidden modules this program keeps loaded for the models (machine on CircuitPython)
 
 
 def _ident(c):
@@ -272,14 +279,19 @@ def _string_end(src, i, q, st):
 def _scan(src, fix, st):
     # Walk the tokens of src, a whole source or its next line (st = [line, open triple quote]; strings and
     # comments skipped).  Returns (line, message) for the first construct the firmware refuses, else None;
-    # with fix, the positions of `errno.` names go into the list fix.
+    # with fix, what _firmware_source rewrites goes into the list fix as (position, _REWRITE index).
     i = 0
     n = len(src)
     prev = " "
+    depth = 0  # open brackets (of this text)
+    aug = -1  # the depth of an open `x /= ...` statement, whose end gets the ")" of its rewrite
     if st[1]:
         i = _string_end(src, 0, st[1], st)
     while i < n:
         c = src[i]
+        if aug >= 0 and depth == aug and (c == ";" or c == "#" or (c == "\n" and prev != "\\")):
+            fix.append((i, 3))
+            aug = -1
         if c == "\n":
             st[0] += 1
         elif c == "#":
@@ -311,6 +323,8 @@ def _scan(src, fix, st):
             while j < n and _ident(src[j]):
                 j += 1
             w = src[i:j]
+            if (w == "f" or w == "rf" or w == "fr") and src[j:j + 1] in ("'", '"') and _fw.NO_FSTRINGS:
+                return st[0], "invalid syntax"  # py/lexer.c is_string_or_bytes: a name, then a string
             if w == "async" or w == "await":
                 k = j
                 while k < n and src[k] in " \t":
@@ -321,14 +335,35 @@ def _scan(src, fix, st):
                 nxt = src[k:e]
                 if _fw.NO_ASYNC and (nxt in ("def", "for", "with") if w == "async" else nxt != ""):
                     return st[0], "invalid syntax"  # no such keywords: two names in a row
-            elif w == "errno" and fix is not None and prev != "." and src[j:j + 1] == ".":
-                fix.append(i)
+            elif w == "errno" and fix is not None and prev != "." and src[j:j + 1] == "." and _fw.ERRNO_FOLD:
+                fix.append((i, 0))
             i = j
             prev = "a"
             continue
+        elif c == "(" or c == "[" or c == "{":
+            depth += 1
+        elif c == ")" or c == "]" or c == "}":
+            depth -= 1
+        elif c == "/" and fix is not None and _fw.NO_FLOAT:
+            if src[i + 1:i + 2] == "/":
+                i += 2  # floor division: the firmware has it
+                prev = "/"
+                continue
+            if src[i + 1:i + 2] != "=":
+                fix.append((i, 1))
+            elif aug < 0:
+                fix.append((i, 2))
+                aug = depth
         if c not in " \t\r\n":
             prev = c
         i += 1
+    if aug >= 0:
+        if depth == aug and prev != "\\":
+            fix.append((n, 3))  # the statement ends with the text
+        else:  # it goes on past this line of a streamed input: left as this build divides (docs/fidelity.md W21)
+            while fix[-1][1] != 2:
+                fix.pop()
+            fix.pop()
     return None
 
 
@@ -343,20 +378,27 @@ def _firmware_source(src, filename, st=None):
     # st: the scan state when src is the next line of a longer input (_PasteStream).
     if type(src) is not str:
         src = src.decode()
-    fix = [] if _fw.ERRNO_FOLD else None
+    fix = [] if _fw.ERRNO_FOLD or _fw.NO_FLOAT else None
     bad = _scan(src, fix, st or [1, None])
     if bad:
         _refuse(bad, filename)
     if fix:
         out = []
         at = 0
-        for i in fix:
+        for i, k in fix:
             out.append(src[at:i])
-            out.append("(errno,)[0]")
-            at = i + 5
+            out.append(_REWRITE[k])
+            at = i + _REWRITTEN[k]
         out.append(src[at:])
         src = "".join(out)
     return src
+
+
+# What _scan's fix list asks for: `errno.NAME` looked up when it runs; without floats `a / b` as
+# `a @__vb_div__@ b` (the same precedence level, left to right) and `x /= e` as `x @=__vb_div__@(e)`
+# (models/_common/true_divide.py).
+_REWRITE = ("(errno,)[0]", "@__vb_div__@", "@=__vb_div__@(", ")")
+_REWRITTEN = (5, 1, 2, 0)  # the characters of the source each replaces
 
 
 def _source_of(name):
@@ -403,7 +445,7 @@ def _import(name, g=None, loc=None, fromlist=(), level=0):
             if cur[i] == ".":
                 k -= 1
         cur = cur[:i] + "." + name if i and name else cur[:i]
-    if cur and cur not in sys.modules and cur not in _checked:
+    if cur and (cur not in sys.modules or cur in _kept) and cur not in _checked:
         f = g.get("__file__", "") if g else ""
         if not f.startswith(_MODEL_MOUNT):  # (covers _COMMON_MOUNT too)
             cur = _firmware_import(cur)
@@ -413,8 +455,8 @@ def _import(name, g=None, loc=None, fromlist=(), level=0):
 
 
 def _firmware_import(name):
-    if name in _fw.HIDDEN:
-        raise ImportError("no module named '%s'" % name)
+    if name in _fw.HIDDEN:  # (py/builtinimport.c mp_builtin___import___default: its text per error reporting level)
+        raise ImportError("module not found" if _fw.TERSE else "no module named '%s'" % name)
     if name[:1] == "u":
         a = _aliases.get(name)
         if a is None:
@@ -437,26 +479,30 @@ def _firmware_import(name):
             if i < 0:
                 _checked.add(name)  # a builtin (or absent, or .mpy): nothing to compile, ever
             break  # (the interpreter's import loads a .mpy, or says what is missing)
-        if p is not None and (_fw.NO_FLOAT or _fw.NO_ASYNC):
+        fix = p is not None and (_fw.ERRNO_FOLD or _fw.NO_FLOAT)  # (whether it may need rewriting)
+        if p is not None and (_fw.NO_FLOAT or _fw.NO_ASYNC or _fw.NO_FSTRINGS):
             st = [1, None]
+            found = []
             with open(p) as f:
                 for ln in f:  # line by line: a small heap need not hold the source twice
-                    bad = _scan(ln, None, st)
+                    bad = _scan(ln, found, st)
                     if bad:
                         _refuse(bad, p)
-        if not (_fw.ERRNO_FOLD and p is not None and _load_unfolded(cur, p, d)) and i >= 0:
+            fix = fix and found != []  # (only then is the whole source read again, by _load_unfolded)
+        if not (fix and _load_unfolded(cur, p, d)) and i >= 0:
             _real_import(cur)  # a package the interpreter loads: the next level is found in its __path__
     return name
 
 
 def _load_unfolded(name, path, d):
-    # A .py module or package __init__.py (d: the package's directory) that writes `errno.NAME` is compiled here
-    # with the name resolved at run time (see _firmware_source), into a fresh module object registered as the
-    # interpreter's import registers one (py/builtinimport.c process_import_at_level: sys.modules first,
-    # __path__, the parent's attribute after it ran).  False for any other module: the interpreter imports it.
+    # A .py module or package __init__.py (d: the package's directory) that writes `errno.NAME` (or, without
+    # floats, `/`) is compiled here with the firmware's rules (see _firmware_source), into a fresh module object
+    # registered as the interpreter's import registers one (py/builtinimport.c process_import_at_level:
+    # sys.modules first, __path__, the parent's attribute after it ran).  False for any other module: the
+    # interpreter imports it.
     with open(path) as f:
         src = f.read()
-    if "errno." not in src:
+    if not ((_fw.ERRNO_FOLD and "errno." in src) or (_fw.NO_FLOAT and "/" in src)):
         return False
     code = _real_compile(_firmware_source(src, path), path, "exec")
     src = None
@@ -489,7 +535,7 @@ def _load_firmware():
     fw = {}
     exec(src, fw)
     _fw = _Module()
-    for k in ("NO_FLOAT", "NO_ASYNC", "ERRNO_FOLD", "NO_EXECFILE"):
+    for k in ("NO_FLOAT", "NO_ASYNC", "NO_FSTRINGS", "ERRNO_FOLD", "NO_EXECFILE", "TERSE"):
         setattr(_fw, k, fw.get(k, False))
     for k in ("PLATFORM", "MCU", "UNAME"):
         setattr(_fw, k, fw.get(k))
@@ -520,6 +566,8 @@ def _load_firmware():
     # (the interpreter's builtins cannot be deleted: a firmware without execfile gets its NameError on a call)
     builtins.execfile = _no_execfile if _fw.NO_EXECFILE else _user_execfile
     builtins.__import__ = _import
+    if _fw.NO_FLOAT:
+        builtins.__vb_div__ = _real_import("true_divide").TrueDivide()  # (_firmware_source; models/_common)
     if keep[0] is not None:
         _reserve(heap, keep)
 
@@ -956,7 +1004,7 @@ def _friendly_repl(g, banner):
 # --- start-up -----------------------------------------------------------------------------------
 
 def _setup():
-    global _ctl
+    global _ctl, _kept
     ctl = os.getenv("VBOARD_CTL")
     if ctl:
         _ctl = open("/proc/self/fd/" + ctl, "wb")  # before the flash dir hides the host filesystem
@@ -990,6 +1038,8 @@ def _setup():
         if _fw is not None and _fw.UNIQUE_ID is not None:
             machine["unique_id"] = lambda: _fw.UNIQUE_ID
     _wrap(_machine, "machine", machine)
+    if _fw is not None:
+        _kept = tuple([m for m in _fw.HIDDEN if m in sys.modules])  # (not what user code registers later)
 
 
 def _identity():

@@ -52,10 +52,15 @@ def _os(e):
 
 
 def _resolve(host, port, kind):
+    # Names under the network rule (models/_common/host_resolver.py), imported at the first look-up: its names
+    # interned at start-up would take the last free entries of the qstr pool the layer's names fill
+    # (tests/host/test_import_heap.py), which on the board are C names in flash.
+    import host_resolver
+
     if host == "<broadcast>":
         host = "255.255.255.255"
     try:
-        return _u.getaddrinfo(host or "0.0.0.0", port, _u.AF_INET, kind)[0][-1]
+        return _u.getaddrinfo(host_resolver.checked(host or "0.0.0.0"), port, _u.AF_INET, kind)[0][-1]
     except OSError:
         raise gaierror(-2, "Name or service not known")
 
@@ -101,7 +106,9 @@ class SocketPool:
         if not isinstance(port, int):
             raise TypeError("can't convert str to int")
         try:
-            r = _u.getaddrinfo(host, port, _u.AF_INET, _u.SOCK_STREAM)
+            import host_resolver  # (at the first look-up: see _resolve)
+
+            r = _u.getaddrinfo(host_resolver.checked(host), port, _u.AF_INET, _u.SOCK_STREAM)
         except OSError:
             raise gaierror(-2, "Name or service not known")
         return [(2, 1, 6, "", _unaddr(a[-1])) for a in r]

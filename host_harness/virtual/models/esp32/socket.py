@@ -30,6 +30,7 @@ import errno as _e  # this model's newlib numbers
 
 from micropython import const
 import mp_stream as _stream  # models/_common
+from host_resolver import checked as _checked  # models/_common: the network rule for names
 from unix_sockaddr import poll_one as _poll, unaddr as _unaddr  # models/_common
 
 AF_INET = const(2)
@@ -101,7 +102,7 @@ def _resolve(address):
     if not host:
         host = "0.0.0.0"
     try:
-        r = _u.getaddrinfo(host, port, _u.AF_INET, _u.SOCK_STREAM)
+        r = _u.getaddrinfo(_checked(host), port, _u.AF_INET, _u.SOCK_STREAM)
     except OSError:
         raise OSError(_EAI_FAIL)
     if not r:
@@ -128,7 +129,7 @@ def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
     if not host:
         host = "0.0.0.0"
     try:
-        r = _u.getaddrinfo(host, port, _u.AF_INET, type or _u.SOCK_STREAM)
+        r = _u.getaddrinfo(_checked(host), port, _u.AF_INET, type or _u.SOCK_STREAM)
     except OSError:
         raise OSError(_EAI_FAIL)
     out = []

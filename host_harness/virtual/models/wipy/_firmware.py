@@ -4,11 +4,22 @@
 # (py/lexer.c has no async/await keywords: `async def` is two names in a row, "invalid syntax").
 NO_FLOAT = True
 NO_ASYNC = True
-# MICROPY_CONFIG_ROM_LEVEL_CORE_FEATURES: no execfile() (py/mpconfig.h MICROPY_PY_BUILTINS_EXECFILE needs
-# EXTRA_FEATURES, which ports/esp32/mpconfigport.h sets).
-NO_EXECFILE = True
-# MICROPY_USE_INTERNAL_ERRNO (1): the errno numbers are the Linux ones this build folds to.
-ERRNO_FOLD = False
+# execfile(): ports/cc3200/mpconfigport.h sets MICROPY_PY_BUILTINS_EXECFILE (1) inside `#ifndef DEBUG`, and a
+# release build (application.mk, BTYPE release: -DNDEBUG, no -DDEBUG) keeps it.
+NO_EXECFILE = False
+# MICROPY_CONFIG_ROM_LEVEL_CORE_FEATURES, no override in ports/cc3200: no f-strings (py/mpconfig.h
+# MICROPY_PY_FSTRINGS needs EXTRA_FEATURES; py/lexer.c is_string_or_bytes then takes `f'..'` as the name f
+# and a string: "invalid syntax"), no asyncio (MICROPY_PY_ASYNCIO, the C `_asyncio`, likewise) and no frozen
+# manifest (ports/cc3200 freezes nothing), so neither `asyncio` nor its old name `uasyncio`.
+NO_FSTRINGS = True
+HIDDEN = ("asyncio", "uasyncio", "_asyncio")
+# MICROPY_ERROR_REPORTING_TERSE (ports/cc3200/mpconfigport.h): a hidden module's ImportError is "module not found"
+# (py/builtinimport.c).
+TERSE = True
+# MICROPY_USE_INTERNAL_ERRNO (1): the numbers are the Linux ones this build folds to, but the names are only the
+# five of MICROPY_PY_ERRNO_LIST (errno.py), where this build's compiler folds any of its own list: `errno.EAGAIN`
+# must be looked up at run time, an AttributeError on the board (py/parse.c fold_constants, MICROPY_COMP_MODULE_CONST).
+ERRNO_FOLD = True
 # machine.unique_id(): the NWP's MAC address (ports/cc3200/mods/modmachine.c, sl_NetCfgGet); a TI OUI here.
 UNIQUE_ID = b"\xd4\x36\x39\x00\x00\x01"
 # C modules on the board: imported by the virtual board before any user code (vboard.py, PRELOAD).

@@ -6,3 +6,9 @@ EIO = 5
 ENODEV = 19
 EINVAL = 22
 ETIMEDOUT = 110
+
+
+def __getattr__(name):
+    # Any other name: TERSE error reporting (ports/cc3200/mpconfigport.h MICROPY_ERROR_REPORTING), whose
+    # py/runtime.c mp_load_attr says only "no such attribute".
+    raise AttributeError("no such attribute")
