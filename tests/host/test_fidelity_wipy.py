@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fidelity_run import closed_port, model_rows, resolve_here_and_in_a_namespace, vboard_exec
+from fidelity_run import closed_port, model_rows, vboard_exec
 from test_core_direct import needs_mp
 from test_port_models import ROOT
 
@@ -195,24 +195,6 @@ def test_w10_sl_send_length(rows: dict[str, Any]) -> None:
 
 def test_w11_sl_sendto_pieces(rows: dict[str, Any]) -> None:
     assert rows["udp_pieces"] == [1472, 1472, 56]
-
-
-RESOLVE = r"""
-import sys, socket
-try:
-    r = socket.getaddrinfo(sys.argv[1], 80)[0][-1]
-except OSError as e:
-    r = e.args[0]
-print("@@" + repr(r))
-"""
-
-
-def test_w12_names_resolved_only_inside_a_namespace(tmp_path: Path) -> None:
-    here, inside = resolve_here_and_in_a_namespace("wipy", RESOLVE, tmp_path)
-    # outside a namespace (the network rule) the look-up fails as SimpleLink's DNS query does (163); inside,
-    # the name resolves
-    assert here == "163"
-    assert inside.startswith("('") and inside.endswith("', 80)"), inside
 
 
 def test_w12_getaddrinfo(rows: dict[str, Any]) -> None:

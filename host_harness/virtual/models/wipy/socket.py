@@ -108,13 +108,9 @@ def _sockaddr(address, kind):
 def getaddrinfo(host, port):
     # mod_socket_getaddrinfo(): exactly 2 args, one entry (2, 1, 0, '', (ip, port)); a failed lookup is
     # OSError(-result) with result a negative SimpleLink DNS code, i.e. a positive number: 163
-    # (SL_NET_APP_DNS_QUERY_FAILED) for a name that cannot be resolved.  Names under the network rule
-    # (models/_common/host_resolver.py, docs/fidelity.md I10), imported at the first look-up (its names in the
-    # qstr pool at start-up would cost the user's heap, as on CircuitPython).
-    import host_resolver
-
+    # (SL_NET_APP_DNS_QUERY_FAILED) for a name that cannot be resolved.
     try:
-        r = _u.getaddrinfo(host_resolver.checked(host), port, _u.AF_INET, _u.SOCK_STREAM)
+        r = _u.getaddrinfo(host, port, _u.AF_INET, _u.SOCK_STREAM)
     except OSError:
         raise OSError(163)
     return [(AF_INET, SOCK_STREAM, 0, "", _unaddr(r[0][-1]))]
