@@ -142,6 +142,10 @@ def _acquire(coordinator: str, name: str, *, wait: float, user: str | None) -> s
         if "already acquired" not in str(exc):
             raise PlaceError(f"cannot acquire place {name}: {exc}") from None
         if wait <= 0:
+            if "You have already acquired" in str(exc):  # labgrid's words for a place we hold ourselves
+                raise PlaceBusyError(
+                    f"place {name} is busy: it is already acquired by you ({user or 'this user'}: another run, "
+                    f"or one that did not release it: `labgrid-client -p {name} release` frees it)") from None
             raise PlaceBusyError(f"place {name} is busy: {str(exc).split('. ')[0]} "
                                  "(wait for it with --place-wait SECONDS)") from None
         busy = str(exc)

@@ -56,6 +56,16 @@ def test_a_busy_place_fails_at_once_naming_the_holder(farm):
     assert _holders(farm) == ""
 
 
+def test_a_place_the_same_user_already_holds_says_so_in_our_words(farm):
+    with acquired_place(farm.places[0], coordinator=farm.address, user="alice"):
+        with pytest.raises(PlaceBusyError) as busy:
+            with acquired_place(farm.places[0], coordinator=farm.address, user="alice"):
+                pass
+        assert "already acquired by you (alice" in str(busy.value), busy.value
+        assert "You have already" not in str(busy.value) and "release` frees it" in str(busy.value)
+    assert _holders(farm) == ""
+
+
 def test_place_wait_gives_up_at_its_deadline_naming_the_holder(farm):
     """--place-wait S counts from the start (labgrid-client starts included); after S only the reservation's
     cancellation remains.  Before: the S seconds began after two client starts and a holder lookup followed
