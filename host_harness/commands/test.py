@@ -311,6 +311,10 @@ def _run(args: argparse.Namespace) -> int:
     boards = list(targets)
     if args.peer_host:
         _check_peer_host(args, targets)
+    running = [name for name, (board_name, port) in targets.items() if port and name != board_name]
+    if args.pool > 1 and running:  # a running board's id: one board, which N workers cannot share
+        raise HilError(f"--pool N needs a board file; {', '.join(running)} is one running board "
+                       f"(give its board file, e.g. --board {targets[running[0]][0]}, for N boards of its own)")
     if args.pool < 1 or (args.pool > 1 and not args.pool_ports and (
             args.port or not all(load_board(b).is_virtual for b, _ in targets.values()))):
         raise HilError("--pool N needs N >= 1 and virtual boards without --port (or --place-tag places)")
