@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..board import loopback_peer_host
 from ..board.steps import BRINGUP_FAILED
@@ -29,6 +30,9 @@ from ..report import FAIL, build_table, load_clauses, load_results, render_markd
 from ..resources import device_tests_dir
 from .common import BOARD_HELP, PORT_HELP, count, nonnegative_seconds
 
+if TYPE_CHECKING:
+    from .suite_output import SuiteOutput
+
 # A whole suite on one board; generous, since a real board at 115200 baud is slow.  Each test has its own
 # deadline inside (the plugin's --board-timeout); this one only stops a runaway pytest.
 SUITE_DEADLINE_S = 1800
@@ -37,7 +41,8 @@ SUITE_CLEANUP_S = 60  # after Ctrl-C: time the suite gets to stop what it starte
 # they only starve each other (and 100000 would never finish "bringing up nodes").
 BOARDS_PER_CPU = 4
 MAX_POOL = BOARDS_PER_CPU * (os.cpu_count() or 1)
-_SUITES: list[tuple[subprocess.Popen, float]] = []  # the suite running now, its start (a lost place stops it)
+# the suite running now, its start, its output (a lost place stops it: what it prints then goes to its log only)
+_SUITES: list[tuple[subprocess.Popen, float, SuiteOutput]] = []
 _LOST = threading.Event()  # a place was lost: no further suite starts
 # SIGINT in a Python that is still importing pytest is a bare KeyboardInterrupt traceback (and nothing to
 # clean up yet): a suite younger than this gets its interrupt when it reaches this age.
@@ -52,7 +57,8 @@ def _interrupt(proc: subprocess.Popen) -> None:
 
 def _interrupt_suites(_why: str) -> None:
     _LOST.set()
-    for proc, started in list(_SUITES):
+    for proc, started, output in list(_SUITES):
+        output.mute()  # pytest's KeyboardInterrupt banner and the transport's interrupted frame: log only
         wait = SUITE_STARTUP_S - (time.monotonic() - started)
         if wait > 0:
             timer = threading.Timer(wait, _interrupt, args=(proc,))
@@ -220,7 +226,7 @@ def _run_suite(args: argparse.Namespace, name: str, board_name: str, port: str |
     print(f"== {name}" if name == board_name else f"== {name} ({board_name})", flush=True)
     proc = children.spawn(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     output = SuiteOutput(proc, args.report_dir / "suite-logs" / f"{name}.log")
-    entry = (proc, time.monotonic())
+    entry = (proc, time.monotonic(), output)
     _SUITES.append(entry)
     try:
         return proc.wait(SUITE_DEADLINE_S)
@@ -334,8 +340,10 @@ def _run(args: argparse.Namespace) -> int:
         codes = {name: _run_suite(args, name, *targets[name]) for name in boards}
     # pytest exit 1 = some test failed (the table shows which); BRINGUP_FAILED = the board never came up
     # (the plugin printed why, once); anything else is an error of the run itself.
-    down = [n for n, c in codes.items() if c == BRINGUP_FAILED]
-    broken = {n: c for n, c in codes.items() if c not in (0, 1, BRINGUP_FAILED)}
+    # A lost place stopped its suite (exit 2 like a bring-up failure): the caller names the loss, once.
+    lost = _LOST.is_set()
+    down = [] if lost else [n for n, c in codes.items() if c == BRINGUP_FAILED]
+    broken = {} if lost else {n: c for n, c in codes.items() if c not in (0, 1, BRINGUP_FAILED)}
     shown = [n for n in boards if n not in down]
 
     any_fail = False

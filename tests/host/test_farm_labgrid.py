@@ -188,6 +188,8 @@ def test_a_place_kicked_mid_run_stops_the_run_and_says_so(farm, firmware, tmp_pa
     assert re.search(rf"place {place} lost mid-run: (now acquired by \S*mallory|released by someone else)",
                      text), text[-3000:]
     assert f"place {place} was lost mid-run" in text and "Traceback" not in text
+    # only that: not pytest's interrupt banner, the transport's interrupted frame, nor "did not come up"
+    assert "KeyboardInterrupt" not in text and "did not come up" not in text, text[-3000:]
     assert _holders(farm) == ""
 
 

@@ -217,6 +217,7 @@ def test_a_place_of_the_pool_kicked_mid_run_stops_the_run_and_says_so(farm, firm
     assert f"place {victim} lost mid-run: released by someone else" in text, text[-3000:]
     assert f"{victim} (" in text and "lost mid-run: the results above" in text, text[-3000:]
     assert "Traceback" not in text, text[-6000:]
+    assert "KeyboardInterrupt" not in text and "did not come up" not in text, text[-3000:]
     assert _nothing_left(farm)
 
 
