@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..board import loopback_peer_host
-from ..board.steps import BRINGUP_FAILED
+from ..board.steps import BRINGUP_FAILED, LINK_LOST
 from ..boards import load_board
 from ..errors import HilError
 from ..report import FAIL, build_table, load_clauses, load_results, render_markdown, summary_counts
@@ -343,7 +343,8 @@ def _run(args: argparse.Namespace) -> int:
     # A lost place stopped its suite (exit 2 like a bring-up failure): the caller names the loss, once.
     lost = _LOST.is_set()
     down = [] if lost else [n for n, c in codes.items() if c == BRINGUP_FAILED]
-    broken = {} if lost else {n: c for n, c in codes.items() if c not in (0, 1, BRINGUP_FAILED)}
+    cut = [n for n, c in codes.items() if c == LINK_LOST]  # stopped mid-suite: its table shows what ran
+    broken = {} if lost else {n: c for n, c in codes.items() if c not in (0, 1, BRINGUP_FAILED, LINK_LOST)}
     shown = [n for n in boards if n not in down]
 
     any_fail = False
@@ -365,8 +366,11 @@ def _run(args: argparse.Namespace) -> int:
     for name in down:
         print(f"usocket-hil: no suite ran on {name}: its board did not come up (the line above says why; "
               f"log {args.report_dir / 'board-logs' / name / 'session.log'})", file=sys.stderr)
+    for name in cut:
+        print(f"usocket-hil: link to the board lost on {name} mid-suite: the run stopped, the clauses not run "
+              f"are untested (log {args.report_dir / 'suite-logs' / f'{name}.log'})", file=sys.stderr)
     for name, code in broken.items():
         print(f"usocket-hil: the suite on {name} did not complete (pytest exit {code})", file=sys.stderr)
-    if down:
+    if down or cut:
         return 2
     return 1 if any_fail or broken or any(codes.values()) else 0
