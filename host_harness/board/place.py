@@ -44,6 +44,9 @@ WATCH_MISSES = 2  # unanswered checks in a row before the coordinator counts as 
 CLIENT_JOIN_S = 15.0  # a check in flight ends within its client call's deadline
 ALLOCATE_S = 5.0  # a tag pool without --place-wait: this long for every place at once (a few attempts)
 BACKOFF_S = (0.3, 1.5)  # random pause between a tag pool's attempts
+# Past its deadline the oldest run still waits this long for places allocated to younger runs: they are bound
+# to die (cancel) at their next check, which under load can take a few labgrid-client calls.
+YIELD_GRACE_S = 2 * CLIENT_TIMEOUT_S
 
 
 class PlaceError(HilError):
@@ -139,6 +142,10 @@ def _acquire(coordinator: str, name: str, *, wait: float, user: str | None) -> s
         if "already acquired" not in str(exc):
             raise PlaceError(f"cannot acquire place {name}: {exc}") from None
         if wait <= 0:
+            if "You have already acquired" in str(exc):  # labgrid's words for a place we hold ourselves
+                raise PlaceBusyError(
+                    f"place {name} is busy: it is already acquired by you ({user or 'this user'}: another run, "
+                    f"or one that did not release it: `labgrid-client -p {name} release` frees it)") from None
             raise PlaceBusyError(f"place {name} is busy: {str(exc).split('. ')[0]} "
                                  "(wait for it with --place-wait SECONDS)") from None
         busy = str(exc)
@@ -350,7 +357,8 @@ def _grab(address: str, filters: list[str], count: int, deadline: float,
           user: str | None) -> list[tuple[str, str]] | None:
     """One attempt: `count` reservations with `filters`; [(token, place)] once the coordinator allocated
     every one, or None (all cancelled) when another run's waiting reservation is older than our newest
-    (wait-die: the younger run backs off, the older one gets the places it frees) or at the deadline."""
+    (wait-die: the younger run backs off at once, the older one gets the places it frees), or at the deadline
+    (past it, the older run waits up to YIELD_GRACE_S more while younger runs still hold reservations)."""
     def reserve(_i: int) -> str:
         out = client(address, "reserve", "--shell", *filters, user=user)
         found = re.search(r"LG_TOKEN=(\w+)", out)
@@ -360,6 +368,7 @@ def _grab(address: str, filters: list[str], count: int, deadline: float,
 
     made = _side_by_side(reserve, count, 2 * CLIENT_TIMEOUT_S)
     tokens = [t for t in made if isinstance(t, str)]
+    states: dict[str, tuple[str, str | None, str]] = {}
     try:
         errors = [e for e in made if isinstance(e, BaseException)]
         if errors:
@@ -371,13 +380,31 @@ def _grab(address: str, filters: list[str], count: int, deadline: float,
                 tokens = []  # ours to acquire now
                 return got  # type: ignore[return-value]
             newest = max((states[t][2] for t in tokens if t in states), default="")
-            if any(t not in tokens and st == "waiting" and created < newest
-                   for t, (st, _p, created) in states.items()) or time.monotonic() > deadline:
+            others = [(st, created) for t, (st, _p, created) in states.items() if t not in tokens]
+            if any(st == "waiting" and created < newest for st, created in others):
+                return None  # the younger run: die at once, whatever the time
+            # The older run waits to its deadline, and past it while younger runs are still there (bound to
+            # die at their next check: the scheduler then hands us what they free) or allocations are about
+            # to be acquired.
+            now = time.monotonic()
+            pending = any(st == "allocated" or (st == "waiting" and created > newest) for st, created in others)
+            if now > deadline and (now > deadline + YIELD_GRACE_S or not pending):
                 return None
             time.sleep(0.5)
     finally:
-        for token in tokens:
-            release_token(address, token, user=user)
+        _cancel(address, tokens, states, user)
+
+
+def _cancel(address: str, tokens: list[str], states: dict[str, tuple[str, str | None, str]],
+            user: str | None) -> None:
+    """End a dying attempt's reservations at once: side by side, the allocated ones first.  The coordinator
+    hands a freed place on only at its next scheduling (labgrid/remote/coordinator.py schedule_reservations
+    still counts the place as reserved in the pass of the cancel that freed it), which the later cancels
+    trigger; otherwise the older run would wait for the coordinator's 15 s poll."""
+    first = [t for t in tokens if states.get(t, ("",))[0] == "allocated"]
+    for batch in (first, [t for t in tokens if t not in first]):
+        _side_by_side(lambda i, batch=batch: release_token(address, batch[i], user=user), len(batch),
+                      2 * CLIENT_TIMEOUT_S)
 
 
 @contextlib.contextmanager
@@ -392,7 +419,8 @@ def acquired_places(tags: dict[str, str], count: int, *, coordinator: str | None
     All or nothing, within `wait` s (at least ALLOCATE_S): two runs that each want every place could each be
     allocated some and wait for the rest forever.  So a run whose newest reservation is younger than another
     run's waiting one cancels all of its own and tries again after a random pause (wait-die); the older run
-    keeps its reservations, and labgrid's scheduler (oldest first) gives it the places the younger freed.
+    keeps its reservations, and labgrid's scheduler (oldest first) gives it the places the younger freed; it
+    does not give up at the deadline while a younger run is still dying (slow under load).
     Past the deadline: PlaceBusyError (how many places match, who holds them), nothing held."""
     if count < 1:
         raise PlaceError("a pool of places needs a count >= 1")

@@ -10,6 +10,7 @@ board's record, so a failure names the step, and the session log shows how long 
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +22,9 @@ RESET_RUNGS = ("interrupt", "soft", "hard", "power")
 # Exit status of a run stopped because its board did not come up: the pytest plugin's (pytest's own
 # INTERRUPTED: the session was stopped) and `usocket-hil test`'s (a port or transport error, cli.py).
 BRINGUP_FAILED = 2
+# Exit status of a suite stopped mid-run because the link to its board is gone (its port's server died):
+# every later test would fail for that one cause, so the plugin stops and `usocket-hil test` names it.
+LINK_LOST = 6
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,16 @@ class StepError(HilError):
     def __init__(self, message: str, outcomes: list[StepOutcome]) -> None:
         super().__init__(message)
         self.outcomes = outcomes
+
+    @property
+    def link_gone(self) -> bool:
+        """Every step failed because the board could not be reached at all (its port's server is gone)."""
+        return bool(self.outcomes) and all(not o.ok and _LINK_GONE.search(o.detail) for o in self.outcomes)
+
+
+# what the transport says when the port itself is gone (transport/session.py, pyserial's rfc2217)
+_LINK_GONE = re.compile(r"is closed|link to the board lost|reader thread died|Broken pipe|onnection refused|"
+                        r"onnection reset|cannot open port|timeout while waiting for option")
 
 
 # A step's action gets its deadline in seconds and returns a short description of what it did.

@@ -103,7 +103,8 @@ def run_network(board, args: argparse.Namespace) -> int:
     """`flash --port wipy://IP IMAGE`: the board layer's network kind updates it (FTP upload, reset, version
     check); one line per board, non-zero unless the image runs afterwards."""
     from ..board import open_board
-    from ..netrepl.firmware import FirmwareError
+    from ..flash.image import ESP_IMAGE_MAGIC
+    from ..netrepl.firmware import FirmwareError, image_version
 
     if args.firmware is None:
         raise HilError("no firmware file given (usocket-hil flash --board NAME --port wipy://IP mcuimg.bin)")
@@ -111,6 +112,11 @@ def run_network(board, args: argparse.Namespace) -> int:
         image = args.firmware.read_bytes()
     except OSError as exc:
         raise FirmwareError(f"cannot read {args.firmware}: {exc.strerror}") from None
+    if image[:1] == bytes([ESP_IMAGE_MAGIC]) and image_version(image) is None:
+        # an ESP32 firmware.bin is no mcuimg.bin: refused before any port is opened, as the ESP path
+        # refuses a foreign image (a wrong MD5 alone is still sent: the boot manager's rollback is the test)
+        raise FirmwareError(f"{args.firmware} is an ESP image (magic {ESP_IMAGE_MAGIC:#04x}), not a WiPy "
+                            "mcuimg.bin: nothing was uploaded")
     failed = []
     for port in args.port:
         with open_board(board, port, start=False) as running:

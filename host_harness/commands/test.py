@@ -18,15 +18,19 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import children
 from ..board import loopback_peer_host
-from ..board.steps import BRINGUP_FAILED
+from ..board.steps import BRINGUP_FAILED, LINK_LOST
 from ..boards import load_board
 from ..errors import HilError
 from ..report import FAIL, build_table, load_clauses, load_results, render_markdown, summary_counts
 from ..resources import device_tests_dir
 from .common import BOARD_HELP, PORT_HELP, count, nonnegative_seconds
+
+if TYPE_CHECKING:
+    from .suite_output import SuiteOutput
 
 # A whole suite on one board; generous, since a real board at 115200 baud is slow.  Each test has its own
 # deadline inside (the plugin's --board-timeout); this one only stops a runaway pytest.
@@ -36,7 +40,8 @@ SUITE_CLEANUP_S = 60  # after Ctrl-C: time the suite gets to stop what it starte
 # they only starve each other (and 100000 would never finish "bringing up nodes").
 BOARDS_PER_CPU = 4
 MAX_POOL = BOARDS_PER_CPU * (os.cpu_count() or 1)
-_SUITES: list[tuple[subprocess.Popen, float]] = []  # the suite running now, its start (a lost place stops it)
+# the suite running now, its start, its output (a lost place stops it: what it prints then goes to its log only)
+_SUITES: list[tuple[subprocess.Popen, float, SuiteOutput]] = []
 _LOST = threading.Event()  # a place was lost: no further suite starts
 # SIGINT in a Python that is still importing pytest is a bare KeyboardInterrupt traceback (and nothing to
 # clean up yet): a suite younger than this gets its interrupt when it reaches this age.
@@ -45,7 +50,8 @@ SUITE_STARTUP_S = 5.0
 
 def _interrupt_suites(_why: str) -> None:
     _LOST.set()
-    for proc, started in list(_SUITES):
+    for proc, started, output in list(_SUITES):
+        output.mute()  # pytest's KeyboardInterrupt banner and the transport's interrupted frame: log only
         wait = SUITE_STARTUP_S - (time.monotonic() - started)
         if wait > 0:
             timer = threading.Timer(wait, children.interrupt_group, args=(proc,))
@@ -214,7 +220,7 @@ def _run_suite(args: argparse.Namespace, name: str, board_name: str, port: str |
     print(f"== {name}" if name == board_name else f"== {name} ({board_name})", flush=True)
     proc = children.spawn(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     output = SuiteOutput(proc, args.report_dir / "suite-logs" / f"{name}.log")
-    entry = (proc, time.monotonic())
+    entry = (proc, time.monotonic(), output)
     _SUITES.append(entry)
     try:
         return proc.wait(SUITE_DEADLINE_S)
@@ -305,6 +311,10 @@ def _run(args: argparse.Namespace) -> int:
     boards = list(targets)
     if args.peer_host:
         _check_peer_host(args, targets)
+    running = [name for name, (board_name, port) in targets.items() if port and name != board_name]
+    if args.pool > 1 and running:  # a running board's id: one board, which N workers cannot share
+        raise HilError(f"--pool N needs a board file; {', '.join(running)} is one running board "
+                       f"(give its board file, e.g. --board {targets[running[0]][0]}, for N boards of its own)")
     if args.pool < 1 or (args.pool > 1 and not args.pool_ports and (
             args.port or not all(load_board(b).is_virtual for b, _ in targets.values()))):
         raise HilError("--pool N needs N >= 1 and virtual boards without --port (or --place-tag places)")
@@ -324,8 +334,11 @@ def _run(args: argparse.Namespace) -> int:
         codes = {name: _run_suite(args, name, *targets[name]) for name in boards}
     # pytest exit 1 = some test failed (the table shows which); BRINGUP_FAILED = the board never came up
     # (the plugin printed why, once); anything else is an error of the run itself.
-    down = [n for n, c in codes.items() if c == BRINGUP_FAILED]
-    broken = {n: c for n, c in codes.items() if c not in (0, 1, BRINGUP_FAILED)}
+    # A lost place stopped its suite (exit 2 like a bring-up failure): the caller names the loss, once.
+    lost = _LOST.is_set()
+    down = [] if lost else [n for n, c in codes.items() if c == BRINGUP_FAILED]
+    cut = [n for n, c in codes.items() if c == LINK_LOST]  # stopped mid-suite: its table shows what ran
+    broken = {} if lost else {n: c for n, c in codes.items() if c not in (0, 1, BRINGUP_FAILED, LINK_LOST)}
     shown = [n for n in boards if n not in down]
 
     any_fail = False
@@ -347,8 +360,11 @@ def _run(args: argparse.Namespace) -> int:
     for name in down:
         print(f"usocket-hil: no suite ran on {name}: its board did not come up (the line above says why; "
               f"log {args.report_dir / 'board-logs' / name / 'session.log'})", file=sys.stderr)
+    for name in cut:
+        print(f"usocket-hil: link to the board lost on {name} mid-suite: the run stopped, the clauses not run "
+              f"are untested (log {args.report_dir / 'suite-logs' / f'{name}.log'})", file=sys.stderr)
     for name, code in broken.items():
         print(f"usocket-hil: the suite on {name} did not complete (pytest exit {code})", file=sys.stderr)
-    if down:
+    if down or cut:
         return 2
     return 1 if any_fail or broken or any(codes.values()) else 0

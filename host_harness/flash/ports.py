@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import socket
+from urllib.parse import urlsplit
 
 import serial
 
@@ -53,3 +55,28 @@ def check_local_port(url: str) -> None:
     finally:
         if probe.is_open:
             probe.close()
+
+
+def refused_as_busy(url: str, timeout: float = 2.0) -> bool:
+    """Whether the RFC2217/TCP server at `url` turns a new client away as busy: the harness's bridge and
+    ser2net serve one client and tell a second one so in plain text before closing (that second client's
+    open then fails as a bare "Broken pipe").  One short connection to the address the user gave."""
+    if not is_network(url):
+        return False
+    parts = urlsplit(url)
+    if not parts.hostname or not parts.port:
+        return False
+    try:
+        with socket.create_connection((parts.hostname, parts.port), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            said = sock.recv(256)
+    except OSError:
+        return False
+    return b"busy" in said.lower() or b"in use" in said.lower()
+
+
+def open_failure(url: str, detail: str) -> PortError:
+    """The PortError for a port that would not open: "port busy" when its server says so, else `detail`."""
+    if refused_as_busy(url):
+        return PortError(f"cannot open port {url}: port busy (another client is connected)")
+    return PortError(f"cannot open port {url}: {detail}")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import re
 import struct
 import sys
 from pathlib import Path
@@ -119,6 +120,8 @@ def build(project: str = "micropython", version: str = "v1.28.0", *, date: str =
     return bytes(out)
 
 
+# a release tag as MICROPY_GIT_TAG spells it (v1.28.0, v1.25.0-preview): what the CLI's --version takes
+VERSION_RE = re.compile(r"v\d+\.\d+(\.\d+)?(-[0-9A-Za-z.\-]+)?")
 WIPY_DATE = "2026-03-01"  # the banner's date: MICROPY_BUILD_DATE, ISO as the cc3200 build writes it
 
 
@@ -157,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="build a broken image on purpose (esp32: app, partition-table, header; wipy: md5)")
     args = p.parse_args(argv)
     try:
+        if not VERSION_RE.fullmatch(args.version):
+            raise ValueError(f"--version {args.version!r} must look like v1.28.0 (a MicroPython release tag, "
+                             "as the boot banner and `flash` identity read it)")
         if args.target == "wipy":
             data = build_wipy(args.version, date=args.date or WIPY_DATE, corrupt=args.corrupt)
         elif args.corrupt == "md5":
@@ -167,9 +173,14 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"testimage: error: {exc}", file=sys.stderr)
         return 2
-    args.output.write_bytes(data)
+    try:
+        args.output.write_bytes(data)
+    except OSError as exc:
+        print(f"testimage: error: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     if args.target == "wipy":
-        print(f"{args.output}: {len(data)} bytes, WiPy mcuimg.bin {args.version} (signed)")
+        signed = "signed, MD5 deliberately wrong" if args.corrupt == "md5" else "signed"
+        print(f"{args.output}: {len(data)} bytes, WiPy mcuimg.bin {args.version} ({signed})")
     else:
         print(f"{args.output}: {len(data)} bytes, {args.project} {args.version}, write at {FIRMWARE_OFFSET:#x}")
     return 0

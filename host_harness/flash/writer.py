@@ -23,7 +23,7 @@ from .bootcheck import BOOTING_STATES, watch_boot
 from .errors import ConnectError, FlashError, PortError, VerifyError, WrongChipError
 from .esplog import BoardLog
 from .image import FirmwareImage, esptool_chip_names, flash_layout
-from .ports import SOCKET_NOTE, check_local_port, is_network, is_socket
+from .ports import SOCKET_NOTE, check_local_port, is_network, is_socket, open_failure
 
 ROM_BAUD = 115200
 
@@ -181,7 +181,7 @@ def _connect(board: Board, url: str, options: FlashOptions, log: BoardLog):
         if "Could not open" in text:
             if "busy" in text.lower() and "Errno 2" not in text and "No such file" not in text:
                 raise PortError(f"port {url} is busy or cannot be opened: {_first_line(exc)}") from None
-            raise PortError(f"cannot open port {url}: {_first_line(exc)}") from None
+            raise open_failure(url, _first_line(exc)) from None
         if "magic value" in text or "chip ID" in text:
             raise WrongChipError(f"{board.name} on {url}: chip not recognised by esptool "
                                  f"({_first_line(exc)})") from None
@@ -190,7 +190,7 @@ def _connect(board: Board, url: str, options: FlashOptions, log: BoardLog):
         raise ConnectError(f"{board.name} on {url}: no ROM bootloader answered after "
                            f"{options.connect_attempts} connect attempts; {hint}") from None
     except (serial.SerialException, OSError) as exc:
-        raise PortError(f"cannot open port {url}: {_first_line(exc)}") from None
+        raise open_failure(url, _first_line(exc)) from None
     expected = esptool_chip_names()[layout.chip]
     if esp.CHIP_NAME != expected:
         close_port(esp._port)

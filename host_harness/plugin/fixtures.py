@@ -40,6 +40,7 @@ def _hil_backend(request: pytest.FixtureRequest):
 def _reset(hs: HilSession, state: TestState, hard: bool, why: str) -> None:
     """Reset before a test, climbing the board's reset ladder (soft -> hard -> power) until one works."""
     from ..board import StepError
+    from ..board.steps import LINK_LOST
 
     backend = hs.acquire()
     level = "hard" if hard else "soft"
@@ -48,6 +49,8 @@ def _reset(hs: HilSession, state: TestState, hard: bool, why: str) -> None:
         worked = backend.reset(level)
     except StepError as exc:
         hs.needs_reset = True
+        if exc.link_gone:  # no rung could even reach the board: every later test would fail on it
+            pytest.exit(hs.lose_link(exc), returncode=LINK_LOST)
         pytest.fail(f"usocket-hil: {exc}", pytrace=False)
     if worked.step != level:
         state.log.write(f"[usocket-hil] {worked.line()}\n".encode())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ..board.steps import LINK_LOST, StepError
 from . import logs, options, pool
 from .fixtures import REPORTS, TEST_STATE, hil
 from .manager import HIL_KEY, HilSession, TestState
@@ -84,6 +85,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item):
     if _uses_board(item):
+        if hil(item.config).link_lost:  # a test's reset found the board unreachable: stop, once
+            pytest.exit(hil(item.config).link_lost, returncode=LINK_LOST)
         item.stash[TEST_STATE] = TestState(item.nodeid, options.test_timeout(item))
         item.stash[REPORTS] = {}
     return (yield)
@@ -100,6 +103,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
     if state is not None:
         item.stash[REPORTS][report.when] = report
+        failure = call.excinfo.value if call.excinfo is not None else None
+        if isinstance(failure, StepError) and failure.link_gone and not hil(item.config).link_lost:
+            hil(item.config).lose_link(failure)  # the test's own reset (the next test's set-up stops)
     return report
 
 

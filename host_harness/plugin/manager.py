@@ -60,6 +60,7 @@ class HilSession:
             self.log_dir = Path(config.invocation_params.dir) / self.log_dir
         self.session_log = SessionLog(self.log_dir)
         self.needs_reset = False
+        self.link_lost: str | None = None  # why the board's link is gone mid-suite: the session stops
         self._sync: SyncServer | None = None
 
     @property
@@ -67,6 +68,14 @@ class HilSession:
         if self._board is None:
             self._board = options.resolve_board(self.config)
         return self._board
+
+    def lose_link(self, exc: Exception) -> str:
+        """Record that the board's link is gone (a reset could not reach it); the message the session stops
+        with (exit LINK_LOST): the tests not run are untested, not one ERROR each."""
+        self.link_lost = (f"usocket-hil: link to the board lost on {self.board.name} mid-suite ({exc}); "
+                          "the tests not run are untested")
+        self.session_log.write(f"[usocket-hil] {self.link_lost}\n".encode())
+        return self.link_lost
 
     # -- bring-up / shutdown ----------------------------------------------------------------------------
     def acquire(self) -> Backend:

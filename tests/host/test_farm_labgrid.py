@@ -56,6 +56,16 @@ def test_a_busy_place_fails_at_once_naming_the_holder(farm):
     assert _holders(farm) == ""
 
 
+def test_a_place_the_same_user_already_holds_says_so_in_our_words(farm):
+    with acquired_place(farm.places[0], coordinator=farm.address, user="alice"):
+        with pytest.raises(PlaceBusyError) as busy:
+            with acquired_place(farm.places[0], coordinator=farm.address, user="alice"):
+                pass
+        assert "already acquired by you (alice" in str(busy.value), busy.value
+        assert "You have already" not in str(busy.value) and "release` frees it" in str(busy.value)
+    assert _holders(farm) == ""
+
+
 def test_place_wait_gives_up_at_its_deadline_naming_the_holder(farm):
     """--place-wait S counts from the start (labgrid-client starts included); after S only the reservation's
     cancellation remains.  Before: the S seconds began after two client starts and a holder lookup followed
@@ -178,6 +188,8 @@ def test_a_place_kicked_mid_run_stops_the_run_and_says_so(farm, firmware, tmp_pa
     assert re.search(rf"place {place} lost mid-run: (now acquired by \S*mallory|released by someone else)",
                      text), text[-3000:]
     assert f"place {place} was lost mid-run" in text and "Traceback" not in text
+    # only that: not pytest's interrupt banner, the transport's interrupted frame, nor "did not come up"
+    assert "KeyboardInterrupt" not in text and "did not come up" not in text, text[-3000:]
     assert _holders(farm) == ""
 
 

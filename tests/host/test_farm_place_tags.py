@@ -121,6 +121,45 @@ def test_two_runs_racing_for_every_place_one_gets_all_the_other_is_told(farm):
     assert _nothing_left(farm)
 
 
+def _reserve_as(farm, user: str) -> str:
+    out = client(farm.address, "reserve", "--shell", "board=virtual-esp32", user=user)
+    return re.search(r"LG_TOKEN=(\w+)", out).group(1)
+
+
+def test_the_older_run_outwaits_a_younger_one_that_is_slow_to_die(farm):
+    """Wait-die under load: the younger run (bob, by hand here) holds one place's allocation and waits for the
+    other behind alice's reservation, so it must die, but it takes longer than alice's whole budget to notice
+    (its labgrid-client calls are slow).  Alice, the older, must not give up at her deadline while a younger
+    run still holds an allocation: she gets both places once bob's cancels land."""
+    first = _reserve_as(farm, "bob")  # allocated: one place
+    outcome: dict[str, str] = {}
+
+    def alice() -> None:
+        try:
+            with acquired_places(TAGS, 2, coordinator=farm.address, user="alice") as leases:
+                outcome["alice"] = f"got {len(leases)}"
+        except PlaceBusyError as exc:
+            outcome["alice"] = f"busy: {exc}"
+
+    started = time.monotonic()
+    thread = threading.Thread(target=alice)
+    thread.start()
+    try:
+        while _reservations(farm).count("Reservation '") < 3:  # alice's two: one allocated, one waiting
+            assert time.monotonic() - started < 60 and thread.is_alive(), outcome
+            time.sleep(0.2)
+        second = _reserve_as(farm, "bob")  # bob's newest is younger than alice's waiting one: bob must die
+        time.sleep(max(0.0, started + ALLOCATE_S + 3 - time.monotonic()))  # ...but is slow about it
+        assert thread.is_alive(), outcome  # alice still waits, past her ALLOCATE_S
+    finally:
+        for token in (first, locals().get("second")):
+            if token:
+                client(farm.address, "cancel-reservation", token, user="bob")
+        thread.join(120)
+    assert outcome == {"alice": "got 2"}
+    assert _nothing_left(farm)
+
+
 def _test_cli(farm, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*CLI, "test", "--coordinator", farm.address, *args], capture_output=True, text=True,
                           timeout=timeout)
@@ -178,6 +217,7 @@ def test_a_place_of_the_pool_kicked_mid_run_stops_the_run_and_says_so(farm, firm
     assert f"place {victim} lost mid-run: released by someone else" in text, text[-3000:]
     assert f"{victim} (" in text and "lost mid-run: the results above" in text, text[-3000:]
     assert "Traceback" not in text, text[-6000:]
+    assert "KeyboardInterrupt" not in text and "did not come up" not in text, text[-3000:]
     assert _nothing_left(farm)
 
 

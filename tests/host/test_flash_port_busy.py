@@ -1,0 +1,30 @@
+"""A flash to an RFC2217 port another client holds says "port busy", not pyserial's "Broken pipe"."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import serial
+
+from host_harness.flash import testimage
+from host_harness.virtual.esp32_serial.device import VirtualEsp32
+
+CLI = [sys.executable, "-m", "host_harness.cli"]
+
+
+def test_flash_to_a_held_rfc2217_port_is_port_busy(tmp_path: Path) -> None:
+    fw = tmp_path / "fw.bin"
+    fw.write_bytes(testimage.build(version="v1.25.0"))
+    with VirtualEsp32() as dev:
+        holder = serial.serial_for_url(dev.url, timeout=1)  # another client, e.g. an exec or a monitor
+        try:
+            r = subprocess.run([*CLI, "flash", "--board", "virtual-esp32", "--port", dev.url, str(fw),
+                                "--connect-attempts", "1", "--log-dir", str(tmp_path / "logs")],
+                               capture_output=True, text=True, timeout=180)
+        finally:
+            holder.close()
+    text = r.stdout + r.stderr
+    assert r.returncode == 2, text
+    assert "port busy (another client is connected)" in text and "Broken pipe" not in text, text
