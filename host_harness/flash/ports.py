@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-import socket
-from urllib.parse import urlsplit
 
 import serial
 
+from ..transport.urls import refused_as_busy
 from .errors import PortError
 
 NETWORK_SCHEMES = ("socket://", "rfc2217://")
@@ -55,24 +54,6 @@ def check_local_port(url: str) -> None:
     finally:
         if probe.is_open:
             probe.close()
-
-
-def refused_as_busy(url: str, timeout: float = 2.0) -> bool:
-    """Whether the RFC2217/TCP server at `url` turns a new client away as busy: the harness's bridge and
-    ser2net serve one client and tell a second one so in plain text before closing (that second client's
-    open then fails as a bare "Broken pipe").  One short connection to the address the user gave."""
-    if not is_network(url):
-        return False
-    parts = urlsplit(url)
-    if not parts.hostname or not parts.port:
-        return False
-    try:
-        with socket.create_connection((parts.hostname, parts.port), timeout=timeout) as sock:
-            sock.settimeout(timeout)
-            said = sock.recv(256)
-    except OSError:
-        return False
-    return b"busy" in said.lower() or b"in use" in said.lower()
 
 
 def open_failure(url: str, detail: str) -> PortError:

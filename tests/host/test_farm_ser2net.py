@@ -38,6 +38,15 @@ def test_repl_transport_through_ser2net_pty_export(pty_export):
     assert res.ok and res.text().split() == ["micropython", "42"]
 
 
+def test_without_ign_set_control_the_error_names_the_option(pty_export):
+    # the same export without the option: pyserial waits for an answer ser2net on a pty never gives; the one
+    # line says which URL option is the cure
+    r = subprocess.run([*CLI, "exec", "--port", pty_export.url("pty"), "print(1)"], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "needs ?ign_set_control in the URL" in r.stderr and r.stderr.count("\n") == 1, r.stderr
+
+
 def test_ser2net_dying_mid_session_is_a_transport_error_within_the_deadline():
     from host_harness.transport import BoardSession
     from host_harness.virtual import VirtualBoard

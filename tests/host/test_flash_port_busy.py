@@ -28,3 +28,16 @@ def test_flash_to_a_held_rfc2217_port_is_port_busy(tmp_path: Path) -> None:
     text = r.stdout + r.stderr
     assert r.returncode == 2, text
     assert "port busy (another client is connected)" in text and "Broken pipe" not in text, text
+
+
+def test_exec_on_a_held_rfc2217_port_is_port_busy() -> None:
+    with VirtualEsp32() as dev:
+        holder = serial.serial_for_url(dev.url, timeout=1)
+        try:
+            r = subprocess.run([*CLI, "exec", "--port", dev.url, "print(1)"], capture_output=True, text=True,
+                               timeout=120)
+        finally:
+            holder.close()
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "port busy (another client is connected)" in r.stderr and "Broken pipe" not in r.stderr, r.stderr
+    assert r.stderr.count("\n") == 1, r.stderr

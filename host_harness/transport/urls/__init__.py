@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import errno
 import os
+import socket
 import urllib.parse
 
 import serial
@@ -107,10 +108,37 @@ def _has_handler(package: str, kind: str) -> bool:
         return False
 
 
+def refused_as_busy(url: str, timeout: float = 2.0) -> bool:
+    """Whether the RFC2217/TCP server at `url` turns a new client away as busy: the harness's bridge and
+    ser2net serve one client and tell a second one so in plain text before closing (that second client's
+    open then fails as a bare "Broken pipe").  One short connection to the address the user gave."""
+    if scheme(url) not in HOST_PORT_SCHEMES:
+        return False
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return False
+    if not parts.hostname or not port:
+        return False
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            said = sock.recv(256)
+    except OSError:
+        return False
+    return b"busy" in said.lower() or b"in use" in said.lower()
+
+
 def explain_open_error(url: str, exc: BaseException) -> str:
     """pyserial's open failure as one line that says what to do."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     err = getattr(exc, "errno", None)
+    if (err in (errno.EPIPE, errno.ECONNRESET) or "Broken pipe" in text) and refused_as_busy(url):
+        return f"cannot open {url}: port busy (another client is connected)"
+    if "waiting for option 'control'" in text:  # a server that speaks no RFC2217 line control: ser2net on a pty
+        return (f"cannot open {url}: {text[:120]} (a server without line control, e.g. ser2net on a pty, "
+                "needs ?ign_set_control in the URL)")
     if "exclusively lock" in text or err in (errno.EBUSY, errno.EAGAIN):
         return f"cannot open {url}: the port is busy (another program has it open: close it and retry)"
     if err == errno.EACCES or "Permission denied" in text:
