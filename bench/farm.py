@@ -72,6 +72,7 @@ import argparse
 import ctypes
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -208,16 +209,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="usocket-hil-bench-farm-") as tmpdir:
             tmp = Path(tmpdir)
-            if "pool" not in args.skip:
-                rows += _pool(args.rounds, tmp)
-            if "targets" not in args.skip:
-                boards = [a for t in TARGETS for a in ("--board", t)]
-                serial = best(args.rounds, lambda: timed_parallel([boards], tmp, "targets in turn"))
-                both = best(args.rounds, lambda: timed_parallel([[*boards, "--jobs", "5"]], tmp, "targets at once"))
-                rows.append(("5 targets one after another", serial, 1.0, ""))
-                rows.append(("5 targets concurrently", both, both.wall / serial.wall, "<= 0.5"))
-            if "places" not in args.skip:
-                rows += _places(args.rounds, tmp)
+            try:
+                if "pool" not in args.skip:
+                    rows += _pool(args.rounds, tmp)
+                if "targets" not in args.skip:
+                    boards = [a for t in TARGETS for a in ("--board", t)]
+                    serial = best(args.rounds, lambda: timed_parallel([boards], tmp, "targets in turn"))
+                    both = best(args.rounds, lambda: timed_parallel([[*boards, "--jobs", "5"]], tmp, "targets at once"))
+                    rows.append(("5 targets one after another", serial, 1.0, ""))
+                    rows.append(("5 targets concurrently", both, both.wall / serial.wall, "<= 0.5"))
+                if "places" not in args.skip:
+                    rows += _places(args.rounds, tmp)
+            except BenchError:
+                _keep_logs(tmp)  # the failed run's suite and board logs, before the folder goes
+                raise
     except BenchError as exc:
         error = exc  # the sections measured before it are still shown
     _table(rows, pool="pool" not in args.skip and len(rows) >= 3)
@@ -225,6 +230,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench/farm.py: error: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _keep_logs(tmp: Path) -> None:
+    kept = ROOT / "reports" / "bench-farm-failed"
+    shutil.rmtree(kept, ignore_errors=True)
+    try:
+        shutil.copytree(tmp, kept, symlinks=True, ignore=shutil.ignore_patterns("*.flash", "*.tty"))
+        print(f"bench/farm.py: the failed run's logs are kept in {kept}", file=sys.stderr)
+    except OSError as exc:
+        print(f"bench/farm.py: could not keep the failed run's logs: {exc}", file=sys.stderr)
 
 
 def _table(rows: list[Row], pool: bool) -> None:
