@@ -101,8 +101,9 @@ def run_down(args: argparse.Namespace) -> int:
         raise HilError("give a board id or --all (see `usocket-hil virtual list`)")
     names = [b["name"] for b in manager.list_boards()] if args.all else [manager.check_name(args.name)]
     if args.all:  # a running test or bridge keeps its own boards: stopping them would break it mid-run
-        for name in [n for n in names if manager.owner(n)]:
-            print(f"left virtual board '{name}': it belongs to running process {manager.owner(name)} (a test run "
+        owners = {n: manager.owner(n) for n in names}
+        for name in [n for n in names if owners[n]]:
+            print(f"left virtual board '{name}': it belongs to running process {owners[name]} (a test run "
                   f"or a bridge), which stops it itself; `virtual down {name}` stops it anyway")
             names.remove(name)
     for name in names:

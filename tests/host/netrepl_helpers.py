@@ -83,3 +83,13 @@ def read_until(port: serial.SerialBase, marker: bytes, timeout: float = 5.0) -> 
     while marker not in got and time.monotonic() < end:
         got += port.read(max(1, port.in_waiting))
     return got
+
+
+def assert_repl_beside_uart(net: serial.SerialBase, uart: serial.SerialBase, name: str) -> None:
+    """A network REPL session and the serial REPL at once: what either types runs, and both see its output."""
+    uart.reset_input_buffer()
+    for source, label in ((net, name), (uart, "uart")):
+        marker = f"from {label}".encode()
+        source.write(f"print('from', '{label}')\r\n".encode())
+        assert marker in read_until(net, marker)
+        assert marker in read_until(uart, marker)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import serial
-from netrepl_helpers import open_port, read_until, telnet_url, wipy_board
+from netrepl_helpers import assert_repl_beside_uart, open_port, read_until, telnet_url, wipy_board
 
 from host_harness.errors import TransportError
 from host_harness.transport import BoardSession
@@ -36,13 +36,7 @@ def test_the_serial_repl_works_beside_a_telnet_session(wipy) -> None:
     mp_hal_stdout_tx_strn / mp_hal_stdin_rx_chr)."""
     with open_port(telnet_url(wipy)) as net, serial.serial_for_url(wipy.port_url, timeout=1) as uart:
         read_until(net, b">>> ")
-        uart.reset_input_buffer()
-        net.write(b"print('from', 'telnet')\r\n")
-        assert b"from telnet" in read_until(net, b"from telnet")
-        assert b"from telnet" in read_until(uart, b"from telnet")
-        uart.write(b"print('from', 'uart')\r\n")
-        assert b"from uart" in read_until(uart, b"from uart")
-        assert b"from uart" in read_until(net, b"from uart")
+        assert_repl_beside_uart(net, uart, "telnet")
     with BoardSession(wipy.port_url) as session:  # the serial line is in step afterwards
         assert session.exec("print(3)").text().strip() == "3"
 

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 import serial
-from netrepl_helpers import WEBREPL_PASSWORD, esp32_webrepl_board, open_port, read_until, webrepl_url
+from netrepl_helpers import (
+    WEBREPL_PASSWORD,
+    assert_repl_beside_uart,
+    esp32_webrepl_board,
+    open_port,
+    read_until,
+    webrepl_url,
+)
 
 from host_harness.netrepl import webrepl_files
 from host_harness.netrepl.webrepl_files import WebreplFileError
@@ -44,13 +51,7 @@ def test_the_serial_repl_works_beside_a_webrepl_session(esp32) -> None:
     working beside it, the board's output going to both and its input taken from either
     (ports/esp32/mphalport.c mp_hal_stdout_tx_strn / mp_hal_stdin_rx_chr; docs/fidelity.md E22)."""
     with open_port(webrepl_url(esp32)) as web, serial.serial_for_url(esp32.port_url, timeout=1) as uart:
-        uart.reset_input_buffer()
-        web.write(b"print('from', 'web')\r\n")
-        assert b"from web" in read_until(web, b"from web")
-        assert b"from web" in read_until(uart, b"from web")
-        uart.write(b"print('from', 'uart')\r\n")
-        assert b"from uart" in read_until(uart, b"from uart")
-        assert b"from uart" in read_until(web, b"from uart")
+        assert_repl_beside_uart(web, uart, "web")
     with open_port(webrepl_url(esp32)) as web:
         # Nobody reads the serial port now: as a UART sends into the void, it does not hold WebREPL back
         # (300 KB, beyond what the line buffers for an unread port).
