@@ -378,6 +378,15 @@ def _firmware_source(src, filename, st=None):
     # st: the scan state when src is the next line of a longer input (_PasteStream).
     if type(src) is not str:
         src = src.decode()
+    if not (_fw.NO_FLOAT or _fw.NO_ASYNC or _fw.NO_FSTRINGS) and "errno" not in src and (
+            st is None or (st[1] is None and '"""' not in src and "'''" not in src)):
+        # Nothing to refuse, nothing to rewrite: the scan's answer without the scan (which walks the text one
+        # character at a time, and a str index is a walk from its start, py/objstrunicode.c str_index_to_ptr:
+        # a deploy's 16 KB pastes took ~0.2 CPU s each).  A line that may open a string the next one is in
+        # is scanned, for the state it leaves.
+        if st is not None:
+            st[0] += src.count("\n")
+        return src
     fix = [] if _fw.ERRNO_FOLD or _fw.NO_FLOAT else None
     bad = _scan(src, fix, st or [1, None])
     if bad:
