@@ -177,9 +177,14 @@ def _suite_command(args: argparse.Namespace, name: str, board_name: str, port: s
     report_dir: Path = args.report_dir
     cmd = [
         sys.executable, "-m", "pytest", str(device_tests_dir()),
-        # labgrid's own pytest plugin is not used (places are board/place.py): ~1 s per process and worker;
-        # nor platformdirs' (a helper for its own tests, ~50 ms of imports per process)
-        "-p", "no:cacheprovider", "-p", "no:labgrid", "-p", "no:platformdirs", "-qq",
+        # Only the plugins the suite uses, named (every pytest process loads them, each xdist worker too).
+        # Autoloaded, every installed plugin's entry point is scanned and imported (labgrid's ~1 s), and pytest
+        # marks each plugin's whole package for assertion rewriting (_pytest/config/__init__.py
+        # _mark_plugins_for_rewrite): all of host_harness parsed and rewritten at every start, ~0.1-0.2 CPU s,
+        # when PYTHONDONTWRITEBYTECODE keeps pytest from caching it.  Named with -p, only that module is.
+        "--disable-plugin-autoload", "-p", "host_harness.pytest_plugin", "-p", "pytest_timeout",
+        *(("-p", "xdist.plugin") if args.pool > 1 else ()),
+        "-p", "no:cacheprovider", "-qq",
         "--rootdir", str(device_tests_dir()),
         "--board", board_name,
         f"--junitxml={report_dir / f'junit-{name}.xml'}", "-o", f"junit_suite_name={name}",

@@ -56,7 +56,9 @@ def _discover() -> list[tuple[str, str, tuple[str, ...], frozenset[str]]]:
     """(module, case, clauses, env keys it reads) for every case, read from source (nothing imported)."""
     found = []
     for path in sorted(CASES_DIR.glob("*.py")):
-        tree = ast.parse(path.read_text())
+        text = path.read_text()
+        tree = ast.parse(text)
+        lines = text.splitlines(keepends=True)  # (ast.get_source_segment splits the whole text at every call)
         clauses: dict[str, tuple[str, ...]] = {}
         for node in tree.body:
             targets = [getattr(t, "id", None) for t in getattr(node, "targets", ())]
@@ -66,7 +68,7 @@ def _discover() -> list[tuple[str, str, tuple[str, ...], frozenset[str]]]:
                 _needs[path.stem] = ast.literal_eval(node.value)
         for node in tree.body:
             if isinstance(node, ast.FunctionDef) and node.name.startswith("case_"):
-                keys = frozenset(_ENV_KEY.findall(ast.get_source_segment(path.read_text(), node) or ""))
+                keys = frozenset(_ENV_KEY.findall("".join(lines[node.lineno - 1:node.end_lineno])))
                 found.append((path.stem, node.name, tuple(clauses.get(node.name, ())), keys))
     return found
 
