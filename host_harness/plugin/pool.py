@@ -56,8 +56,10 @@ class PoolError(HilError):
 def pool_size(config: pytest.Config) -> int:
     """xdist's worker count when xdist distributes this session (0 without -n, in a worker, and with
     --collect-only, which xdist runs in the controller alone); xdist has resolved `-n auto` by configure time."""
-    if not config.pluginmanager.hasplugin("xdist") or hasattr(config, "workerinput"):
+    if hasattr(config, "workerinput"):
         return 0
+    # (xdist's options exist when its plugin is loaded, under whichever name: "xdist" autoloaded, "xdist.plugin"
+    # named with -p as `usocket-hil test` does)
     n = getattr(config.option, "numprocesses", None) or 0
     distributes = getattr(config.option, "dist", "no") != "no" and not config.getvalue("collectonly")
     return n if isinstance(n, int) and distributes else 0
