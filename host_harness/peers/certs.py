@@ -33,16 +33,23 @@ WRONG_HOST_NAME = "wrong-host.invalid"
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 
-# Keys made by another process of the same run (seed_keys: an xdist worker gets its controller's), handed out
-# before any is generated here.  RSA only: it is the default, and the costly one.
+# Keys handed out before any is generated here: the state folder's (keystore.py), or those another process of
+# the same run passed on (seed_keys: an xdist worker gets its controller's).  RSA only: it is the default, and
+# the costly one.
 _seeded: list[PrivateKey] = []
 _seed_lock = threading.Lock()
+_stored = [False]  # whether this process took the store's keys yet
 KEYS_PER_PROCESS = 4  # the CA's, the rogue CA's, the shared leaf's, the client cert's (material_for's items)
 
 
 def new_key(key_type: str = "rsa") -> PrivateKey:
     if key_type == "rsa":
         with _seed_lock:
+            if not _seeded and not _stored[0]:
+                from .keystore import stored_keys
+
+                _stored[0] = True
+                _seeded[:] = _load(stored_keys(KEYS_PER_PROCESS))
             if _seeded:
                 return _seeded.pop(0)
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -52,20 +59,26 @@ def new_key(key_type: str = "rsa") -> PrivateKey:
 
 
 def export_keys(n: int) -> list[str]:
-    """`n` new RSA keys as PEM, for seed_keys in other processes of this run."""
-    return [rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption()).decode("ascii") for _ in range(n)]
+    """`n` RSA keys as PEM (the state folder's, keystore.py), for seed_keys in other processes of this run."""
+    from .keystore import stored_keys
+
+    return stored_keys(n)
+
+
+def _load(pems: list[str]) -> list[PrivateKey]:
+    # (no key validation: it costs more than generating, and these are our own store's or this run's)
+    keys = [serialization.load_pem_private_key(p.encode("ascii"), password=None, unsafe_skip_rsa_key_validation=True)
+            for p in pems]
+    return [k for k in keys if isinstance(k, rsa.RSAPrivateKey)]
 
 
 def seed_keys(pems: list[str]) -> None:
     """Use these RSA keys (export_keys' PEM) before generating any: key generation dominates a process's TLS
     set-up (~0.1 CPU s a key), and the processes of one run may share keys as they share nothing else."""
-    # (no key validation: it costs more than generating, and these come from this run's own export_keys)
-    keys = [serialization.load_pem_private_key(p.encode("ascii"), password=None, unsafe_skip_rsa_key_validation=True)
-            for p in pems]
+    keys = _load(pems)
     with _seed_lock:
-        _seeded[:] = [k for k in keys if isinstance(k, rsa.RSAPrivateKey)]
+        _seeded[:] = keys
+        _stored[0] = True  # (the run's keys: the store is not read again)
 
 
 @dataclass(frozen=True)
