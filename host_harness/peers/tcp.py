@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 import socket
@@ -38,6 +39,14 @@ def seeded_bytes(nbytes: int, seed: int) -> bytes:
     return random.Random(seed).randbytes(nbytes)
 
 
+@functools.lru_cache(maxsize=4)
+def _payload(nbytes: int, seed: int) -> tuple[bytes, str]:
+    # Made once per process and shared by the sources that send it (bytes: nobody can change it): the suite's
+    # 16 MiB bulk payload took ~0.1 CPU s to make and hash for each case that reads it.
+    data = seeded_bytes(nbytes, seed)
+    return data, hashlib.sha256(data).hexdigest()
+
+
 class TcpSource(StreamPeer):
     """On each connection sends `nbytes` of seeded random data, then shuts down its write side.
 
@@ -48,8 +57,7 @@ class TcpSource(StreamPeer):
 
     def __init__(self, bind_host: str = "127.0.0.1", *, nbytes: int = 65536, seed: int = 0, chunk: int = 16384,
                  **options: Unpack[StreamOptions]) -> None:
-        self.data = seeded_bytes(nbytes, seed)
-        self.sha256 = hashlib.sha256(self.data).hexdigest()
+        self.data, self.sha256 = _payload(nbytes, seed)
         self.nbytes = nbytes
         self.chunk = max(1, chunk)
         super().__init__(bind_host, **options)

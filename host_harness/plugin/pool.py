@@ -6,14 +6,14 @@ Without it every xdist worker would bring up its own board after its own start-u
 plugins, collection): N bring-ups on the critical path, after N start-ups, N deploys competing for the cores.
 Instead the controller brings the boards up as soon as it is configured (hooks.py pytest_configure), while
 xdist makes the session and spawns its workers, with the plugin's own deploy set (make_backend: booted,
-deployed, import-checked, online).  The boards are identical, so only board 0 is deployed over its REPL
-(~1 s of interpreter CPU for the writes);
-boards 1..N-1 are powered up at the same time as board 0 (namespace pair, supervisor, interpreter on a blank
-flash folder), and once board 0 is deployed its flash folder is copied once (the image) and written onto each
-of them -- as identical boards are flashed from one filesystem image -- and each is power-cycled (a hard
-reset: a fresh interpreter boots from the image).  Their deploy step is then the hash check alone (every
-file's sha256 compared on the board, the set imported: one round trip).  Each board's REPL session is then
-closed and the board left running.
+deployed, import-checked, online).  The boards are identical, so none is deployed over its REPL: the deploy set
+(backends.deploy_set: the files a REPL deploy writes, compiled once) is written on the host as one filesystem
+image, and each board's blank flash folder is flashed with it before its first boot -- as identical boards are
+flashed from one image.  All N then power up side by side (namespace pair, supervisor, interpreter), and each
+one's deploy step is the hash check alone (every file's sha256 compared on the board, the set imported: one
+round trip), which proves what the image put there.  When the image cannot be made (say, mpy-cross fails) each
+board deploys itself over its REPL instead, as without a pool.  Each board's REPL session is then closed and the
+board left running.
 Each worker gets a slot (pytest_configure_node) and, at its first board test, waits for that slot's board
 and attaches to it by its port (board/virtual.py AttachedVirtual: its namespace pair, no second deploy).
 The controller stops every board at the end, also after a failure or Ctrl-C.
@@ -46,7 +46,6 @@ WORKER_KEY = "usocket_hil_pool_slot"  # workerinput: the slot file a worker's bo
 DIST_KEY = "usocket_hil_dist"  # workerinput: the controller's --dist (xdist sets a worker's own to "no")
 BRINGUP_DEADLINE_S = 120.0  # one pool board from nothing to online (under load: N boards share the cores)
 POLL_S = 0.02
-SUPERVISOR_STORE = ".nwp"  # services/nwp.py NetworkProcessor.root, in a flash folder but not of its filesystem
 
 
 class PoolError(HilError):
@@ -88,9 +87,10 @@ class BoardPool:
         self.threads: list[threading.Thread] = []
         self.assigned: dict[str, int] = {}  # worker id -> slot
         self.closing = threading.Event()
-        self.image_ready = threading.Event()  # board 0 deployed and its flash copied (or failed)
+        self.image_ready = threading.Event()  # the deploy set's image written (or its making failed)
         self.tls_keys: list[str] = []  # PEM, made once for every worker's peers (_make_keys)
         self.keys_ready = threading.Event()
+        self.image_error = ""  # why there is no image, if there is none
         self.errors: list[str] = []  # bring-ups that failed: said once by the controller at the end
         self._lock = threading.Lock()
 
@@ -102,21 +102,36 @@ class BoardPool:
 
     @property
     def image(self) -> Path:
-        return self.dir / "image"  # board 0's flash once deployed: what boards 1..N-1 are flashed with
+        return self.dir / "image"  # the deploy set as a flash folder: what every board is flashed with
 
     def start(self) -> BoardPool:
         if self.ports:  # each worker brings its own up (deploy included) on its port: nothing to wait for
             for slot, port in enumerate(self.ports):
                 self._hand_over(slot, {"port": port, "deployed": False})
             return self
-        keys = threading.Thread(target=self._make_keys, name="pool-tls-keys", daemon=True)
-        keys.start()
-        self.threads.append(keys)
+        for target, name in ((self._make_keys, "pool-tls-keys"), (self._make_image, "pool-image")):
+            t = threading.Thread(target=target, name=name, daemon=True)
+            t.start()
+            self.threads.append(t)
         for slot in range(self.size):
             t = threading.Thread(target=self._bring_up, args=(slot,), name=f"pool-board-{slot}", daemon=True)
             t.start()
             self.threads.append(t)
         return self
+
+    def _make_image(self) -> None:
+        from .backends import deploy_set
+
+        try:
+            for f in deploy_set(self.config, self.board):
+                path = self.image / f.remote.lstrip("/")
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(f.data)
+        except Exception as exc:  # noqa: BLE001 - the boards deploy themselves over their REPLs instead
+            shutil.rmtree(self.image, ignore_errors=True)
+            self.image_error = f"{exc}"
+        finally:
+            self.image_ready.set()
 
     def _make_keys(self) -> None:
         try:
@@ -139,9 +154,6 @@ class BoardPool:
             log.write(f"[usocket-hil] {answer['error']}\n".encode())
             if not self.closing.is_set():  # (a session stopped mid bring-up is no bring-up failure)
                 self.errors.append(answer["error"])
-        finally:
-            if slot == 0:
-                self.image_ready.set()  # without an image (board 0 failed) the others deploy themselves
         self.keys_ready.wait(BRINGUP_DEADLINE_S)
         if self.tls_keys and "port" in answer:
             answer["tls_keys"] = self.tls_keys
@@ -156,37 +168,28 @@ class BoardPool:
         from ..board.virtual import start_detached
         from .backends import make_backend
 
-        # Slot 0 on its own (default) flash folder; the others on a folder of the pool's, blank until the
-        # image is written onto it.
-        flash = None if slot == 0 else self.flash_copy(slot)
-        vb = start_detached(self.board, flash_dir=flash, start_timeout=BRINGUP_DEADLINE_S)
+        vb = start_detached(self.board, flash_dir=self.flash_copy(slot), start_timeout=BRINGUP_DEADLINE_S)
         with self._lock:
             if self.closing.is_set():
                 raise PoolError("the session ended first")
             self.boards[slot] = vb
+        flashed = self._flash_image(vb.flash_dir)
         vb.start()
-        flashed = slot > 0 and self._flash_image(vb)
         backend = make_backend(self.config, self.board, log=log, port=vb.port_url)
-        log(f"[usocket-hil] pool slot {slot}: bringing up {backend.describe()}"
-            f"{' on a copy of board 0' + chr(39) + 's flash' if flashed else ''}\n".encode())
-        backend.start()  # booted, deployed (the plugin's set; on a copy only the hash check), online
+        how = "flashed with the deploy set's image" if flashed else f"no image ({self.image_error}): deployed"
+        log(f"[usocket-hil] pool slot {slot}: bringing up {backend.describe()}, {how}\n".encode())
+        backend.start()  # booted, deployed (on an image only the hash check), online
         backend.close()  # its REPL session only: the board keeps running for its worker
-        if slot == 0:  # the image, taken before board 0's worker gets it: before any test writes to it
-            shutil.copytree(vb.flash_dir, self.image, ignore=_board_files_only(vb.flash_dir))
         return vb.port_url
 
-    def _flash_image(self, vb) -> bool:
-        """Board 0's image written onto this running board's flash folder, then a power-on boot from it (a hard
-        reset: a fresh interpreter); False when there is no image (board 0 failed: this one deploys itself).
-        What this board's own blank boot made there is what board 0's made (identical firmware), so the image
-        is written over it; a stale file would be the deploy's to remove (its prune), and the hash check
-        proves the set."""
+    def _flash_image(self, flash_dir: Path) -> bool:
+        """The image written onto this board's blank flash folder before its first boot; False when there is
+        none (this board then deploys itself)."""
         if not self.image_ready.wait(BRINGUP_DEADLINE_S) or not self.image.is_dir():
             return False
         if self.closing.is_set():
             raise PoolError("the session ended first")
-        shutil.copytree(self.image, vb.flash_dir, dirs_exist_ok=True)
-        vb.hard_reset(BRINGUP_DEADLINE_S)
+        shutil.copytree(self.image, flash_dir, dirs_exist_ok=True)
         return True
 
     # -- xdist hooks (registered only when xdist runs the session) ---------------------------------------
@@ -229,12 +232,6 @@ class BoardPool:
             t.join()
         self.boards = [None] * self.size
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def _board_files_only(root: Path):
-    """copytree's ignore: what a flash folder holds that is not the board's filesystem but its supervisor's
-    (a WiPy's network processor store <flash>/.nwp, services/nwp.py: each board's own supervisor keeps it)."""
-    return lambda folder, names: [SUPERVISOR_STORE] if Path(folder) == root and SUPERVISOR_STORE in names else []
 
 
 _POOL = pytest.StashKey[BoardPool]()

@@ -32,10 +32,10 @@ def test_pool_shares_one_suite_and_reports_every_test_once(tmp_path):
     collected = (tmp_path / "junit-virtual-unix.xml").read_text().count("<testcase")
     assert len(names) == len(set(names)) == collected >= 5
     assert all(rec["outcome"] == "passed" for rec in records)
-    # the boards were the controller's pool (plugin/pool.py), board 1 flashed with board 0's image: not one
+    # the boards were the controller's pool (plugin/pool.py), flashed with the deploy set's image: not one
     # bring-up and deploy per worker (the CLI names its pytest plugins; the pool must still see xdist)
     slot1 = (tmp_path / "board-logs" / "virtual-unix" / "pool-1" / "session.log").read_text()
-    assert "pool slot 1: bringing up virtual-unix" in slot1 and "on a copy of board 0's flash" in slot1
+    assert "pool slot 1: bringing up virtual-unix" in slot1 and "flashed with the deploy set's image" in slot1
 
 
 def test_pool_refuses_a_real_board_port(tmp_path):

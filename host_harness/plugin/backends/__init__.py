@@ -20,7 +20,7 @@ def make_backend(config: pytest.Config, board: Board, *, log, port: str | None =
     from .. import pool
 
     pooled, deployed = pool.worker_port(config) if port is None else (None, False)
-    libs = [Path(p).resolve() for p in config.getoption("--board-lib")]
+    libs = _libs(config)
     ssid = config.getoption("--wlan-ssid")
     firmware = config.getoption("--firmware")
     return open_board(
@@ -32,4 +32,16 @@ def make_backend(config: pytest.Config, board: Board, *, log, port: str | None =
         flash_log_dir=Path(config.getoption("--board-log-dir")) / "flash")
 
 
-__all__ = ["Backend", "make_backend"]
+def deploy_set(config: pytest.Config, board: Board) -> list:
+    """The files a make_backend board deploys (its DeployFiles: host_harness.deploy.board_files with the
+    plugin's extras), for writing them some other way (a pool's image, pool.py)."""
+    from ...deploy import board_files
+
+    return board_files(board, layout.plugin_extras(_libs(config)))
+
+
+def _libs(config: pytest.Config) -> list[Path]:
+    return [Path(p).resolve() for p in config.getoption("--board-lib")]
+
+
+__all__ = ["Backend", "deploy_set", "make_backend"]
