@@ -125,6 +125,8 @@ class DeadlineSerial:
             object.__setattr__(self, "_timeout", value)
 
     def inWaiting(self) -> int:  # noqa: N802 (mpremote's name)
+        if self._ahead:  # (mpremote asks before every byte it reads: what is read ahead answers, no ioctl)
+            return len(self._ahead)
         n = self._real.in_waiting
         fd = getattr(self._real, "fd", None)
         if n == 0 and isinstance(fd, int):
