@@ -18,6 +18,7 @@ EXIT_HELP = """exit codes (every command):
   3    hung: the code did not finish within --timeout (the board is then recovered)
   4    crashed: the board reset or the link dropped while the code ran
   130  interrupted (Ctrl-C); everything started is stopped first
+  143  terminated (SIGTERM: a CI job cancelled or timed out); stopped as for Ctrl-C
   141  stdout was closed by the reader (e.g. `| head`)"""
 
 ENV_HELP = """environment:
@@ -60,9 +61,28 @@ def build_parser(only: str | None = None):
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI job cancelled or timed out, `timeout`, systemd): stopped as Ctrl-C stops a run -- what it
+    started is stopped, a held place released -- and then exit 143 (128 + SIGTERM)."""
+
+
+def _terminated(signum, frame) -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: a second SIGTERM must not cut the clean-up short
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # we are the process: SIGTERM takes Ctrl-C's way out (every clean-up path catches that)
+        import signal
+
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         code = _main(sys.argv[1:] if argv is None else argv)
+    except Terminated:
+        print("usocket-hil: terminated", file=sys.stderr)
+        code = 143
     except KeyboardInterrupt:
         print("usocket-hil: interrupted", file=sys.stderr)
         code = 130
@@ -74,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
                 import signal
 
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
                 break
             except KeyboardInterrupt:  # one that came just before (signal() raises it): the status stands
                 continue
