@@ -15,7 +15,8 @@ EXIT_HELP = """exit codes (every command):
   0    success
   1    the code raised on the board (exec), or a test or clause failed (test)
   2    usage, board-file, port or transport error: one line on stderr says what to do
-  3    hung: the code did not finish within --timeout (the board is then recovered)
+  3    hung: the code did not finish within --timeout (the board is then recovered); test --place: the
+       place is busy (or too few places match the tags)
   4    crashed: the board reset or the link dropped while the code ran
   130  interrupted (Ctrl-C); everything started is stopped first
   143  terminated (SIGTERM: a CI job cancelled or timed out); stopped as for Ctrl-C

@@ -1,9 +1,11 @@
 """Conformance report: clause × target, from the per-board result files the device suite writes.
 
 Each run of tests/device on one board writes `clauses-<board>.json`: a list of records
-{"test": nodeid, "outcome": "passed"|"failed"|"skipped", "clauses": [...], "reason": str}.
+{"test": nodeid, "outcome": "passed"|"failed"|"skipped"|"lost", "clauses": [...], "reason": str}.
 A clause passes on a target when every test covering it passed; it fails when any failed; it is
-"not on this target" when its tests were skipped (the reason is the skip reason); "untested" otherwise.
+"not on this target" when its tests were skipped (the reason is the skip reason); "untested" otherwise,
+also when a test covering it lost its board ("lost": the link went mid-test, a farm's fault, not the firmware's;
+the reason says so).
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ def clause_status(clause: str, records: list[dict]) -> ClauseResult:
     failed = [r for r in covering if r["outcome"] == "failed"]
     if failed:
         return ClauseResult(FAIL, failed[0]["test"])
+    lost = [r for r in covering if r["outcome"] == "lost"]
+    if lost:
+        return ClauseResult(UNTESTED, f"{lost[0]['test']}: {lost[0].get('reason', '')}")
     if any(r["outcome"] == "passed" for r in covering):
         return ClauseResult(PASS)
     return ClauseResult(NOT_ON_TARGET, covering[0].get("reason", ""))
@@ -61,7 +66,7 @@ def render_markdown(table: dict[str, dict[str, ClauseResult]], boards: list[str]
         for b in boards:
             r = per_board[b]
             cell = r.status
-            if r.status in (NOT_ON_TARGET, FAIL) and r.reason:
+            if r.status in (NOT_ON_TARGET, FAIL, UNTESTED) and r.reason:
                 notes.append(f"- `{cid}` on {b}: {r.status}: {r.reason}")
                 cell += f" [{len(notes)}]"
             cells.append(cell)

@@ -69,7 +69,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "A virtual board file gets a board started for the run; the id of a running virtual board "
                     "(vb1, from `virtual up`) or --port of one uses that board; a real board needs --port. "
                     "Exit status 0 when every clause passed, 1 when "
-                    "one failed or a suite did not complete, 2 when a board cannot be brought up.")
+                    "one failed or a suite did not complete, 2 when a board cannot be brought up or its link "
+                    "or place was lost mid-suite (the clauses not run are untested), 3 when a place is busy or "
+                    "too few places match, 143 on SIGTERM.")
     p.add_argument("--board", action="append", default=[], metavar="NAME",
                    help=BOARD_HELP + "; repeat for several targets")
     p.add_argument("--port", metavar="URL", help=PORT_HELP + " (with a single --board)")

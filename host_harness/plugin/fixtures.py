@@ -97,11 +97,25 @@ def board(request: pytest.FixtureRequest, _hil_backend) -> BoardHandle:
     reports = item.stash.get(REPORTS, {})
     if any(r.failed for r in reports.values()):
         hs.needs_reset = True  # next test starts from a soft reset
+        if item.stash.get(LINK_FAILED, False) and not problems:
+            # The test failed on the board's link itself: the reset is tried now, in its own teardown, so that
+            # a link that is gone for good is found while this test is still the one it happened to (its clauses
+            # then untested, not failed: hooks.py), rather than at the next test's set-up.
+            from ..board import StepError
+
+            try:
+                worked = _hil_backend.reset("soft")
+                hs.needs_reset = False
+                state.log.write(f"[usocket-hil] after the link failed: {worked.line()}\n".encode())
+            except StepError as exc:
+                if exc.link_gone:
+                    raise  # (hooks.py pytest_runtest_makereport: the session stops before the next test)
     if problems:
         pytest.fail("usocket-hil: " + "; ".join(problems), pytrace=False)
 
 
 REPORTS = pytest.StashKey[dict]()
+LINK_FAILED = pytest.StashKey[bool]()  # the test's call failed on the board's link (BoardTransportError/Crashed)
 
 
 @pytest.fixture

@@ -42,8 +42,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    clauses = dict(report.user_properties).get("clauses")
+    props = dict(report.user_properties)
+    clauses = props.get("clauses")
     if clauses is None:
+        return
+    if "link_lost" in props:  # the board went away under this test (plugin/hooks.py): not run, not failed
+        mine = [r for r in _records if r["test"] == report.nodeid]
+        if mine:
+            mine[-1].update(outcome="lost", reason=props["link_lost"])
+        else:
+            _records.append({"test": report.nodeid, "outcome": "lost", "clauses": list(clauses),
+                             "reason": props["link_lost"]})
         return
     # One record per test: the call phase, or setup when it never got that far (skip or error).
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):

@@ -35,6 +35,16 @@ def test_one_skipped_and_one_passed_test_means_pass() -> None:
     assert table["a"]["x"].status == PASS
 
 
+def test_a_test_whose_board_went_away_leaves_its_clauses_untested_with_the_reason() -> None:
+    lost = "the link to the board was lost during this test"
+    runs = {"x": [rec("t1", "passed", ["a"]), rec("t2", "lost", ["a", "b"], lost), rec("t3", "failed", ["c"], "boom"),
+                  rec("t4", "lost", ["c"], lost)]}
+    table = build_table(CLAUSES, runs)
+    assert [table[c]["x"].status for c in "abc"] == [UNTESTED, UNTESTED, FAIL]  # a real failure still counts
+    assert table["b"]["x"].reason == f"t2: {lost}"
+    assert f"`b` on x: untested: t2: {lost}" in render_markdown(table, ["x"])
+
+
 def test_clause_list_is_the_seed_list() -> None:
     clauses = load_clauses()
     assert len(clauses) > 60
