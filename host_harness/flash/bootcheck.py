@@ -73,6 +73,15 @@ def judge(data: bytes, expected: AppDescriptor | None, *, final: bool) -> BootRe
     return BootResult("unknown", "no boot output on the port (is it the board's UART?)")
 
 
+def boot_loop_error(tail: bytes) -> str | None:
+    """The ROM's error line when `tail` (the last bytes a port gave) is an ESP boot loop: an error line after
+    a ROM reset line, or the same error twice (the reset line scrolled out); else None."""
+    errors = ERROR_LINE.findall(tail)
+    if errors and (ROM_RESET.search(tail) or len(errors) >= 2):
+        return errors[-1].decode(errors="replace")
+    return None
+
+
 def watch_boot(port, expected: AppDescriptor | None, *, timeout: float = BOOT_WATCH_S,
                log=None) -> BootResult:
     """Read `port` (an open pyserial port, just after the reset) until judge() decides or `timeout`."""

@@ -230,6 +230,12 @@ class BoardSession(FileOps):
         data = self._last_read
         if not data:
             return "(nothing received: is a MicroPython board attached and running?)"
+        from ..flash.bootcheck import boot_loop_error
+
+        loop = boot_loop_error(data)
+        if loop:  # an ESP32's ROM restarting over and over: its flash holds nothing it can start
+            return (f"(the board is not-booting: boot loop: {loop}: flash a firmware first, `usocket-hil flash` "
+                    "or test --firmware)")
         return f"(received {len(data)} bytes that never formed the prompt, ending {data[-40:]!r})"
 
     # --- exec ----------------------------------------------------------------------------------------

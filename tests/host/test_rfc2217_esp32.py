@@ -286,3 +286,23 @@ def test_rfc2217_urls_renegotiate_line_settings_only_when_they_change(esp32, mon
         assert len(sent) == 2 and port.baudrate == 230400
     finally:
         port.close()
+
+
+def test_boot_loop_error_reads_a_tail_of_rom_output():
+    from host_harness.flash.bootcheck import boot_loop_error
+
+    loop = bootchain.plan(_flash_with(b""), download=False).text.encode()
+    assert boot_loop_error(loop) == "invalid header: 0xffffffff"
+    assert boot_loop_error(loop[-60:]) == "invalid header: 0xffffffff"  # the reset line scrolled out
+    assert boot_loop_error(b"MicroPython v1.24.1 on 2024-11-29; ESP32 module with ESP32\r\n>>> ") is None
+
+
+def test_a_board_with_nothing_bootable_in_flash_is_reported_not_booting(tmp_path):
+    from host_harness.virtual.esp32_serial.device import VirtualEsp32
+
+    with VirtualEsp32() as dev:  # a new board: its flash erased
+        r = _cli("test", "--board", "virtual-esp32", "--port", dev.url, "-k", "udp_echo", "--report-dir",
+                 str(tmp_path), timeout=120)
+    assert r.returncode == 2, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "not-booting: boot loop: invalid header: 0xffffffff" in r.stdout + r.stderr, r.stderr[-2000:]
+    assert "--firmware" in r.stdout + r.stderr and "Traceback" not in r.stdout + r.stderr
