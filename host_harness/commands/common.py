@@ -33,6 +33,19 @@ def nonnegative_seconds(text: str) -> float:
     return value
 
 
+def given_once(instead: str) -> type[argparse.Action]:
+    """An option that takes one value: given twice is a usage error naming `instead` (argparse's own rule, the
+    last one wins, would drop a board or place a run was asked for and still report green)."""
+
+    class Once(argparse.Action):
+        def __call__(self, parser, namespace, values, option_string=None):
+            if getattr(namespace, self.dest, None) is not None:
+                parser.error(f"{option_string} is given once; {instead}")
+            setattr(namespace, self.dest, values)
+
+    return Once
+
+
 def count(minimum: int, maximum: int | None = None, why: str = ""):
     """argparse type: an integer >= minimum (and <= maximum, `why` saying what bounds it)."""
     def parse(text: str) -> int:

@@ -27,7 +27,7 @@ from ..boards import load_board
 from ..errors import HilError
 from ..report import FAIL, build_table, load_clauses, load_results, render_markdown, summary_counts
 from ..resources import device_tests_dir
-from .common import BOARD_HELP, PORT_HELP, count, nonnegative_seconds
+from .common import BOARD_HELP, PORT_HELP, count, given_once, nonnegative_seconds
 
 if TYPE_CHECKING:
     from .suite_output import SuiteOutput
@@ -74,9 +74,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "too few places match, 143 on SIGTERM.")
     p.add_argument("--board", action="append", default=[], metavar="NAME",
                    help=BOARD_HELP + "; repeat for several targets")
-    p.add_argument("--port", metavar="URL", help=PORT_HELP + " (with a single --board)")
+    p.add_argument("--port", metavar="URL", help=PORT_HELP + " (with a single --board; once)",
+                   action=given_once("several boards on ports: make them labgrid places and use --place-tag "
+                                     "KEY=VALUE --pool N, or one run per board"))
     p.add_argument("--place", metavar="NAME",
-                   help="labgrid place to acquire for the run: its 'board' tag and RFC2217 port (see README)")
+                   help="labgrid place to acquire for the run: its 'board' tag and RFC2217 port (see README); "
+                        "once",
+                   action=given_once("several places: tag them and use --place-tag KEY=VALUE --pool N, or one "
+                                     "run per place"))
     p.add_argument("--place-tag", action="append", default=[], metavar="KEY=VALUE",
                    help="acquire --pool N (default 1) labgrid places whose tags match (repeat for several "
                         "tags; labgrid's reservations pick which) and share the suite over them")

@@ -67,6 +67,10 @@ def test_plugin_refuses_bad_addresses_as_one_usage_line(tmp_path: Path, option: 
     (["--place-wait", "-5"], "argument --place-wait: must be a number of seconds >= 0, got -5"),
     (["--place-wait", "nan"], "argument --place-wait: must be a number of seconds >= 0, got nan"),
     (["--pool", "100000"], f"argument --pool: must be at most {4 * (os.cpu_count() or 1)} (4 boards per CPU"),
+    # given twice, the first would be dropped (argparse: the last wins) and the run still green
+    (["--place", "a", "--place", "b"], "--place is given once; several places: tag them and use --place-tag"),
+    (["--port", "rfc2217://127.0.0.1:1", "--board", "virtual-unix", "--port", "rfc2217://127.0.0.1:2"],
+     "--port is given once; several boards on ports"),
 ])
 def test_test_refuses_bad_numbers_where_they_are_parsed(tmp_path: Path, args: list[str], says: str) -> None:
     p = hil("test", "--board", "virtual-unix", *args, "--report-dir", str(tmp_path), timeout=30)
