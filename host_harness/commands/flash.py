@@ -31,7 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--board", required=True, help="board name (boards/NAME.toml) or path to a .toml")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--port", action="append", default=[], metavar="URL",
-                       help="serial device, socket://HOST:PORT or wipy://IP (FTP); repeat for several boards")
+                       help="serial device, rfc2217://HOST:PORT (reset lines over the network: ser2net, the "
+                            "virtual ESP32), socket://HOST:PORT or wipy://IP (FTP); repeat for several boards")
     where.add_argument("--all", action="store_true", help="every attached port that matches the board")
     p.add_argument("--force", action="store_true", help="write even if the flash already holds the image")
     p.add_argument("--verify-only", action="store_true", help="only compare flash with the image (MD5)")

@@ -25,6 +25,20 @@ SOCKET_NOTE = ("socket:// has no reset lines: the board must already be in downl
                "(esptool connects without resetting it)")
 
 
+def check_port_url(url: str) -> None:
+    """A URL that cannot be a board's port (unknown scheme, no PORT, an option pyserial refuses) is a PortError
+    in the transport's words (transport/urls check_url), before esptool would call it busy or missing."""
+    from ..errors import TransportError
+    from ..transport.urls import check_url
+
+    if "://" not in url:
+        return  # a device path: check_local_port
+    try:
+        check_url(url)
+    except TransportError as exc:
+        raise PortError(str(exc)) from None
+
+
 def check_local_port(url: str) -> None:
     """Refuse a local port that is missing or held by another program, before esptool touches it.
 
@@ -57,7 +71,17 @@ def check_local_port(url: str) -> None:
 
 
 def open_failure(url: str, detail: str) -> PortError:
-    """The PortError for a port that would not open: "port busy" when its server says so, else `detail`."""
+    """The PortError for a port that would not open: "port busy" when its server says so; for a network URL why
+    pyserial could not open it (esptool says only "busy or doesn't exist"), in the transport's words; else
+    `detail`."""
     if refused_as_busy(url):
         return PortError(f"cannot open port {url}: port busy (another client is connected)")
+    if is_network(url):
+        from ..transport.urls import explain_open_error, register
+
+        register()
+        try:
+            serial.serial_for_url(url, timeout=2).close()
+        except (serial.SerialException, OSError, ValueError) as exc:
+            return PortError(explain_open_error(url, exc))
     return PortError(f"cannot open port {url}: {detail}")

@@ -23,7 +23,7 @@ from .bootcheck import BOOTING_STATES, watch_boot
 from .errors import ConnectError, FlashError, PortError, VerifyError, WrongChipError
 from .esplog import BoardLog
 from .image import FirmwareImage, esptool_chip_names, flash_layout
-from .ports import SOCKET_NOTE, check_local_port, is_network, is_socket, open_failure
+from .ports import SOCKET_NOTE, check_local_port, check_port_url, is_network, is_socket, open_failure
 
 ROM_BAUD = 115200
 
@@ -86,6 +86,7 @@ def flash_port(board: Board, url: str, image: FirmwareImage, options: FlashOptio
     flash_layout(board)  # refuses boards without a usable [flash] table before the port is touched
     result = FlashResult(board=board.name, port=url, log_path=str(log.path))
     start = time.monotonic()
+    check_port_url(url)
     check_local_port(url)
     if is_socket(url):
         result.notes.append(SOCKET_NOTE)
@@ -179,6 +180,8 @@ def _connect(board: Board, url: str, options: FlashOptions, log: BoardLog):
     except FatalError as exc:
         text = str(exc)
         if "Could not open" in text:
+            if is_network(url):
+                raise open_failure(url, _first_line(exc)) from None  # (why, in the transport's words)
             if "busy" in text.lower() and "Errno 2" not in text and "No such file" not in text:
                 raise PortError(f"port {url} is busy or cannot be opened: {_first_line(exc)}") from None
             raise open_failure(url, _first_line(exc)) from None
