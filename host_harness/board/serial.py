@@ -113,8 +113,10 @@ class SerialBoard(RunningBoard):
                                     open_timeout=min(self.open_timeout, deadline))
 
     def _boot(self, deadline: float) -> str:
+        from ..flash.bootcheck import boot_line
+
         boot = (self.last_flash.boot or {}) if self.last_flash is not None else {}
-        seen = f"boot {boot['status']}: {boot['reason']}; " if boot else ""
+        seen = f"{boot_line(boot['status'], boot['reason'])}; " if boot else ""
         self.open_session(deadline)
         if not self._check_target or not self._enter_raw:
             return f"{seen}{'raw REPL' if self._enter_raw else 'port open'} on {self.url}"

@@ -40,6 +40,11 @@ class BootResult:
         return self.status in BOOTING_STATES
 
 
+def boot_line(status: str, reason: str) -> str:
+    """The verdict as the summaries print it: "boot: booted MicroPython v1.24.1", "boot not-booting: ..."."""
+    return f"boot: {reason}" if reason.startswith(status) else f"boot {status}: {reason}"
+
+
 def same_version(banner_version: str, app_version: str) -> bool:
     """The banner's version against the descriptor's: equal, or one a '-suffix' build of the other
     (ESP-IDF takes the app version from `git describe`, e.g. v1.24.1-dirty)."""

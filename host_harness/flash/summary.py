@@ -6,7 +6,7 @@ run states the identity outcome alone, not "identity checked; identity error").
 
 from __future__ import annotations
 
-from .bootcheck import BOOTING_STATES
+from .bootcheck import BOOTING_STATES, boot_line
 from .writer import FlashResult
 
 _DONE = {"written": "written {bytes} bytes and verified",
@@ -48,7 +48,7 @@ def summary_line(r: FlashResult) -> str:
         if len(r.attempts) > 1:
             parts += f" (after {len(r.attempts)} attempts: {', '.join(r.attempts)})"
         if r.boot:  # what the board printed after the reset (bootcheck.py)
-            parts += f"; boot {r.boot['status']}: {r.boot['reason']}"
+            parts += f"; {boot_line(r.boot['status'], r.boot['reason'])}"
         if r.identity:
             parts += "; " + _identity(r)
     return head + parts + f" [{r.duration:.1f} s, log: {r.log_path}]"

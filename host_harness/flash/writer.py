@@ -19,7 +19,7 @@ import serial
 
 from ..boards import Board
 from .appimage import firmware_app_desc
-from .bootcheck import BOOTING_STATES, watch_boot
+from .bootcheck import BOOTING_STATES, boot_line, watch_boot
 from .errors import ConnectError, FlashError, PortError, VerifyError, WrongChipError
 from .esplog import BoardLog
 from .image import FirmwareImage, esptool_chip_names, flash_layout
@@ -223,7 +223,7 @@ def _reset(esp, url: str, image: FirmwareImage, log: BoardLog, reset_chip, resul
     log.status("watching the boot")
     boot = watch_boot(esp._port, firmware_app_desc(image.data, image.offset),
                       log=lambda text: log.write("boot output:\n" + text + "\n"))
-    log.line(f"boot {boot.status}: {boot.reason}")
+    log.line(boot_line(boot.status, boot.reason))
     result.boot = dataclasses.asdict(boot)
 
 

@@ -189,7 +189,7 @@ def test_flash_over_rfc2217_boots_and_checks_identity(esp32, images, tmp_path):
     r = _cli("flash", "--board", "virtual-esp32", "--port", esp32.url, str(images["good"]),
              "--log-dir", str(tmp_path))
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "boot booted: booted MicroPython v1.27.5" in r.stdout
+    assert "boot: booted MicroPython v1.27.5" in r.stdout
     assert "identity ok: micropython" in r.stdout
     log = next(tmp_path.glob("*.log")).read_text()
     assert "waiting for download" not in log.split("== watching the boot")[1]
@@ -221,10 +221,10 @@ def test_test_command_flashes_deploys_and_runs_the_suite_over_rfc2217(esp32, ima
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     assert re.search(r"virtual-esp32: \d+ clauses pass, 0 fail", r.stdout)
     logs = tmp_path / "board-logs" / "virtual-esp32"
-    assert "boot booted: booted MicroPython v1.27.5" in next((logs / "flash").glob("*.log")).read_text()
+    assert "boot: booted MicroPython v1.27.5" in next((logs / "flash").glob("*.log")).read_text()
     # the bring-up strategy before the suite: flashed, then booted = boot verdict + identity; the suite deploys
     assert re.search(r"flashed: ok .*good\.bin: (written|skipped)", r.stdout), r.stdout[:2000]
-    assert re.search(r"booted: ok .*boot booted: booted MicroPython v1\.27\.5; identity micropython", r.stdout)
+    assert re.search(r"booted: ok .*boot: booted MicroPython v1\.27\.5; identity micropython", r.stdout)
     assert "deployed: ok" in (logs / "session.log").read_text()
 
 
