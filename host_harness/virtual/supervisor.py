@@ -58,6 +58,7 @@ class Supervisor(LineMux, InterpreterLife):
         self.netns_argv = netns_argv or []
         self.netns_info = netns_info
         self.parent_pid = parent_pid
+        self.orphaned = False  # its parent died: nobody else removes its files
         self.model_dir = model_dir
         self.micropython = micropython
         self.state_path = state_dir / f"{name}.json"
@@ -188,6 +189,7 @@ class Supervisor(LineMux, InterpreterLife):
             while not self.stop:
                 if self.parent_pid and os.getppid() != self.parent_pid:
                     _log(f"parent {self.parent_pid} is gone; shutting down")
+                    self.orphaned = True
                     break
                 if self.hard_reset_requested:
                     self.hard_reset_requested = False
@@ -242,6 +244,13 @@ class Supervisor(LineMux, InterpreterLife):
                 if exc.errno != errno.ENOENT:
                     _log(f"cannot remove {path}: {exc}")
         _log("stopped")
+        if self.orphaned:  # the owner that would remove the board's log and default flash folder died first
+            from .manager import remove_board_files
+
+            try:
+                remove_board_files(self.name, self.state_dir, self.flash_dir)
+            except OSError:
+                pass
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -433,6 +433,8 @@ def test_owner_killed_leaves_nothing(tmp_path: Path) -> None:
     wait_for(lambda: not alive(state["pid"]) and not alive(state["board_pid"]), timeout=15,
              what="supervisor and interpreter exit")
     assert not Path(state["port_url"]).is_symlink() and not (tmp_path / f"{state['name']}.json").exists()
+    # its log and default flash folder too: the owner that would have removed them is gone (trial 5 F17)
+    wait_for(lambda: not list(tmp_path.glob(f"{state['name']}*")), timeout=15, what="the board's files removed")
     wait_for(lambda: not any(Path("/run/netns", ns).exists() for ns in state["netns"] or []), timeout=15,
              what="namespace reaper")
 
