@@ -47,13 +47,19 @@ class StepError(HilError):
 
     @property
     def link_gone(self) -> bool:
-        """Every step failed because the board could not be reached at all (its port's server is gone)."""
-        return bool(self.outcomes) and all(not o.ok and _LINK_GONE.search(o.detail) for o in self.outcomes)
+        """Every step failed because the board could not be reached at all: its port's server is gone, or it
+        is frozen (the line silent and the server answering no RFC2217 option: a wedged USB-UART, a frozen
+        ser2net host, a pulled network cable keep the TCP connection open)."""
+        if not self.outcomes or any(o.ok for o in self.outcomes):
+            return False
+        gone = [bool(_LINK_GONE.search(o.detail)) for o in self.outcomes]
+        return any(gone) and all(g or _SILENT.search(o.detail) for g, o in zip(gone, self.outcomes, strict=True))
 
 
 # what the transport says when the port itself is gone (transport/session.py, pyserial's rfc2217)
 _LINK_GONE = re.compile(r"is closed|link to the board lost|reader thread died|Broken pipe|onnection refused|"
                         r"onnection reset|cannot open port|timeout while waiting for option")
+_SILENT = re.compile(r"nothing received")  # (transport/session.py: not one byte came back within the deadline)
 
 
 # A step's action gets its deadline in seconds and returns a short description of what it did.

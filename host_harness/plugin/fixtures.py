@@ -97,10 +97,10 @@ def board(request: pytest.FixtureRequest, _hil_backend) -> BoardHandle:
     reports = item.stash.get(REPORTS, {})
     if any(r.failed for r in reports.values()):
         hs.needs_reset = True  # next test starts from a soft reset
-        if item.stash.get(LINK_FAILED, False) and not problems:
-            # The test failed on the board's link itself: the reset is tried now, in its own teardown, so that
-            # a link that is gone for good is found while this test is still the one it happened to (its clauses
-            # then untested, not failed: hooks.py), rather than at the next test's set-up.
+        if item.stash.get(RESET_NOW, False) and not problems:
+            # The test failed on the board itself (its link, a crash, a hang): the reset is tried now, in its own
+            # teardown, so that a link gone for good (or frozen) is found while this test is still the one it
+            # happened to (its clauses then untested, not failed: hooks.py), not at the next test's set-up.
             from ..board import StepError
 
             try:
@@ -115,7 +115,7 @@ def board(request: pytest.FixtureRequest, _hil_backend) -> BoardHandle:
 
 
 REPORTS = pytest.StashKey[dict]()
-LINK_FAILED = pytest.StashKey[bool]()  # the test's call failed on the board's link (BoardTransportError/Crashed)
+RESET_NOW = pytest.StashKey[bool]()  # the test's call failed on the board (BoardTransportError, Crashed, Hung)
 
 
 @pytest.fixture

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from ..board.steps import LINK_LOST, StepError
-from ..transport.result import BoardCrashed, BoardTransportError
+from ..transport.result import BoardCrashed, BoardHung, BoardTransportError
 from . import logs, options, pool
-from .fixtures import LINK_FAILED, REPORTS, TEST_STATE, hil
+from .fixtures import REPORTS, RESET_NOW, TEST_STATE, hil
 from .manager import HIL_KEY, HilSession, TestState
 from .peers import PEER_FIXTURES
 
@@ -105,8 +105,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if state is not None:
         item.stash[REPORTS][report.when] = report
         failure = call.excinfo.value if call.excinfo is not None else None
-        if call.when == "call" and isinstance(failure, (BoardCrashed, BoardTransportError)):
-            item.stash[LINK_FAILED] = True  # (the board fixture's teardown tries the reset at once)
+        if call.when == "call" and isinstance(failure, (BoardCrashed, BoardHung, BoardTransportError)):
+            item.stash[RESET_NOW] = True  # (the board fixture's teardown tries the reset at once)
         if isinstance(failure, StepError) and failure.link_gone and not hil(item.config).link_lost:
             hil(item.config).lose_link(failure)  # the test's own reset (the next test's set-up stops)
             # This test did not fail: its board went away under it.  Said in its report, so that its clauses

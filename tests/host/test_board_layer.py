@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from host_harness.board import RESET_RUNGS, StepError, open_board
-from host_harness.board.steps import ResetLadder
+from host_harness.board.steps import ResetLadder, StepOutcome
 from host_harness.errors import HilError
 from host_harness.netns import netns_support
 from host_harness.virtual import VirtualBoard
@@ -48,6 +48,22 @@ def test_reset_ladder_climbs_until_a_rung_works() -> None:
     with pytest.raises(ValueError):
         ladder.add("kick", fail, 1.0)
     assert RESET_RUNGS == ("interrupt", "soft", "hard", "power")
+
+
+def _failed(soft: str, hard: str) -> StepError:
+    return StepError("x", [StepOutcome("soft", False, soft, 1.0), StepOutcome("hard", False, hard, 1.0)])
+
+
+def test_a_link_is_gone_when_no_rung_reaches_the_board() -> None:
+    silent = "no soft reboot within 10 s (nothing received: is a MicroPython board attached and running?)"
+    frozen = "rfc2217://127.0.0.1:4011: cannot pulse DTR/RTS to reset (timeout while waiting for option 'control')"
+    closed = "lost rfc2217://127.0.0.1:4011: connection failed (reader thread died)"
+    assert _failed(closed, closed).link_gone  # the server is gone
+    # a frozen server (trial 5 F24: TCP still open, nothing answers): silent line, no option answered
+    assert _failed(silent, frozen).link_gone
+    assert not _failed(silent, silent).link_gone  # silence alone: a board that hangs, reached by nothing yet
+    assert not _failed("no soft reboot within 10 s (received 40 bytes ...)", frozen).link_gone  # it answers
+    assert not StepError("x", [StepOutcome("soft", True, "ok", 0.1)]).link_gone
 
 
 def test_attached_virtual_board_of_another_target_is_refused_before_writing(tmp_path: Path) -> None:
