@@ -68,6 +68,11 @@ def run(args: argparse.Namespace) -> int:
     if args.port and all(is_network_url(p) for p in args.port):
         return run_network(board, args)
     image = None
+    if args.identity_only and args.firmware is not None:
+        # (it would be ignored, and "identity ok" read as "the board runs this image": trial 5 F22)
+        raise HilError(f"--identity-only checks what the board runs, not an image: drop {args.firmware} (to "
+                       "check the board booted that image, flash it: an image already in flash is not rewritten, "
+                       "and its boot banner is compared with the image's version)")
     if not args.identity_only:
         flash_layout(board)  # refuse cc3200 & co. before asking for a file
         if args.firmware is None:

@@ -108,3 +108,13 @@ def test_flash_identity_only_cli_on_a_virtual_board(virtual_board, tmp_path):
                        capture_output=True, text=True, timeout=60, env=dict(os.environ))
     assert p.returncode == 0, p.stderr
     assert "identity ok: micropython" in p.stdout
+
+
+def test_flash_identity_only_with_an_image_is_refused(tmp_path):
+    fw = tmp_path / "fw.bin"
+    fw.write_bytes(b"\xe9" + bytes(255))
+    p = subprocess.run([sys.executable, "-m", "host_harness.cli", "flash", "--board", "virtual-esp32",
+                        "--identity-only", "--port", "rfc2217://127.0.0.1:1", str(fw)],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and "--identity-only checks what the board runs, not an image" in p.stderr
+    assert "Traceback" not in p.stderr and p.stdout == ""
