@@ -116,19 +116,22 @@ def run_down(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     boards = manager.list_boards()
+    for b in boards:  # t<pid>-N: a test run's, a bridge's or a virtual ESP32's firmware, which stops it itself
+        b["owner"] = manager.owner(b["name"])
     if args.json:
         print(json.dumps(boards, indent=2))
         return 0
     if not boards:
         print(f"no virtual boards (state directory {manager.state_dir()})")
         return 0
-    rows = [("NAME", "BOARD", "STATUS", "CRASHES", "BOARD IP", "PORT / SOCKET")]
+    rows = [("NAME", "BOARD", "STATUS", "CRASHES", "BOARD IP", "OWNER", "PORT / SOCKET")]
     for b in boards:
         where = b.get("port_url") or "?"
         if b.get("socket_url"):
             where += "  " + b["socket_url"]
         rows.append((b["name"], b.get("board") or "?", "up" if b["alive"] else "dead",
-                     str(b.get("crash_count", 0)), b.get("board_ip") or "-", where))
+                     str(b.get("crash_count", 0)), b.get("board_ip") or "-",
+                     f"pid {b['owner']}" if b["owner"] else "-", where))
     # Each column as wide as its widest cell: board names and IPs have no fixed length.
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:

@@ -42,6 +42,7 @@ def test_down_all_leaves_a_running_owners_board_and_stops_it_once_the_owner_is_g
         assert state.exists()  # still up
         listed = subprocess.run([CLI, "virtual", "list"], capture_output=True, text=True, timeout=30, env=env)
         assert f"{name}  virtual-unix  up" in listed.stdout, listed.stdout
+        assert f"pid {owner.pid}" in listed.stdout.splitlines()[1], listed.stdout  # whose it is (trial 5 F20)
         owner.send_signal(signal.SIGKILL)  # an owner that could not clean up: its board is a leftover now
         owner.wait(timeout=30)
         deadline = time.monotonic() + 10
