@@ -85,6 +85,8 @@ class BoardPool:
         self.dir = Path(tempfile.mkdtemp(prefix="usocket-hil-pool-"))
         self.boards: list = [None] * size
         self.threads: list[threading.Thread] = []
+        self.closers: list[threading.Thread] = []  # boards being stopped
+        self.handed: set[int] = set()  # slots whose bring-up is over (handed to their worker)
         self.assigned: dict[str, int] = {}  # worker id -> slot
         self.closing = threading.Event()
         self.image_ready = threading.Event()  # the deploy set's image written (or its making failed)
@@ -163,6 +165,8 @@ class BoardPool:
         tmp = self.slot_file(slot).with_suffix(".tmp")
         tmp.write_text(json.dumps(answer))
         os.replace(tmp, self.slot_file(slot))
+        with self._lock:
+            self.handed.add(slot)
 
     def _start_board(self, slot: int, log) -> str:
         from ..board.virtual import start_detached
@@ -217,20 +221,30 @@ class BoardPool:
 
     def pytest_testnodedown(self, node, error) -> None:
         with self._lock:  # a worker xdist replaces after a crash takes the slot over
-            self.assigned.pop(node.gateway.id, None)
+            slot = self.assigned.pop(node.gateway.id, None)
+            # (only a board whose bring-up is over: a worker may finish before it ever waited for its board)
+            vb = self.boards[slot] if slot in self.handed and error is None else None
+            if vb is not None:
+                self.boards[slot] = None
+        if vb is not None:  # its worker finished (its board released in its session teardown): stop it now,
+            self._close_later(slot, vb)  # beside the workers still running, not after the last one
+
+    def _close_later(self, slot: int, vb) -> None:
+        t = threading.Thread(target=vb.close, name=f"pool-close-{slot}")  # (its supervisor, its namespaces)
+        t.start()
+        self.closers.append(t)
 
     def close(self) -> None:
         self.closing.set()
         for t in self.threads:
             t.join(BRINGUP_DEADLINE_S)  # every step of a bring-up has its own deadline
-        # Side by side: each close waits for its supervisor to stop and its namespaces to go.
-        closers = [threading.Thread(target=vb.close, name=f"pool-close-{i}")
-                   for i, vb in enumerate(self.boards) if vb is not None]
-        for t in closers:
-            t.start()
-        for t in closers:
+        with self._lock:  # side by side with the ones closed as their workers finished
+            for slot, vb in enumerate(self.boards):
+                if vb is not None:
+                    self._close_later(slot, vb)
+            self.boards = [None] * self.size
+        for t in self.closers:
             t.join()
-        self.boards = [None] * self.size
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
