@@ -252,7 +252,7 @@ def run(args: argparse.Namespace) -> int:
         return _run(args)
     if args.port:
         raise HilError("--place gives the board's port; drop --port")
-    from ..board.place import PlaceLostError, acquired_place
+    from ..board.place import PlaceLostError, acquired_place, after_loss
 
     with acquired_place(args.place, coordinator=args.coordinator, wait=args.place_wait,
                         on_lost=_interrupt_suites) as lease:
@@ -262,8 +262,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"== place {lease.name} acquired: {lease.board} on {lease.url}", flush=True)
         code = _run(args)  # the place is released on the way out, whatever happens in the run
         if lease.lost:
-            raise PlaceLostError(f"place {lease.name} was lost mid-run ({lease.lost}): the results above "
-                                 "may come from a board someone else was using")
+            raise PlaceLostError(f"place {lease.name} was lost mid-run ({lease.lost}): {after_loss([lease])}")
         return code
 
 
@@ -274,7 +273,7 @@ def _run_tag_pool(args: argparse.Namespace) -> int:
         raise HilError("--place-tag gives the boards' ports; drop --port")
     if args.pool < 1:
         raise HilError("--pool N needs N >= 1")
-    from ..board.place import PlaceLostError, acquired_places, parse_tags
+    from ..board.place import PlaceLostError, acquired_places, after_loss, parse_tags
 
     tags = parse_tags(args.place_tag)
     with acquired_places(tags, args.pool, coordinator=args.coordinator, wait=args.place_wait,
@@ -295,8 +294,7 @@ def _run_tag_pool(args: argparse.Namespace) -> int:
         code = _run(args)  # the places are released on the way out, whatever happens in the run
         lost = [f"{lease.name} ({lease.lost})" for lease in leases if lease.lost]
         if lost:
-            raise PlaceLostError(f"place(s) {', '.join(lost)} lost mid-run: the results above may come from "
-                                 "boards someone else was using")
+            raise PlaceLostError(f"place(s) {', '.join(lost)} lost mid-run: {after_loss(leases)}")
         return code
 
 
