@@ -73,6 +73,7 @@ class PlaceLease:
     token: str | None = None
     lost: str | None = None  # set by the watch when the place stops being usable mid-run (why)
     still_ours: bool = False  # lost, but still acquired by us (its exporter went away): released at the end
+    taken: bool = False  # lost to someone else (kicked, acquired by another): the board was not only ours
 
 
 def coordinator_address(given: str | None) -> str:
@@ -226,15 +227,15 @@ class _LeaseWatch(threading.Thread):
             now = found.group(1) if found else "None"
             orphaned = re.search(r"^Orphaned resource '[^']*' \((([^/\s]+)/[^)]*)\)", show, re.M)
             if now != self.holder:
-                self._lose("released by someone else" if now == "None" else f"now acquired by {now}")
+                self._lose("released by someone else" if now == "None" else f"now acquired by {now}", taken=True)
             elif orphaned:
                 self._lose(f"its exporter {orphaned.group(2)} went away (labgrid: resource {orphaned.group(1)} "
                            "orphaned)", still_ours=True)
 
-    def _lose(self, why: str, *, still_ours: bool = False) -> None:
+    def _lose(self, why: str, *, still_ours: bool = False, taken: bool = False) -> None:
         if self.stop.is_set():  # our own release at the end of the block
             return
-        self.lease.still_ours = still_ours
+        self.lease.still_ours, self.lease.taken = still_ours, taken
         self.lease.lost = why
         print(f"usocket-hil: place {self.lease.name} lost mid-run: {why}", file=sys.stderr, flush=True)
         if self.on_lost is not None:
@@ -243,9 +244,9 @@ class _LeaseWatch(threading.Thread):
 
 def after_loss(leases: list[PlaceLease]) -> str:
     """What the loss of these leases means for a run's results: the end of its one error line."""
-    if all(lease.still_ours for lease in leases if lease.lost):  # nobody else got the board meanwhile
-        return "the run stopped, the clauses not run are untested"
-    return "the results above may come from a board someone else was using"
+    if any(lease.taken for lease in leases):
+        return "the results above may come from a board someone else was using"
+    return "the run stopped, the clauses not run are untested"  # nobody else got the board meanwhile
 
 
 def _hold(stack: contextlib.ExitStack, address: str, name: str, token: str | None, user: str | None,
