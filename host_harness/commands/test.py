@@ -69,7 +69,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "A virtual board file gets a board started for the run; the id of a running virtual board "
                     "(vb1, from `virtual up`) or --port of one uses that board; a real board needs --port. "
                     "Exit status 0 when every clause passed, 1 when "
-                    "one failed or a suite did not complete, 2 when a board cannot be brought up.")
+                    "one failed or a suite did not complete, 2 when a board cannot be brought up, cannot "
+                    "reach its host peers, or was lost mid-suite (its link, its labgrid place).")
     p.add_argument("--board", action="append", default=[], metavar="NAME",
                    help=BOARD_HELP + "; repeat for several targets")
     p.add_argument("--port", metavar="URL", help=PORT_HELP + " (with a single --board)")
@@ -333,11 +334,15 @@ def _run(args: argparse.Namespace) -> int:
     # pytest exit 1 = some test failed (the table shows which); BRINGUP_FAILED = the board never came up
     # (the plugin printed why, once); anything else is an error of the run itself.
     # A lost place stopped its suite (exit 2 like a bring-up failure): the caller names the loss, once.
+    from ..peers.reach import PEERS_UNREACHABLE  # the suite stopped before its first network case
+
     lost = _LOST.is_set()
     down = [] if lost else [n for n, c in codes.items() if c == BRINGUP_FAILED]
     cut = [n for n, c in codes.items() if c == LINK_LOST]  # stopped mid-suite: its table shows what ran
-    broken = {} if lost else {n: c for n, c in codes.items() if c not in (0, 1, BRINGUP_FAILED, LINK_LOST)}
-    shown = [n for n in boards if n not in down]
+    apart = [] if lost else [n for n, c in codes.items() if c == PEERS_UNREACHABLE]
+    broken = {} if lost else {n: c for n, c in codes.items()
+                              if c not in (0, 1, BRINGUP_FAILED, LINK_LOST, PEERS_UNREACHABLE)}
+    shown = [n for n in boards if n not in down and n not in apart]
 
     any_fail = False
     if shown:
@@ -358,11 +363,14 @@ def _run(args: argparse.Namespace) -> int:
     for name in down:
         print(f"usocket-hil: no suite ran on {name}: its board did not come up (the line above says why; "
               f"log {args.report_dir / 'board-logs' / name / 'session.log'})", file=sys.stderr)
+    for name in apart:
+        print(f"usocket-hil: no suite ran on {name}: the board cannot reach its host peers (the line above says "
+              f"which address and why; log {args.report_dir / 'suite-logs' / f'{name}.log'})", file=sys.stderr)
     for name in cut:
         print(f"usocket-hil: link to the board lost on {name} mid-suite: the run stopped, the clauses not run "
               f"are untested (log {args.report_dir / 'suite-logs' / f'{name}.log'})", file=sys.stderr)
     for name, code in broken.items():
         print(f"usocket-hil: the suite on {name} did not complete (pytest exit {code})", file=sys.stderr)
-    if down or cut:
+    if down or cut or apart:
         return 2
     return 1 if any_fail or broken or any(codes.values()) else 0
