@@ -101,13 +101,12 @@ def check_reach_once(config: pytest.Config, board: BoardHandle) -> None:
         try:
             why = unreachable_reason(lambda code, timeout: board.exec(code, timeout=timeout).text,
                                      board.host_ip, board._backend.socket_factory) or ""
+            said = f"the board reaches its host peers at {board.host_ip}"
         except OSError as exc:  # no listener possible there: no peer could listen either
-            why = f"host peers cannot listen on {board.host_ip}: {exc.strerror or exc}"
+            why = said = f"host peers cannot listen on {board.host_ip}: {exc.strerror or exc}"
         except BoardError as exc:  # the probe itself did not run: the cases will tell
-            why = ""
-            board._sink(f"[usocket-hil] peer reachability not checked: {exc}\n".encode())
-        if not why:
-            board._sink(f"[usocket-hil] the board reaches its host peers at {board.host_ip}\n".encode())
+            why, said = "", f"peer reachability not checked: {exc}"
+        board._sink(f"[usocket-hil] {said}\n".encode())
         config.stash[_REACH] = why
     if why:
         pytest.exit(f"usocket-hil: {why}", returncode=PEERS_UNREACHABLE)
