@@ -71,7 +71,9 @@ class PlaceLease:
     board: str
     tags: dict[str, str] = field(default_factory=dict)
     token: str | None = None
-    lost: str | None = None  # set by the watch when the place stops being ours mid-run (why)
+    lost: str | None = None  # set by the watch when the place stops being usable mid-run (why)
+    still_ours: bool = False  # lost, but still acquired by us (its exporter went away): released at the end
+    taken: bool = False  # lost to someone else (kicked, acquired by another): the board was not only ours
 
 
 def coordinator_address(given: str | None) -> str:
@@ -196,8 +198,11 @@ def _resolve(coordinator: str, name: str, user: str | None) -> tuple[str, dict[s
 
 
 class _LeaseWatch(threading.Thread):
-    """Checks every `interval` s that the place is still acquired by us: someone may `release --kick` it, or
-    the coordinator may go away.  The first loss is written to stderr at once and kept in `lease.lost`."""
+    """Checks every `interval` s that the place is still acquired by us and its resources are still there:
+    someone may `release --kick` it, the coordinator may go away, or the exporter that publishes its serial
+    port may (labgrid then keeps the place acquired with an orphaned resource, labgrid/remote/coordinator.py
+    ExporterSession.set_resource, and `labgrid-client show` lists it as "Orphaned resource").  The first loss
+    is written to stderr at once and kept in `lease.lost`."""
 
     def __init__(self, lease: PlaceLease, user: str | None, interval: float,
                  on_lost: Callable[[str], None] | None, holder: str) -> None:
@@ -220,16 +225,28 @@ class _LeaseWatch(threading.Thread):
             misses = 0
             found = re.search(r"^\s*acquired: (\S+)", show, re.M)
             now = found.group(1) if found else "None"
+            orphaned = re.search(r"^Orphaned resource '[^']*' \((([^/\s]+)/[^)]*)\)", show, re.M)
             if now != self.holder:
-                self._lose("released by someone else" if now == "None" else f"now acquired by {now}")
+                self._lose("released by someone else" if now == "None" else f"now acquired by {now}", taken=True)
+            elif orphaned:
+                self._lose(f"its exporter {orphaned.group(2)} went away (labgrid: resource {orphaned.group(1)} "
+                           "orphaned)", still_ours=True)
 
-    def _lose(self, why: str) -> None:
+    def _lose(self, why: str, *, still_ours: bool = False, taken: bool = False) -> None:
         if self.stop.is_set():  # our own release at the end of the block
             return
+        self.lease.still_ours, self.lease.taken = still_ours, taken
         self.lease.lost = why
         print(f"usocket-hil: place {self.lease.name} lost mid-run: {why}", file=sys.stderr, flush=True)
         if self.on_lost is not None:
             self.on_lost(why)
+
+
+def after_loss(leases: list[PlaceLease]) -> str:
+    """What the loss of these leases means for a run's results: the end of its one error line."""
+    if any(lease.taken for lease in leases):
+        return "the results above may come from a board someone else was using"
+    return "the run stopped, the clauses not run are untested"  # nobody else got the board meanwhile
 
 
 def _hold(stack: contextlib.ExitStack, address: str, name: str, token: str | None, user: str | None,
@@ -238,7 +255,7 @@ def _hold(stack: contextlib.ExitStack, address: str, name: str, token: str | Non
     lease: PlaceLease | None = None
 
     def give_back() -> None:
-        if lease is not None and lease.lost:  # not ours any more: only our reservation is left to end
+        if lease is not None and lease.lost and not lease.still_ours:  # only our reservation is left to end
             release_token(address, token, user=user)
         else:
             release(address, name, user=user, token=token)

@@ -69,9 +69,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "A virtual board file gets a board started for the run; the id of a running virtual board "
                     "(vb1, from `virtual up`) or --port of one uses that board; a real board needs --port. "
                     "Exit status 0 when every clause passed, 1 when "
-                    "one failed or a suite did not complete, 2 when a board cannot be brought up or its link "
-                    "or place was lost mid-suite (the clauses not run are untested), 3 when a place is busy or "
-                    "too few places match, 143 on SIGTERM.")
+                    "one failed or a suite did not complete, 2 when a board cannot be brought up, cannot "
+                    "reach its host peers, or was lost mid-suite (its link, its labgrid place: the clauses not "
+                    "run are untested), 3 when a place is busy or too few places match, 143 on SIGTERM.")
     p.add_argument("--board", action="append", default=[], metavar="NAME",
                    help=BOARD_HELP + "; repeat for several targets")
     p.add_argument("--port", metavar="URL", help=PORT_HELP + " (with a single --board; once)",
@@ -264,7 +264,7 @@ def run(args: argparse.Namespace) -> int:
         return _run(args)
     if args.port:
         raise HilError("--place gives the board's port; drop --port")
-    from ..board.place import PlaceLostError, acquired_place
+    from ..board.place import PlaceLostError, acquired_place, after_loss
 
     with acquired_place(args.place, coordinator=args.coordinator, wait=args.place_wait,
                         on_lost=_interrupt_suites) as lease:
@@ -274,8 +274,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"== place {lease.name} acquired: {lease.board} on {lease.url}", flush=True)
         code = _run(args)  # the place is released on the way out, whatever happens in the run
         if lease.lost:
-            raise PlaceLostError(f"place {lease.name} was lost mid-run ({lease.lost}): the results above "
-                                 "may come from a board someone else was using")
+            raise PlaceLostError(f"place {lease.name} was lost mid-run ({lease.lost}): {after_loss([lease])}")
         return code
 
 
@@ -286,7 +285,7 @@ def _run_tag_pool(args: argparse.Namespace) -> int:
         raise HilError("--place-tag gives the boards' ports; drop --port")
     if args.pool < 1:
         raise HilError("--pool N needs N >= 1")
-    from ..board.place import PlaceLostError, acquired_places, parse_tags
+    from ..board.place import PlaceLostError, acquired_places, after_loss, parse_tags
 
     tags = parse_tags(args.place_tag)
     with acquired_places(tags, args.pool, coordinator=args.coordinator, wait=args.place_wait,
@@ -307,8 +306,7 @@ def _run_tag_pool(args: argparse.Namespace) -> int:
         code = _run(args)  # the places are released on the way out, whatever happens in the run
         lost = [f"{lease.name} ({lease.lost})" for lease in leases if lease.lost]
         if lost:
-            raise PlaceLostError(f"place(s) {', '.join(lost)} lost mid-run: the results above may come from "
-                                 "boards someone else was using")
+            raise PlaceLostError(f"place(s) {', '.join(lost)} lost mid-run: {after_loss(leases)}")
         return code
 
 
@@ -347,11 +345,15 @@ def _run(args: argparse.Namespace) -> int:
     # pytest exit 1 = some test failed (the table shows which); BRINGUP_FAILED = the board never came up
     # (the plugin printed why, once); anything else is an error of the run itself.
     # A lost place stopped its suite (exit 2 like a bring-up failure): the caller names the loss, once.
+    from ..peers.reach import PEERS_UNREACHABLE  # the suite stopped before its first network case
+
     lost = _LOST.is_set()
     down = [] if lost else [n for n, c in codes.items() if c == BRINGUP_FAILED]
     cut = [n for n, c in codes.items() if c == LINK_LOST]  # stopped mid-suite: its table shows what ran
-    broken = {} if lost else {n: c for n, c in codes.items() if c not in (0, 1, BRINGUP_FAILED, LINK_LOST)}
-    shown = [n for n in boards if n not in down]
+    apart = [] if lost else [n for n, c in codes.items() if c == PEERS_UNREACHABLE]
+    broken = {} if lost else {n: c for n, c in codes.items()
+                              if c not in (0, 1, BRINGUP_FAILED, LINK_LOST, PEERS_UNREACHABLE)}
+    shown = [n for n in boards if n not in down and n not in apart]
 
     any_fail = False
     if shown:
@@ -372,11 +374,14 @@ def _run(args: argparse.Namespace) -> int:
     for name in down:
         print(f"usocket-hil: no suite ran on {name}: its board did not come up (the line above says why; "
               f"log {args.report_dir / 'board-logs' / name / 'session.log'})", file=sys.stderr)
+    for name in apart:
+        print(f"usocket-hil: no suite ran on {name}: the board cannot reach its host peers (the line above says "
+              f"which address and why; log {args.report_dir / 'suite-logs' / f'{name}.log'})", file=sys.stderr)
     for name in cut:
         print(f"usocket-hil: link to the board lost on {name} mid-suite: the run stopped, the clauses not run "
               f"are untested (log {args.report_dir / 'suite-logs' / f'{name}.log'})", file=sys.stderr)
     for name, code in broken.items():
         print(f"usocket-hil: the suite on {name} did not complete (pytest exit {code})", file=sys.stderr)
-    if down or cut:
+    if down or cut or apart:
         return 2
     return 1 if any_fail or broken or any(codes.values()) else 0

@@ -84,8 +84,37 @@ def _make_fixture(name: str, cls_name: str, factory: bool) -> Callable:
     return pytest.fixture(name=name)(fixture)
 
 
+_REACH = pytest.StashKey[str]()  # "" once the board reached a peer of ours, else why it cannot
+
+
+def check_reach_once(config: pytest.Config, board: BoardHandle) -> None:
+    """Before the first test with peers: can the board reach them at all (host_harness/peers/reach.py)?  If
+    not, the session stops with one line saying which address and why (exit PEERS_UNREACHABLE), rather than
+    fail every network case on the same connect."""
+    from ..peers.reach import PEERS_UNREACHABLE, unreachable_reason
+    from ..transport.result import BoardError
+
+    why = config.stash.get(_REACH, None)
+    if why is None:
+        if not board.host_ip:
+            return  # PeerPool.make says so, per test
+        try:
+            why = unreachable_reason(lambda code, timeout: board.exec(code, timeout=timeout).text,
+                                     board.host_ip, board._backend.socket_factory) or ""
+            said = f"the board reaches its host peers at {board.host_ip}"
+        except OSError as exc:  # no listener possible there: no peer could listen either
+            why = said = f"host peers cannot listen on {board.host_ip}: {exc.strerror or exc}"
+        except BoardError as exc:  # the probe itself did not run: the cases will tell
+            why, said = "", f"peer reachability not checked: {exc}"
+        board._sink(f"[usocket-hil] {said}\n".encode())
+        config.stash[_REACH] = why
+    if why:
+        pytest.exit(f"usocket-hil: {why}", returncode=PEERS_UNREACHABLE)
+
+
 @pytest.fixture
-def _hil_peer_pool(board: BoardHandle):
+def _hil_peer_pool(request: pytest.FixtureRequest, board: BoardHandle):
+    check_reach_once(request.config, board)
     pool = PeerPool(board)
     yield pool
     errors = pool.close()

@@ -17,9 +17,9 @@ class CliRun:
     `until(pred)` reads its output up to the first line `pred` accepts; `finish()` its exit code and output.
     Used as a context manager, whatever is still running at the end is killed."""
 
-    def __init__(self, args: list[str]) -> None:
+    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     start_new_session=True)
+                                     start_new_session=True, env={**os.environ, **(env or {})})
         self.seen: list[str] = []
 
     def until(self, pred: Callable[[str], bool], deadline: float = 120) -> None:

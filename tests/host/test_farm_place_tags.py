@@ -172,7 +172,7 @@ def test_test_place_tag_shares_the_suite_over_the_matching_places(farm, firmware
     for place, dev in zip(farm.places, farm.devices, strict=True):
         assert f"== place {place} acquired: virtual-esp32 on {dev.url}" in r.stdout
         # each place's board flashed (all at once, one progress view) and its boot judged before the suite
-        assert re.search(rf"^== virtual-esp32 {re.escape(dev.url)}: .*boot booted", r.stdout, re.M), r.stdout
+        assert re.search(rf"^== virtual-esp32 {re.escape(dev.url)}: .*boot: booted", r.stdout, re.M), r.stdout
     assert re.search(r"virtual-esp32: [1-9]\d* clauses pass, 0 fail", r.stdout), r.stdout[-3000:]
     assert _nothing_left(farm)
 
@@ -209,7 +209,7 @@ def test_a_place_of_the_pool_kicked_mid_run_stops_the_run_and_says_so(farm, firm
     victim = farm.places[1]
     with CliRun(["test", "--coordinator", farm.address, "--place-tag", "board=virtual-esp32", "--pool", "2",
                  "--firmware", str(firmware), "--report-dir", str(tmp_path)]) as run:
-        run.until(lambda line: "boot booted" in line)  # both places are ours, their boards flashed
+        run.until(lambda line: "boot: booted" in line)  # both places are ours, their boards flashed
         # Someone kicks us off one board (its reservation is ours, so they cannot acquire it themselves).
         client(farm.address, "-p", victim, "release", "--kick", user="mallory")
         code, text = run.finish(240)
