@@ -141,6 +141,9 @@ def _acquire(coordinator: str, name: str, *, wait: float, user: str | None) -> s
         client(coordinator, "-p", name, "acquire", user=user)
         return None
     except LabgridError as exc:
+        if "Could not connect to coordinator" in str(exc):  # (labgrid's words name no address)
+            raise PlaceError(f"cannot acquire place {name}: no labgrid coordinator answers at {coordinator} "
+                             "(--coordinator HOST:PORT or $LG_COORDINATOR)") from None
         if "already acquired" not in str(exc):
             raise PlaceError(f"cannot acquire place {name}: {exc}") from None
         if wait <= 0:
@@ -154,6 +157,9 @@ def _acquire(coordinator: str, name: str, *, wait: float, user: str | None) -> s
     started = time.monotonic()
     found = re.search(r"acquired by (\S+?)\.?(?:\s|$)", busy)
     holder = found.group(1) if found else None  # from the busy answer: no lookup after the deadline
+    # (a CI log would otherwise show nothing for up to --place-wait seconds)
+    print(f"usocket-hil: place {name} is held by {holder or 'someone else'}: waiting up to {wait:.0f} s for it "
+          "(a labgrid reservation)", file=sys.stderr, flush=True)
 
     def busy_error() -> PlaceBusyError:
         return PlaceBusyError(f"place {name} is still acquired by {holder or _holder(coordinator, name, user)} "

@@ -261,9 +261,15 @@ def run(args: argparse.Namespace) -> int:
     if not args.place:
         if not args.board:
             raise HilError("--board NAME (or --place NAME, --place-tag KEY=VALUE) is required")
+        unused = [o for o, v in (("--coordinator", args.coordinator), ("--place-wait", args.place_wait)) if v]
+        if unused:  # (silently ignored, a CI job would believe it waited for, or used, that coordinator)
+            raise HilError(f"{' and '.join(unused)} {'is' if len(unused) == 1 else 'are'} for labgrid places: "
+                           "add --place NAME or --place-tag KEY=VALUE, or drop it")
         return _run(args)
     if args.port:
         raise HilError("--place gives the board's port; drop --port")
+    if args.pool > 1:  # (said before the place is acquired, not after)
+        raise HilError("--place is one board: for --pool N boards use --place-tag KEY=VALUE --pool N")
     from ..board.place import PlaceLostError, acquired_place, after_loss
 
     with acquired_place(args.place, coordinator=args.coordinator, wait=args.place_wait,

@@ -71,6 +71,10 @@ def test_plugin_refuses_bad_addresses_as_one_usage_line(tmp_path: Path, option: 
     (["--place", "a", "--place", "b"], "--place is given once; several places: tag them and use --place-tag"),
     (["--port", "rfc2217://127.0.0.1:1", "--board", "virtual-unix", "--port", "rfc2217://127.0.0.1:2"],
      "--port is given once; several boards on ports"),
+    # options that would do nothing, and one said before a place is acquired (trial 5 F21)
+    (["--place-wait", "5"], "--place-wait is for labgrid places: add --place NAME or --place-tag"),
+    (["--coordinator", "127.0.0.1:1"], "--coordinator is for labgrid places"),
+    (["--place", "x", "--pool", "2"], "--place is one board: for --pool N boards use --place-tag"),
 ])
 def test_test_refuses_bad_numbers_where_they_are_parsed(tmp_path: Path, args: list[str], says: str) -> None:
     p = hil("test", "--board", "virtual-unix", *args, "--report-dir", str(tmp_path), timeout=30)

@@ -66,7 +66,7 @@ def test_a_place_the_same_user_already_holds_says_so_in_our_words(farm):
     assert _holders(farm) == ""
 
 
-def test_place_wait_gives_up_at_its_deadline_naming_the_holder(farm):
+def test_place_wait_gives_up_at_its_deadline_naming_the_holder(farm, capsys):
     """--place-wait S counts from the start (labgrid-client starts included); after S only the reservation's
     cancellation remains.  Before: the S seconds began after two client starts and a holder lookup followed
     (5 s took 12.6 s): ~3.5 calls on top.  One client call, timed in the same run, is the unit."""
@@ -85,6 +85,8 @@ def test_place_wait_gives_up_at_its_deadline_naming_the_holder(farm):
         took = time.monotonic() - started
     assert took - wait < 2.5 * one_call, (took, one_call)  # the cancellation (~1 call) and the client's kill
     assert _holders(farm) == ""
+    # said when the wait began, not only when it ended (a CI log is otherwise silent for --place-wait seconds)
+    assert f"place {farm.places[0]} is held by" in capsys.readouterr().err
 
 
 def test_waiting_for_a_busy_place_gets_it_through_a_reservation_when_released(farm):
@@ -126,6 +128,9 @@ def test_unknown_place_and_missing_coordinator_are_named_errors(farm, monkeypatc
     monkeypatch.delenv("LG_COORDINATOR", raising=False)
     with pytest.raises(PlaceError, match="--coordinator"):
         with acquired_place(farm.places[0]):
+            pass
+    with pytest.raises(PlaceError, match=r"no labgrid coordinator answers at 127\.0\.0\.1:1 \(--coordinator"):
+        with acquired_place(farm.places[0], coordinator="127.0.0.1:1"):  # (labgrid's words name no address)
             pass
 
 
