@@ -2,8 +2,8 @@
 
 Sections (one table at the end; every row is wall time of real `usocket-hil test` runs):
   pool      one target (virtual-esp32) on 1, 2 and 4 identical virtual boards (`--pool N`, pytest-xdist
-            --dist worksteal: the controller brings the boards up while its workers start, board 0 deployed,
-            the others flashed with its image; host_harness/plugin/pool.py); ratio vs 1 board.
+            --dist worksteal: the controller brings the boards up while its workers start, each flashed with
+            one host-built image of the deploy set; host_harness/plugin/pool.py); ratio vs 1 board.
             Goals: 2 boards <= 0.65 x, 4 boards <= 0.45 x.  The runs share one report dir, as a user's
             `reports/` does: the first (one-board) run records the tests' durations, the pool runs use them
             to spread long tests over the workers.
@@ -22,45 +22,28 @@ and "others" = the cores the rest of the machine kept busy meanwhile (/proc/stat
 A run's CPU seconds over the cores it could have is a floor for its wall time: the pool lines print it for idle
 cores and for the cores other work left.
 
-Where a pool's time goes (measured on the 2-core development machine, shared with other work, load average
-1.3-8; per-process CPU from a /proc poll of the run's process tree, wall from a timeline of pytest hooks in the
-controller and every worker; numbers are before -> after the cuts listed below):
-  one board's suite alone: 5-6 CPU s in 13-17 s of wall time (it mostly waits: deadlines, peers); its
-      interpreter spawns 20-22 times (boot, soft resets), 2.2-2.9 CPU s; pytest 1.6-1.8; supervisor 0.4-0.5.
-  per extra pool board, fixed costs:
-    xdist worker to its collection   ~0.5 CPU s (python + execnet bootstrap ~0.05, pytest, xdist and the plugins
-                                     ~0.2, configure and collection ~0.25); xdist starts the workers one after
-                                     another (0.15-0.4 s apart) and starts no test before all have collected.
-    TLS keys                         4 RSA-2048 keys, 0.25-0.35 CPU s, in every worker -> once per run in the
-                                     controller, handed over with the board (peers/certs.py seed_keys).
-    virtual board start              netns pair + reaper + supervisor + interpreter: 0.45 CPU s, 0.6 s -> 0.35
-                                     CPU s, 0.25 s (the wheel's interpreter run without CPython's site, the WiPy
-                                     network processor no longer imported by every supervisor).
-    interpreter (re)spawn            70 -> 35 ms CPU each (every boot and soft reset).
-    deploy                           board 0 over its REPL: 1.1-2.3 s (58 KB in 128-byte raw-paste windows, five
-                                     write execs), ~0.6 CPU s; the others: mpy-cross of the 28 files again (0.1 CPU
-                                     s, 0.1-0.4 s under load) -> compiled once per process, then the hash check
-                                     (0.1-0.15 s).  They now power up beside board 0, are flashed with its image
-                                     and hard-reset, instead of starting only after its deploy (0.6-1 s serial).
-    soft resets                      52 -> 22 per run: a small-heap board resets at every change of case module,
-                                     and the spread interleaved modules; it now places whole modules.
-    spread                           it never ran: xdist sets a worker's --dist to "no"; the controller now
-                                     passes it (a 4-board run's last worker finished 1.5 s after the first ->
-                                     0.1-0.25 s).
-    teardown                         worker unconfigure -> exit ~0.3 s, the controller notices ~0.35 s, the
-                                     boards stop side by side in ~0.15 s.
-  a pool's start: the boards come up from the controller's pytest_configure (0.2-0.3 s before its session
-      starts, when xdist starts the workers); first test of a 4-board run at 4.3-5 s (before: 4.3-5.6), of a
-      2-board run 2.4-3.8 s; the boards are ready by then.
-  CPU of a whole run: 1 board 7.1 -> 4.9-5.7 CPU s, 4 boards 12-14.5 -> 9.1-10.8 CPU s (same-load A/B runs of
-      the code before and after: 11.9-12.6 vs 9.4-10.8 CPU s).
-  So with 2 idle cores 4 boards could take 9-10 CPU s / 2 = 4.5-5 s = 0.3-0.35 x of one board's wall time;
-  but the other work on the machine kept 0.9-1.7 of its 2 cores busy in every run (load average 4-11), leaving
-  0.3-1.1: 9-10 s of CPU on ~0.7 cores is >= 13 s, 0.65-0.8 x, above the 0.45 x goal whatever the order of the
-  work (measured: --pool 2 0.76-0.79 x, --pool 4 0.68-0.73 x, each within 0.1 x of that floor; 5 targets at
-  once 0.36 x).  In a quieter run (others 0.5-0.9 cores): --pool 2 0.64 x (met), --pool 4 0.57 x (floor
-  0.51 x).  The goals need the cores to themselves (or more cores); the bench prints this arithmetic with
-  every run.
+Where a pool's time goes (the 2-core development machine, idle; per-process CPU from a /proc poll of the run's
+process tree, wall from a timeline of pytest hooks in the controller and every worker):
+  one board's suite alone: 4-5 CPU s in 12-13 s of wall time (it mostly waits: deadlines, peers; the tests'
+      own durations add up to ~10.5 s).
+  a 4-board run, 5.3-6.1 s: the controller's session starts at ~0.4 s; the 4 boards (namespace pair, reaper,
+      supervisor, an interpreter booting from the image, the hash check over the REPL) are handed over at
+      ~1.4-2.0 s; xdist spawns its workers one after another and schedules no test before all have collected
+      (~1.9-2.4 s: each worker ~0.45 CPU s of pytest start-up and collection, on cores the boards' start-up
+      shares); the tests then take ~3.3-3.6 s per worker (11 s of one board's tests over 4, slowed by 4 boards'
+      CPU-heavy cases at once: TLS, 16 MiB each way, MQTT); the end ~0.6 s (workers exit, the controller and
+      the CLI).  8-9 CPU s in all, so its floor on 2 cores is ~0.33 x.
+  cuts of the last rounds (before -> after): the virtual board scanned every pasted source for the firmware's
+      compiler rules, and a MicroPython str index walks from the start (a 16 KB deploy paste ~0.2 CPU s): only
+      where a rule can apply (a suite 6.4 -> 5.4 CPU s); pytest autoloaded every plugin and rewrote the asserts
+      of all of host_harness at each start of each worker (PYTHONDONTWRITEBYTECODE: never cached): only the
+      suite's plugins, bytecode compiled by make (0.6 -> 0.45 CPU s a process); the TLS keys were made in every
+      run (0.3-0.5 CPU s): kept in the state folder; board 0 was deployed over its REPL and the others waited
+      for its image (boards ready at ~2.5 s -> ~1.4 s); a board stops as soon as its worker is done; the
+      supervisor's line pump and the serial adapter make fewer system calls.
+  Earlier rounds: interpreter starts without CPython's site (70 -> 35 ms CPU), mpy-cross once per source,
+      whole case modules kept on one worker (52 -> 22 soft resets), the spread passed to the workers.
+  With other work on the cores (the bench prints "others") the ratios rise towards the floor on the cores left.
 
 Not a test: prints the table; exit 0 unless a run failed (then a one-line error and exit 1).
 Run: `.venv/bin/python bench/farm.py [--rounds 2] [--skip places]`.  Everything it starts is stopped on exit.
