@@ -454,6 +454,8 @@ def acquired_places(tags: dict[str, str], count: int, *, coordinator: str | None
     budget = max(wait, ALLOCATE_S)
     deadline = time.monotonic() + budget
     with contextlib.ExitStack() as stack:
+        if len(_tagged_places(address, tags, user)) < count:  # waiting cannot help: said now, not at the end
+            raise _tag_pool_busy(address, tags, filters, count, budget, user)
         while (got := _grab(address, filters, count, deadline, user)) is None:
             if time.monotonic() + BACKOFF_S[1] > deadline:
                 raise _tag_pool_busy(address, tags, filters, count, budget, user)
