@@ -281,7 +281,8 @@ def run(args: argparse.Namespace) -> int:
         code = _run(args)  # the place is released on the way out, whatever happens in the run
         if lease.lost:
             raise PlaceLostError(f"place {lease.name} was lost mid-run ({lease.lost}): {after_loss([lease])}")
-        return code
+    print(f"== place {lease.name} released", flush=True)
+    return code
 
 
 def _run_tag_pool(args: argparse.Namespace) -> int:
@@ -313,7 +314,8 @@ def _run_tag_pool(args: argparse.Namespace) -> int:
         lost = [f"{lease.name} ({lease.lost})" for lease in leases if lease.lost]
         if lost:
             raise PlaceLostError(f"place(s) {', '.join(lost)} lost mid-run: {after_loss(leases)}")
-        return code
+    print(f"== place(s) {', '.join(lease.name for lease in leases)} released", flush=True)
+    return code
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -148,6 +148,7 @@ def test_test_place_flashes_deploys_tests_and_releases(farm, firmware, tmp_path)
     flash_logs = tmp_path / "board-logs" / "virtual-esp32" / "flash"  # the bring-up's flashed step
     assert "boot: booted MicroPython v1.25.0" in next(flash_logs.glob("*.log")).read_text()
     assert _holders(farm) == ""
+    assert r.stdout.rstrip().endswith(f"== place {farm.places[0]} released"), r.stdout[-500:]
 
 
 def test_test_place_releases_the_place_when_the_run_fails(farm, firmware, tmp_path):
