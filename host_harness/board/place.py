@@ -311,10 +311,11 @@ def parse_tags(pairs: list[str]) -> dict[str, str]:
     return tags
 
 
-def _tagged_places(address: str, tags: dict[str, str], user: str | None) -> dict[str, str]:
-    """{place: who acquired it ("None": nobody)} for the places whose tags include `tags` (for messages)."""
+def _tagged_places(address: str, tags: dict[str, str], user: str | None, *, strict: bool = False) -> dict[str, str]:
+    """{place: who acquired it ("None": nobody)} for the places whose tags include `tags` (for messages; with
+    `strict`, a coordinator that does not answer is a LabgridError instead of no places)."""
     found: dict[str, str] = {}
-    with contextlib.suppress(LabgridError):
+    with contextlib.suppress(*(() if strict else (LabgridError,))):
         for block in re.split(r"^(?=Place ')", client(address, "-v", "places", user=user), flags=re.M):
             name = re.match(r"Place '([^']+)'", block)
             line = re.search(r"^\s*tags: (.*)$", block, re.M)
@@ -454,7 +455,11 @@ def acquired_places(tags: dict[str, str], count: int, *, coordinator: str | None
     budget = max(wait, ALLOCATE_S)
     deadline = time.monotonic() + budget
     with contextlib.ExitStack() as stack:
-        if len(_tagged_places(address, tags, user)) < count:  # waiting cannot help: said now, not at the end
+        try:
+            tagged = len(_tagged_places(address, tags, user, strict=True))
+        except LabgridError:
+            tagged = count  # (no answer now: the reservations below say what the coordinator does)
+        if tagged < count:  # waiting cannot help: said now, not at the end
             raise _tag_pool_busy(address, tags, filters, count, budget, user)
         while (got := _grab(address, filters, count, deadline, user)) is None:
             if time.monotonic() + BACKOFF_S[1] > deadline:
