@@ -91,6 +91,14 @@ def _holder(coordinator: str, name: str, user: str | None) -> str:
     return "another user"
 
 
+def _busy_holder(busy: LabgridError, coordinator: str, name: str, user: str | None) -> str:
+    """Who holds place `name`, from labgrid's refusal.  labgrid-client names the holder when its own place
+    list already shows it acquired (labgrid/remote/client.py, ClientSession._acquire_place); when two runs race, the
+    coordinator refuses with no name (labgrid/remote/coordinator.py, AcquirePlace), so it is asked."""
+    found = re.search(r"acquired by (\S+?)\.?(?:\s|$)", str(busy))
+    return found.group(1) if found else _holder(coordinator, name, user)
+
+
 def _reserve(coordinator: str, filters: list[str], wait: float, user: str | None, busy, *,
              deadline: float | None = None) -> str:
     """A labgrid reservation for a place matching `filters` (KEY=VALUE tags; name=PLACE for one place),
@@ -151,18 +159,18 @@ def _acquire(coordinator: str, name: str, *, wait: float, user: str | None) -> s
                 raise PlaceBusyError(
                     f"place {name} is busy: it is already acquired by you ({user or 'this user'}: another run, "
                     f"or one that did not release it: `labgrid-client -p {name} release` frees it)") from None
-            raise PlaceBusyError(f"place {name} is busy: {str(exc).split('. ')[0]} "
+            holder = _busy_holder(exc, coordinator, name, user)
+            raise PlaceBusyError(f"place {name} is busy: it is acquired by {holder} "
                                  "(wait for it with --place-wait SECONDS)") from None
-        busy = str(exc)
+        busy = exc
     started = time.monotonic()
-    found = re.search(r"acquired by (\S+?)\.?(?:\s|$)", busy)
-    holder = found.group(1) if found else None  # from the busy answer: no lookup after the deadline
+    holder = _busy_holder(busy, coordinator, name, user)  # now: no lookup after the deadline
     # (a CI log would otherwise show nothing for up to --place-wait seconds)
-    print(f"usocket-hil: place {name} is held by {holder or 'someone else'}: waiting up to {wait:.0f} s for it "
+    print(f"usocket-hil: place {name} is held by {holder}: waiting up to {wait:.0f} s for it "
           "(a labgrid reservation)", file=sys.stderr, flush=True)
 
     def busy_error() -> PlaceBusyError:
-        return PlaceBusyError(f"place {name} is still acquired by {holder or _holder(coordinator, name, user)} "
+        return PlaceBusyError(f"place {name} is still acquired by {holder} "
                               f"after waiting {wait:.0f} s (its reservation is cancelled)")
 
     token = _reserve(coordinator, [f"name={name}"], wait, user, busy_error, deadline=deadline)

@@ -12,8 +12,8 @@ import time
 import pytest
 from farm_helpers import CLI, CliRun
 
-from host_harness.board.place import PlaceBusyError, PlaceError, acquired_place
-from host_harness.farm.labgrid import client
+from host_harness.board.place import PlaceBusyError, PlaceError, _busy_holder, acquired_place
+from host_harness.farm.labgrid import LabgridError, client
 from host_harness.farm.local import LocalFarm
 from host_harness.flash import testimage
 
@@ -49,11 +49,20 @@ def test_a_place_resolves_to_its_board_tag_and_rfc2217_port_and_is_released(farm
 def test_a_busy_place_fails_at_once_naming_the_holder(farm):
     with acquired_place(farm.places[0], coordinator=farm.address, user="alice"):
         started = time.monotonic()
-        with pytest.raises(PlaceBusyError, match=r"already acquired by \S+/alice"):
+        with pytest.raises(PlaceBusyError, match=r"is busy: it is acquired by \S+/alice \(wait for it"):
             with acquired_place(farm.places[0], coordinator=farm.address, user="bob"):
                 pass
         assert time.monotonic() - started < 20
     assert _holders(farm) == ""
+
+
+def test_a_refusal_from_the_coordinator_itself_still_names_the_holder(farm):
+    """Two runs racing: both clients saw the place free, so the coordinator refuses the loser in its own words,
+    which name nobody (labgrid/remote/coordinator.py, AcquirePlace); the holder is then asked for."""
+    refusal = LabgridError(f"Server error: Error: Place {farm.places[0]} is already acquired")
+    with acquired_place(farm.places[0], coordinator=farm.address, user="alice"):
+        assert re.fullmatch(r"\S+/alice", _busy_holder(refusal, farm.address, farm.places[0], "bob"))
+    assert _busy_holder(refusal, farm.address, farm.places[0], "bob") == "another user"  # released meanwhile
 
 
 def test_a_place_the_same_user_already_holds_says_so_in_our_words(farm):
