@@ -106,7 +106,7 @@ def board(request: pytest.FixtureRequest, _hil_backend) -> BoardHandle:
             try:
                 worked = _hil_backend.reset("soft")
                 hs.needs_reset = False
-                state.log.write(f"[usocket-hil] after the link failed: {worked.line()}\n".encode())
+                state.log.write(f"[usocket-hil] after the test failed on the board: {worked.line()}\n".encode())
             except StepError as exc:
                 if exc.link_gone:
                     raise  # (hooks.py pytest_runtest_makereport: the session stops before the next test)

@@ -180,7 +180,9 @@ class BoardPool:
         flashed = self._flash_image(vb.flash_dir)
         vb.start()
         backend = make_backend(self.config, self.board, log=log, port=vb.port_url)
-        how = "flashed with the deploy set's image" if flashed else f"no image ({self.image_error}): deployed"
+        why = self.image_error or (f"not made within {BRINGUP_DEADLINE_S:.0f} s" if not self.image_ready.is_set()
+                                   else "the deploy set is empty")
+        how = "flashed with the deploy set's image" if flashed else f"no image ({why}): deployed"
         log(f"[usocket-hil] pool slot {slot}: bringing up {backend.describe()}, {how}\n".encode())
         backend.start()  # booted, deployed (on an image only the hash check), online
         backend.close()  # its REPL session only: the board keeps running for its worker
