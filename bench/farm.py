@@ -33,6 +33,11 @@ process tree, wall from a timeline of pytest hooks in the controller and every w
       shares); the tests then take ~3.3-3.6 s per worker (11 s of one board's tests over 4, slowed by 4 boards'
       CPU-heavy cases at once: TLS, 16 MiB each way, MQTT); the end ~0.6 s (workers exit, the controller and
       the CLI).  8-9 CPU s in all, so its floor on 2 cores is ~0.33 x.
+  a later timeline of the same run: boards handed over at ~1.9 s, the workers collected at 1.8-2.3 s (0.41-0.53
+      CPU s each, most of it pytest's own start-up), both cores busy until then; the tests ~3.3 s at ~0.9 cores
+      (their own deadlines and peers: the sum of the tests' durations is that of one board's run); the end
+      ~0.35 s.  What is left to cut is CPU in the first 2 s: each piece (a worker's imports, one reaper a board,
+      the controller's exit collection) is 0.05-0.3 CPU s.
   cuts of the last rounds (before -> after): the virtual board scanned every pasted source for the firmware's
       compiler rules, and a MicroPython str index walks from the start (a 16 KB deploy paste ~0.2 CPU s): only
       where a rule can apply (a suite 6.4 -> 5.4 CPU s); pytest autoloaded every plugin and rewrote the asserts
