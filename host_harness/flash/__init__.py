@@ -7,24 +7,16 @@ Public API:
     read_identity(url) / check_identity(board, identity) / Identity
 """
 
-from .errors import (
-    ConnectError,
-    FlashCancelled,
-    FlashError,
-    ImageError,
-    NotFlashableError,
-    PortError,
-    VerifyError,
-    WrongChipError,
-)
-from .identity import Identity, IdentityError, IdentityResult, check_identity, read_identity
-from .image import FirmwareImage, flash_layout, load_image
-from .runner import flash_boards
-from .writer import LADDER, FlashOptions, FlashResult, Rung
+from ..lazy import lazy_exports
 
-__all__ = [
-    "ConnectError", "FirmwareImage", "FlashCancelled", "FlashError", "FlashOptions", "FlashResult",
-    "Identity", "IdentityError", "IdentityResult", "ImageError", "LADDER", "NotFlashableError", "PortError",
-    "Rung", "VerifyError", "WrongChipError", "check_identity", "flash_boards", "flash_layout", "load_image",
-    "read_identity",
-]
+# public name -> the submodule that defines it; esptool is imported only with runner/writer/identity
+_EXPORTS = {
+    **dict.fromkeys(("ConnectError", "FlashCancelled", "FlashError", "ImageError", "NotFlashableError",
+                     "PortError", "VerifyError", "WrongChipError"), "errors"),
+    **dict.fromkeys(("Identity", "IdentityError", "IdentityResult", "check_identity", "read_identity"), "identity"),
+    **dict.fromkeys(("FirmwareImage", "flash_layout", "load_image"), "image"),
+    "flash_boards": "runner",
+    **dict.fromkeys(("LADDER", "FlashOptions", "FlashResult", "Rung"), "writer"),
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

@@ -6,45 +6,21 @@ Each peer: ``Peer(bind_host, *, socket_factory=socket.socket, ...)``, ``.address
 so a test (or the pytest plugin) can fail when one survives.
 """
 
-from host_harness.peers.app_http import AppHttp
-from host_harness.peers.base import Connection, Peer, PeerError, PeerTimeout, Registry, StreamPeer, registry
-from host_harness.peers.certs import CertAuthority, CertKey, TlsMaterial, material_for
-from host_harness.peers.dialer import DialBack
-from host_harness.peers.faults import HalfClose, NeverAccept, ResetAfter, SlowReader
-from host_harness.peers.http import HttpHello
-from host_harness.peers.relay import TcpRelay
-from host_harness.peers.tcp import TcpEcho, TcpSink, TcpSource, seeded_bytes
-from host_harness.peers.tls import MtlsServer, TlsExpired, TlsServer, TlsWrongCa, TlsWrongHost
-from host_harness.peers.udp import UdpEcho
+from ..lazy import lazy_exports
 
-__all__ = [
-    "AppHttp",
-    "CertAuthority",
-    "CertKey",
-    "Connection",
-    "DialBack",
-    "HalfClose",
-    "HttpHello",
-    "MtlsServer",
-    "NeverAccept",
-    "Peer",
-    "PeerError",
-    "PeerTimeout",
-    "Registry",
-    "ResetAfter",
-    "SlowReader",
-    "StreamPeer",
-    "TcpEcho",
-    "TcpRelay",
-    "TcpSink",
-    "TcpSource",
-    "TlsExpired",
-    "TlsMaterial",
-    "TlsServer",
-    "TlsWrongCa",
-    "TlsWrongHost",
-    "UdpEcho",
-    "material_for",
-    "registry",
-    "seeded_bytes",
-]
+# public name -> the submodule that defines it; cryptography and http.server load with the peers that need them
+_EXPORTS = {
+    "AppHttp": "app_http",
+    **dict.fromkeys(("Connection", "Peer", "PeerError", "PeerTimeout", "Registry", "StreamPeer", "registry"), "base"),
+    **dict.fromkeys(("CertAuthority", "CertKey", "TlsMaterial", "material_for"), "certs"),
+    "DialBack": "dialer",
+    **dict.fromkeys(("HalfClose", "NeverAccept", "ResetAfter", "SlowReader"), "faults"),
+    "HttpHello": "http",
+    "Mosquitto": "mosquitto",
+    "TcpRelay": "relay",
+    **dict.fromkeys(("TcpEcho", "TcpSink", "TcpSource", "seeded_bytes"), "tcp"),
+    **dict.fromkeys(("MtlsServer", "TlsExpired", "TlsServer", "TlsWrongCa", "TlsWrongHost"), "tls"),
+    "UdpEcho": "udp",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

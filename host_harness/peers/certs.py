@@ -22,6 +22,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from .keystore import KEYS_PER_PROCESS, run_keys
+
 UTC = dt.UTC
 NOT_BEFORE = dt.datetime(2000, 1, 1, tzinfo=UTC)
 # Before 2050 the validity is encoded as UTCTime, which every X.509 parser handles.
@@ -33,23 +35,19 @@ WRONG_HOST_NAME = "wrong-host.invalid"
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 
-# Keys handed out before any is generated here: the state folder's (keystore.py), or those another process of
-# the same run passed on (seed_keys: an xdist worker gets its controller's).  RSA only: it is the default, and
-# the costly one.
+# Keys handed out before any is generated here: those another process of this run handed over, else the
+# state folder's (keystore.py run_keys).  RSA only: it is the default, and the costly one.
 _seeded: list[PrivateKey] = []
 _seed_lock = threading.Lock()
-_stored = [False]  # whether this process took the store's keys yet
-KEYS_PER_PROCESS = 4  # the CA's, the rogue CA's, the shared leaf's, the client cert's (material_for's items)
+_stored = [False]  # whether this process took its keys yet
 
 
 def new_key(key_type: str = "rsa") -> PrivateKey:
     if key_type == "rsa":
         with _seed_lock:
             if not _seeded and not _stored[0]:
-                from .keystore import stored_keys
-
                 _stored[0] = True
-                _seeded[:] = _load(stored_keys(KEYS_PER_PROCESS))
+                _seeded[:] = _load(run_keys(KEYS_PER_PROCESS))
             if _seeded:
                 return _seeded.pop(0)
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -58,27 +56,11 @@ def new_key(key_type: str = "rsa") -> PrivateKey:
     raise ValueError(f"key_type must be 'rsa' or 'ec', not {key_type!r}")
 
 
-def export_keys(n: int) -> list[str]:
-    """`n` RSA keys as PEM (the state folder's, keystore.py), for seed_keys in other processes of this run."""
-    from .keystore import stored_keys
-
-    return stored_keys(n)
-
-
 def _load(pems: list[str]) -> list[PrivateKey]:
     # (no key validation: it costs more than generating, and these are our own store's or this run's)
     keys = [serialization.load_pem_private_key(p.encode("ascii"), password=None, unsafe_skip_rsa_key_validation=True)
             for p in pems]
     return [k for k in keys if isinstance(k, rsa.RSAPrivateKey)]
-
-
-def seed_keys(pems: list[str]) -> None:
-    """Use these RSA keys (export_keys' PEM) before generating any: key generation dominates a process's TLS
-    set-up (~0.1 CPU s a key), and the processes of one run may share keys as they share nothing else."""
-    keys = _load(pems)
-    with _seed_lock:
-        _seeded[:] = keys
-        _stored[0] = True  # (the run's keys: the store is not read again)
 
 
 @dataclass(frozen=True)

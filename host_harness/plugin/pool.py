@@ -19,8 +19,9 @@ and attaches to it by its port (board/virtual.py AttachedVirtual: its namespace 
 The controller stops every board at the end, also after a failure or Ctrl-C.
 
 The hand-off is one small JSON file per slot (`{"port": URL}` or `{"error": TEXT}`), written atomically.
-It also carries the run's TLS keys (peers/certs.py): RSA-2048 generation is ~0.1 CPU s a key and every
-worker needs four, so the controller makes them once, beside the bring-ups, and each worker's peers use them.
+It also carries the run's TLS keys (peers/keystore.py): RSA-2048 generation is ~0.1 CPU s a key and every
+worker needs four, so the controller takes them once from the state folder (making them there the first time),
+beside the bring-ups, and each worker's TLS peers use them.
 Only for virtual boards without --port, in root-named network namespaces (a worker cannot enter another
 process's anonymous namespaces): otherwise each worker brings up its own board as before.
 A pool board's power rung (restart its supervisor) belongs to the controller: in a worker the reset ladder
@@ -137,9 +138,9 @@ class BoardPool:
 
     def _make_keys(self) -> None:
         try:
-            from ..peers.certs import KEYS_PER_PROCESS, export_keys
+            from ..peers.keystore import KEYS_PER_PROCESS, stored_keys
 
-            self.tls_keys = export_keys(KEYS_PER_PROCESS)
+            self.tls_keys = stored_keys(KEYS_PER_PROCESS)
         except Exception:  # noqa: BLE001 - without shared keys each worker makes its own, as without a pool
             self.tls_keys = []
         finally:
@@ -300,7 +301,7 @@ def worker_port(config: pytest.Config, deadline: float = BRINGUP_DEADLINE_S) -> 
     if "error" in answer:
         raise PoolError(answer["error"])
     if answer.get("tls_keys"):  # the run's keys (see above): this worker's peers generate none of their own
-        from ..peers.certs import seed_keys
+        from ..peers.keystore import seed_keys  # (as PEM: cryptography loads with this worker's first TLS peer)
 
         seed_keys(answer["tls_keys"])
     return answer["port"], bool(answer.get("deployed"))

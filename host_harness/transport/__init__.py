@@ -8,6 +8,7 @@ files.py             file operations over a session (fs_* under deadlines)
 urls/                pyserial URL schemes of our own (protocol_<scheme>.py), URL checks, open errors
 """
 
+from ..lazy import lazy_exports
 from .result import (
     BoardCrashed,
     BoardError,
@@ -21,15 +22,9 @@ from .result import (
     parse_traceback,
 )
 
-
-def __getattr__(name: str):
-    # The session pulls in mpremote and pyserial: load it only when asked for.
-    if name in ("BoardSession", "BoardValueError", "HardReset", "RemoteFileError"):
-        from . import session
-
-        return getattr(session, name)
-    raise AttributeError(name)
-
+# The session pulls in mpremote and pyserial: load it only when asked for.
+__getattr__, __dir__ = lazy_exports(
+    __name__, dict.fromkeys(("BoardSession", "BoardValueError", "HardReset", "RemoteFileError"), "session"))
 
 __all__ = [
     "BoardCrashed",

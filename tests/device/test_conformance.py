@@ -16,21 +16,7 @@ from typing import Any
 
 import pytest
 
-from host_harness.peers import (
-    AppHttp,
-    DialBack,
-    HttpHello,
-    ResetAfter,
-    TcpEcho,
-    TcpSink,
-    TcpSource,
-    TlsExpired,
-    TlsServer,
-    TlsWrongCa,
-    TlsWrongHost,
-    UdpEcho,
-)
-from host_harness.peers.mosquitto import Mosquitto
+from host_harness import peers as host_peers  # each peer's module loads when a case first needs it
 from host_harness.pytest_plugin import BoardError
 
 CASES_DIR = Path(__file__).parent / "cases"
@@ -87,50 +73,52 @@ def _env(board, peer_factory, keys: frozenset[str]) -> tuple[dict[str, Any], dic
     """The case's env (only the peers it reads) and the peer objects for host-side checks."""
     env: dict[str, Any] = {"board_ip": board.ip, "bind_ip": board.ip, "wlan": WLAN}
     peers: dict[str, Any] = {}
-    simple = {"echo": (TcpEcho, {"max_connections": 32}), "sink": (TcpSink, {"max_connections": 32}),
-              "udp_echo": (UdpEcho, {}), "http": (HttpHello, {}), "tls_echo": (TlsServer, {})}
-    for key, (cls, kwargs) in simple.items():
+    # peers by name, not class: a TLS peer's module (cryptography) loads only in a pytest worker whose
+    # cases use one (host_harness/peers/__init__.py)
+    simple = {"echo": ("TcpEcho", {"max_connections": 32}), "sink": ("TcpSink", {"max_connections": 32}),
+              "udp_echo": ("UdpEcho", {}), "http": ("HttpHello", {}), "tls_echo": ("TlsServer", {})}
+    for key, (name, kwargs) in simple.items():
         if key in keys:
-            peers[key] = peer_factory(cls, **kwargs)
+            peers[key] = peer_factory(getattr(host_peers, name), **kwargs)
             env[key] = peers[key].address
     if "source" in keys:
-        peers["source"] = peer_factory(TcpSource, nbytes=SOURCE_NBYTES, seed=7)
+        peers["source"] = peer_factory(host_peers.TcpSource, nbytes=SOURCE_NBYTES, seed=7)
         env.update(source=peers["source"].address, source_nbytes=SOURCE_NBYTES,
                    source_sha256=peers["source"].sha256)
     if "big_source" in keys:
-        peers["big_source"] = peer_factory(TcpSource, nbytes=BIG_SOURCE_NBYTES, seed=5)
+        peers["big_source"] = peer_factory(host_peers.TcpSource, nbytes=BIG_SOURCE_NBYTES, seed=5)
         env.update(big_source=peers["big_source"].address, big_source_nbytes=BIG_SOURCE_NBYTES,
                    big_source_sha256=peers["big_source"].sha256)
     if "bulk" in keys or "bulk_nbytes" in keys:
-        peers["bulk"] = peer_factory(TcpSource, nbytes=BULK_NBYTES, seed=11, chunk=65536)
+        peers["bulk"] = peer_factory(host_peers.TcpSource, nbytes=BULK_NBYTES, seed=11, chunk=65536)
         env.update(bulk=peers["bulk"].address, bulk_nbytes=BULK_NBYTES, bulk_sha256=peers["bulk"].sha256)
     if "reset" in keys:
-        peers["reset"] = peer_factory(ResetAfter, n=RESET_AFTER)
+        peers["reset"] = peer_factory(host_peers.ResetAfter, n=RESET_AFTER)
         env.update(reset=peers["reset"].address, reset_after=RESET_AFTER)
     if "dialer" in keys:
-        peers["dialer"] = peer_factory(DialBack, allowed_hosts=(board.ip,))
+        peers["dialer"] = peer_factory(host_peers.DialBack, allowed_hosts=(board.ip,))
         env["dialer"] = peers["dialer"].address
-    tls = {"tls_good": TlsServer, "tls_wrong_ca": TlsWrongCa, "tls_wrong_host": TlsWrongHost,
-           "tls_expired": TlsExpired}
-    for key, cls in tls.items():
+    tls = {"tls_good": "TlsServer", "tls_wrong_ca": "TlsWrongCa", "tls_wrong_host": "TlsWrongHost",
+           "tls_expired": "TlsExpired"}
+    for key, name in tls.items():
         if key in keys:
-            peers[key] = peer_factory(cls)
+            peers[key] = peer_factory(getattr(host_peers, name))
             env[key] = peers[key].address
             env["ca_pem"] = peers[key].ca_pem
     if "ca_installed" in keys:  # where only the board layer can write it (a WiPy's CA goes over FTP)
         env["ca_installed"] = board.install_ca(env["ca_pem"])
     if "mqtt" in keys or "mqtt_tls" in keys:
-        peers["mqtt"] = peer_factory(Mosquitto)
+        peers["mqtt"] = peer_factory(host_peers.Mosquitto)
         env.update(mqtt=peers["mqtt"].address, mqtt_tls=peers["mqtt"].tls_address)
     if "app_http" in keys:
-        peers["app_http"] = peer_factory(AppHttp, max_connections=32)
+        peers["app_http"] = peer_factory(host_peers.AppHttp, max_connections=32)
         env.update(app_http=peers["app_http"].address, app_http_big_sha256=peers["app_http"].big_sha256)
     if "refused" in keys:
         env["refused"] = _closed_port(board)
     return env, peers
 
 
-def _check_sink(result: dict, sink: TcpSink) -> None:
+def _check_sink(result: dict, sink: host_peers.TcpSink) -> None:
     """A case that uploaded returns its hash; one finished sink connection must hold exactly that."""
     want = result["sink_sha256"]
     sink.wait(1, timeout=20)

@@ -17,8 +17,7 @@ def _no_generation(monkeypatch):
     def generated(*_a, **_k):
         raise AssertionError("a key was generated although the store holds enough")
 
-    monkeypatch.setattr(keystore.rsa, "generate_private_key", generated)
-    monkeypatch.setattr(certs.rsa, "generate_private_key", generated)
+    monkeypatch.setattr(certs.rsa, "generate_private_key", generated)  # (the module keystore.new_pem uses too)
 
 
 def test_the_store_is_made_once_private_and_read_back(tmp_path, monkeypatch):
@@ -59,9 +58,10 @@ def test_a_process_without_seeded_keys_takes_the_stores(tmp_path, monkeypatch):
     monkeypatch.setenv("USOCKET_HIL_STATE", str(tmp_path))
     monkeypatch.setattr(certs, "_seeded", [])
     monkeypatch.setattr(certs, "_stored", [False])
+    monkeypatch.setattr(keystore, "_handed_over", [])
     for cache in ("_cas", "_rogues", "_leaf_keys", "_materials"):  # a process that has made no key yet
         monkeypatch.setattr(certs, cache, {})
-    stored = keystore.stored_keys(certs.KEYS_PER_PROCESS)
+    stored = keystore.stored_keys(keystore.KEYS_PER_PROCESS)
     _no_generation(monkeypatch)
     material = certs.material_for("10.0.0.1")
     used = {k.public_key().public_numbers().n for k in (material.ca.key, material.server.key,

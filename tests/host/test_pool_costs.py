@@ -12,7 +12,7 @@ import pytest
 
 from host_harness import mpy
 from host_harness.micropython import interpreter_argv, micropython_path
-from host_harness.peers import certs
+from host_harness.peers import certs, keystore
 
 
 def test_the_wheels_interpreter_runs_as_its_module_without_site():
@@ -63,10 +63,12 @@ def test_a_source_is_compiled_once_per_content(tmp_path, monkeypatch):
 
 def test_seeded_keys_are_used_before_any_is_generated_and_each_role_gets_its_own(monkeypatch):
     monkeypatch.setattr(certs, "_seeded", [])
+    monkeypatch.setattr(certs, "_stored", [False])
+    monkeypatch.setattr(keystore, "_handed_over", [])
     for cache in ("_cas", "_rogues", "_leaf_keys", "_materials"):  # a process that has made no key yet
         monkeypatch.setattr(certs, cache, {})
-    pems = certs.export_keys(certs.KEYS_PER_PROCESS)
-    certs.seed_keys(pems)
+    pems = [keystore.new_pem() for _ in range(keystore.KEYS_PER_PROCESS)]  # not the store's: these must be used
+    keystore.seed_keys(pems)
 
     def generated(*_a, **_k):
         raise AssertionError("a key was generated although seeded keys were left")
@@ -79,7 +81,7 @@ def test_seeded_keys_are_used_before_any_is_generated_and_each_role_gets_its_own
     seeded = {certs.serialization.load_pem_private_key(p.encode(), None).public_key().public_numbers().n
               for p in pems}
     assert numbers == seeded  # the run's four keys, no other
-    assert len(numbers) == certs.KEYS_PER_PROCESS  # each role its own key (the rogue CA is not the CA)
+    assert len(numbers) == keystore.KEYS_PER_PROCESS  # each role its own key (the rogue CA is not the CA)
 
 
 def test_a_pool_worker_gets_the_runs_keys_with_its_board(tmp_path, monkeypatch):
@@ -87,13 +89,36 @@ def test_a_pool_worker_gets_the_runs_keys_with_its_board(tmp_path, monkeypatch):
 
     from host_harness.plugin import pool
 
-    pems = certs.export_keys(1)
+    pems = keystore.stored_keys(1)
     slot = tmp_path / "slot-0.json"
     slot.write_text(json.dumps({"port": "/dev/null", "deployed": True, "tls_keys": pems}))
     got = []
-    monkeypatch.setattr(certs, "seed_keys", got.append)
+    monkeypatch.setattr(keystore, "seed_keys", got.append)
     config = SimpleNamespace(workerinput={pool.WORKER_KEY: str(slot)})
     assert pool.worker_port(config, deadline=1) == ("/dev/null", True)
     assert got == [pems]
     slot.write_text('{"port": "/dev/null", "deployed": true}')  # no keys (their making failed): none seeded
     assert pool.worker_port(config, deadline=1) == ("/dev/null", True) and got == [pems]
+
+
+def test_a_worker_loads_esptool_cryptography_and_http_server_only_when_a_case_needs_them(tmp_path):
+    # What every pool worker imports before its first test: the plugin, the suite's module, the board's boot
+    # check, the peer-address checks and the run's keys (host_harness/lazy.py: ~0.2 CPU s a worker before).
+    probe = (
+        "import importlib.util, sys\n"
+        "import host_harness.pytest_plugin, host_harness.plugin.pool, host_harness.board.serial\n"
+        "from host_harness.flash.bootcheck import boot_line\n"
+        "from host_harness.peers.address import check_peer_host\n"
+        "from host_harness.peers.keystore import seed_keys\n"
+        "spec = importlib.util.spec_from_file_location('suite', 'tests/device/test_conformance.py')\n"
+        "spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
+        "heavy = ('esptool', 'cryptography', 'http.server')\n"
+        "print(*[m for m in heavy if m in sys.modules])\n"
+        "from host_harness.peers import AppHttp, TlsServer\n"
+        "from host_harness.flash import flash_boards\n"
+        "print(*[m for m in heavy if m in sys.modules])\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=root)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["", "esptool cryptography http.server"]
