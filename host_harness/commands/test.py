@@ -132,6 +132,8 @@ def _preflight_all(board_name: str, ports: list[str], firmware: Path | None, log
     side.  The first failure is raised once every board is done."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from ..board import open_board  # noqa: F401 - before the threads import it (plugin/pool.py BoardPool.start)
+
     if firmware is not None:
         from ..flash import FlashError, flash_boards, load_image
         from ..flash.summary import failure_line, summary_line

@@ -112,6 +112,14 @@ class BoardPool:
             for slot, port in enumerate(self.ports):
                 self._hand_over(slot, {"port": port, "deployed": False})
             return self
+        # What the threads below import, imported here first: a thread importing a package (virtual/__init__
+        # imports its manager) while another imports that submodule directly deadlocks on Python's module
+        # locks ("deadlock detected by _ModuleLock"), and the bring-up of both boards fails.
+        from ..board import steps, virtual  # noqa: F401
+        from ..peers import keystore  # noqa: F401
+        from ..virtual import manager  # noqa: F401
+        from . import backends, logs  # noqa: F401
+
         for target, name in ((self._make_keys, "pool-tls-keys"), (self._make_image, "pool-image")):
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
