@@ -24,7 +24,8 @@ EXIT_HELP = """exit codes (every command):
 
 ENV_HELP = """environment:
   USOCKET_HIL_STATE      folder of running virtual boards' state (NAME.json, NAME.tty, NAME.log, NAME.flash)
-                         and of the test peers' RSA keys (tls-keys.pem); default /tmp/usocket-hil-<uid>
+                         and of the test peers' RSA keys (tls-keys.pem) and compiled .mpy files (mpy-cache/);
+                         default /tmp/usocket-hil-<uid>
   MICROPYTHON            MicroPython unix binary for virtual boards (default: the one installed with usocket-hil)
   USOCKET_HIL_NETNS      named|user: force root-named or unprivileged user network namespaces
   USOCKET_HIL_WLAN_SSID  default for --wlan-ssid (test); USOCKET_HIL_WLAN_KEY: default for --wlan-key"""

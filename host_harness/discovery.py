@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .boards import Board, UsbId, all_boards
+from .state import state_dir
 
 
 @dataclass(frozen=True)
@@ -121,13 +122,6 @@ def discover_serial(boards: Sequence[Board] | None = None,
 def ports_for_board(board: Board, matches: Sequence[SerialMatch]) -> list[str]:
     """Ports whose candidates include `board` (used by `flash --all`)."""
     return [m.device for m in matches if board.name in m.boards]
-
-
-def state_dir() -> Path:
-    """Where running virtual boards leave their state files: the manager's rule (docs/ARCHITECTURE.md)."""
-    from .virtual import manager  # lazily: `flash` imports this module and needs no virtual boards
-
-    return manager.state_dir()
 
 
 def _text(value: object) -> str | None:

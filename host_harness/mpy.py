@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from .boards import MPY_ARCHS
 from .errors import HilError
+from .state import MPY_CACHE, state_dir
 
 
 class MpyCompileError(HilError):
@@ -36,8 +39,13 @@ def mpy_cross_command() -> list[str]:
 
 
 # mpy-cross's output is a function of its input, its options and the binary: a process that builds one deploy
-# set for several boards (a pool's controller, plugin/pool.py) compiles each source once.
+# set for several boards (a pool's controller, plugin/pool.py) compiles each source once, and every later run
+# takes it from the state folder (state.py: mpy-cache/, ~25 mpy-cross runs a deploy set otherwise).
 _compiled: dict[tuple[bytes, str | None, str, tuple[str, ...]], bytes] = {}
+CACHE_DIR = MPY_CACHE
+CACHE_MAX_FILES = 1024  # then the older half goes: a few KB each, one per source version ever deployed
+_MPY_MAGIC = b"M"  # every .mpy starts with it (py/persistentcode.c): a cut file is compiled again
+_binary_ids: dict[str, str] = {}
 
 
 def compile_mpy(source: Path, *, arch: str | None, source_name: str | None = None,
@@ -54,10 +62,64 @@ def compile_mpy(source: Path, *, arch: str | None, source_name: str | None = Non
         text = Path(source).read_bytes()
     except OSError as exc:
         raise MpyCompileError(f"cannot read {source}: {exc.strerror}") from None
-    key = (hashlib.sha256(text).digest(), arch, source_name or source.name, tuple(mpy_cross_command()))
+    command = tuple(mpy_cross_command())
+    key = (hashlib.sha256(text).digest(), arch, source_name or source.name, command)
     if key not in _compiled:
-        _compiled[key] = _run_mpy_cross(source, text, arch=arch, source_name=source_name, timeout=timeout)
+        cached = _cache_path(key)
+        blob = _read_cached(cached)
+        if blob is None:
+            blob = _run_mpy_cross(source, text, arch=arch, source_name=source_name, timeout=timeout)
+            _write_cached(cached, blob)
+        _compiled[key] = blob
     return _compiled[key]
+
+
+def _cache_path(key: tuple[bytes, str | None, str, tuple[str, ...]]) -> Path:
+    digest, arch, name, command = key
+    # the binary by its bytes, not its path: another mpy-cross version at the same path compiles anew
+    ident = hashlib.sha256(b"\0".join([digest, (arch or "").encode(), name.encode(),
+                                        *(_binary_id(c).encode() for c in command)])).hexdigest()
+    return state_dir() / CACHE_DIR / f"{ident}.mpy"
+
+
+def _binary_id(path: str) -> str:
+    if path not in _binary_ids:
+        try:
+            _binary_ids[path] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        except OSError:
+            _binary_ids[path] = path
+    return _binary_ids[path]
+
+
+def _read_cached(path: Path) -> bytes | None:
+    try:
+        blob = path.read_bytes()
+    except OSError:
+        return None
+    return blob if blob.startswith(_MPY_MAGIC) else None
+
+
+def _write_cached(path: Path, blob: bytes) -> None:
+    """Best effort: a state folder that cannot be written only costs the next run the compile."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(blob)
+        os.replace(tmp, path)  # (atomic: a reader sees the whole file or none)
+        files = list(path.parent.glob("*.mpy"))
+        if len(files) > CACHE_MAX_FILES:
+            for old in sorted(files, key=_mtime)[: len(files) // 2]:
+                old.unlink(missing_ok=True)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _run_mpy_cross(source: Path, text: bytes, *, arch: str | None, source_name: str | None,

@@ -12,14 +12,14 @@ import os
 import re
 from pathlib import Path
 
-STORE_NAME = "tls-keys.pem"
+from ..state import KEYS_FILE, state_dir
+
+STORE_NAME = KEYS_FILE
 KEYS_PER_PROCESS = 4  # the CA's, the rogue CA's, the shared leaf's, the client cert's (certs.material_for's items)
 _PEM = re.compile(r"-----BEGIN RSA PRIVATE KEY-----\n.+?\n-----END RSA PRIVATE KEY-----\n", re.S)
 
 
 def store_path() -> Path:
-    from ..virtual.manager import state_dir
-
     return state_dir() / STORE_NAME
 
 

@@ -31,15 +31,11 @@ from typing import Any, NoReturn
 
 from ..boards import Board
 from ..errors import HilError
+from ..state import state_dir
 from .supervisor import STATE_KIND
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 _PROJECT = Path(__file__).resolve().parents[2]
-
-
-def state_dir() -> Path:
-    env = os.environ.get("USOCKET_HIL_STATE")
-    return Path(env) if env else Path(f"/tmp/usocket-hil-{os.getuid()}")
 
 
 def check_name(name: str) -> str:

@@ -18,14 +18,14 @@ from proc_helpers import alive as _alive
 
 from host_harness.netns import netns_support
 from host_harness.netns.named import ours
-from host_harness.peers.keystore import STORE_NAME
+from host_harness.state import KEPT
 
 CLI = str(Path(sys.executable).with_name("usocket-hil"))
 
 
 def _board_files(state: Path) -> list[str]:
-    """What boards left in the state folder (the peers' key store, peers/keystore.py, stays for later runs)."""
-    return [n for n in os.listdir(state) if n != STORE_NAME]
+    """What boards left in the state folder (the peers' keys and the .mpy cache stay for later runs: state.py)."""
+    return [n for n in os.listdir(state) if n not in KEPT]
 
 
 def _sigint_default() -> None:

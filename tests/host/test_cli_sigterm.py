@@ -17,7 +17,7 @@ from proc_helpers import alive
 from host_harness.farm.labgrid import client
 from host_harness.farm.local import LocalFarm
 from host_harness.netns import netns_support
-from host_harness.peers.keystore import STORE_NAME
+from host_harness.state import KEPT
 
 CLI = [sys.executable, "-m", "host_harness.cli"]
 STOP_DEADLINE_S = 60  # the suite's own clean-up (boards, peers, namespaces) included
@@ -65,7 +65,7 @@ def test_sigterm_mid_suite_stops_everything_and_exits_143(tmp_path):
     assert took < STOP_DEADLINE_S
     time.sleep(0.5)
     assert not [pid for pid in seen if alive(pid)]
-    assert [p.name for p in state.iterdir() if p.name != STORE_NAME] == [] if state.is_dir() else True
+    assert [p.name for p in state.iterdir() if p.name not in KEPT] == [] if state.is_dir() else True
 
 
 def test_sigterm_during_a_place_run_releases_the_place(tmp_path):

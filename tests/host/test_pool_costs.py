@@ -13,6 +13,7 @@ import pytest
 from host_harness import mpy
 from host_harness.micropython import interpreter_argv, micropython_path
 from host_harness.peers import certs, keystore
+from host_harness.state import STATE_ENV
 
 
 def test_the_wheels_interpreter_runs_as_its_module_without_site():
@@ -40,6 +41,7 @@ def test_any_other_interpreter_runs_as_it_is(tmp_path):
 
 
 def test_a_source_is_compiled_once_per_content(tmp_path, monkeypatch):
+    monkeypatch.setenv(STATE_ENV, str(tmp_path / "state"))  # an empty .mpy cache
     calls = []
     real = subprocess.run
 
@@ -59,6 +61,24 @@ def test_a_source_is_compiled_once_per_content(tmp_path, monkeypatch):
     src.write_text("X = (\n")
     with pytest.raises(mpy.MpyCompileError, match="mpy-cross failed"):
         mpy.compile_mpy(src, arch="x64")
+
+
+def test_a_later_process_takes_the_mpy_from_the_state_folder_and_compiles_a_cut_one_again(tmp_path, monkeypatch):
+    monkeypatch.setenv(STATE_ENV, str(tmp_path / "state"))
+    calls = []
+    real = subprocess.run
+    monkeypatch.setattr(mpy.subprocess, "run", lambda argv, *a, **k: calls.append(argv) or real(argv, *a, **k))
+    src = tmp_path / "m.py"
+    src.write_text("X = 3\n")
+    first = mpy.compile_mpy(src, arch="x64", source_name="m.py")
+    [cached] = (tmp_path / "state" / mpy.CACHE_DIR).iterdir()
+    assert cached.read_bytes() == first and len(calls) == 1
+    monkeypatch.setattr(mpy, "_compiled", {})  # a new process: nothing compiled in memory
+    assert mpy.compile_mpy(src, arch="x64", source_name="m.py") == first and len(calls) == 1
+    cached.write_bytes(b"")  # cut short (a full disk, a kill mid-write of an older version)
+    monkeypatch.setattr(mpy, "_compiled", {})
+    assert mpy.compile_mpy(src, arch="x64", source_name="m.py") == first and len(calls) == 2
+    assert cached.read_bytes() == first
 
 
 def test_seeded_keys_are_used_before_any_is_generated_and_each_role_gets_its_own(monkeypatch):
