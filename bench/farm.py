@@ -41,7 +41,7 @@ process tree, wall from a timeline of pytest hooks in the controller and every w
   then (session 7): a worker imported esptool (the flash package's __init__, reached by the boot check),
       cryptography and http.server (the peers package's) before its first case: each now loads with the first
       case that needs it (host_harness/lazy.py; ~0.2 CPU s a worker); mpy-cross's output is kept in the state
-      folder: 4 boards in 5.8-7.3 CPU s, 0.37-0.44 x.
+      folder: 4 boards in 5.8-8.3 CPU s, 0.37-0.46 x (0.46 x while the machine ran ~30% slow).
   cuts of the rounds before (before -> after): the virtual board scanned every pasted source for the firmware's
       compiler rules, and a MicroPython str index walks from the start (a 16 KB deploy paste ~0.2 CPU s): only
       where a rule can apply (a suite 6.4 -> 5.4 CPU s); pytest autoloaded every plugin and rewrote the asserts
