@@ -9,7 +9,7 @@ Public API:
 
 from ..lazy import lazy_exports
 
-# public name -> the submodule that defines it; esptool is imported only with runner/writer/identity
+# public name -> the submodule that defines it; esptool loads only with a submodule that uses it (not bootcheck)
 _EXPORTS = {
     **dict.fromkeys(("ConnectError", "FlashCancelled", "FlashError", "ImageError", "NotFlashableError",
                      "PortError", "VerifyError", "WrongChipError"), "errors"),
